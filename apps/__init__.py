@@ -1,0 +1,1 @@
+"""ShopStack's Django apps: the five services and the shared platform package `core`."""

@@ -1,0 +1,3 @@
+"""URLs of the catalog API, mounted under /api/v1/catalog/."""
+
+urlpatterns: list = []

@@ -1,0 +1,9 @@
+"""App config for the catalog service."""
+
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "apps.catalog"
+    label = "catalog"
+    verbose_name = "Catalog"

@@ -1,0 +1,1 @@
+"""Shared REST API mechanics: authentication, problem-body errors, pagination."""

@@ -1,0 +1,17 @@
+"""App config for the shared platform package."""
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class CoreConfig(AppConfig):
+    name = "apps.core"
+    label = "core"
+    verbose_name = "Platform"
+
+    def ready(self) -> None:
+        from apps.core import checks  # noqa: F401  (registers the system checks)
+        from apps.core.staff import register_staff_replication
+
+        register_staff_replication()
+        autodiscover_modules("handlers")

@@ -1,0 +1,65 @@
+"""System check: no model relation crosses a service boundary. import-linter cannot see string
+references such as ForeignKey("payments.Payment"); this check sees the resolved models."""
+
+from __future__ import annotations
+
+from django.apps import apps as django_apps
+from django.core import checks
+
+from apps.core.services import is_service
+
+
+def _owner(app_label: str) -> str:
+    # Django's own apps and core form the shared platform part of every database.
+    return app_label if is_service(app_label) else "platform"
+
+
+def cross_service_relations(models=None) -> list[checks.Error]:
+    errors = []
+    for model in models if models is not None else django_apps.get_models():
+        source = model._meta.app_label
+        for field in [*model._meta.fields, *model._meta.many_to_many]:  # forward relations only
+            if not field.is_relation or field.related_model is None:
+                continue
+            related = field.related_model
+            # A lazy reference to a model not loaded here is still a string "app_label.Model".
+            target = related.partition(".")[0] if isinstance(related, str) else related._meta.app_label
+            target_label = related if isinstance(related, str) else related._meta.label
+            if is_service(source) and _owner(source) != _owner(target):
+                errors.append(
+                    checks.Error(
+                        f"{model._meta.label}.{field.name} relates to {target_label}, "
+                        "which belongs to another service.",
+                        hint="Reference another service's entities by UUID (and a snapshot of what "
+                        "you need), never by a relation.",
+                        obj=model,
+                        id="core.E001",
+                    )
+                )
+    return errors
+
+
+@checks.register(checks.Tags.models)
+def check_no_cross_service_relations(app_configs=None, **kwargs) -> list[checks.Error]:
+    return cross_service_relations()
+
+
+@checks.register()
+def check_event_handlers(app_configs=None, **kwargs) -> list[checks.Error]:
+    """Every event a running service subscribes to has a handler, so none is dropped."""
+    from django.conf import settings
+
+    from apps.core.events.declarations import subscribes
+    from apps.core.events.handlers import registered_handlers
+
+    handled = registered_handlers()
+    return [
+        checks.Error(
+            f"{service} subscribes to {event_type!r} but registers no handler for it.",
+            hint=f"Add @event_handler({service!r}, {event_type!r}) in apps/{service}/handlers.py.",
+            id="core.E002",
+        )
+        for service in settings.ACTIVE_SERVICES
+        for event_type in sorted(subscribes(service))
+        if (service, event_type) not in handled
+    ]

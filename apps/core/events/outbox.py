@@ -1,0 +1,109 @@
+"""The transactional outbox: publish() writes the event in the caller's transaction; the relay
+sends unsent rows right after commit and again from the periodic sweep, so nothing is lost when
+the transport is down at commit time."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.db import connections
+from django.utils import timezone
+
+from apps.core.context import current_trace_id
+from apps.core.db import atomic, on_commit
+from apps.core.events.declarations import publishes
+from apps.core.events.envelope import Envelope, to_jsonable
+from apps.core.events.transport import get_transport
+from apps.core.services import db_alias
+
+logger = logging.getLogger(__name__)
+
+RELAY_BATCH_SIZE = 100
+
+
+class OutboxUsageError(RuntimeError):
+    pass
+
+
+def publish(*, producer: str, event_type: str, payload: Any, version: int = 1) -> Envelope:
+    """Record `event_type` from `producer` in its outbox, inside the caller's transaction."""
+    if event_type not in publishes(producer):
+        raise OutboxUsageError(
+            f"{producer} publishes {event_type!r} but its contract's PUBLISHES does not list it."
+        )
+    if not connections[db_alias(producer)].in_atomic_block:
+        raise OutboxUsageError("publish() must run inside the transaction that makes the change.")
+    envelope = Envelope(
+        type=event_type,
+        producer=producer,
+        payload=to_jsonable(payload),
+        trace_id=current_trace_id(),
+        version=version,
+    )
+    apps.get_model(producer, "OutboxEvent").objects.create(
+        id=envelope.id,
+        event_type=envelope.type,
+        version=envelope.version,
+        payload=envelope.payload,
+        trace_id=envelope.trace_id,
+        occurred_at=envelope.occurred_at,
+    )
+    on_commit(producer, lambda: relay_after_commit(producer))
+    return envelope
+
+
+def relay_after_commit(producer: str) -> None:
+    try:
+        relay_pending(producer)
+    except Exception:
+        # The change is committed and its event is safe in the outbox; the sweep sends it later.
+        logger.exception("outbox relay for %s failed after commit; the sweep will retry", producer)
+
+
+def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
+    """Send unsent outbox rows in order; returns how many were sent. Several relays may run at
+    once: rows are claimed with FOR UPDATE SKIP LOCKED (a no-op lock on SQLite)."""
+    outbox = apps.get_model(producer, "OutboxEvent")
+    transport = get_transport()
+    sent = 0
+    while True:
+        with atomic(producer):
+            rows = list(
+                outbox.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True)
+                .order_by("occurred_at")[:batch_size]
+            )
+            if not rows:
+                return sent
+            for row in rows:
+                envelope = Envelope(
+                    id=row.id,
+                    type=row.event_type,
+                    version=row.version,
+                    occurred_at=row.occurred_at,
+                    producer=producer,
+                    trace_id=row.trace_id,
+                    payload=row.payload,
+                )
+                try:
+                    transport.send(envelope)
+                except Exception as error:
+                    row.attempts += 1
+                    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+                    row.save(update_fields=["attempts", "last_error"])
+                    logger.warning(
+                        "outbox send of %s %s failed (attempt %s): %s",
+                        row.event_type,
+                        row.id,
+                        row.attempts,
+                        error,
+                    )
+                    return sent  # keep order: stop here, the sweep resumes from this row
+                row.sent_at = timezone.now()
+                row.attempts += 1
+                row.save(update_fields=["sent_at", "attempts"])
+                sent += 1
+        if len(rows) < batch_size:
+            return sent

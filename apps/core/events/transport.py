@@ -1,0 +1,44 @@
+"""Transports that carry an event from the outbox to its subscribers: in-process in the
+all-in-one shape, SNS (fanned out to each subscriber's SQS queue) in the split shape."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from apps.core.events.declarations import subscribers
+from apps.core.events.envelope import Envelope
+from apps.core.services import is_active
+
+logger = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    def send(self, envelope: Envelope) -> None: ...
+
+
+class InProcessTransport:
+    """Runs every subscribing service's handler right here, each in its own transaction.
+
+    An exception propagates, so the outbox row stays unsent and is retried; consumers that had
+    already handled it skip it then, through their inbox."""
+
+    def send(self, envelope: Envelope) -> None:
+        from apps.core.events.handlers import deliver
+
+        for service in subscribers(envelope.type):
+            if is_active(service):
+                deliver(service, envelope)
+
+
+@cache
+def _transport(dotted_path: str) -> Transport:
+    return import_string(dotted_path)()
+
+
+def get_transport() -> Transport:
+    return _transport(settings.EVENT_TRANSPORT)

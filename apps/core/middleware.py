@@ -1,0 +1,52 @@
+"""Request context middleware: takes X-Request-ID and X-Trace-ID from the caller (or makes them),
+binds them for logging and events, and returns them on the response."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from apps.core.context import bound, new_id
+
+logger = logging.getLogger("shopstack.request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+TRACE_ID_HEADER = "X-Trace-ID"
+# Incoming ids are echoed into logs and headers: accept only short, safe tokens.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _incoming(request: HttpRequest, header: str) -> str | None:
+    value = request.headers.get(header)
+    return value if value and _SAFE_ID.match(value) else None
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = _incoming(request, REQUEST_ID_HEADER) or new_id()
+        trace_id = _incoming(request, TRACE_ID_HEADER) or request_id
+        started = time.perf_counter()
+        with bound(request_id=request_id, trace_id=trace_id):
+            response = self.get_response(request)
+            logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+        response[REQUEST_ID_HEADER] = request_id
+        response[TRACE_ID_HEADER] = trace_id
+        return response

@@ -1,0 +1,3 @@
+"""URLs of the notifications API, mounted under /api/v1/notifications/."""
+
+urlpatterns: list = []

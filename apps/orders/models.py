@@ -1,0 +1,15 @@
+"""Models of the orders service."""
+
+from __future__ import annotations
+
+from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
+
+
+class OutboxEvent(AbstractOutboxEvent):
+    class Meta(AbstractOutboxEvent.Meta):
+        indexes = outbox_indexes("orders")
+
+
+class InboxEvent(AbstractInboxEvent):
+    class Meta(AbstractInboxEvent.Meta):
+        pass

@@ -1,0 +1,3 @@
+"""URLs of the payments API, mounted under /api/v1/payments/."""
+
+urlpatterns: list = []

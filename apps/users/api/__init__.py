@@ -1,0 +1,1 @@
+"""The users service's REST API."""

@@ -1,0 +1,3 @@
+"""URLs of the users API, mounted under /api/v1/users/."""
+
+urlpatterns: list = []

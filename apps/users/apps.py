@@ -1,0 +1,9 @@
+"""App config for the users service."""
+
+from django.apps import AppConfig
+
+
+class UsersConfig(AppConfig):
+    name = "apps.users"
+    label = "users"
+    verbose_name = "Users"

@@ -1,0 +1,56 @@
+"""Events the users service publishes, with their payload schemas (version 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USER_REGISTERED = "user.registered"
+USER_UPDATED = "user.updated"
+PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
+STAFF_CHANGED = "staff.changed"
+
+PUBLISHES = (USER_REGISTERED, USER_UPDATED, PASSWORD_RESET_REQUESTED, STAFF_CHANGED)
+SUBSCRIBES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UserRegistered:
+    customer_id: str
+    email: str
+    first_name: str
+    last_name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class UserUpdated:
+    customer_id: str
+    email: str
+    first_name: str
+    last_name: str
+    phone: str
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class PasswordResetRequested:
+    customer_id: str
+    email: str
+    first_name: str
+    reset_url: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class StaffChanged:
+    """A staff account as every service's admin needs it (see apps/core/staff.py)."""
+
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    password: str  # Django's password hash, never the password
+    is_active: bool
+    is_staff: bool
+    is_superuser: bool
+    groups: list[str]

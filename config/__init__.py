@@ -1,0 +1,1 @@
+"""Project configuration: settings, URLs, the WSGI/ASGI entry points and the Celery app."""

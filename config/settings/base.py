@@ -1,0 +1,221 @@
+"""Settings shared by every shape and environment. Everything comes from the environment with a
+safe local default; the environment modules (local, test, production) hold only differences.
+
+The shape is chosen by SERVICE: unset means all-in-one (every service, one database alias each),
+a service name means split (that service only, its own database in DATABASE_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.services import SERVICES, UnknownServiceError, active_service_names
+from config.settings.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("SHOPSTACK_VAR_DIR", str(BASE_DIR / "var")))
+
+# --- Shape -------------------------------------------------------------------------------------
+SERVICE = env_str("SERVICE", "") or None
+try:
+    ACTIVE_SERVICES = active_service_names(SERVICE)
+except UnknownServiceError as error:
+    raise ImproperlyConfigured(str(error)) from None
+ALL_IN_ONE = SERVICE is None
+
+# --- Core --------------------------------------------------------------------------------------
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-local-development-key-do-not-use-in-production")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "apps.core",
+    *(SERVICES[name].app for name in ACTIVE_SERVICES),
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.RequestContextMiddleware",
+    "apps.core.health.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases: one alias per service ---------------------------------------------------------
+# All-in-one: "default" holds Django's own apps (staff accounts, sessions, admin log) and each
+# service has its own alias. Split: the process has exactly one database, DATABASE_URL, holding
+# its service's tables and Django's own. The router (apps.core.routers) maps models to aliases.
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+
+
+def _database(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+    config.setdefault("OPTIONS", {})
+    return config
+
+
+def _sqlite_url(alias: str) -> str:
+    return f"sqlite:///{VAR_DIR / 'db' / f'{alias}.sqlite3'}"
+
+
+if ALL_IN_ONE:
+    DATABASES = {"default": _database(env_str("DATABASE_URL", _sqlite_url("default")))}
+    for _name in ACTIVE_SERVICES:
+        DATABASES[_name] = _database(env_str(f"{_name.upper()}_DATABASE_URL", _sqlite_url(_name)))
+else:
+    DATABASES = {"default": _database(env_str("DATABASE_URL", _sqlite_url(SERVICE)))}
+
+DATABASE_ROUTERS = ["apps.core.routers.ServiceRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth (staff) ------------------------------------------------------------------------------
+# Staff use Django's own auth.User, present in every service's database so each admin works on
+# its own; shoppers are users.Customer and reach other services only as a signed JWT.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- I18n, static, media ----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+ADMIN_URL = "admin/" if ALL_IN_ONE else f"admin/{SERVICE}/"
+STATIC_URL = "/static/" if ALL_IN_ONE else f"/static/{SERVICE}/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Cache (throttling, idempotency windows) --------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "") or None
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- REST API ----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.core.api.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.api.exceptions.problem_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("THROTTLE_LOGIN", "10/minute"),
+        "register": env_str("THROTTLE_REGISTER", "10/hour"),
+        "password_reset": env_str("THROTTLE_PASSWORD_RESET", "5/hour"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ShopStack API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Tokens (JWT, RS256) ----------------------------------------------------------------------
+# users signs with JWT_PRIVATE_KEY; every service verifies with JWT_PUBLIC_KEYS (a JWKS document
+# or PEM keys), locally. Without either, a development key is generated once under VAR_DIR.
+JWT_ISSUER = env_str("JWT_ISSUER", "http://localhost:8000")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "shopstack")
+JWT_PRIVATE_KEY = env_str("JWT_PRIVATE_KEY", "") or None
+JWT_PUBLIC_KEYS = env_str("JWT_PUBLIC_KEYS", "") or None
+JWT_DEV_KEY_PATH = VAR_DIR / "keys" / "jwt-dev-private.pem"
+JWT_ALLOW_DEV_KEY = True
+JWT_ACCESS_TOKEN_SECONDS = env_int("JWT_ACCESS_TOKEN_SECONDS", 15 * 60)
+JWT_REFRESH_TOKEN_SECONDS = env_int("JWT_REFRESH_TOKEN_SECONDS", 14 * 24 * 3600)
+JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 10)
+
+# --- Logging -----------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "apps.core.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "apps.core.logging.JSONFormatter"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "plain"} else "json",
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# --- Email ---------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>")
+
+# --- Public URLs --------------------------------------------------------------------------------
+# Where shoppers land from links in emails (password reset, order pages).
+SHOP_FRONTEND_URL = env_str("SHOP_FRONTEND_URL", "http://localhost:8000")
+
+# --- Events ------------------------------------------------------------------------------------
+# In-process delivery all-in-one; SNS -> SQS -> Celery in the split shape.
+EVENT_TRANSPORT = env_str(
+    "EVENT_TRANSPORT",
+    "apps.core.events.transport.InProcessTransport" if ALL_IN_ONE else "apps.core.events.sns.SnsTransport",
+)

@@ -1,0 +1,12 @@
+"""Local development: the all-in-one shop with embedded defaults (SQLite, console email, disk)."""
+
+from config.settings.base import *
+from config.settings.env import env_bool
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+LOG_FORMAT = "plain"
+LOGGING["handlers"]["console"]["formatter"] = "plain"
+ALLOWED_HOSTS = ["*"]
+
+# The embedded SQLite databases live in a git-ignored folder, made on first run.
+(VAR_DIR / "db").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,30 @@
+"""Tests: PostgreSQL, one database per service alias (created by pytest-django), fast hashing."""
+
+import os
+
+from config.settings.base import *
+from config.settings.base import _database
+from config.settings.env import env_str
+
+_PG = env_str("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# Distinct prefixes let several test runs share one PostgreSQL server without clobbering.
+_PREFIX = env_str("TEST_DB_PREFIX", "shopstack")
+
+for _alias, _config in DATABASES.items():
+    if _config["ENGINE"] == "django.db.backends.sqlite3" and "TEST_USE_SQLITE" not in os.environ:
+        _config.update(_database(_PG))
+        _config["NAME"] = f"{_PREFIX}_{_alias}"
+    _config["CONN_MAX_AGE"] = 0
+    _config["CONN_HEALTH_CHECKS"] = False
+    _config["TEST"] = {"NAME": f"test_{_PREFIX}_{_alias}"}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOG_FORMAT = "plain"
+LOGGING["handlers"]["console"]["formatter"] = "plain"
+LOGGING["root"]["level"] = "WARNING"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "login": "1000/minute",
+    "register": "1000/minute",
+    "password_reset": "1000/minute",
+}
