@@ -219,3 +219,21 @@ EVENT_TRANSPORT = env_str(
     "EVENT_TRANSPORT",
     "apps.core.events.transport.InProcessTransport" if ALL_IN_ONE else "apps.core.events.sns.SnsTransport",
 )
+
+# --- AWS -----------------------------------------------------------------------------------------
+AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL", "") or None
+AWS_SNS_ENDPOINT_URL = env_str("AWS_SNS_ENDPOINT_URL", "") or None
+AWS_SQS_ENDPOINT_URL = env_str("AWS_SQS_ENDPOINT_URL", "") or None
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None
+AWS_SES_ENDPOINT_URL = env_str("AWS_SES_ENDPOINT_URL", "") or None
+# Prefix for every queue and topic name, so several stacks (or test runs) share one account.
+AWS_RESOURCE_PREFIX = env_str("AWS_RESOURCE_PREFIX", "")
+EVENTS_TOPIC_NAME = env_str("EVENTS_TOPIC_NAME", "shopstack-events")
+
+# --- Per-service settings ----------------------------------------------------------------------
+from config.settings.service_settings.catalog import *  # noqa: E402
+from config.settings.service_settings.notifications import *  # noqa: E402
+from config.settings.service_settings.orders import *  # noqa: E402
+from config.settings.service_settings.payments import *  # noqa: E402
+from config.settings.service_settings.users import *  # noqa: E402

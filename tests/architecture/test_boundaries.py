@@ -40,7 +40,11 @@ def test_import_contracts_are_kept():
     ("module", "statement", "broken_contract"),
     [
         ("apps/orders/bad_import.py", "from apps.catalog import models\n", "independent"),
-        ("apps/orders/bad_import.py", "def f():\n    from apps.payments.models import OutboxEvent\n", "independent"),
+        (
+            "apps/orders/bad_import.py",
+            "def f():\n    from apps.payments.models import OutboxEvent\n",
+            "independent",
+        ),
         ("apps/catalog/contracts/bad_import.py", "import django.db\n", "no Django"),
         ("apps/core/bad_import.py", "import apps.users.models\n", "imports no service"),
     ],

@@ -2,9 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 STOCK_RESERVED = "stock.reserved"
 STOCK_REJECTED = "stock.rejected"
 PRODUCT_UPDATED = "product.updated"
 
 PUBLISHES = (STOCK_RESERVED, STOCK_REJECTED, PRODUCT_UPDATED)
 SUBSCRIBES = ("staff.changed",)
+
+
+@dataclass(frozen=True)
+class ReservedLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockReserved:
+    order_id: str
+    lines: list[ReservedLine]
+
+
+@dataclass(frozen=True)
+class ShortLine:
+    sku: str
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True)
+class StockRejected:
+    order_id: str
+    short: list[ShortLine]
+
+
+@dataclass(frozen=True)
+class ProductUpdated:
+    """One variant's sellable state, for services that keep a read copy."""
+
+    sku: str
+    product_id: str
+    product_name: str
+    variant_name: str
+    price: str
+    currency: str
+    active: bool

@@ -1,6 +1,10 @@
-"""Events the orders service publishes and subscribes to, with payload schemas (version 1)."""
+"""Events the orders service publishes and subscribes to, with payload schemas (version 1).
+
+Money travels as a decimal string with its currency ("12.50", "EUR"), never a float."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 ORDER_CREATED = "order.created"
 ORDER_CONFIRMED = "order.confirmed"
@@ -18,3 +22,76 @@ PUBLISHES = (
     REFUND_REQUESTED,
 )
 SUBSCRIBES = ("staff.changed",)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderCreated:
+    """Asks catalog to reserve every line, all or none."""
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class PaymentRequested:
+    order_id: str
+    order_number: str
+    customer_id: str
+    amount: str
+    currency: str
+    payment_method_token: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class OrderConfirmed:
+    """Catalog commits the reservation (on hand decreases); notifications tells the shopper."""
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    email: str
+    total: str
+    currency: str
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    """Catalog releases any reservation; payments refunds any capture; the shopper is told."""
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    email: str
+    reason: str
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class OrderShipped:
+    order_id: str
+    order_number: str
+    customer_id: str
+    email: str
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True)
+class RefundRequested:
+    order_id: str
+    order_number: str
+    refund_id: str
+    amount: str
+    currency: str
+    reason: str
+    restock: list[OrderLine]
