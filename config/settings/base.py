@@ -231,6 +231,35 @@ AWS_SES_ENDPOINT_URL = env_str("AWS_SES_ENDPOINT_URL", "") or None
 AWS_RESOURCE_PREFIX = env_str("AWS_RESOURCE_PREFIX", "")
 EVENTS_TOPIC_NAME = env_str("EVENTS_TOPIC_NAME", "shopstack-events")
 
+# --- Celery ------------------------------------------------------------------------------------
+# All-in-one runs tasks in-process after commit; the split shape sends them to the service's own
+# SQS queue. kombu takes the SQS endpoint from the broker URL's host, so locally
+# CELERY_BROKER_URL=sqs://x:y@127.0.0.1:<moto port> points it at the moto server.
+TASKS_RUN_IN_PROCESS = env_bool("TASKS_RUN_IN_PROCESS", ALL_IN_ONE)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+CELERY_TASK_DEFAULT_QUEUE = SERVICES[SERVICE].queue if SERVICE else "shopstack"
+CELERY_TASK_ACKS_LATE = True  # a task is removed from the queue only once it has finished
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The longest task (a provider call with retries, a bulk send) finishes well inside this; a
+# retry countdown must stay shorter than it, or SQS redelivers the message while it waits.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
+CELERY_MAX_RETRY_COUNTDOWN = CELERY_VISIBILITY_TIMEOUT // 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "region": AWS_REGION,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "wait_time_seconds": env_int("CELERY_SQS_WAIT_TIME_SECONDS", 10),
+    "polling_interval": 1,
+    "queue_name_prefix": AWS_RESOURCE_PREFIX,
+    # Queues are provisioned from the declarations (manage.py provision_aws), never by a worker.
+    "predefined_queues": {},
+}
+
 # --- Per-service settings ----------------------------------------------------------------------
 from config.settings.service_settings.catalog import *  # noqa: E402
 from config.settings.service_settings.notifications import *  # noqa: E402

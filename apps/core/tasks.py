@@ -1,0 +1,30 @@
+"""Running a service's background work: as a Celery task on the service's own queue in the
+split shape, in-process after commit in the all-in-one shape (no broker to install)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from django.conf import settings
+
+from apps.core.db import on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(service: str, task: Task, *args: Any, **kwargs: Any) -> None:
+    """Run `task` once the current transaction on `service`'s database commits."""
+    if settings.TASKS_RUN_IN_PROCESS:
+        on_commit(service, lambda: _run_in_process(task, args, kwargs))
+    else:
+        on_commit(service, lambda: task.apply_async(args=args, kwargs=kwargs))
+
+
+def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
+    try:
+        # apply() runs the task here with Celery's retry semantics (autoretry, max_retries).
+        task.apply(args=args, kwargs=kwargs, throw=True)
+    except Exception:
+        logger.exception("in-process task %s failed", task.name)
