@@ -14,9 +14,7 @@ from django.conf import settings
 def client(service_name: str, *, fast_fail: bool = False):
     """A cached boto3 client. `fast_fail` is for calls on a request's path (the outbox relay after
     commit): short timeouts, no retries, because the periodic sweep is the retry."""
-    endpoint = (
-        getattr(settings, f"AWS_{service_name.upper()}_ENDPOINT_URL", None) or settings.AWS_ENDPOINT_URL
-    )
+    endpoint = getattr(settings, f"AWS_{service_name.upper()}_ENDPOINT_URL", None) or settings.AWS_ENDPOINT_URL
     config = (
         Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, "mode": "standard"})
         if fast_fail

@@ -14,9 +14,7 @@ class ApplicationError(APIException):
     default_code = "application_error"
     default_detail = "The request could not be completed."
 
-    def __init__(
-        self, detail: str | None = None, *, code: str | None = None, extra: dict[str, Any] | None = None
-    ):
+    def __init__(self, detail: str | None = None, *, code: str | None = None, extra: dict[str, Any] | None = None):
         super().__init__(detail=detail or self.default_detail, code=code or self.default_code)
         self.extra = extra or {}
 

@@ -11,9 +11,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://shopstack.dev/problems/"
 
 
-def problem_body(
-    *, status: int, code: str, detail: str, title: str | None = None, **extra: Any
-) -> dict[str, Any]:
+def problem_body(*, status: int, code: str, detail: str, title: str | None = None, **extra: Any) -> dict[str, Any]:
     try:
         default_title = HTTPStatus(status).phrase
     except ValueError:

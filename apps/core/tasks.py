@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task
+from celery import Task, shared_task
 from django.conf import settings
 
 from apps.core.db import on_commit
+from apps.core.events.outbox import relay_pending
+from apps.core.events.tasks import handle_event  # noqa: F401  (so workers register it)
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +30,9 @@ def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
         task.apply(args=args, kwargs=kwargs, throw=True)
     except Exception:
         logger.exception("in-process task %s failed", task.name)
+
+
+@shared_task(name="apps.core.relay_outbox", acks_late=True, ignore_result=True)
+def relay_outbox() -> int:
+    """The periodic sweep: sends whatever the after-commit relay could not (broker down, crash)."""
+    return sum(relay_pending(service) for service in settings.ACTIVE_SERVICES)

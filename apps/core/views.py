@@ -20,6 +20,4 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return problem_response(
-        status=500, code="server_error", detail="An unexpected error occurred; it has been logged."
-    )
+    return problem_response(status=500, code="server_error", detail="An unexpected error occurred; it has been logged.")

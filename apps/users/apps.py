@@ -7,3 +7,8 @@ class UsersConfig(AppConfig):
     name = "apps.users"
     label = "users"
     verbose_name = "Users"
+
+    def ready(self) -> None:
+        from apps.users import receivers
+
+        receivers.connect()

@@ -250,14 +250,46 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # retry countdown must stay shorter than it, or SQS redelivers the message while it waits.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_MAX_RETRY_COUNTDOWN = CELERY_VISIBILITY_TIMEOUT // 2
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False  # SQS has no broadcast; no pidbox queues
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_SEND_SENT_EVENT = False
+# After this many receives SQS moves a message to the service's dead-letter queue.
+EVENTS_MAX_RECEIVES = env_int("EVENTS_MAX_RECEIVES", 5)
+# Seconds a failed event waits before its next attempt, by receive count (SQS visibility).
+EVENTS_RETRY_BACKOFF = {1: 2, 2: 10, 3: 30, 4: 60, 5: 120}
+EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
+AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+
+
+def _queue_url(name: str) -> str:
+    endpoint = AWS_SQS_ENDPOINT_URL or AWS_ENDPOINT_URL or f"https://sqs.{AWS_REGION}.amazonaws.com"
+    return f"{endpoint.rstrip('/')}/{AWS_ACCOUNT_ID}/{AWS_RESOURCE_PREFIX}{name}"
+
+
+def _predefined_queues() -> dict:
+    if not SERVICE:
+        return {}
+    queue = {
+        "url": _queue_url(SERVICES[SERVICE].queue),
+        "backoff_policy": EVENTS_RETRY_BACKOFF,
+        "backoff_tasks": ["apps.core.events.handle_event"],
+    }
+    # Events arrive through SNS with the routing key "events" (one message, many queues); each
+    # worker maps that key to its own queue. Queues are provisioned from the declarations
+    # (manage.py provision_aws), never created by a worker.
+    return {SERVICES[SERVICE].queue: queue, "events": queue}
+
+
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "region": AWS_REGION,
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    "wait_time_seconds": env_int("CELERY_SQS_WAIT_TIME_SECONDS", 10),
-    "polling_interval": 1,
-    "queue_name_prefix": AWS_RESOURCE_PREFIX,
-    # Queues are provisioned from the declarations (manage.py provision_aws), never by a worker.
-    "predefined_queues": {},
+    "wait_time_seconds": env_int("CELERY_SQS_WAIT_TIME_SECONDS", 5),
+    "polling_interval": 0.5,
+    "predefined_queues": _predefined_queues(),
+}
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "apps.core.relay_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
 }
 
 # --- Per-service settings ----------------------------------------------------------------------

@@ -21,9 +21,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
             return None
         token = token.strip()
         if not token:
-            raise exceptions.AuthenticationFailed(
-                "The Authorization header has no token.", code="token_missing"
-            )
+            raise exceptions.AuthenticationFailed("The Authorization header has no token.", code="token_missing")
         try:
             return verify_access_token(token), token
         except InvalidToken as error:

@@ -28,8 +28,7 @@ def _field_errors(detail: Any) -> dict[str, Any]:
     if not isinstance(detail, dict):
         return {"non_field_errors": _messages(detail)}
     return {
-        field: _field_errors(value) if isinstance(value, dict) else _messages(value)
-        for field, value in detail.items()
+        field: _field_errors(value) if isinstance(value, dict) else _messages(value) for field, value in detail.items()
     }
 
 

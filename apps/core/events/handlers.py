@@ -55,9 +55,7 @@ def deliver(service: str, envelope: Envelope) -> bool:
         with atomic(service):
             try:
                 with atomic(service):
-                    inbox.objects.create(
-                        event_id=envelope.id, event_type=envelope.type, producer=envelope.producer
-                    )
+                    inbox.objects.create(event_id=envelope.id, event_type=envelope.type, producer=envelope.producer)
             except IntegrityError:
                 logger.info(
                     "duplicate %s %s ignored by %s",

@@ -30,9 +30,7 @@ class OutboxUsageError(RuntimeError):
 def publish(*, producer: str, event_type: str, payload: Any, version: int = 1) -> Envelope:
     """Record `event_type` from `producer` in its outbox, inside the caller's transaction."""
     if event_type not in publishes(producer):
-        raise OutboxUsageError(
-            f"{producer} publishes {event_type!r} but its contract's PUBLISHES does not list it."
-        )
+        raise OutboxUsageError(f"{producer} publishes {event_type!r} but its contract's PUBLISHES does not list it.")
     if not connections[db_alias(producer)].in_atomic_block:
         raise OutboxUsageError("publish() must run inside the transaction that makes the change.")
     envelope = Envelope(

@@ -1,0 +1,75 @@
+"""The split shape's transport: every event goes to one SNS topic as a Celery task message, with
+raw message delivery and an `event_type` message attribute. Each subscribing service's SQS queue
+has a filter policy naming the types it handles, and its Celery worker runs the message as the
+ordinary task `apps.core.events.handle_event`.
+
+The message is built with Celery's and kombu's own serialization, exactly as kombu's SQS transport
+would put it on a queue, so the worker cannot tell it from a task sent directly."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from kombu import Connection, serialization
+from kombu.utils.json import dumps
+
+from apps.core.aws import client
+from apps.core.events.envelope import Envelope
+
+logger = logging.getLogger(__name__)
+
+HANDLE_EVENT_TASK = "apps.core.events.handle_event"
+# The routing key the message carries. One SNS message reaches several queues, so it cannot name
+# each of them; every worker maps this key to its own queue (config: predefined_queues).
+EVENTS_ROUTING_KEY = "events"
+
+
+def celery_message_body(envelope: Envelope) -> str:
+    """The SQS message body for a Celery task that handles `envelope`."""
+    task = current_app.amqp.as_task_v2(
+        str(envelope.id),
+        HANDLE_EVENT_TASK,
+        args=(),
+        kwargs={"envelope": envelope.to_dict()},
+        root_id=str(envelope.id),
+    )
+    content_type, content_encoding, body = serialization.dumps(task.body, serializer="json")
+    # kombu's in-memory channel shares the virtual-channel framing the SQS channel uses; it
+    # opens no connection.
+    with Connection("memory://") as connection:
+        channel = connection.default_channel
+        message: dict[str, Any] = channel.prepare_message(
+            body,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            headers=task.headers,
+            properties=dict(task.properties),
+        )
+        message["body"], body_encoding = channel.encode_body(message["body"], channel.body_encoding)
+        message["properties"].update(body_encoding=body_encoding, delivery_tag=str(envelope.id))
+        message["properties"]["delivery_info"].update(exchange="", routing_key=EVENTS_ROUTING_KEY)
+    return dumps(message)
+
+
+@cache
+def topic_arn() -> str:
+    if settings.EVENTS_TOPIC_ARN:
+        return settings.EVENTS_TOPIC_ARN
+    # CreateTopic is idempotent and returns the ARN of an existing topic.
+    return client("sns").create_topic(Name=settings.AWS_RESOURCE_PREFIX + settings.EVENTS_TOPIC_NAME)["TopicArn"]
+
+
+class SnsTransport:
+    def send(self, envelope: Envelope) -> None:
+        client("sns", fast_fail=True).publish(
+            TopicArn=topic_arn(),
+            Message=celery_message_body(envelope),
+            MessageAttributes={
+                "event_type": {"DataType": "String", "StringValue": envelope.type},
+                "producer": {"DataType": "String", "StringValue": envelope.producer},
+            },
+        )

@@ -1,0 +1,126 @@
+"""Input and output serializers of the users API (separate: inputs validate, outputs shape)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.users.models import Address, Customer, phone_validator
+
+# --- Inputs ------------------------------------------------------------------------------------
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default="", validators=[phone_validator]
+    )
+
+
+class LoginInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class RefreshTokenInputSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=256, write_only=True)
+
+
+class ProfileUpdateInputSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, validators=[phone_validator])
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    current_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class PasswordResetRequestInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=256, write_only=True)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class AddressInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    full_name = serializers.CharField(max_length=200)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20)
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",
+        error_messages={"invalid": "Enter a two-letter ISO 3166-1 country code."},
+    )
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, validators=[phone_validator])
+    is_default = serializers.BooleanField(required=False)
+
+    def validate_country(self, value: str) -> str:
+        return value.upper()
+
+
+# --- Outputs -----------------------------------------------------------------------------------
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "email", "first_name", "last_name", "phone", "date_joined"]
+        read_only_fields = fields
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField(default="Bearer")
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+    refresh_token = serializers.CharField()
+    refresh_expires_in = serializers.IntegerField(help_text="Seconds until the refresh token expires.")
+
+
+class AcceptedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class AddressOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Address
+        fields = [
+            "id",
+            "label",
+            "full_name",
+            "line1",
+            "line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "phone",
+            "is_default",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProblemOutputSerializer(serializers.Serializer):
+    """The JSON problem body every error is rendered as (apps.core.problems)."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False, help_text="Field errors, for validation problems.")
+
+
+class JWKSOutputSerializer(serializers.Serializer):
+    keys = serializers.ListField(child=serializers.DictField())

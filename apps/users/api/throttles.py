@@ -1,0 +1,15 @@
+"""Throttling for the unauthenticated endpoints (sign-in, registration, password reset)."""
+
+from __future__ import annotations
+
+from rest_framework import throttling
+from rest_framework.settings import api_settings
+
+
+class ScopedRateThrottle(throttling.ScopedRateThrottle):
+    """DRF's scoped throttle, reading the rates per request: DRF's own copies them into a class
+    attribute at import, so a changed setting (or a test's override) would never apply."""
+
+    def get_rate(self) -> str | None:
+        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        return super().get_rate()

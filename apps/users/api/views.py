@@ -1,0 +1,328 @@
+"""Views of the users API: thin, each validates input, calls one service or selector, and shapes
+the output. Sign-in, registration and password reset are open (and throttled); the rest need the
+shopper's access token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import filters, status, viewsets
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.auth.keys import ALGORITHM, jwks
+from apps.users import selectors, services
+from apps.users.api import serializers as s
+from apps.users.api.throttles import ScopedRateThrottle
+
+PROBLEM = s.ProblemOutputSerializer
+VALIDATION_PROBLEM = OpenApiResponse(PROBLEM, description="Invalid input (field errors under `errors`).")
+UNAUTHENTICATED = OpenApiResponse(PROBLEM, description="Missing, invalid or expired access token.")
+THROTTLED = OpenApiResponse(PROBLEM, description="Too many requests; retry after the Retry-After header.")
+
+
+def _token_pair_body(pair: services.TokenPair) -> dict[str, Any]:
+    now = timezone.now()
+    return s.TokenPairOutputSerializer(
+        {
+            "access_token": pair.access_token,
+            "token_type": "Bearer",
+            "expires_in": max(0, int((pair.access_expires_at - now).total_seconds())),
+            "refresh_token": pair.refresh_token,
+            "refresh_expires_in": max(0, int((pair.refresh_expires_at - now).total_seconds())),
+        }
+    ).data
+
+
+class PublicView(APIView):
+    """An endpoint for callers without an access token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class ThrottledPublicView(PublicView):
+    throttle_classes = [ScopedRateThrottle]
+
+
+# --- Accounts and tokens -----------------------------------------------------------------------
+
+
+class RegisterView(ThrottledPublicView):
+    throttle_scope = "register"
+
+    @extend_schema(
+        operation_id="users_register",
+        request=s.RegisterInputSerializer,
+        responses={
+            201: s.CustomerOutputSerializer,
+            400: VALIDATION_PROBLEM,
+            409: OpenApiResponse(PROBLEM, description="The email is taken (`email_taken`)."),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.customer_register(**data.validated_data)
+        return Response(s.CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(ThrottledPublicView):
+    throttle_scope = "login"
+
+    @extend_schema(
+        operation_id="users_token_obtain",
+        summary="Sign in: an access token and a refresh token",
+        request=s.LoginInputSerializer,
+        responses={
+            200: s.TokenPairOutputSerializer,
+            400: VALIDATION_PROBLEM,
+            401: OpenApiResponse(PROBLEM, description="Wrong email or password (`invalid_credentials`)."),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.customer_login(**data.validated_data)
+        return Response(_token_pair_body(pair))
+
+
+class RefreshView(ThrottledPublicView):
+    throttle_scope = "login"
+
+    @extend_schema(
+        operation_id="users_token_refresh",
+        summary="Rotate a refresh token: a new pair; the old refresh token is spent",
+        request=s.RefreshTokenInputSerializer,
+        responses={
+            200: s.TokenPairOutputSerializer,
+            400: VALIDATION_PROBLEM,
+            401: OpenApiResponse(
+                PROBLEM,
+                description="Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
+                "which signs the whole session out (`refresh_token_reused`).",
+            ),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RefreshTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.token_refresh(refresh_token=data.validated_data["refresh_token"])
+        return Response(_token_pair_body(pair))
+
+
+class RevokeView(PublicView):
+    @extend_schema(
+        operation_id="users_token_revoke",
+        summary="Sign out: revoke a refresh token (and its session)",
+        request=s.RefreshTokenInputSerializer,
+        responses={204: None, 400: VALIDATION_PROBLEM},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RefreshTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.token_revoke(refresh_token=data.validated_data["refresh_token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- The signed-in shopper ---------------------------------------------------------------------
+
+
+class MeView(APIView):
+    @extend_schema(operation_id="users_me_retrieve", responses={200: s.CustomerOutputSerializer, 401: UNAUTHENTICATED})
+    def get(self, request: Request) -> Response:
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        return Response(s.CustomerOutputSerializer(customer).data)
+
+    @extend_schema(
+        operation_id="users_me_update",
+        request=s.ProfileUpdateInputSerializer,
+        responses={200: s.CustomerOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+    )
+    def patch(self, request: Request) -> Response:
+        data = s.ProfileUpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        customer = services.customer_update(customer=customer, data=data.validated_data)
+        return Response(s.CustomerOutputSerializer(customer).data)
+
+
+class PasswordChangeView(APIView):
+    @extend_schema(
+        operation_id="users_me_password_change",
+        summary="Change the password: other sessions are signed out, this one gets a new pair",
+        request=s.PasswordChangeInputSerializer,
+        responses={200: s.TokenPairOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        pair = services.customer_change_password(customer=customer, **data.validated_data)
+        return Response(_token_pair_body(pair))
+
+
+# --- Password reset ----------------------------------------------------------------------------
+
+
+class PasswordResetRequestView(ThrottledPublicView):
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        operation_id="users_password_reset_request",
+        summary="Email a password reset link (always 202, whether or not the account exists)",
+        request=s.PasswordResetRequestInputSerializer,
+        responses={202: s.AcceptedOutputSerializer, 400: VALIDATION_PROBLEM, 429: THROTTLED},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetRequestInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"])
+        body = {"detail": "If an account with this email exists, a password reset link has been sent to it."}
+        return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(ThrottledPublicView):
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        operation_id="users_password_reset_confirm",
+        summary="Set a new password with a reset token (single use; signs every session out)",
+        request=s.PasswordResetConfirmInputSerializer,
+        responses={
+            204: None,
+            400: OpenApiResponse(
+                PROBLEM, description="Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."
+            ),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Addresses ---------------------------------------------------------------------------------
+
+
+class AddressPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 100
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="users_addresses_list", responses={200: s.AddressOutputSerializer(many=True)}),
+    create=extend_schema(
+        operation_id="users_addresses_create",
+        request=s.AddressInputSerializer,
+        responses={201: s.AddressOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+    ),
+    retrieve=extend_schema(
+        operation_id="users_addresses_retrieve",
+        responses={200: s.AddressOutputSerializer, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+    ),
+    partial_update=extend_schema(
+        operation_id="users_addresses_update",
+        request=s.AddressInputSerializer(partial=True),
+        responses={
+            200: s.AddressOutputSerializer,
+            400: VALIDATION_PROBLEM,
+            401: UNAUTHENTICATED,
+            404: OpenApiResponse(PROBLEM),
+        },
+    ),
+    destroy=extend_schema(
+        operation_id="users_addresses_destroy",
+        responses={204: None, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+    ),
+)
+class AddressViewSet(viewsets.GenericViewSet):
+    """The signed-in shopper's own addresses. Another shopper's address is a 404, exactly like a
+    missing one, so ids reveal nothing."""
+
+    serializer_class = s.AddressOutputSerializer
+    pagination_class = AddressPagination
+    filter_backends = [filters.OrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "label"]
+
+    def get_queryset(self):
+        return selectors.address_list(customer_id=self.request.user.id)
+
+    def _own(self, address_id) -> Any:
+        return selectors.address_get(customer_id=self.request.user.id, address_id=address_id)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.AddressOutputSerializer(page, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        data = s.AddressInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        address = services.address_create(customer_id=customer.id, data=data.validated_data)
+        return Response(s.AddressOutputSerializer(address).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, address_id) -> Response:
+        return Response(s.AddressOutputSerializer(self._own(address_id)).data)
+
+    def partial_update(self, request: Request, address_id) -> Response:
+        data = s.AddressInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        address = services.address_update(address=self._own(address_id), data=data.validated_data)
+        return Response(s.AddressOutputSerializer(address).data)
+
+    def destroy(self, request: Request, address_id) -> Response:
+        services.address_delete(address=self._own(address_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Key discovery (root URLs, not under /api/v1/users/) ---------------------------------------
+
+
+class DiscoveryView(PublicView):
+    renderer_classes = [JSONRenderer]
+    # Verifiers (API Gateway's JWT authorizer, the other services) cache these; keys rotate rarely.
+    cache_seconds = 300
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == status.HTTP_200_OK:
+            response["Cache-Control"] = f"public, max-age={self.cache_seconds}"
+        return response
+
+
+class JWKSView(DiscoveryView):
+    @extend_schema(operation_id="jwks", responses={200: s.JWKSOutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(jwks())
+
+
+class OpenIDConfigurationView(DiscoveryView):
+    @extend_schema(operation_id="openid_configuration", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        issuer = settings.JWT_ISSUER.rstrip("/")
+        return Response(
+            {
+                "issuer": settings.JWT_ISSUER,
+                "jwks_uri": f"{issuer}/.well-known/jwks.json",
+                "token_endpoint": f"{issuer}/api/v1/users/token/",
+                "id_token_signing_alg_values_supported": [ALGORITHM],
+                "token_endpoint_auth_methods_supported": ["none"],
+                "grant_types_supported": ["password", "refresh_token"],
+                "response_types_supported": ["token"],
+                "subject_types_supported": ["public"],
+                "claims_supported": ["iss", "aud", "sub", "email", "iat", "exp", "jti", "typ"],
+            }
+        )
