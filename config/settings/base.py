@@ -256,7 +256,9 @@ CELERY_TASK_SEND_SENT_EVENT = False
 # After this many receives SQS moves a message to the service's dead-letter queue.
 EVENTS_MAX_RECEIVES = env_int("EVENTS_MAX_RECEIVES", 5)
 # Seconds a failed event waits before its next attempt, by receive count (SQS visibility).
-EVENTS_RETRY_BACKOFF = {1: 2, 2: 10, 3: 30, 4: 60, 5: 120}
+EVENTS_RETRY_BACKOFF = dict(
+    enumerate((int(seconds) for seconds in env_list("EVENTS_RETRY_BACKOFF", ["2", "10", "30", "60", "120"])), start=1)
+)
 EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
 AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)

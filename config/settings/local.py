@@ -1,11 +1,11 @@
 """Local development: the all-in-one shop with embedded defaults (SQLite, console email, disk)."""
 
 from config.settings.base import *
-from config.settings.env import env_bool
+from config.settings.env import env_bool, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-LOG_FORMAT = "plain"
-LOGGING["handlers"]["console"]["formatter"] = "plain"
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 ALLOWED_HOSTS = ["*"]
 
 # The embedded SQLite databases live in a git-ignored folder, made on first run.
