@@ -1,0 +1,95 @@
+"""The split shape against PostgreSQL: SERVICE selects one service's apps, URLs and tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PREFIX = os.environ.get("TEST_DB_PREFIX", "shopstack") + "_shape"
+
+
+def _database_url(service: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + f"/{PREFIX}_{service}"
+
+
+def _manage(*args: str, service: str | None, **env: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key != "SERVICE"}
+    environment.update({"DJANGO_SETTINGS_MODULE": "config.settings.local", **env})
+    if service:
+        environment.update(SERVICE=service, DATABASE_URL=_database_url(service))
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def _tables(service: str) -> set[str]:
+    with psycopg.connect(_database_url(service)) as connection:
+        rows = connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {name for (name,) in rows}
+
+
+@pytest.fixture(scope="module")
+def migrated_databases():
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        for service in ("users", "catalog"):
+            connection.execute(f'DROP DATABASE IF EXISTS "{PREFIX}_{service}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{PREFIX}_{service}"')
+    for service in ("users", "catalog"):
+        result = _manage("migrate", "--noinput", service=service)
+        assert result.returncode == 0, result.stderr
+    yield
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        for service in ("users", "catalog"):
+            connection.execute(f'DROP DATABASE IF EXISTS "{PREFIX}_{service}" WITH (FORCE)')
+
+
+def test_each_service_database_holds_only_its_own_tables(migrated_databases):
+    catalog, users = _tables("catalog"), _tables("users")
+    assert any(name.startswith("catalog_") for name in catalog)
+    assert any(name.startswith("users_") for name in users)
+    assert not any(name.startswith("users_") for name in catalog)
+    assert not any(name.startswith(("catalog_", "orders_", "payments_", "notifications_")) for name in users)
+    # Django's own apps (staff accounts for each admin) live in every service's database.
+    assert {"auth_user", "django_admin_log", "django_session"} <= catalog & users
+
+
+def test_only_the_selected_service_is_served(migrated_databases):
+    script = """
+from django.test import Client
+client = Client()
+for path in ("/api/v1/users/schema/", "/api/v1/catalog/schema/", "/admin/catalog/login/", "/admin/login/"):
+    print(path, client.get(path).status_code)
+"""
+    result = _manage("shell", "-c", script, service="catalog")
+    assert result.returncode == 0, result.stderr
+    statuses = dict(line.split() for line in result.stdout.strip().splitlines() if line.startswith("/"))
+    assert statuses == {
+        "/api/v1/users/schema/": "404",
+        "/api/v1/catalog/schema/": "200",
+        "/admin/catalog/login/": "200",
+        "/admin/login/": "404",
+    }
+
+
+def test_an_unknown_service_stops_with_a_clear_message():
+    result = _manage("check", service=None, SERVICE="inventory")
+    assert result.returncode != 0
+    assert "SERVICE='inventory' is not a ShopStack service" in result.stderr
+    assert "users, catalog, orders, payments, notifications" in result.stderr
+
+
+def test_production_refuses_insecure_defaults():
+    result = _manage(
+        "check", service=None, DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY="short"
+    )
+    assert result.returncode != 0
+    assert "Refusing to start in production" in result.stderr
+    for problem in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL must point at PostgreSQL"):
+        assert problem in result.stderr
