@@ -1,0 +1,269 @@
+"""Start, stop and inspect the local split stack.
+
+up      moto server; a PostgreSQL database per service (created, migrated); AWS resources
+        provisioned from the declarations; per service a gunicorn web process, a Celery worker
+        and an outbox sweep; nginx as the gateway. Logs go to var/stack/logs/.
+down    stop every process the stack started.
+status  what runs, and where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing, suppress
+from pathlib import Path
+
+import psycopg
+
+from config.services import SERVICES
+from devstack.gateway import nginx_config
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_DIR = Path(os.environ.get("SHOPSTACK_STACK_DIR", ROOT / "var" / "stack"))
+LOG_DIR = STACK_DIR / "logs"
+RUN_DIR = STACK_DIR / "run"
+BIN = Path(sys.executable).parent
+PG_URL = os.environ.get("STACK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+MOTO_PORT = int(os.environ.get("STACK_MOTO_PORT", "5100"))
+GATEWAY_PORT = int(os.environ.get("STACK_GATEWAY_PORT", "8080"))
+DB_PREFIX = os.environ.get("STACK_DB_PREFIX", "shopstack_stack")
+
+
+def database_url(service: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + f"/{DB_PREFIX}_{service}"
+
+
+def _secret() -> str:
+    path = RUN_DIR / "secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text()
+
+
+def service_env(service: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": _secret(),
+        "SERVICE": service,
+        "DATABASE_URL": database_url(service),
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{MOTO_PORT}",
+        "AWS_ACCESS_KEY_ID": "stack",
+        "AWS_SECRET_ACCESS_KEY": "stack",
+        "AWS_REGION": "us-east-1",
+        "AWS_STORAGE_BUCKET_NAME": "shopstack-media",
+        "MEDIA_STORAGE": "s3",
+        "CELERY_BROKER_URL": f"sqs://stack:stack@127.0.0.1:{MOTO_PORT}",
+        "CELERY_SQS_WAIT_TIME_SECONDS": "2",
+        "CATALOG_API_URL": f"http://127.0.0.1:{SERVICES['catalog'].local_port}",
+        "JWT_ISSUER": f"http://127.0.0.1:{GATEWAY_PORT}",
+        "SHOP_FRONTEND_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
+        "LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TASKS_RUN_IN_PROCESS", None)
+    return env
+
+
+def _pidfile(name: str) -> Path:
+    return RUN_DIR / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _running(name: str) -> int | None:
+    path = _pidfile(name)
+    if path.exists():
+        pid = int(path.read_text())
+        if _alive(pid):
+            return pid
+    return None
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str]) -> None:
+    if _running(name):
+        return
+    log = (LOG_DIR / f"{name}.log").open("ab")
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _pidfile(name).write_text(str(process.pid))
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with closing(urllib.request.urlopen(url, timeout=2)) as response:  # noqa: S310 (loopback only)
+                if response.status < 500:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"timed out waiting for {url}; see {LOG_DIR}")
+
+
+def _manage(service: str, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=service_env(service), check=True)
+
+
+def _create_databases() -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        existing = {name for (name,) in connection.execute("SELECT datname FROM pg_database").fetchall()}
+        for service in SERVICES:
+            if f"{DB_PREFIX}_{service}" not in existing:
+                connection.execute(f'CREATE DATABASE "{DB_PREFIX}_{service}"')
+
+
+def web_argv(service: str) -> list[str]:
+    return [
+        str(BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{SERVICES[service].local_port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        os.environ.get("STACK_WEB_WORKERS", "2"),
+        "--threads",
+        "4",
+        "--keep-alive",
+        "75",
+        "--graceful-timeout",
+        "10",
+        "--worker-tmp-dir",
+        "/dev/shm",  # noqa: S108 (gunicorn's heartbeat files belong in memory, not on disk)
+        "--access-logfile",
+        "-",
+    ]
+
+
+def worker_argv(service: str) -> list[str]:
+    return [
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        SERVICES[service].queue,
+        "--pool",
+        "threads",
+        "--concurrency",
+        "4",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"{service}@%h",
+    ]
+
+
+def relay_argv() -> list[str]:
+    return [sys.executable, "manage.py", "relay_outbox", "--loop", "--interval", "2"]
+
+
+def up(*, seed: bool = True) -> None:
+    for folder in (LOG_DIR, RUN_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("nginx is not installed: apt-get install nginx-light")
+
+    _spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], dict(os.environ))
+    _wait_http(f"http://127.0.0.1:{MOTO_PORT}/moto-api/")
+    _create_databases()
+    for service in SERVICES:
+        _manage(service, "migrate", "--noinput", "-v", "0")
+    _manage("users", "provision_aws")
+    static_root = ROOT / "staticfiles"
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local"},
+        check=True,
+    )
+    if seed and (ROOT / "apps/catalog/management/commands/seed_demo.py").exists():
+        _manage("catalog", "seed_demo", "--if-empty")
+
+    for service in SERVICES:
+        env = service_env(service)
+        _spawn(f"{service}-web", web_argv(service), env)
+        _spawn(f"{service}-worker", worker_argv(service), env)
+        _spawn(f"{service}-relay", relay_argv(), env)
+
+    (RUN_DIR / "nginx.conf").write_text(
+        nginx_config(listen_port=GATEWAY_PORT, static_root=static_root, run_dir=RUN_DIR, log_dir=LOG_DIR)
+    )
+    if not _running("nginx"):
+        subprocess.run([nginx, "-c", str(RUN_DIR / "nginx.conf"), "-p", str(RUN_DIR)], check=True)
+
+    for service in SERVICES.values():
+        _wait_http(f"http://127.0.0.1:{service.local_port}/health/ready")
+    _wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/catalog/schema/")
+    status()
+
+
+def down() -> None:
+    if not RUN_DIR.exists():
+        return
+    for pidfile in sorted(RUN_DIR.glob("*.pid")):
+        pid = int(pidfile.read_text())
+        if _alive(pid):
+            with suppress(ProcessLookupError):
+                if pidfile.stem == "nginx":
+                    os.kill(pid, signal.SIGQUIT)
+                else:
+                    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for pidfile in sorted(RUN_DIR.glob("*.pid")):
+        pid = int(pidfile.read_text())
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
+    print("stack stopped")
+
+
+def status() -> None:
+    print(f"ShopStack split stack (logs: {LOG_DIR})")
+    print(f"  gateway        http://127.0.0.1:{GATEWAY_PORT}/   pid {_running('nginx') or '-'}")
+    print(f"  moto (AWS)     http://127.0.0.1:{MOTO_PORT}/   pid {_running('moto') or '-'}")
+    for service in SERVICES.values():
+        pids = " ".join(f"{role}={_running(f'{service.name}-{role}') or '-'}" for role in ("web", "worker", "relay"))
+        print(
+            f"  {service.name:<14} http://127.0.0.1:{service.local_port}/  "
+            f"(gateway: /{service.url_prefix}, /admin/{service.name}/)  {pids}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status", "restart"])
+    parser.add_argument("--no-seed", action="store_true")
+    arguments = parser.parse_args()
+    if arguments.command in {"down", "restart"}:
+        down()
+    if arguments.command in {"up", "restart"}:
+        up(seed=not arguments.no_seed)
+    if arguments.command == "status":
+        status()
+
+
+if __name__ == "__main__":
+    main()
