@@ -189,7 +189,7 @@ def up(*, seed: bool = True) -> None:
     _create_databases()
     for service in SERVICES:
         _manage(service, "migrate", "--noinput", "-v", "0")
-    _manage("users", "provision_aws")
+    _manage("users", "provision_aws", "--bucket", "shopstack-media")
     static_root = ROOT / "staticfiles"
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
@@ -221,21 +221,20 @@ def up(*, seed: bool = True) -> None:
 def down() -> None:
     if not RUN_DIR.exists():
         return
-    for pidfile in sorted(RUN_DIR.glob("*.pid")):
-        pid = int(pidfile.read_text())
-        if _alive(pid):
-            with suppress(ProcessLookupError):
-                if pidfile.stem == "nginx":
-                    os.kill(pid, signal.SIGQUIT)
-                else:
-                    os.killpg(pid, signal.SIGTERM)
+    pids = {pidfile: int(pidfile.read_text()) for pidfile in sorted(RUN_DIR.glob("*.pid"))}
+    for pidfile, pid in pids.items():
+        with suppress(ProcessLookupError):
+            if pidfile.stem == "nginx":
+                os.kill(pid, signal.SIGQUIT)
+            else:
+                os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    for pidfile in sorted(RUN_DIR.glob("*.pid")):
-        pid = int(pidfile.read_text())
+    for pidfile, pid in pids.items():
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         pidfile.unlink(missing_ok=True)
     print("stack stopped")
 

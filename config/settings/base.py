@@ -290,6 +290,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "polling_interval": 0.5,
     "predefined_queues": _predefined_queues(),
 }
+READINESS_CHECKS = [] if ALL_IN_ONE else ["apps.core.events.health.check_broker"]
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "apps.core.relay_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
 }
