@@ -82,12 +82,10 @@ def test_an_event_reaches_each_subscriber_once_even_when_delivered_twice(split_s
     split_stack.shell(
         "users",
         f"""
-from apps.core.events.envelope import Envelope
 from apps.core.events.sns import SnsTransport
 from apps.users.models import OutboxEvent
 row = OutboxEvent.objects.get(id="{event_id}")
-SnsTransport().send(Envelope(id=row.id, type=row.event_type, version=row.version, occurred_at=row.occurred_at,
-                             producer="users", trace_id=row.trace_id, payload=row.payload))
+SnsTransport().send(row.to_envelope())
 """,
     )
     log = split_stack.log_dir / "worker-catalog.log"

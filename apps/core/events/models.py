@@ -8,6 +8,8 @@ import uuid
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from apps.core.events.envelope import Envelope
+
 
 class AbstractOutboxEvent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -26,6 +28,17 @@ class AbstractOutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"
+
+    def to_envelope(self) -> Envelope:
+        return Envelope(
+            id=self.id,
+            type=self.event_type,
+            version=self.version,
+            occurred_at=self.occurred_at,
+            producer=self._meta.app_label,
+            trace_id=self.trace_id,
+            payload=self.payload,
+        )
 
 
 class AbstractInboxEvent(models.Model):

@@ -76,17 +76,8 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
             if not rows:
                 return sent
             for row in rows:
-                envelope = Envelope(
-                    id=row.id,
-                    type=row.event_type,
-                    version=row.version,
-                    occurred_at=row.occurred_at,
-                    producer=producer,
-                    trace_id=row.trace_id,
-                    payload=row.payload,
-                )
                 try:
-                    transport.send(envelope)
+                    transport.send(row.to_envelope())
                 except Exception as error:
                     row.attempts += 1
                     row.last_error = f"{type(error).__name__}: {error}"[:2000]
