@@ -25,7 +25,7 @@ def customer_find_by_email(*, email: str) -> Customer | None:
 
 
 def address_list(*, customer_id: uuid.UUID) -> QuerySet[Address]:
-    return Address.objects.filter(customer_id=customer_id).order_by("-is_default", "created_at", "id")
+    return Address.objects.filter(customer_id=customer_id).order_by("created_at", "id")
 
 
 def address_get(*, customer_id: uuid.UUID, address_id: uuid.UUID) -> Address:

@@ -8,16 +8,17 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import filters, status, viewsets
-from rest_framework.pagination import LimitOffsetPagination
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.pagination import CursorPagination
 from apps.core.auth.keys import ALGORITHM, jwks
+from apps.core.exceptions import ValidationFailed
 from apps.users import selectors, services
 from apps.users.api import serializers as s
 from apps.users.api.throttles import ScopedRateThrottle
@@ -96,8 +97,9 @@ class LoginView(ThrottledPublicView):
         return Response(_token_pair_body(pair))
 
 
-class RefreshView(ThrottledPublicView):
-    throttle_scope = "login"
+class RefreshView(PublicView):
+    # Not throttled: a refresh token cannot be guessed, and shoppers behind one NAT address
+    # refresh often; sharing the sign-in budget would lock them out.
 
     @extend_schema(
         operation_id="users_token_refresh",
@@ -111,7 +113,6 @@ class RefreshView(ThrottledPublicView):
                 description="Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
                 "which signs the whole session out (`refresh_token_reused`).",
             ),
-            429: THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:
@@ -192,8 +193,9 @@ class PasswordResetRequestView(ThrottledPublicView):
         return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmView(ThrottledPublicView):
-    throttle_scope = "password_reset"
+class PasswordResetConfirmView(PublicView):
+    # Not throttled: the token cannot be guessed, and a shopper retrying after a too-weak
+    # password should not spend the budget that limits reset emails.
 
     @extend_schema(
         operation_id="users_password_reset_confirm",
@@ -204,7 +206,6 @@ class PasswordResetConfirmView(ThrottledPublicView):
             400: OpenApiResponse(
                 PROBLEM, description="Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."
             ),
-            429: THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:
@@ -217,13 +218,20 @@ class PasswordResetConfirmView(ThrottledPublicView):
 # --- Addresses ---------------------------------------------------------------------------------
 
 
-class AddressPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 100
+# `ordering` values and the cursor ordering each one means (the unique id breaks ties).
+ADDRESS_ORDERINGS = {"created_at": ("created_at", "id"), "-created_at": ("-created_at", "-id")}
 
 
 @extend_schema_view(
-    list=extend_schema(operation_id="users_addresses_list", responses={200: s.AddressOutputSerializer(many=True)}),
+    list=extend_schema(
+        operation_id="users_addresses_list",
+        parameters=[
+            OpenApiParameter(
+                "ordering", str, enum=list(ADDRESS_ORDERINGS), description="Oldest first (default) or newest first."
+            )
+        ],
+        responses={200: s.AddressOutputSerializer(many=True), 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+    ),
     create=extend_schema(
         operation_id="users_addresses_create",
         request=s.AddressInputSerializer,
@@ -253,9 +261,7 @@ class AddressViewSet(viewsets.GenericViewSet):
     missing one, so ids reveal nothing."""
 
     serializer_class = s.AddressOutputSerializer
-    pagination_class = AddressPagination
-    filter_backends = [filters.OrderingFilter]
-    ordering_fields = ["created_at", "updated_at", "label"]
+    pagination_class = CursorPagination
 
     def get_queryset(self):
         return selectors.address_list(customer_id=self.request.user.id)
@@ -264,7 +270,11 @@ class AddressViewSet(viewsets.GenericViewSet):
         return selectors.address_get(customer_id=self.request.user.id, address_id=address_id)
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        ordering = request.query_params.get("ordering", "created_at")
+        if ordering not in ADDRESS_ORDERINGS:
+            raise ValidationFailed({"ordering": [f"Must be one of: {', '.join(ADDRESS_ORDERINGS)}."]})
+        self.cursor_ordering = ADDRESS_ORDERINGS[ordering]
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.AddressOutputSerializer(page, many=True).data)
 
     def create(self, request: Request) -> Response:

@@ -1,0 +1,79 @@
+"""Admin of the users service: customers (no password editing; edits publish user.updated),
+read-only refresh tokens. Staff accounts use Django's own auth.User admin; their replication to
+the other services is in receivers.py."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.users import services
+from apps.users.models import Address, Customer, RefreshToken
+
+
+class AddressInline(admin.TabularInline):
+    model = Address
+    extra = 0
+    can_delete = False
+    fields = ["label", "full_name", "line1", "line2", "city", "region", "postal_code", "country", "phone", "is_default"]
+    readonly_fields = fields
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["email", "first_name", "last_name", "phone", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_active"]
+    search_fields = ["email"]
+    ordering = ["-date_joined"]
+    # The password hash is never shown or edited here; shoppers reset their own password.
+    fields = ["id", "email", "first_name", "last_name", "phone", "is_active", "date_joined", "last_login"]
+    readonly_fields = ["id", "email", "date_joined", "last_login"]
+    inlines = [AddressInline]
+    actions = ["deactivate"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Accounts are created by shoppers registering, which validates the password and
+        # publishes user.registered; an admin-made account would have neither.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # No event announces a deletion, so other services' snapshots would dangle: deactivate.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
+        services.customer_admin_save(customer=obj, changed_fields=list(form.changed_data))
+
+    @admin.action(description="Deactivate selected customers (signs them out)", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        count = services.customers_deactivate(customer_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} customer(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(RefreshToken)
+class RefreshTokenAdmin(admin.ModelAdmin):
+    list_display = ["id", "customer", "family_id", "created_at", "expires_at", "revoked_at", "revoke_reason"]
+    list_filter = ["revoke_reason"]
+    search_fields = ["customer__email", "family_id"]
+    list_select_related = ["customer"]
+    # The hash is useless to a reader and only a lookup key: leave it out.
+    fields = ["id", "customer", "family_id", "created_at", "expires_at", "revoked_at", "revoke_reason"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
