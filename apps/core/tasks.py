@@ -25,11 +25,11 @@ def enqueue(service: str, task: Task, *args: Any, **kwargs: Any) -> None:
 
 
 def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
-    try:
-        # apply() runs the task here with Celery's retry semantics (autoretry, max_retries).
-        task.apply(args=args, kwargs=kwargs, throw=True)
-    except Exception:
-        logger.exception("in-process task %s failed", task.name)
+    # apply() runs the task here with Celery's retry semantics (autoretry_for, max_retries: an
+    # eager retry runs again at once). With throw=True it would raise Retry instead of retrying.
+    result = task.apply(args=args, kwargs=kwargs)
+    if result.failed():
+        logger.error("in-process task %s failed: %r", task.name, result.result)
 
 
 @shared_task(name="apps.core.relay_outbox", acks_late=True, ignore_result=True)

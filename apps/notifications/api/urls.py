@@ -1,3 +1,9 @@
 """URLs of the notifications API, mounted under /api/v1/notifications/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.notifications.api import views
+
+urlpatterns = [
+    path("preferences/", views.PreferenceView.as_view(), name="preferences"),
+]

@@ -1,0 +1,179 @@
+"""Inbound events of the notifications service: thin, each reads its payload (the producer's
+contract) and calls a service. Each runs inside the inbox transaction (apps.core.events), so the
+deliveries it records and the inbox row commit together."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+from apps.core.events import Envelope, event_handler
+from apps.notifications import messages, services
+from apps.orders.contracts import events as orders
+from apps.payments.contracts import events as payments
+from apps.users.contracts import events as users
+
+SERVICE = "notifications"
+Payload = TypeVar("Payload")
+
+# Shopper-facing wording of the reasons producers give; an unknown reason is shown as it came.
+CANCELLATION_REASONS = {
+    "payment_failed": "we could not take payment for it",
+    "stock_rejected": "some items are no longer in stock",
+    "out_of_stock": "some items are no longer in stock",
+    "customer_request": "you asked us to cancel it",
+    "customer_cancelled": "you asked us to cancel it",
+    "expired": "it was not completed in time",
+}
+PAYMENT_FAILURES = {
+    "declined": "Your card was declined.",
+    "insufficient_funds": "Your card has insufficient funds.",
+    "provider_error": "Our payment provider had a problem.",
+}
+
+
+def _payload(schema: type[Payload], envelope: Envelope) -> Payload:
+    """The payload as its contract's dataclass; fields a newer producer added are ignored."""
+    names = {field.name for field in fields(schema)}  # type: ignore[arg-type]
+    missing = names - envelope.payload.keys()
+    if missing:
+        raise ValueError(f"{envelope.type} {envelope.id} lacks {', '.join(sorted(missing))}")
+    return schema(**{key: value for key, value in envelope.payload.items() if key in names})
+
+
+def _order_url(order_id: str) -> str:
+    return settings.SHOP_FRONTEND_URL.rstrip("/") + settings.NOTIFICATIONS_ORDER_PATH.format(order_id=order_id)
+
+
+def _notify(envelope: Envelope, template: str, *, customer_id: str, email: str = "", **context: Any) -> None:
+    services.notification_record(
+        template=template,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        customer_id=uuid.UUID(customer_id),
+        email=email,
+        context=context,
+    )
+
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+@event_handler(SERVICE, users.USER_REGISTERED)
+def on_user_registered(envelope: Envelope) -> None:
+    data = _payload(users.UserRegistered, envelope)
+    services.recipient_upsert(
+        customer_id=uuid.UUID(data.customer_id),
+        email=data.email,
+        first_name=data.first_name,
+        phone=data.phone,
+        as_of=envelope.occurred_at,
+    )
+    _notify(envelope, messages.WELCOME, customer_id=data.customer_id, email=data.email)
+
+
+@event_handler(SERVICE, users.USER_UPDATED)
+def on_user_updated(envelope: Envelope) -> None:
+    data = _payload(users.UserUpdated, envelope)
+    services.recipient_upsert(
+        customer_id=uuid.UUID(data.customer_id),
+        email=data.email,
+        first_name=data.first_name,
+        phone=data.phone,
+        as_of=envelope.occurred_at,
+    )
+
+
+@event_handler(SERVICE, users.PASSWORD_RESET_REQUESTED)
+def on_password_reset_requested(envelope: Envelope) -> None:
+    data = _payload(users.PasswordResetRequested, envelope)
+    expires_at = datetime.fromisoformat(data.expires_at)
+    _notify(
+        envelope,
+        messages.PASSWORD_RESET,
+        customer_id=data.customer_id,
+        email=data.email,
+        first_name=data.first_name,
+        reset_url=data.reset_url,
+        expires_at=expires_at.strftime("%d %b %Y, %H:%M %Z").strip(),
+    )
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+
+@event_handler(SERVICE, orders.ORDER_CONFIRMED)
+def on_order_confirmed(envelope: Envelope) -> None:
+    data = _payload(orders.OrderConfirmed, envelope)
+    _notify(
+        envelope,
+        messages.ORDER_CONFIRMED,
+        customer_id=data.customer_id,
+        email=data.email,
+        order_number=data.order_number,
+        total=data.total,
+        currency=data.currency,
+        lines=data.lines,
+        order_url=_order_url(data.order_id),
+    )
+
+
+@event_handler(SERVICE, orders.ORDER_CANCELLED)
+def on_order_cancelled(envelope: Envelope) -> None:
+    data = _payload(orders.OrderCancelled, envelope)
+    _notify(
+        envelope,
+        messages.ORDER_CANCELLED,
+        customer_id=data.customer_id,
+        email=data.email,
+        order_number=data.order_number,
+        reason=CANCELLATION_REASONS.get(data.reason, data.reason.replace("_", " ")),
+        order_url=_order_url(data.order_id),
+    )
+
+
+@event_handler(SERVICE, orders.ORDER_SHIPPED)
+def on_order_shipped(envelope: Envelope) -> None:
+    data = _payload(orders.OrderShipped, envelope)
+    _notify(
+        envelope,
+        messages.ORDER_SHIPPED,
+        customer_id=data.customer_id,
+        email=data.email,
+        order_number=data.order_number,
+        carrier=data.carrier,
+        tracking_number=data.tracking_number,
+        order_url=_order_url(data.order_id),
+    )
+
+
+# --- Payments ---------------------------------------------------------------------------------
+
+
+@event_handler(SERVICE, payments.PAYMENT_FAILED)
+def on_payment_failed(envelope: Envelope) -> None:
+    data = _payload(payments.PaymentFailed, envelope)
+    _notify(
+        envelope,
+        messages.PAYMENT_FAILED,
+        customer_id=data.customer_id,
+        reason=PAYMENT_FAILURES.get(data.reason_code, "The payment did not go through."),
+        order_url=_order_url(data.order_id),
+    )
+
+
+@event_handler(SERVICE, payments.PAYMENT_REFUNDED)
+def on_payment_refunded(envelope: Envelope) -> None:
+    data = _payload(payments.PaymentRefunded, envelope)
+    _notify(
+        envelope,
+        messages.PAYMENT_REFUNDED,
+        customer_id=data.customer_id,
+        amount=data.amount,
+        currency=data.currency,
+        order_url=_order_url(data.order_id),
+    )

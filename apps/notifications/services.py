@@ -1,0 +1,243 @@
+"""Writes of the notifications service: the shopper's contact copy and preferences, recording the
+messages an event calls for, sending one delivery (exactly once per row), and resending failures.
+
+Recording and sending are split on purpose: a handler records pending rows in its own
+transaction and the send runs after commit (tasks.dispatch: in-process all-in-one, a
+Celery task on the service's queue when split), so a rolled-back handler sends nothing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError
+from django.utils import timezone
+
+from apps.core.db import atomic
+from apps.notifications import messages, selectors
+from apps.notifications.channels import PermanentSendError, TransientSendError, channel_get, normalize_phone
+from apps.notifications.models import Channel, Delivery, Preference, Recipient
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "notifications"
+_ERROR_LIMIT = 2000
+
+# --- Recipients and preferences ------------------------------------------------------------------
+
+
+def recipient_upsert(
+    *, customer_id: uuid.UUID, email: str, first_name: str, phone: str, as_of: datetime
+) -> Recipient | None:
+    """Apply a shopper's contact details from a user event, unless a newer event already did
+    (queues do not keep order). Returns the row, or None when the update was stale."""
+    with atomic(SERVICE):
+        recipient = Recipient.objects.select_for_update().filter(customer_id=customer_id).first()
+        if recipient is None:
+            try:
+                with atomic(SERVICE):
+                    return Recipient.objects.create(
+                        customer_id=customer_id, email=email, first_name=first_name, phone=phone, as_of=as_of
+                    )
+            except IntegrityError:  # a concurrent event created it first: update that row
+                recipient = Recipient.objects.select_for_update().get(customer_id=customer_id)
+        if recipient.as_of > as_of:
+            logger.info("stale contact details for customer %s ignored", customer_id)
+            return None
+        recipient.email, recipient.first_name, recipient.phone, recipient.as_of = email, first_name, phone, as_of
+        recipient.save()
+        return recipient
+
+
+def preference_update(
+    *, customer_id: uuid.UUID, marketing_opt_out: bool | None = None, sms_opt_in: bool | None = None
+) -> Preference:
+    """Change the given choices (None leaves one as it is); creates the row on first change."""
+    with atomic(SERVICE):
+        preference, _ = Preference.objects.select_for_update().get_or_create(customer_id=customer_id)
+        changed = []
+        if marketing_opt_out is not None and preference.marketing_opt_out != marketing_opt_out:
+            preference.marketing_opt_out = marketing_opt_out
+            changed.append("marketing_opt_out")
+        if sms_opt_in is not None and preference.sms_opt_in != sms_opt_in:
+            preference.sms_opt_in = sms_opt_in
+            changed.append("sms_opt_in")
+        if changed:
+            preference.save(update_fields=[*changed, "updated_at"])
+    return preference
+
+
+# --- Recording ---------------------------------------------------------------------------------
+
+
+def notification_record(
+    *,
+    template: str,
+    event_id: uuid.UUID,
+    event_type: str,
+    customer_id: uuid.UUID | None,
+    email: str = "",
+    context: dict[str, Any] | None = None,
+) -> list[Delivery]:
+    """Record the deliveries an event calls for and have them sent after commit.
+
+    Email goes to `email`, else to the shopper's known address; SMS only to a shopper who opted
+    in and gave a phone. A marketing message to a shopper who opted out is logged as skipped.
+    Safe to call twice for one event: each (event, channel) is recorded once."""
+    message = messages.template_get(template)
+    recipient = selectors.recipient_get(customer_id=customer_id) if customer_id else None
+    preference = selectors.preference_get(customer_id=customer_id) if customer_id else None
+    context = {"first_name": recipient.first_name if recipient else "", **(context or {})}
+
+    targets: list[tuple[str, str, str]] = []  # (channel, address, skip reason)
+    if Channel.EMAIL in message.channels:
+        address = email or (recipient.email if recipient else "")
+        targets.append((Channel.EMAIL, address, "" if address else Delivery.SkipReason.NO_ADDRESS))
+    if Channel.SMS in message.channels and preference and preference.sms_opt_in and recipient and recipient.phone:
+        phone = normalize_phone(recipient.phone)
+        targets.append((Channel.SMS, phone or recipient.phone, "" if phone else Delivery.SkipReason.INVALID_PHONE))
+
+    deliveries = []
+    with atomic(SERVICE):
+        for channel, address, skip_reason in targets:
+            if not skip_reason and message.is_marketing and preference and preference.marketing_opt_out:
+                skip_reason = Delivery.SkipReason.MARKETING_OPT_OUT
+            delivery = _delivery_create(
+                event_id=event_id,
+                event_type=event_type,
+                channel=channel,
+                template=message,
+                customer_id=customer_id,
+                recipient=address,
+                skip_reason=skip_reason,
+                context=context,
+            )
+            if delivery is not None:
+                deliveries.append(delivery)
+    return deliveries
+
+
+def _delivery_create(
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    channel: str,
+    template: messages.MessageTemplate,
+    customer_id: uuid.UUID | None,
+    recipient: str,
+    skip_reason: str,
+    context: dict[str, Any],
+) -> Delivery | None:
+    try:
+        with atomic(SERVICE):
+            delivery = Delivery.objects.create(
+                event_id=event_id,
+                event_type=event_type,
+                channel=channel,
+                template=template.name,
+                category=template.category,
+                customer_id=customer_id,
+                recipient=recipient,
+                status=Delivery.Status.SKIPPED if skip_reason else Delivery.Status.PENDING,
+                skip_reason=skip_reason,
+                context=_redacted(template, context) if skip_reason else context,
+            )
+    except IntegrityError:
+        logger.info("%s %s for event %s already recorded", template.name, channel, event_id)
+        return None
+    if delivery.status == Delivery.Status.PENDING:
+        _dispatch(delivery)
+    else:
+        logger.info("%s %s for event %s skipped: %s", template.name, channel, event_id, skip_reason)
+    return delivery
+
+
+def _dispatch(delivery: Delivery) -> None:
+    # Imported here: tasks imports this module for the task body.
+    from apps.notifications.tasks import dispatch
+
+    dispatch(delivery.id)
+
+
+def _redacted(template: messages.MessageTemplate, context: dict[str, Any]) -> dict[str, Any]:
+    return {key: messages.REDACTED if key in template.secret_keys else value for key, value in context.items()}
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+def delivery_send(*, delivery_id: uuid.UUID, final_attempt: bool = True) -> Delivery | None:
+    """Send one pending delivery. Idempotent: the row is locked for the send and only a pending
+    row is sent, so a redelivered task (or two workers at once) cannot send it twice.
+
+    A transient failure raises TransientSendError after recording the attempt (the task retries)
+    unless this is the final attempt, which marks the row failed like a permanent failure."""
+    retry: TransientSendError | None = None
+    with atomic(SERVICE):
+        # The lock is held across the provider call on purpose: a second sender waits here and
+        # then finds the row no longer pending.
+        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None:
+            logger.warning("delivery %s does not exist; nothing to send", delivery_id)
+            return None
+        if delivery.status != Delivery.Status.PENDING:
+            logger.info("delivery %s is %s; not sending again", delivery_id, delivery.status)
+            return delivery
+        delivery.attempts += 1
+        try:
+            template = messages.template_get(delivery.template)
+            rendered = messages.render(delivery.template, delivery.channel, delivery.context)
+            provider_message_id = channel_get(delivery.channel).send(to=delivery.recipient, message=rendered)
+        except TransientSendError as error:
+            delivery.last_error = str(error)[:_ERROR_LIMIT]
+            if final_attempt:
+                delivery.status = Delivery.Status.FAILED
+            else:
+                retry = error
+            logger.warning("delivery %s attempt %s failed: %s", delivery_id, delivery.attempts, error)
+        except PermanentSendError as error:
+            delivery.status = Delivery.Status.FAILED
+            delivery.last_error = str(error)[:_ERROR_LIMIT]
+            logger.warning("delivery %s failed permanently: %s", delivery_id, error)
+        except Exception as error:
+            # A bug (a broken template): the row must still end somewhere staff can see it.
+            logger.exception("delivery %s failed unexpectedly", delivery_id)
+            delivery.status = Delivery.Status.FAILED
+            delivery.last_error = f"{type(error).__name__}: {error}"[:_ERROR_LIMIT]
+        else:
+            delivery.status = Delivery.Status.SENT
+            delivery.provider_message_id = provider_message_id[:255]
+            delivery.subject = rendered.subject[:255]
+            delivery.sent_at = timezone.now()
+            delivery.last_error = ""
+            delivery.context = _redacted(template, delivery.context)
+            logger.info(
+                "delivery %s sent (%s %s)",
+                delivery_id,
+                delivery.template,
+                delivery.channel,
+                extra={"provider_message_id": provider_message_id},
+            )
+        delivery.save()
+    # Raised after the block, so the attempt is committed rather than rolled back.
+    if retry is not None:
+        raise retry
+    return delivery
+
+
+def deliveries_resend(*, delivery_ids: Iterable[uuid.UUID]) -> int:
+    """Give failed deliveries a new attempt through the same send path; returns how many.
+    Sent and skipped ones are left alone: nothing that went out is sent twice."""
+    count = 0
+    with atomic(SERVICE):
+        for delivery in Delivery.objects.select_for_update().filter(
+            pk__in=list(delivery_ids), status=Delivery.Status.FAILED
+        ):
+            delivery.status = Delivery.Status.PENDING
+            delivery.save(update_fields=["status", "updated_at"])
+            _dispatch(delivery)
+            count += 1
+    return count

@@ -1,0 +1,135 @@
+"""Order and payment events: each renders its template for the shopper, addressed from the event's
+email or, for payment events that carry none, from the local contact copy."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core import mail
+
+from apps.notifications.models import Delivery
+from apps.orders.contracts import events as orders
+from apps.payments.contracts import events as payments
+from apps.users.contracts import events as users
+from tests.notifications import events
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+ORDER_URL = f"http://localhost:8000/orders/{events.ORDER_ID}"
+
+
+@pytest.fixture
+def shopper() -> users.UserRegistered:
+    registered = events.user_registered(first_name="Ada", email="ada@example.com")
+    events.published(producer="users", event_type=users.USER_REGISTERED, payload=registered)
+    mail.outbox.clear()
+    return registered
+
+
+CASES = [
+    pytest.param(
+        orders.ORDER_CONFIRMED,
+        "orders",
+        events.order_confirmed,
+        "order_confirmed",
+        "Order SS-1001 confirmed",
+        ["order SS-1001 is confirmed", "2 x MUG-BLUE", "1 x TEE-M", "Total: 59.80 EUR", ORDER_URL],
+        id="order.confirmed",
+    ),
+    pytest.param(
+        orders.ORDER_CANCELLED,
+        "orders",
+        events.order_cancelled,
+        "order_cancelled",
+        "Order SS-1001 has been cancelled",
+        ["cancelled because some items are no longer in stock", ORDER_URL],
+        id="order.cancelled",
+    ),
+    pytest.param(
+        orders.ORDER_SHIPPED,
+        "orders",
+        events.order_shipped,
+        "order_shipped",
+        "Order SS-1001 is on its way",
+        ["shipped with DHL", "Tracking number: JD014600006281230", ORDER_URL],
+        id="order.shipped",
+    ),
+    pytest.param(
+        payments.PAYMENT_FAILED,
+        "payments",
+        events.payment_failed,
+        "payment_failed",
+        "We could not take payment for your order",
+        ["Your card has insufficient funds.", "Nothing has been charged", ORDER_URL],
+        id="payment.failed",
+    ),
+    pytest.param(
+        payments.PAYMENT_REFUNDED,
+        "payments",
+        events.payment_refunded,
+        "payment_refunded",
+        "Your refund of 19.90 EUR is on its way",
+        ["We have refunded 19.90 EUR", ORDER_URL],
+        id="payment.refunded",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event_type", "producer", "make_payload", "template", "subject", "phrases"), CASES)
+def test_each_event_sends_its_email(shopper, event_type, producer, make_payload, template, subject, phrases):
+    # Given a sample event of the producer's contract
+    envelope = events.envelope(event_type, make_payload(shopper.customer_id), producer=producer)
+
+    # When it reaches the notifications service
+    assert events.delivered(envelope)
+
+    # Then the shopper gets the email, logged as sent
+    delivery = Delivery.objects.get(event_id=envelope.id, channel="email")
+    assert (delivery.template, delivery.status, delivery.recipient) == (template, "sent", "ada@example.com")
+    assert str(delivery.customer_id) == shopper.customer_id
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.subject == subject
+    assert email.body.startswith("Hello Ada,")
+    for phrase in phrases:
+        assert phrase in email.body
+    html = email.alternatives[0].content
+    assert html.startswith("<!DOCTYPE html>")
+    assert ORDER_URL in html
+    # No SMS: the shopper never opted in.
+    assert not Delivery.objects.filter(event_id=envelope.id, channel="sms").exists()
+
+
+def test_an_order_event_uses_the_address_the_order_was_placed_with(shopper):
+    envelope = events.envelope(
+        orders.ORDER_SHIPPED,
+        events.order_shipped(shopper.customer_id, email="orders@example.com"),
+        producer="orders",
+    )
+    events.delivered(envelope)
+    assert mail.outbox[0].to == ["orders@example.com"]
+
+
+def test_a_payment_event_for_an_unknown_shopper_is_logged_as_skipped():
+    envelope = events.envelope(
+        payments.PAYMENT_REFUNDED, events.payment_refunded(str(uuid.uuid4())), producer="payments"
+    )
+
+    events.delivered(envelope)
+
+    delivery = Delivery.objects.get(event_id=envelope.id)
+    assert (delivery.status, delivery.skip_reason, delivery.attempts) == ("skipped", "no_address", 0)
+    assert mail.outbox == []
+
+
+def test_text_bodies_are_not_html_escaped_and_html_bodies_are(shopper):
+    envelope = events.envelope(
+        orders.ORDER_SHIPPED,
+        events.order_shipped(shopper.customer_id, carrier="Smith & Sons <Express>"),
+        producer="orders",
+    )
+    events.delivered(envelope)
+    email = mail.outbox[0]
+    assert "shipped with Smith & Sons <Express>." in email.body
+    assert "Smith &amp; Sons &lt;Express&gt;" in email.alternatives[0].content
