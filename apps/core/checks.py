@@ -63,3 +63,31 @@ def check_event_handlers(app_configs=None, **kwargs) -> list[checks.Error]:
         for event_type in sorted(subscribes(service))
         if (service, event_type) not in handled
     ]
+
+
+@checks.register()
+def check_retry_countdowns(app_configs=None, **kwargs) -> list[checks.Error]:
+    """No task may wait longer between retries than SQS hides its message: past the visibility
+    timeout SQS would hand the same message to another worker while the first still waits."""
+    from celery import current_app
+    from django.conf import settings
+    from django.utils.module_loading import autodiscover_modules
+
+    limit = settings.CELERY_MAX_RETRY_COUNTDOWN
+    autodiscover_modules("tasks")  # workers import every app's tasks module; so do we
+    errors = []
+    for name, task in sorted(current_app.tasks.items()):
+        if not name.startswith("apps.") or not getattr(task, "autoretry_for", ()):
+            continue
+        setting = "retry_backoff_max" if task.retry_backoff else "default_retry_delay"
+        seconds = getattr(task, setting)
+        if seconds is not None and seconds > limit:
+            errors.append(
+                checks.Error(
+                    f"Task {name} may wait {seconds}s before a retry ({setting}), more than "
+                    f"CELERY_MAX_RETRY_COUNTDOWN ({limit}s).",
+                    hint=f"Set {setting} <= {limit} on the task.",
+                    id="core.E003",
+                )
+            )
+    return errors

@@ -14,7 +14,7 @@ from apps.notifications.channels import TransientSendError
 SERVICE = "notifications"
 # Retry countdowns stay under CELERY_MAX_RETRY_COUNTDOWN (half the SQS visibility timeout, 150 s
 # by default): a longer wait would let SQS hand the message to another worker meanwhile.
-RETRY_BACKOFF_MAX_SECONDS = 120
+RETRY_BACKOFF_MAX_SECONDS = 30
 
 
 @shared_task(

@@ -1,8 +1,173 @@
-"""Models of the payments service."""
+"""Models of the payments service: payment intents (one per order) with their charge and refunds,
+received provider webhooks, the outbox/inbox, and the sandbox provider's own books.
+
+No card number is stored anywhere: a charge keeps only what the provider reports back (the card
+brand and last four digits), and the shopper's payment method token is never persisted."""
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import F, Q
+
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class PaymentIntent(models.Model):
+    """The payment of one order: created from payment.requested, final once charged or failed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order_id = models.UUIDField(unique=True)
+    order_number = models.CharField(max_length=64, blank=True)
+    customer_id = models.UUIDField()
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Orders' key for this payment; sent to the provider so a retried charge is never doubled.
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    provider = models.CharField(max_length=50)
+    provider_charge_id = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=50, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    # What the provider reports about the card; never the number itself.
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Calls made to the provider for this charge.")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer_id", "-created_at"], name="payments_intent_customer")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_intent_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "succeeded", "failed"]), name="payments_intent_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_number or self.order_id} {self.amount} {self.currency} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status != self.Status.PENDING
+
+
+class Charge(models.Model):
+    """A successful capture at the provider (a declined attempt leaves no charge)."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    intent = models.OneToOneField(PaymentIntent, on_delete=models.PROTECT, related_name="charge")
+    provider = models.CharField(max_length=50)
+    provider_charge_id = models.CharField(max_length=255)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    amount_refunded = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUCCEEDED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "provider_charge_id"], name="payments_charge_provider_id"),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0) & Q(amount_refunded__lte=F("amount")),
+                name="payments_charge_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_charge_id} {self.amount} {self.currency}"
+
+    @property
+    def amount_refundable(self) -> Decimal:
+        return self.amount - self.amount_refunded
+
+
+class Refund(models.Model):
+    """A refund of a payment: asked for by orders (refund.requested) or made at the provider and
+    learnt by webhook. Refused and failed requests are kept too: they are the refund history."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+
+    class Source(models.TextChoices):
+        ORDERS = "orders", "Requested by orders"
+        PROVIDER = "provider", "Made at the provider"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Orders' refund id: the idempotency key both here (one refund per id) and at the provider.
+    refund_id = models.CharField(max_length=100, unique=True)
+    intent = models.ForeignKey(PaymentIntent, on_delete=models.PROTECT, related_name="refunds")
+    charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds", null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.ORDERS)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    provider_refund_id = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=50, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_refund_id"],
+                condition=~Q(provider_refund_id=""),
+                name="payments_refund_provider_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} {self.amount} {self.currency} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """A provider webhook that was verified and handled. The unique provider event id is the
+    replay protection: it is written in the same transaction as the webhook's effect."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=50)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    outcome = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="payments_webhook_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"
 
 
 class OutboxEvent(AbstractOutboxEvent):
@@ -13,3 +178,50 @@ class OutboxEvent(AbstractOutboxEvent):
 class InboxEvent(AbstractInboxEvent):
     class Meta(AbstractInboxEvent.Meta):
         pass
+
+
+# --- The sandbox provider's books (apps.payments.providers.sandbox) ------------------------------
+# They stand in for the provider's own database. Being in the payments database they commit with
+# the caller's transaction, which a real provider would not; the services commit every provider
+# outcome (success, decline, transient error) so the sandbox behaves like an external system.
+
+
+class SandboxCharge(models.Model):
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        DECLINED = "declined", "Declined"
+
+    charge_id = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    decline_code = models.CharField(max_length=50, blank=True)
+    # How many times this key met a simulated outage (tok_transient).
+    transient_failures = models.PositiveIntegerField(default=0)
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    amount_refunded = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.charge_id} ({self.outcome})"
+
+
+class SandboxRefund(models.Model):
+    refund_id = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    charge = models.ForeignKey(SandboxCharge, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.refund_id

@@ -1,3 +1,14 @@
 """URLs of the payments API, mounted under /api/v1/payments/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.payments.api import views
+
+payments = views.PaymentViewSet.as_view({"get": "list"})
+payment = views.PaymentViewSet.as_view({"get": "retrieve"})
+
+urlpatterns = [
+    path("", payments, name="payment-list"),
+    path("<uuid:payment_id>/", payment, name="payment-detail"),
+    path("webhooks/<slug:provider>/", views.WebhookView.as_view(), name="webhook"),
+]

@@ -1,0 +1,90 @@
+"""Admin of the payments service: read-only. Payments, charges and refunds change only through
+events and the provider (a refund is asked for in the orders admin); staff read them here, with
+each payment's charge and refund history, and the provider webhooks received."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.payments.models import Charge, PaymentIntent, Refund, WebhookEvent
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ChargeInline(ReadOnlyMixin, admin.StackedInline):
+    model = Charge
+    extra = 0
+    fields = ["provider", "provider_charge_id", "amount", "currency", "amount_refunded", "status", "created_at"]
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyMixin, admin.TabularInline):
+    model = Refund
+    extra = 0
+    fields = [
+        "refund_id",
+        "source",
+        "amount",
+        "currency",
+        "status",
+        "reason",
+        "provider_refund_id",
+        "failure_code",
+        "attempts",
+        "created_at",
+    ]
+    readonly_fields = fields
+    ordering = ["created_at"]
+
+
+@admin.register(PaymentIntent)
+class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["order_number", "amount", "currency", "status", "failure_code", "provider", "created_at"]
+    list_filter = ["status", "provider", "currency"]
+    search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    fields = [
+        "id",
+        "order_id",
+        "order_number",
+        "customer_id",
+        "amount",
+        "currency",
+        "status",
+        "provider",
+        "provider_charge_id",
+        "card_brand",
+        "card_last4",
+        "failure_code",
+        "failure_message",
+        "attempts",
+        "last_error",
+        "idempotency_key",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    inlines = [ChargeInline, RefundInline]
+    show_full_result_count = False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["event_id", "provider", "event_type", "outcome", "received_at"]
+    list_filter = ["provider", "event_type", "outcome"]
+    search_fields = ["=event_id"]
+    ordering = ["-received_at"]
+    fields = ["id", "provider", "event_id", "event_type", "outcome", "payload", "received_at"]
+    readonly_fields = fields
+    show_full_result_count = False

@@ -1,0 +1,80 @@
+"""Serializers of the payments API: input (query filters, webhook events) and output, separate."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from apps.payments.models import PaymentIntent, Refund
+
+
+class PaymentFilterInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PaymentIntent.Status.choices, required=False)
+    order_id = serializers.UUIDField(required=False)
+
+
+class PaymentRefundOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Refund
+        fields = ["id", "refund_id", "amount", "currency", "status", "reason", "failure_code", "created_at"]
+        read_only_fields = fields
+
+
+class PaymentOutputSerializer(serializers.ModelSerializer):
+    amount_refunded = serializers.SerializerMethodField()
+    refunds = PaymentRefundOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PaymentIntent
+        fields = [
+            "id",
+            "order_id",
+            "order_number",
+            "amount",
+            "currency",
+            "status",
+            "failure_code",
+            "failure_message",
+            "card_brand",
+            "card_last4",
+            "amount_refunded",
+            "refunds",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_amount_refunded(self, payment: PaymentIntent) -> str:
+        # Reverse one-to-one: the selector's select_related has fetched it (or its absence).
+        charge = getattr(payment, "charge", None)
+        return str(charge.amount_refunded if charge is not None else Decimal("0.00"))
+
+
+class WebhookEventInputSerializer(serializers.Serializer):
+    """A provider event: `{"id": "evt_...", "type": "charge.refunded", "data": {...}}`.
+
+    `charge.refunded` data: charge_id, refund_id, amount, currency (and the refund's
+    idempotency_key, when payments made it).
+    `charge.failed` data: idempotency_key, failure_code, failure_message."""
+
+    id = serializers.CharField(max_length=255)
+    type = serializers.CharField(max_length=100)
+    created = serializers.IntegerField(required=False)
+    data = serializers.DictField()
+
+
+class WebhookReceivedOutputSerializer(serializers.Serializer):
+    received = serializers.BooleanField()
+    outcome = serializers.CharField()
+
+
+class ProblemOutputSerializer(serializers.Serializer):
+    """The JSON problem body every error is rendered as (apps.core.problems)."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False, help_text="Field errors, for validation problems.")

@@ -1,0 +1,117 @@
+"""Views of the payments API: the shopper's own payments (read-only, JWT) and the provider
+webhook endpoint (no JWT: authenticated by its HMAC signature)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import filters, viewsets
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.payments import selectors, services, webhooks
+from apps.payments.api import serializers as s
+from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
+from apps.payments.providers import get_provider
+
+PROBLEM = s.ProblemOutputSerializer
+UNAUTHENTICATED = OpenApiResponse(PROBLEM, description="Missing, invalid or expired access token.")
+
+
+class PaymentPagination(LimitOffsetPagination):
+    default_limit = 20
+    max_limit = 100
+
+
+class PaymentViewSet(viewsets.GenericViewSet):
+    """The signed-in shopper's payments, newest first, with their refunds. Another shopper's
+    payment is a 404, exactly like a missing one."""
+
+    serializer_class = s.PaymentOutputSerializer
+    pagination_class = PaymentPagination
+    filter_backends = [filters.OrderingFilter]
+    ordering_fields = ["created_at", "amount"]
+
+    def get_queryset(self):
+        query = s.PaymentFilterInputSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.payment_list(customer_id=self.request.user.id, **query.validated_data)
+
+    @extend_schema(
+        operation_id="payments_list",
+        parameters=[s.PaymentFilterInputSerializer],
+        responses={200: s.PaymentOutputSerializer(many=True), 400: OpenApiResponse(PROBLEM), 401: UNAUTHENTICATED},
+    )
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.PaymentOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="payments_retrieve",
+        responses={200: s.PaymentOutputSerializer, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+    )
+    def retrieve(self, request: Request, payment_id: uuid.UUID) -> Response:
+        payment = selectors.payment_get(customer_id=request.user.id, payment_id=payment_id)
+        return Response(s.PaymentOutputSerializer(payment).data)
+
+
+class WebhookView(APIView):
+    """Provider events, signed with `X-Shopstack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256
+    of "<t>.<raw body>">`. Each event id is accepted once."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="payments_webhook_receive",
+        request=s.WebhookEventInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                webhooks.SIGNATURE_HEADER, location=OpenApiParameter.HEADER, required=True, description="t=...,v1=..."
+            )
+        ],
+        responses={
+            200: s.WebhookReceivedOutputSerializer,
+            400: OpenApiResponse(PROBLEM, description="Not a valid event (`webhook_payload_invalid`, `invalid`)."),
+            401: OpenApiResponse(
+                PROBLEM,
+                description="Bad signature (`webhook_signature_invalid`) or a stale timestamp "
+                "(`webhook_timestamp_expired`).",
+            ),
+            404: OpenApiResponse(PROBLEM, description="No such provider (`webhook_provider_unknown`)."),
+            409: OpenApiResponse(PROBLEM, description="The event id was already received (`webhook_replayed`)."),
+            422: OpenApiResponse(PROBLEM, description="The event names an unknown charge or payment."),
+        },
+    )
+    def post(self, request: Request, provider: str) -> Response:
+        if provider != get_provider().name:
+            raise WebhookProviderUnknown()
+        body = request.body  # the raw bytes, as signed; read before anything parses them
+        webhooks.verify(
+            header=request.headers.get(webhooks.SIGNATURE_HEADER),
+            body=body,
+            secrets=[secret.strip() for secret in settings.PAYMENTS_WEBHOOK_SECRET.split(",")],
+            tolerance_seconds=settings.PAYMENTS_WEBHOOK_TOLERANCE_SECONDS,
+        )
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise WebhookPayloadInvalid("The body is not JSON.") from None
+        if not isinstance(payload, dict):
+            raise WebhookPayloadInvalid()
+        event = s.WebhookEventInputSerializer(data=payload)
+        event.is_valid(raise_exception=True)
+        received = services.webhook_receive(
+            provider=provider,
+            event_id=event.validated_data["id"],
+            event_type=event.validated_data["type"],
+            data=event.validated_data["data"],
+            payload=payload,
+        )
+        return Response(s.WebhookReceivedOutputSerializer({"received": True, "outcome": received.outcome}).data)

@@ -1,0 +1,44 @@
+"""Inbound events of the payments service (thin: each calls a service).
+
+Handlers never raise for a request that can never succeed: in the all-in-one shape that would
+stall the producer's outbox, and over SQS it would only fill the dead-letter queue. Transient
+provider trouble is retried by the charge and refund tasks, not by redelivering the event."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from apps.core.events import Envelope, event_handler
+from apps.payments import services
+from apps.payments.contracts import events as contract
+
+logger = logging.getLogger(__name__)
+
+
+@event_handler("payments", contract.PAYMENT_REQUESTED)
+def on_payment_requested(envelope: Envelope) -> None:
+    request = services.payment_request_parse(envelope.payload)
+    if request is not None:
+        services.payment_request(request=request)
+
+
+@event_handler("payments", contract.REFUND_REQUESTED)
+def on_refund_requested(envelope: Envelope) -> None:
+    payload = envelope.payload
+    try:
+        order_id = uuid.UUID(str(payload["order_id"]))
+        refund_id = str(payload["refund_id"] or "").strip()
+    except (KeyError, TypeError, ValueError):
+        logger.error("refund.requested %s with an unusable payload ignored", envelope.id)
+        return
+    if not refund_id or len(refund_id) > 100:
+        logger.error("refund.requested %s for order %s has no usable refund id; ignored", envelope.id, order_id)
+        return
+    services.refund_request(
+        order_id=order_id,
+        refund_id=refund_id,
+        amount=services.parse_amount(payload.get("amount")),
+        currency=services.parse_currency(payload.get("currency")) or "",
+        reason=str(payload.get("reason") or ""),
+    )

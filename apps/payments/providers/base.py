@@ -1,0 +1,83 @@
+"""The card provider interface the payments service talks to, and its errors.
+
+A provider charges an opaque payment method token (made by the provider's client-side library in
+the shopper's browser, so a card number never reaches ShopStack) and refunds a charge. Both calls
+take an idempotency key: the same key returns the same result and never moves money twice, which
+is what makes retrying a charge after a timeout or a redelivered event safe."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+
+class ProviderError(Exception):
+    """The provider refused the call for a reason retrying will not fix."""
+
+    default_code = "provider_error"
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        self.code = code or self.default_code
+        self.message = message or self.code.replace("_", " ").capitalize() + "."
+        super().__init__(self.message)
+
+
+class PaymentDeclined(ProviderError):
+    """The card was declined; `code` says why (card_declined, insufficient_funds, ...)."""
+
+    default_code = "card_declined"
+
+    def __init__(self, code: str = "card_declined", message: str = "") -> None:
+        super().__init__(message, code=code)
+
+
+class TransientProviderError(ProviderError):
+    """The provider could not be reached or answered with a temporary error: retry the call with
+    the same idempotency key."""
+
+    default_code = "provider_unavailable"
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    charge_id: str
+    amount: Decimal
+    currency: str
+    card_brand: str = ""
+    card_last4: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    charge_id: str
+    amount: Decimal
+    currency: str
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    """What the payments service needs from a card provider.
+
+    `name` is recorded on every intent and charge and names the webhook URL
+    (/api/v1/payments/webhooks/<name>/)."""
+
+    name: str
+
+    def charge(
+        self, *, amount: Decimal, currency: str, payment_method_token: str, idempotency_key: str
+    ) -> ChargeResult: ...
+
+    def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> RefundResult: ...
+
+
+# 12-19 digits, optionally grouped by spaces or dashes: the shape of a primary account number.
+_CARD_NUMBER = re.compile(r"^\d(?:[ -]?\d){11,18}$")
+
+
+def looks_like_card_number(value: str) -> bool:
+    """True for anything shaped like a card number: such a value is refused, never passed on,
+    logged or stored (tokens from a provider never look like this)."""
+    return bool(_CARD_NUMBER.match(value.strip()))

@@ -1,0 +1,111 @@
+"""The sandbox provider behaves like a real one for its test tokens, and honours idempotency
+keys: one key, one outcome, never a second charge or refund."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from apps.payments.models import SandboxCharge
+from apps.payments.providers import (
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderError,
+    TransientProviderError,
+    get_provider,
+    looks_like_card_number,
+)
+from apps.payments.providers.sandbox import SandboxProvider
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+EUR = "EUR"
+
+
+@pytest.fixture
+def sandbox() -> SandboxProvider:
+    return SandboxProvider()
+
+
+def _charge(sandbox, *, token="tok_visa", key="key-1", amount="10.00"):
+    return sandbox.charge(amount=Decimal(amount), currency=EUR, payment_method_token=token, idempotency_key=key)
+
+
+def test_the_configured_provider_is_the_sandbox_and_meets_the_interface():
+    assert isinstance(get_provider(), SandboxProvider)
+    assert isinstance(get_provider(), PaymentProvider)
+    assert get_provider().name == "sandbox"
+
+
+def test_one_key_is_one_charge(sandbox):
+    first = _charge(sandbox)
+    again = _charge(sandbox)
+
+    assert first == again
+    assert (first.card_brand, first.card_last4) == ("visa", "4242")
+    assert SandboxCharge.objects.count() == 1
+
+
+def test_a_key_reused_with_another_amount_is_an_error(sandbox):
+    _charge(sandbox)
+    with pytest.raises(ProviderError) as error:
+        _charge(sandbox, amount="11.00")
+    assert error.value.code == "idempotency_conflict"
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("tok_decline", "card_declined"),
+        ("tok_insufficient_funds", "insufficient_funds"),
+        ("tok_bogus", "invalid_payment_method"),
+    ],
+)
+def test_declining_tokens_are_declined_and_the_decline_is_replayed(sandbox, token, code):
+    with pytest.raises(PaymentDeclined) as first:
+        _charge(sandbox, token=token)
+    # the same key replays the decline, even with a good token now
+    with pytest.raises(PaymentDeclined) as again:
+        _charge(sandbox, token="tok_visa")
+    assert first.value.code == again.value.code == code
+
+
+def test_tok_transient_fails_n_times_per_key_then_succeeds(sandbox, settings):
+    settings.PAYMENTS_SANDBOX_TRANSIENT_FAILURES = 2
+    for _ in range(2):
+        with pytest.raises(TransientProviderError):
+            _charge(sandbox, token="tok_transient")
+    result = _charge(sandbox, token="tok_transient")
+
+    assert result.charge_id == SandboxCharge.objects.get().charge_id
+    with pytest.raises(TransientProviderError):  # another key starts its own count
+        _charge(sandbox, token="tok_transient", key="key-2")
+
+
+def test_refunds_are_idempotent_and_bounded_by_the_charge(sandbox):
+    charge = _charge(sandbox, amount="10.00")
+
+    first = sandbox.refund(charge_id=charge.charge_id, amount=Decimal("6.00"), currency=EUR, idempotency_key="r1")
+    again = sandbox.refund(charge_id=charge.charge_id, amount=Decimal("6.00"), currency=EUR, idempotency_key="r1")
+    assert first == again
+    with pytest.raises(ProviderError) as error:
+        sandbox.refund(charge_id=charge.charge_id, amount=Decimal("5.00"), currency=EUR, idempotency_key="r2")
+    assert error.value.code == "amount_too_large"
+    assert SandboxCharge.objects.get().amount_refunded == Decimal("6.00")
+
+
+@pytest.mark.parametrize(
+    ("value", "is_card_number"),
+    [
+        ("4242424242424242", True),
+        ("4242 4242 4242 4242", True),
+        ("4000-0566-5566-5556", True),
+        ("378282246310005", True),
+        ("tok_visa", False),
+        ("pm_1Nx2Yz", False),
+        ("12345", False),
+    ],
+)
+def test_card_numbers_are_recognised(value, is_card_number):
+    assert looks_like_card_number(value) is is_card_number
