@@ -88,7 +88,7 @@ class SplitStack:
             "CELERY_SQS_WAIT_TIME_SECONDS": "1",
             "EVENTS_MAX_RECEIVES": "3",
             "EVENTS_RETRY_BACKOFF": "1,1,1",
-            "CELERY_VISIBILITY_TIMEOUT": "30",
+            "CELERY_VISIBILITY_TIMEOUT": "60",
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
