@@ -162,6 +162,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "apps.orders.models.OrderStatus",
+        "RefundStatusEnum": "apps.orders.models.Refund.Status",
+        "PaymentStatusEnum": "apps.orders.models.PaymentStatus",
+    },
 }
 
 # --- Tokens (JWT, RS256) ----------------------------------------------------------------------
@@ -301,3 +306,7 @@ from config.settings.service_settings.notifications import *  # noqa: E402
 from config.settings.service_settings.orders import *  # noqa: E402
 from config.settings.service_settings.payments import *  # noqa: E402
 from config.settings.service_settings.users import *  # noqa: E402
+
+# Periodic work of the services this process runs (Celery beat).
+if "orders" in ACTIVE_SERVICES:
+    CELERY_BEAT_SCHEDULE.update(ORDERS_CELERY_BEAT_SCHEDULE)

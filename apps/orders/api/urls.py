@@ -1,3 +1,15 @@
 """URLs of the orders API, mounted under /api/v1/orders/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.orders.api import views
+
+urlpatterns = [
+    path("", views.OrdersView.as_view(), name="orders"),
+    path("cart/", views.CartView.as_view(), name="cart"),
+    path("cart/lines/", views.CartLinesView.as_view(), name="cart-lines"),
+    path("cart/lines/<str:sku>/", views.CartLineView.as_view(), name="cart-line"),
+    path("cart/merge/", views.CartMergeView.as_view(), name="cart-merge"),
+    path("<uuid:order_id>/", views.OrderView.as_view(), name="order"),
+    path("<uuid:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
+]

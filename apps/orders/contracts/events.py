@@ -21,7 +21,16 @@ PUBLISHES = (
     PAYMENT_REQUESTED,
     REFUND_REQUESTED,
 )
-SUBSCRIBES = ("staff.changed",)
+# The saga's answers (catalog's and payments' contracts define them), and staff replication.
+SUBSCRIBES = (
+    "staff.changed",
+    "stock.reserved",
+    "stock.rejected",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "payment.refund_failed",
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,9 @@ class OrderConfirmed:
 
 @dataclass(frozen=True)
 class OrderCancelled:
-    """Catalog releases any reservation; payments refunds any capture; the shopper is told."""
+    """Catalog releases a reservation it still holds; the shopper is told. Captured money is asked
+    back with refund.requested, whose restock lines name the goods to put back when the order
+    was already confirmed (catalog had committed the stock)."""
 
     order_id: str
     order_number: str

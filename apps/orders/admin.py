@@ -1,0 +1,251 @@
+"""Staff admin for orders: find orders by status, date, number or email; ship, cancel and refund
+them. Orders are never edited directly: every change goes through the services, so the state
+machine, the history and the events stay right."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from apps.core.exceptions import ApplicationError
+from apps.orders import services
+from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange, Refund
+from apps.orders.selectors import order_refundable_amount
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = [
+        "sku",
+        "product_name",
+        "variant_name",
+        "unit_price",
+        "currency",
+        "quantity",
+        "line_total",
+        "quantity_refunded",
+    ]
+    readonly_fields = fields
+
+
+class OrderStatusChangeInline(ReadOnlyInline):
+    model = OrderStatusChange
+    verbose_name_plural = "Status history"
+    fields = ["at", "from_status", "to_status", "reason", "actor"]
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = [
+        "id",
+        "amount",
+        "currency",
+        "status",
+        "reason",
+        "lines",
+        "restock",
+        "requested_by",
+        "created_at",
+        "completed_at",
+    ]
+    readonly_fields = fields
+
+
+class ShipOrderForm(forms.Form):
+    carrier = forms.CharField(max_length=100)
+    tracking_number = forms.CharField(max_length=100)
+
+
+class RefundForm(forms.Form):
+    """Full refund (leave amount and quantities empty), by amount, or by line quantities."""
+
+    amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), decimal_places=4, max_digits=14)
+    restock = forms.BooleanField(required=False, help_text="Put refunded lines back in stock (not for an amount).")
+    reason = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, order: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        for line in order.lines.all():
+            remaining = line.quantity - line.quantity_refunded
+            self.fields[f"line_{line.sku}"] = forms.IntegerField(
+                required=False,
+                min_value=0,
+                max_value=remaining,
+                label=f"{line.sku} — {line.product_name} ({remaining} of {line.quantity} refundable)",
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        lines = {
+            name.removeprefix("line_"): value for name, value in cleaned.items() if name.startswith("line_") and value
+        }
+        if lines and cleaned.get("amount"):
+            raise forms.ValidationError("Refund by amount or by lines, not both.")
+        cleaned["lines"] = lines
+        return cleaned
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "email", "status", "payment_status", "total", "currency", "created_at"]
+    list_filter = ["status", "payment_status", "created_at"]
+    date_hierarchy = "created_at"
+    search_fields = ["=number", "email"]
+    ordering = ["-created_at"]
+    list_per_page = 50
+    inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline]
+    actions = ["mark_shipped", "mark_delivered", "cancel_orders", "refund_order"]
+    readonly_fields = [field.name for field in Order._meta.fields if field.name != "payment_method_token"]
+    exclude = ["payment_method_token"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:order_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="orders_order_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    # --- Actions ---------------------------------------------------------------------------------
+
+    @admin.action(description="Mark selected orders shipped (carrier and tracking number)", permissions=["change"])
+    def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        orders = list(queryset)
+        if "apply" in request.POST:
+            forms_by_order = {order: ShipOrderForm(request.POST, prefix=str(order.pk)) for order in orders}
+            if all(form.is_valid() for form in forms_by_order.values()):
+                for order, form in forms_by_order.items():
+                    self._run(request, order, "shipped", services.order_ship, **form.cleaned_data)
+                return None
+        else:
+            forms_by_order = {order: ShipOrderForm(prefix=str(order.pk)) for order in orders}
+        return TemplateResponse(
+            request,
+            "admin/orders/order/ship.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Mark orders shipped",
+                "opts": self.model._meta,
+                "forms_by_order": forms_by_order.items(),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Mark selected orders delivered", permissions=["change"])
+    def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            self._run(request, order, "marked delivered", services.order_mark_delivered)
+
+    @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["change"])
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            self._run(request, order, "cancelled", services.order_cancel, reason="staff_cancelled")
+
+    @admin.action(description="Refund the selected order…", permissions=["change"])
+    def refund_order(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one order to refund.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:orders_order_refund", args=[queryset.get().pk]))
+
+    def _run(self, request: HttpRequest, order: Order, done: str, service, **kwargs) -> None:
+        try:
+            service(order=order, actor=services.staff_actor(request.user), **kwargs)
+        except ApplicationError as error:
+            self.message_user(request, f"{order.number}: {error.detail}", messages.ERROR)
+        else:
+            self.message_user(request, f"{order.number}: {done}.", messages.SUCCESS)
+
+    # --- Refund form -----------------------------------------------------------------------------
+
+    def refund_view(self, request: HttpRequest, order_id) -> HttpResponse:
+        order = get_object_or_404(Order, pk=order_id)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        form = RefundForm(request.POST or None, order=order)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = services.order_refund_request(
+                    order=order,
+                    amount=form.cleaned_data["amount"],
+                    lines=form.cleaned_data["lines"] or None,
+                    restock=form.cleaned_data["restock"],
+                    reason=form.cleaned_data["reason"],
+                    actor=services.staff_actor(request.user),
+                )
+            except ApplicationError as error:
+                form.add_error(None, str(error.detail))
+            else:
+                self.message_user(
+                    request, f"{order.number}: refund of {refund.amount} {refund.currency} requested.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        return TemplateResponse(
+            request,
+            "admin/orders/order/refund.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Refund order {order.number}",
+                "opts": self.model._meta,
+                "original": order,
+                "form": form,
+                "refundable": order_refundable_amount(order=order),
+            },
+        )
+
+
+class CartLineInline(ReadOnlyInline):
+    model = CartLine
+    fields = ["sku", "quantity", "added_at"]
+    readonly_fields = fields
+
+
+@admin.register(Cart)
+class CartAdmin(admin.ModelAdmin):
+    """Read-only: for answering "what was in my cart" questions."""
+
+    list_display = ["id", "customer_id", "status", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["=id", "=customer_id"]
+    readonly_fields = ["id", "customer_id", "status", "created_at", "updated_at"]
+    exclude = ["token_hash"]
+    inlines = [CartLineInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,200 @@
+"""Views of the orders API: the cart (signed-in or anonymous by cart token), checkout, and the
+shopper's orders. Each view validates input, calls one service or selector, and shapes the output.
+
+Cart addressing: a signed-in shopper (JWT) always gets their own cart, whatever X-Cart-Token says.
+Without a JWT the cart is the one named by the X-Cart-Token header; adding the first line without
+a token creates an anonymous cart and returns its token (body `token` and X-Cart-Token header).
+After signing in, the shopper merges the anonymous cart explicitly with POST cart/merge/ and the
+token: explicit, so a client decides when it happens and a stale token is a clear 404 instead of
+silently changing the shopper's cart on some later request."""
+
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api.pagination import CursorPagination
+from apps.core.exceptions import ValidationFailed
+from apps.orders import selectors, services
+from apps.orders.api import serializers as s
+from apps.orders.errors import CartNotFound, IdempotencyKeyRequired
+from apps.orders.models import Cart
+
+CART_TOKEN_HEADER = "X-Cart-Token"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+CART_TOKEN_PARAMETER = OpenApiParameter(
+    CART_TOKEN_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The anonymous cart's token (ignored when signed in).",
+)
+
+
+def _cart_response(cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None) -> Response:
+    priced = selectors.cart_priced(cart=cart)
+    if token is None:
+        return Response(s.CartOutput(priced).data, status=status_code)
+    data = s.CartOutput(priced).data
+    data["token"] = token
+    return Response(data, status=status_code, headers={CART_TOKEN_HEADER: token})
+
+
+def _current_cart(request: Request) -> Cart | None:
+    """The cart this request speaks for, without creating one."""
+    if request.user.is_authenticated:
+        return selectors.cart_get_for_customer(customer_id=request.user.id)
+    token = request.headers.get(CART_TOKEN_HEADER)
+    return selectors.cart_get_by_token(token=token) if token else None
+
+
+class CartView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses=s.CartOutput)
+    def get(self, request: Request) -> Response:
+        return _cart_response(_current_cart(request))
+
+
+class CartLinesView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[CART_TOKEN_PARAMETER],
+        request=s.CartLineAddInput,
+        responses={200: s.CartOutput, 201: s.CartCreatedOutput},
+    )
+    def post(self, request: Request) -> Response:
+        """Add a SKU (quantities add up). Without a JWT or cart token, a new anonymous cart is made
+        and its token returned (201)."""
+        data = s.CartLineAddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if request.user.is_authenticated:
+            cart = services.cart_line_add(customer_id=request.user.id, **data.validated_data)
+        elif request.headers.get(CART_TOKEN_HEADER):
+            cart = selectors.cart_get_by_token(token=request.headers[CART_TOKEN_HEADER])
+            services.cart_line_add(cart=cart, **data.validated_data)
+        else:
+            cart, token = services.cart_anonymous_create(**data.validated_data)
+            return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED)
+        return _cart_response(cart)
+
+
+class CartLineView(APIView):
+    permission_classes = [AllowAny]
+
+    def _cart(self, request: Request) -> Cart:
+        cart = _current_cart(request)
+        if cart is None:
+            raise CartNotFound()
+        return cart
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], request=s.CartLineQuantityInput, responses=s.CartOutput)
+    def patch(self, request: Request, sku: str) -> Response:
+        """Set the line's quantity (1 to the limit; remove a line with DELETE)."""
+        data = s.CartLineQuantityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = self._cart(request)
+        services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
+        return _cart_response(cart)
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses={204: None})
+    def delete(self, request: Request, sku: str) -> Response:
+        services.cart_line_remove(cart=self._cart(request), sku=sku)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartMergeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter(CART_TOKEN_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+        request=None,
+        responses=s.CartOutput,
+    )
+    def post(self, request: Request) -> Response:
+        """Merge the anonymous cart named by X-Cart-Token into the signed-in shopper's cart; the
+        token stops working."""
+        token = request.headers.get(CART_TOKEN_HEADER)
+        if not token:
+            raise ValidationFailed({CART_TOKEN_HEADER: ["This header is required."]})
+        cart = services.cart_merge(customer_id=request.user.id, token=token)
+        return _cart_response(cart)
+
+
+class OrdersView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True))
+    def get(self, request: Request) -> Response:
+        filters = s.OrderListFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        orders = selectors.order_list(customer_id=request.user.id, filters=filters.validated_data)
+        ordering = filters.validated_data.get("ordering", "-created_at")
+        # The cursor's position field, then the primary key as the unique tiebreak.
+        self.cursor_ordering = (ordering, "-id" if ordering.startswith("-") else "id")
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(orders, request, view=self)
+        return paginator.get_paginated_response(s.OrderSummaryOutput(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_KEY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="One unique value per checkout attempt; a retry with the same key and "
+                "body returns the same order, with another body it is refused (422).",
+            )
+        ],
+        request=s.CheckoutInput,
+        responses={201: s.OrderDetailOutput, 200: s.OrderDetailOutput},
+    )
+    def post(self, request: Request) -> Response:
+        """Checkout: the shopper's cart becomes a pending order; stock and payment follow."""
+        key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "")
+        if not _IDEMPOTENCY_KEY.match(key):
+            raise IdempotencyKeyRequired()
+        data = s.CheckoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.order_checkout(
+            customer_id=request.user.id,
+            email=request.user.email,
+            idempotency_key=key,
+            **data.validated_data,
+        )
+        order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=result.order.id)
+        return Response(
+            s.OrderDetailOutput(order).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class OrderView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=s.OrderDetailOutput)
+    def get(self, request: Request, order_id) -> Response:
+        order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=order_id)
+        return Response(s.OrderDetailOutput(order).data)
+
+
+class OrderCancelView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=s.OrderDetailOutput)
+    def post(self, request: Request, order_id) -> Response:
+        """Cancel before shipping; after shipping it is 409 (ask for a refund instead)."""
+        services.order_cancel_by_customer(customer_id=request.user.id, order_id=order_id)
+        order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=order_id)
+        return Response(s.OrderDetailOutput(order).data)

@@ -1,0 +1,114 @@
+"""Inbound events of the orders service: the checkout saga's answers from catalog and payments.
+Thin: each reads its payload and calls a service. Delivery runs each in one transaction with its
+inbox row (apps.core.events.handlers.deliver), and the services check the order's state, so a
+redelivered or late event has no second effect.
+
+A payload that can never be handled (a missing field, an id or amount that does not parse) is
+logged and dropped rather than raised: raising would only be retried into the dead-letter queue
+over SQS, and would hold up the producer's outbox in the all-in-one shape. Only the parsing is
+guarded; an error inside a service still raises, rolls back and is retried."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from apps.catalog.contracts import events as catalog_events
+from apps.core.events import Envelope, event_handler
+from apps.orders import services
+from apps.payments.contracts import events as payment_events
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "orders"
+
+
+def _parsed(envelope: Envelope, build: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any] | None:
+    try:
+        return build(envelope.payload)
+    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+        logger.error(
+            "%s %s has an unusable payload (%r); dropped",
+            envelope.type,
+            envelope.id,
+            error,
+            extra={"event_id": str(envelope.id), "event_type": envelope.type},
+        )
+        return None
+
+
+def _order_id(payload: dict[str, Any]) -> str:
+    return str(uuid.UUID(str(payload["order_id"])))
+
+
+def _amount(value: Any) -> Decimal:
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise ValueError(f"amount {value!r} is not a finite number")
+    return amount
+
+
+@event_handler(SERVICE, catalog_events.STOCK_RESERVED)
+def on_stock_reserved(envelope: Envelope) -> None:
+    if (kwargs := _parsed(envelope, lambda p: {"order_id": _order_id(p)})) is not None:
+        services.saga_stock_reserved(**kwargs)
+
+
+@event_handler(SERVICE, catalog_events.STOCK_REJECTED)
+def on_stock_rejected(envelope: Envelope) -> None:
+    if (kwargs := _parsed(envelope, lambda p: {"order_id": _order_id(p)})) is not None:
+        services.saga_stock_rejected(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_SUCCEEDED)
+def on_payment_succeeded(envelope: Envelope) -> None:
+    kwargs = _parsed(
+        envelope,
+        lambda p: {
+            "order_id": _order_id(p),
+            "payment_id": str(p["payment_id"]),
+            "amount": _amount(p["amount"]),
+            "currency": str(p["currency"]),
+        },
+    )
+    if kwargs is not None:
+        services.saga_payment_succeeded(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_FAILED)
+def on_payment_failed(envelope: Envelope) -> None:
+    kwargs = _parsed(envelope, lambda p: {"order_id": _order_id(p), "reason_code": str(p["reason_code"])})
+    if kwargs is not None:
+        services.saga_payment_failed(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_REFUNDED)
+def on_payment_refunded(envelope: Envelope) -> None:
+    kwargs = _parsed(
+        envelope,
+        lambda p: {
+            "order_id": _order_id(p),
+            "refund_id": str(p["refund_id"]),
+            "amount": _amount(p["amount"]),
+            "currency": str(p["currency"]),
+        },
+    )
+    if kwargs is not None:
+        services.saga_payment_refunded(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_REFUND_FAILED)
+def on_payment_refund_failed(envelope: Envelope) -> None:
+    kwargs = _parsed(
+        envelope,
+        lambda p: {
+            "order_id": _order_id(p),
+            "refund_id": str(p["refund_id"]),
+            "reason_code": str(p.get("reason_code") or "unknown"),
+        },
+    )
+    if kwargs is not None:
+        services.saga_refund_failed(**kwargs)

@@ -1,0 +1,78 @@
+"""Money arithmetic for carts and orders, with no I/O: Decimal only, each amount quantized once to
+the currency's minor unit with ROUND_HALF_UP, and the total the sum of the parts shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+# ISO 4217 minor units that differ from the usual 2.
+_MINOR_UNITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of `currency`: Decimal("0.01") for EUR, Decimal("1") for JPY."""
+    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    sku: str
+    unit_price: Decimal
+    quantity: int
+
+    @property
+    def exact_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class Totals:
+    currency: str
+    subtotal: Decimal
+    shipping: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def totals_calculate(
+    *,
+    lines: Iterable[PricedLine],
+    currency: str,
+    shipping_flat_rate: Decimal,
+    free_shipping_threshold: Decimal,
+    tax_rate: Decimal,
+) -> Totals:
+    """Subtotal, shipping (flat, free from the threshold on), tax on the goods, and the total.
+
+    Every intermediate stays exact; subtotal, shipping and tax are each quantized once, and the
+    total is their sum (already on the minor unit), so the parts always add up to it."""
+    lines = list(lines)
+    exact_subtotal = sum((line.exact_total for line in lines), Decimal("0"))
+    subtotal = quantize(exact_subtotal, currency)
+    free = not lines or exact_subtotal >= free_shipping_threshold
+    shipping = Decimal("0") if free else shipping_flat_rate
+    shipping = quantize(shipping, currency)
+    tax = quantize(exact_subtotal * tax_rate, currency)
+    return Totals(currency=currency, subtotal=subtotal, shipping=shipping, tax=tax, total=subtotal + shipping + tax)
+
+
+def line_refund_amount(*, unit_price: Decimal, quantity: int, tax_rate: Decimal, currency: str) -> Decimal:
+    """What refunding `quantity` units gives back: their price with the tax charged on it."""
+    return quantize(unit_price * quantity * (1 + tax_rate), currency)
+
+
+def money_str(amount: Decimal, currency: str) -> str:
+    """An amount as a decimal string on the currency's minor unit ("34.90", not "34.9000" as the
+    database column gives it back); an amount finer than the minor unit keeps its digits."""
+    on_unit = quantize(amount, currency)
+    return str(on_unit if on_unit == amount else amount.normalize())

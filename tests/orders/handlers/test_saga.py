@@ -1,0 +1,260 @@
+"""The checkout saga from orders' side: sample envelopes from catalog and payments, delivered as
+the transport would, move the order and publish the next step; redelivery changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from apps.core.events.handlers import deliver
+from apps.orders.models import InboxEvent, OrderStatus, PaymentStatus, Refund
+from apps.orders.services import order_cancel, order_refund_request, payment_idempotency_key
+from tests.orders.conftest import advance_to_confirmed, event, published, send
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_checkout_publishes_order_created(place_order, shopper):
+    order = place_order(shopper, {"MUG-01": 2, "TEE-RED-M": 1})
+
+    [created] = published("order.created", order)
+    assert created["order_number"] == order.number
+    assert created["customer_id"] == str(shopper.id)
+    assert sorted((line["sku"], line["quantity"]) for line in created["lines"]) == [("MUG-01", 2), ("TEE-RED-M", 1)]
+    assert order.status == OrderStatus.PENDING
+
+
+def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
+    order = place_order(shopper)
+
+    # stock.reserved -> stock_reserved, payment.requested with a deterministic idempotency key
+    assert send("stock.reserved", "catalog", order_id=str(order.id), lines=[{"sku": "MUG-01", "quantity": 2}])
+    order.refresh_from_db()
+    assert order.status == OrderStatus.STOCK_RESERVED
+    [requested] = published("payment.requested", order)
+    assert requested == {
+        "order_id": str(order.id),
+        "order_number": order.number,
+        "customer_id": str(shopper.id),
+        "amount": "34.90",  # 2 x 12.50 + 4.90 shipping + 5.00 tax
+        "currency": "EUR",
+        "payment_method_token": "pm_test_visa",
+        "idempotency_key": f"order-{order.id}-payment",
+    }
+    assert requested["idempotency_key"] == payment_idempotency_key(order)
+
+    # payment.succeeded -> confirmed, order.confirmed
+    assert send(
+        "payment.succeeded",
+        "payments",
+        order_id=str(order.id),
+        payment_id="pay_1",
+        amount=str(order.total),
+        currency="EUR",
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+    assert order.payment_status == PaymentStatus.CAPTURED
+    assert order.amount_captured == order.total
+    [confirmed] = published("order.confirmed", order)
+    assert confirmed["email"] == shopper.email
+    assert confirmed["total"] == "34.90"
+    assert [change.to_status for change in order.status_changes.all()] == ["pending", "stock_reserved", "confirmed"]
+
+
+def test_redelivered_events_have_no_second_effect(place_order, shopper):
+    order = place_order(shopper)
+    reserved = event("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    assert deliver("orders", reserved) is True
+    assert deliver("orders", reserved) is False  # same event id: the inbox drops it
+
+    # A different event id with the same meaning: the state check makes it a no-op
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    assert len(published("payment.requested", order)) == 1
+
+    succeeded = {"order_id": str(order.id), "payment_id": "pay_1", "amount": str(order.total), "currency": "EUR"}
+    send("payment.succeeded", "payments", **succeeded)
+    send("payment.succeeded", "payments", **succeeded)
+    order.refresh_from_db()
+    assert order.amount_captured == order.total
+    assert len(published("order.confirmed", order)) == 1
+    assert InboxEvent.objects.count() == 4
+
+
+def test_stock_rejected_cancels_as_out_of_stock(place_order, shopper):
+    order = place_order(shopper)
+
+    send("stock.rejected", "catalog", order_id=str(order.id), short=[{"sku": "MUG-01", "requested": 2, "available": 0}])
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert order.cancel_reason == "out_of_stock"
+    [cancelled] = published("order.cancelled", order)
+    assert cancelled["reason"] == "out_of_stock"
+    assert cancelled["lines"] == [{"sku": "MUG-01", "quantity": 2}]
+    assert published("payment.requested", order) == []
+    assert published("refund.requested", order) == []  # nothing was captured
+
+
+def test_payment_failed_cancels_and_releases(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+
+    send(
+        "payment.failed",
+        "payments",
+        order_id=str(order.id),
+        payment_id="pay_1",
+        customer_id=str(shopper.id),
+        reason_code="declined",
+        message="Card declined",
+    )
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert order.payment_status == PaymentStatus.FAILED
+    [cancelled] = published("order.cancelled", order)
+    assert cancelled["reason"] == "payment_failed:declined"
+    assert published("order.confirmed", order) == []
+
+
+def test_payment_failed_after_confirmation_is_ignored(place_order, shopper):
+    order = advance_to_confirmed(place_order(shopper))
+
+    send(
+        "payment.failed",
+        "payments",
+        order_id=str(order.id),
+        payment_id="x",
+        customer_id="",
+        reason_code="declined",
+        message="",
+    )
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CONFIRMED
+    assert published("order.cancelled", order) == []
+
+
+def test_a_capture_after_cancellation_is_refunded(place_order, shopper):
+    # Given an order cancelled (say, timed out) while payments was still capturing
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    send("stock.rejected", "catalog", order_id=str(order.id), short=[])  # ignored: no longer pending
+    order_cancel(order=order, reason="saga_timeout", actor="system")
+
+    send(
+        "payment.succeeded",
+        "payments",
+        order_id=str(order.id),
+        payment_id="pay_1",
+        amount=str(order.total),
+        currency="EUR",
+    )
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    [refund] = published("refund.requested", order)
+    assert Decimal(refund["amount"]) == order.total
+    assert refund["restock"] == []
+
+
+def test_a_short_capture_does_not_confirm(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+
+    send("payment.succeeded", "payments", order_id=str(order.id), payment_id="pay_1", amount="1.00", currency="EUR")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert order.cancel_reason == "payment_mismatch"
+    [refund] = published("refund.requested", order)
+    assert refund["amount"] == "1.00"
+
+
+def test_payment_refunded_records_the_refund(place_order, shopper):
+    order = advance_to_confirmed(place_order(shopper, {"MUG-01": 2}))  # 25.00 + 4.90 + 5.00 = 34.90
+    refund = order_refund_request(order=order, amount=Decimal("10.00"), actor="staff:alice")
+
+    send(
+        "payment.refunded",
+        "payments",
+        order_id=str(order.id),
+        payment_id=order.payment_id,
+        refund_id=str(refund.id),
+        customer_id=str(shopper.id),
+        amount="10.00",
+        currency="EUR",
+    )
+    order.refresh_from_db()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.COMPLETED
+    assert order.amount_refunded == Decimal("10.00")
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert order.payment_status == PaymentStatus.PARTIALLY_REFUNDED
+
+    # The rest, refunded at the provider directly (payments names it "provider:<id>")
+    send(
+        "payment.refunded",
+        "payments",
+        order_id=str(order.id),
+        payment_id=order.payment_id,
+        refund_id="provider:re_123",
+        customer_id=str(shopper.id),
+        amount=str(order.total - Decimal("10.00")),
+        currency="EUR",
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert order.payment_status == PaymentStatus.REFUNDED
+    assert order.refunds.filter(status=Refund.Status.COMPLETED).count() == 2
+
+
+def test_refund_failed_frees_the_amount_again(place_order, shopper):
+    order = advance_to_confirmed(place_order(shopper, {"MUG-01": 2}))
+    refund = order_refund_request(order=order, lines={"MUG-01": 1}, restock=True, actor="staff:alice")
+    send(
+        "payment.refund_failed",
+        "payments",
+        order_id=str(order.id),
+        payment_id=order.payment_id,
+        refund_id=str(refund.id),
+        customer_id=str(shopper.id),
+        amount=str(refund.amount),
+        currency="EUR",
+        reason_code="provider_declined",
+        message="no",
+    )
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED
+    assert order.lines.get(sku="MUG-01").quantity_refunded == 0
+    # The whole capture can be refunded again
+    again = order_refund_request(order=order, actor="staff:alice")
+    assert again.amount == order.total
+
+
+def test_events_for_unknown_orders_are_dropped_quietly():
+    assert send("stock.reserved", "catalog", order_id=str(uuid.uuid4()), lines=[])
+    assert published("payment.requested") == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload"),
+    [
+        ("stock.reserved", {"order_id": "not-a-uuid"}),
+        ("stock.rejected", {}),
+        ("payment.succeeded", {"order_id": str(uuid.uuid4()), "payment_id": "p", "amount": "NaN", "currency": "EUR"}),
+        ("payment.refunded", {"order_id": str(uuid.uuid4()), "refund_id": "r", "amount": "lots", "currency": "EUR"}),
+    ],
+)
+def test_an_unusable_payload_is_dropped_not_raised(place_order, shopper, event_type, payload):
+    order = place_order(shopper)
+
+    assert send(event_type, "test", **payload) is True  # handled (recorded in the inbox), no effect
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert published("payment.requested") == []

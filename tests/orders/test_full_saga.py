@@ -1,0 +1,88 @@
+"""The whole checkout saga in one process, with the real services on every side: catalog's
+variants API served by live_server (orders prices through it over HTTP), catalog reserving and
+committing stock, payments charging the sandbox provider, and orders orchestrating."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.catalog.importing import validate_rows
+from apps.catalog.models import Stock
+from apps.catalog.services import catalog_import
+from apps.orders.models import Order, OrderStatus
+from tests.orders.conftest import ADDRESS, client_for, make_shopper
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def seed(sku: str, *, price: str, stock: int) -> None:
+    rows, errors = validate_rows(
+        [
+            (
+                2,
+                {
+                    "product_slug": sku.lower(),
+                    "product_name": f"Saga {sku}",
+                    "sku": sku,
+                    "price": price,
+                    "currency": "EUR",
+                    "stock": str(stock),
+                },
+            )
+        ]
+    )
+    assert not errors, errors
+    catalog_import(rows=rows, actor="test", reason="seed")
+
+
+@pytest.fixture
+def live_catalog(live_server, settings):
+    settings.CATALOG_API_URL = live_server.url
+    settings.CATALOG_API_ATTEMPTS = 1
+    return live_server
+
+
+def _checkout(client, token: str, key: str):
+    return client.post(
+        "/api/v1/orders/",
+        {"shipping_address": ADDRESS, "payment_method_token": token},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_checkout_reaches_confirmed(live_catalog):
+    seed("SAGA-MUG", price="12.50", stock=5)
+    shopper = make_shopper()
+    client = client_for(shopper)
+
+    added = client.post("/api/v1/orders/cart/lines/", {"sku": "SAGA-MUG", "quantity": 2}, format="json")
+    assert added.status_code == 200, added.json()
+    assert added.json()["lines"][0]["unit_price"] == "12.50"
+    assert added.json()["lines"][0]["available"] == 5
+
+    response = _checkout(client, "tok_visa", "saga-1")
+    assert response.status_code == 201, response.json()
+
+    order = Order.objects.get(pk=response.json()["id"])
+    history = [change.to_status for change in order.status_changes.all()]
+    assert order.status == OrderStatus.CONFIRMED, history
+    assert history == ["pending", "stock_reserved", "confirmed"]
+    assert order.amount_captured == order.total
+    stock = Stock.objects.get(variant__sku="SAGA-MUG")
+    assert (stock.on_hand, stock.reserved) == (3, 0)
+
+
+def test_a_declined_card_cancels_and_releases_the_stock(live_catalog):
+    seed("SAGA-TEE", price="20.00", stock=1)
+    client = client_for(make_shopper())
+    client.post("/api/v1/orders/cart/lines/", {"sku": "SAGA-TEE", "quantity": 1}, format="json")
+
+    response = _checkout(client, "tok_decline", "saga-2")
+
+    assert response.status_code == 201, response.json()
+    order = Order.objects.get(pk=response.json()["id"])
+    assert order.status == OrderStatus.CANCELLED
+    assert order.cancel_reason.startswith("payment_failed")
+    stock = Stock.objects.get(variant__sku="SAGA-TEE")
+    assert (stock.on_hand, stock.reserved) == (1, 0)
