@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "apps.core.middleware.RequestContextMiddleware",
     "apps.core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/<service>/ from the image in the split shape (no web server in the task).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,11 +164,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {
-        "OrderStatusEnum": "apps.orders.models.OrderStatus",
-        "RefundStatusEnum": "apps.orders.models.Refund.Status",
-        "PaymentStatusEnum": "apps.orders.models.PaymentStatus",
-    },
 }
 
 # --- Tokens (JWT, RS256) ----------------------------------------------------------------------
@@ -310,3 +307,4 @@ from config.settings.service_settings.users import *  # noqa: E402
 # Periodic work of the services this process runs (Celery beat).
 if "orders" in ACTIVE_SERVICES:
     CELERY_BEAT_SCHEDULE.update(ORDERS_CELERY_BEAT_SCHEDULE)
+    SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = ORDERS_ENUM_NAME_OVERRIDES

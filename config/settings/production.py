@@ -24,6 +24,8 @@ if SERVICE == "users" and not JWT_PRIVATE_KEY:
     _problems.append("JWT_PRIVATE_KEY must be set for the users service")
 if not JWT_PUBLIC_KEYS and not JWT_PRIVATE_KEY:
     _problems.append("JWT_PUBLIC_KEYS must be set so tokens can be verified")
+if AWS_ACCOUNT_ID == "123456789012":
+    _problems.append("AWS_ACCOUNT_ID must be the real account (queue URLs are built from it)")
 if _problems:
     raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 

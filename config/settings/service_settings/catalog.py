@@ -1,1 +1,46 @@
-"""Settings of the catalog service."""
+"""Settings of the catalog service: where product images are stored, and list paging."""
+
+import os
+
+from config.settings.env import env_bool, env_int, env_str
+
+# Product images: S3 in the split shape (MEDIA_STORAGE=s3, or a bucket named), the local disk
+# (MEDIA_ROOT) all-in-one. The endpoint is configurable so the moto server stands in for S3 locally.
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "s3" if os.environ.get("AWS_STORAGE_BUCKET_NAME") else "local")
+if MEDIA_STORAGE not in {"s3", "local"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 's3' or 'local', not {MEDIA_STORAGE!r}.")
+if MEDIA_STORAGE == "s3":
+    # base.py star-imports this module after it defines STORAGES, so this replaces base's value;
+    # static files keep base's backend (production.py swaps in the manifest storage after this).
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+                "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", env_str("AWS_ENDPOINT_URL", "")) or None,
+                "region_name": env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1")),
+                "location": "catalog/",
+                "file_overwrite": False,
+                # Private bucket by default: image URLs are short-lived signed URLs unless a CDN
+                # domain (CloudFront in front of the bucket) serves them.
+                "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
+                "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
+                "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN", "") or None,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+# Product list paging (cursor pagination): default and largest page size.
+CATALOG_PAGE_SIZE = env_int("CATALOG_PAGE_SIZE", 20)
+CATALOG_MAX_PAGE_SIZE = env_int("CATALOG_MAX_PAGE_SIZE", 100)
+# Public HTTP caching of list and detail responses (Cache-Control: public, max-age=...).
+CATALOG_CACHE_MAX_AGE = env_int("CATALOG_CACHE_MAX_AGE", 60)
+# Seconds a rendered list/detail/category answer is kept in the Django cache (Redis with
+# REDIS_URL) and served without touching the database; 0 turns it off (the default). Edits show
+# up within this many seconds, well inside the public max-age above.
+CATALOG_RESPONSE_CACHE_SECONDS = env_int("CATALOG_RESPONSE_CACHE_SECONDS", 0)
+# How many SKUs one GET /variants/ call may ask for.
+CATALOG_MAX_VARIANT_LOOKUP = env_int("CATALOG_MAX_VARIANT_LOOKUP", 100)

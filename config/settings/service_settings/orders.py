@@ -31,3 +31,10 @@ ORDERS_CELERY_BEAT_SCHEDULE = {
         "schedule": ORDERS_SAGA_SWEEP_SECONDS,
     },
 }
+
+# Names for the OpenAPI enums that would otherwise collide (only where orders is installed).
+ORDERS_ENUM_NAME_OVERRIDES = {
+    "OrderStatusEnum": "apps.orders.models.OrderStatus",
+    "RefundStatusEnum": "apps.orders.models.Refund.Status",
+    "PaymentStatusEnum": "apps.orders.models.PaymentStatus",
+}

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""Renders the per-service parts of the CloudFormation templates from the service registry
+(config/services.py) and the services' event declarations (apps/<svc>/contracts/events.py):
+
+    python deploy/render.py           # rewrite the generated blocks in deploy/cloudformation/*.yaml
+    python deploy/render.py --check   # exit 1 if any generated block is out of date (CI)
+
+A generated block sits between `# >>> render: NAME [ARG]` and `# <<< render: NAME [ARG]` marker
+comments; everything outside the markers is hand-written. Run it after adding a service or changing
+a PUBLISHES/SUBSCRIBES declaration. Plain Python: no Django is imported or configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "deploy" / "cloudformation"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from config.services import SERVICES  # noqa: E402
+
+# Container port of the web role (gunicorn binds $PORT) and the listener rule priorities.
+WEB_PORT = 8000
+FIRST_LISTENER_PRIORITY = 100
+
+# Services whose API has anonymous endpoints the gateway must let through; Django authenticates
+# every request anyway, so the gateway's JWT check is an early filter, not the only one.
+GATEWAY_ANONYMOUS = {
+    "users": "registration, login, token refresh and password reset come without a token",
+    "catalog": "shoppers browse products before they log in",
+    "payments": "payment providers call the webhooks, signed by the provider, not with a JWT",
+}
+
+_MARKER = re.compile(
+    r"^(?P<indent>[ ]*)# >>> render: (?P<spec>[^\n]+?)[ ]*\n.*?^(?P=indent)# <<< render: (?P=spec)[ ]*$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def _declarations() -> ModuleType:
+    # Loaded by path: importing the apps.core.events package would pull in Django models.
+    path = ROOT / "apps" / "core" / "events" / "declarations.py"
+    spec = importlib.util.spec_from_file_location("shopstack_declarations", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def subscribed_event_types(service: str) -> list[str]:
+    return sorted(_declarations().subscribes(service))
+
+
+def ref(name: str) -> dict:
+    return {"Ref": name}
+
+
+def sub(text: str, variables: dict | None = None) -> dict:
+    return {"Fn::Sub": [text, variables] if variables else text}
+
+
+def platform_import(export: str) -> dict:
+    return {"Fn::ImportValue": sub("${PlatformStackName}-" + export)}
+
+
+# --- service.yaml / service-asg.yaml ------------------------------------------------------------
+
+
+def services_mapping() -> dict:
+    services = {}
+    for index, service in enumerate(SERVICES.values()):
+        event_types = subscribed_event_types(service.name)
+        services[service.name] = {
+            "Queue": service.queue,
+            "DeadLetterQueue": service.dead_letter_queue,
+            "DatabaseName": service.name,
+            "ListenerPriority": FIRST_LISTENER_PRIORITY + 10 * index,
+            "PathPatterns": [f"/{service.url_prefix}*", f"/admin/{service.name}/*", f"/static/{service.name}/*"],
+            "Subscribes": "true" if event_types else "false",
+            # A mapping value may not be an empty list; with Subscribes "false" nothing reads it.
+            "EventTypes": event_types or ["none"],
+        }
+    return {"Services": services}
+
+
+def service_names() -> dict:
+    return {"AllowedValues": list(SERVICES)}
+
+
+def container_environment() -> list[dict]:
+    env = {
+        "SERVICE": ref("ServiceName"),
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_ALLOWED_HOSTS": ref("AllowedHosts"),
+        "PORT": str(WEB_PORT),
+        "LOG_FORMAT": "json",
+        "AWS_REGION": ref("AWS::Region"),
+        "AWS_ACCOUNT_ID": ref("AWS::AccountId"),
+        "AWS_RESOURCE_PREFIX": ref("ResourcePrefix"),
+        "EVENTS_TOPIC_ARN": platform_import("EventsTopicArn"),
+        # kombu's SQS transport with the task role's credentials; queues are predefined in settings.
+        "CELERY_BROKER_URL": "sqs://",
+        "CELERY_VISIBILITY_TIMEOUT": ref("VisibilityTimeout"),
+        "EVENTS_MAX_RECEIVES": ref("MaxReceiveCount"),
+        # deploy/entrypoint.py assembles DATABASE_URL from these and the injected credentials.
+        "DATABASE_HOST": {"Fn::GetAtt": ["Database", "Endpoint.Address"]},
+        "DATABASE_PORT": {"Fn::GetAtt": ["Database", "Endpoint.Port"]},
+        "DATABASE_NAME": {"Fn::FindInMap": ["Services", ref("ServiceName"), "DatabaseName"]},
+        "DATABASE_SSLMODE": "require",
+        "JWT_ISSUER": ref("JwtIssuer"),
+        "JWT_AUDIENCE": ref("JwtAudience"),
+        "AWS_STORAGE_BUCKET_NAME": platform_import("MediaBucketName"),
+        "AWS_LOCATION": ref("ServiceName"),
+    }
+    return [{"Name": name, "Value": value} for name, value in env.items()]
+
+
+def container_secrets() -> list[Any]:
+    return [
+        {"Name": "DJANGO_SECRET_KEY", "ValueFrom": ref("AppSecret")},
+        {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
+        {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
+        {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretName")},
+        {
+            "Fn::If": [
+                "IsUsers",
+                {"Name": "JWT_PRIVATE_KEY", "ValueFrom": ref("JwtPrivateKeySecretName")},
+                ref("AWS::NoValue"),
+            ]
+        },
+    ]
+
+
+def container(role: str) -> dict:
+    return {
+        "Image": sub("${Repository}:${ImageTag}", {"Repository": platform_import("RepositoryUri")}),
+        "Essential": True,
+        "ReadonlyRootFilesystem": True,
+        "LinuxParameters": {"InitProcessEnabled": True},
+        "MountPoints": [{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": False}],  # noqa: S108
+        "LogConfiguration": {
+            "LogDriver": "awslogs",
+            "Options": {
+                "awslogs-group": ref("LogGroup"),
+                "awslogs-region": ref("AWS::Region"),
+                "awslogs-stream-prefix": role,
+            },
+        },
+        "Environment": container_environment(),
+        "Secrets": container_secrets(),
+    }
+
+
+def _target_group_metric(color: str, metric: str, stat: str) -> dict:
+    return {
+        "Metric": {
+            "Namespace": "AWS/ApplicationELB",
+            "MetricName": metric,
+            "Dimensions": [
+                {"Name": "LoadBalancer", "Value": platform_import("LoadBalancerFullName")},
+                {"Name": "TargetGroup", "Value": {"Fn::GetAtt": [f"WebTargetGroup{color}", "TargetGroupFullName"]}},
+            ],
+        },
+        "Period": 60,
+        "Stat": stat,
+    }
+
+
+def deployment_alarms(variant: str = "ecs") -> dict:
+    """5xx rate and p95 latency of each web target group: CodeDeploy (ECS) or the stack update's
+    rollback triggers (EC2 Auto Scaling variant) roll a release back when one fires."""
+    conditional = {"Condition": "WebOnEcs"} if variant == "ecs" else {}
+    alarms: dict[str, Any] = {}
+    for color in ("Blue", "Green"):
+        common = {
+            "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 2,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [platform_import("AlertsTopicArn")],
+        }
+        alarms[f"Web5xx{color}Alarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            **conditional,
+            "Properties": {
+                "AlarmDescription": sub(f"5xx rate of ${{ServiceName}} web ({color.lower()} target group), percent"),
+                "Metrics": [
+                    {
+                        "Id": "errors",
+                        "ReturnData": False,
+                        "MetricStat": _target_group_metric(color, "HTTPCode_Target_5XX_Count", "Sum"),
+                    },
+                    {
+                        "Id": "requests",
+                        "ReturnData": False,
+                        "MetricStat": _target_group_metric(color, "RequestCount", "Sum"),
+                    },
+                    {
+                        "Id": "rate",
+                        "Label": "5xx percent",
+                        "ReturnData": True,
+                        "Expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    },
+                ],
+                "Threshold": ref("Alarm5xxPercent"),
+                **common,
+            },
+        }
+        metric = _target_group_metric(color, "TargetResponseTime", "p95")
+        alarms[f"WebLatency{color}Alarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            **conditional,
+            "Properties": {
+                "AlarmDescription": sub(f"p95 response time of ${{ServiceName}} web ({color.lower()} target group)"),
+                "Namespace": "AWS/ApplicationELB",
+                "MetricName": "TargetResponseTime",
+                "Dimensions": metric["Metric"]["Dimensions"],
+                "ExtendedStatistic": "p95",
+                "Period": 60,
+                "Threshold": ref("AlarmResponseTimeSeconds"),
+                **common,
+            },
+        }
+    return alarms
+
+
+# --- platform.yaml --------------------------------------------------------------------------------
+
+
+def dashboard() -> dict:
+    lb = "${LoadBalancer.LoadBalancerFullName}"
+    widgets: list[dict] = [
+        {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": "API requests and errors",
+                "region": "${AWS::Region}",
+                "stat": "Sum",
+                "period": 60,
+                "metrics": [
+                    ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb],
+                    [".", "HTTPCode_Target_5XX_Count", ".", "."],
+                    [".", "HTTPCode_Target_4XX_Count", ".", "."],
+                ],
+            },
+        },
+        {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": "API response time p95 (s)",
+                "region": "${AWS::Region}",
+                "stat": "p95",
+                "period": 60,
+                "metrics": [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", lb]],
+            },
+        },
+        {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": "Queue backlog (visible messages)",
+                "region": "${AWS::Region}",
+                "stat": "Maximum",
+                "period": 60,
+                "metrics": [
+                    ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${ResourcePrefix}" + service.queue]
+                    for service in SERVICES.values()
+                ],
+            },
+        },
+        {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": "Dead-letter queues (should stay at 0)",
+                "region": "${AWS::Region}",
+                "stat": "Maximum",
+                "period": 300,
+                "metrics": [
+                    [
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        "QueueName",
+                        "${ResourcePrefix}" + service.dead_letter_queue,
+                    ]
+                    for service in SERVICES.values()
+                ],
+            },
+        },
+    ]
+    return {"DashboardBody": sub(json.dumps({"widgets": widgets}, indent=1))}
+
+
+# --- api-gateway.yaml -----------------------------------------------------------------------------
+
+
+def gateway_routes() -> dict:
+    resources: dict[str, Any] = {}
+    for service in SERVICES.values():
+        anonymous = service.name in GATEWAY_ANONYMOUS
+        route: dict[str, Any] = {
+            "ApiId": ref("HttpApi"),
+            "RouteKey": f"ANY /{service.url_prefix}{{proxy+}}",
+            "Target": sub("integrations/${AlbIntegration}"),
+        }
+        if anonymous:
+            route["AuthorizationType"] = "NONE"
+        else:
+            route.update({"AuthorizationType": "JWT", "AuthorizerId": ref("JwtAuthorizer")})
+        resources[f"{service.name.capitalize()}Route"] = {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Metadata": {"Authorization": GATEWAY_ANONYMOUS.get(service.name, "JWT checked at the gateway")},
+            "Properties": route,
+        }
+    return resources
+
+
+# --- pipeline.yaml --------------------------------------------------------------------------------
+
+
+def migrate_actions() -> dict:
+    return {
+        "Actions": [
+            {
+                "Name": f"migrate-{service.name}",
+                "ActionTypeId": {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
+                "InputArtifacts": [{"Name": "Source"}, {"Name": "BuildOutput"}],
+                "Configuration": {
+                    "ProjectName": ref("MigrateProject"),
+                    "PrimarySource": "Source",
+                    "EnvironmentVariables": json.dumps(
+                        [{"name": "SERVICE", "value": service.name, "type": "PLAINTEXT"}]
+                    ),
+                },
+                "RunOrder": 1,
+            }
+            for service in SERVICES.values()
+        ]
+    }
+
+
+def deploy_actions() -> dict:
+    actions = []
+    for service in SERVICES.values():
+        actions.append(
+            {
+                "Name": f"web-{service.name}",
+                "ActionTypeId": {"Category": "Deploy", "Owner": "AWS", "Provider": "CodeDeployToECS", "Version": "1"},
+                "InputArtifacts": [{"Name": "BuildOutput"}],
+                "Configuration": {
+                    "ApplicationName": f"shopstack-{service.name}",
+                    "DeploymentGroupName": f"shopstack-{service.name}-web",
+                    "TaskDefinitionTemplateArtifact": "BuildOutput",
+                    "TaskDefinitionTemplatePath": f"release/{service.name}/taskdef.json",
+                    "AppSpecTemplateArtifact": "BuildOutput",
+                    "AppSpecTemplatePath": f"release/{service.name}/appspec.yaml",
+                    "Image1ArtifactName": "BuildOutput",
+                    "Image1ContainerName": "IMAGE1_NAME",
+                },
+                "RunOrder": 1,
+            }
+        )
+        for tier in ("worker", "scheduler"):
+            actions.append(
+                {
+                    "Name": f"{tier}-{service.name}",
+                    "ActionTypeId": {"Category": "Deploy", "Owner": "AWS", "Provider": "ECS", "Version": "1"},
+                    "InputArtifacts": [{"Name": "BuildOutput"}],
+                    "Configuration": {
+                        "ClusterName": platform_import("ClusterName"),
+                        "ServiceName": f"{service.name}-{tier}",
+                        "FileName": "imagedefinitions.json",
+                        "DeploymentTimeout": "30",
+                    },
+                    "RunOrder": 2,
+                }
+            )
+    return {"Actions": actions}
+
+
+# --- the engine -----------------------------------------------------------------------------------
+
+BLOCKS: dict[str, Callable[..., Any]] = {
+    "services-mapping": services_mapping,
+    "service-names": service_names,
+    "container": container,
+    "deployment-alarms": deployment_alarms,
+    "dashboard": dashboard,
+    "gateway-routes": gateway_routes,
+    "migrate-actions": migrate_actions,
+    "deploy-actions": deploy_actions,
+}
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # CloudFormation rejects YAML aliases
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # lists indented under keys
+        super().increase_indent(flow, False)
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def render_block(spec: str) -> Any:
+    name, *args = spec.split()
+    if name not in BLOCKS:
+        raise SystemExit(f"render: unknown block {name!r}")
+    return BLOCKS[name](*args)
+
+
+def _dump(value: Any, indent: str) -> str:
+    text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+    return "".join(f"{indent}{line}".rstrip() + "\n" for line in text.splitlines())
+
+
+def render_text(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        indent, spec = match["indent"], match["spec"]
+        body = _dump(render_block(spec), indent)
+        return f"{indent}# >>> render: {spec}\n{body}{indent}# <<< render: {spec}"
+
+    return _MARKER.sub(replace, text)
+
+
+def render_all() -> dict[Path, tuple[str, str]]:
+    """{template: (current text, rendered text)} for every template with generated blocks."""
+    results = {}
+    for path in sorted(TEMPLATES.glob("*.yaml")):
+        current = path.read_text()
+        if "# >>> render:" in current:
+            results[path] = (current, render_text(current))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if a generated block is out of date")
+    options = parser.parse_args(argv)
+    stale = []
+    for path, (current, rendered) in render_all().items():
+        if current == rendered:
+            continue
+        stale.append(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        if not options.check:
+            path.write_text(rendered)
+    if options.check and stale:
+        print("render: out of date (run `python deploy/render.py`): " + ", ".join(map(str, stale)), file=sys.stderr)
+        return 1
+    for path in stale:
+        print(f"render: wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Our own policy checks over every template, and proof that each check catches a break."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.deploy.templates import (
+    TEMPLATE_NAMES,
+    foreign_role_resources,
+    iam_statements,
+    load,
+    resources,
+    unencrypted_resources,
+    unredriven_queues,
+    wildcard_statements,
+)
+
+
+@pytest.fixture(scope="module")
+def templates() -> dict[str, dict]:
+    return {name: load(name) for name in TEMPLATE_NAMES}
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_template_passes_every_policy(templates, name):
+    template = templates[name]
+    assert unredriven_queues(template) == []
+    assert unencrypted_resources(template) == []
+    assert wildcard_statements(template) == []
+
+
+@pytest.mark.parametrize("name", ["service", "service-asg"])
+def test_service_roles_reference_only_their_own_resources(templates, name):
+    assert foreign_role_resources(templates[name]) == []
+
+
+def test_the_policies_see_the_resources_they_judge(templates):
+    # A check over nothing passes vacuously: make sure the templates hold what the checks look at.
+    service, platform = templates["service"], templates["platform"]
+    assert set(resources(service, "AWS::SQS::Queue")) == {"Queue", "DeadLetterQueue"}
+    assert len(resources(platform, "AWS::S3::Bucket")) == 3
+    assert len(resources(platform, "AWS::SNS::Topic")) == 2
+    assert resources(service, "AWS::RDS::DBInstance")
+    statements = [s for name in TEMPLATE_NAMES for s in iam_statements(templates[name])]
+    assert len(statements) > 30
+
+
+def test_removing_a_redrive_policy_fails_the_check(templates):
+    service = load("service")
+    del service["Resources"]["Queue"]["Properties"]["RedrivePolicy"]
+    problems = unredriven_queues(service)
+    assert any(problem.startswith("Queue:") for problem in problems)
+    # Nothing redrives to the dead-letter queue any more, so it counts as an ordinary queue too.
+    assert any(problem.startswith("DeadLetterQueue:") for problem in problems)
+
+
+def test_a_redrive_to_an_unknown_queue_fails_the_check():
+    service = load("service")
+    service["Resources"]["Queue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] = "arn:aws:sqs:x:1:other"
+    assert unredriven_queues(service)
+
+
+def test_a_wildcard_statement_fails_the_check():
+    platform = load("platform")
+    role = platform["Resources"]["TrailLogRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    role["Statement"].append({"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"})
+    assert wildcard_statements(platform) == ["TrailLogRole: statement Everything allows Action * on Resource *"]
+
+
+def test_a_wildcard_hidden_in_a_condition_branch_fails_the_check():
+    service = load("service")
+    policy = service["Resources"]["RuntimePolicy"]["Properties"]["PolicyDocument"]
+    policy["Statement"].append(
+        {"Effect": "Allow", "Action": ["*"], "Resource": {"Fn::If": ["IsUsers", "*", {"Ref": "AWS::NoValue"}]}}
+    )
+    assert wildcard_statements(service)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:sqs:us-east-1:123456789012:shopstack-orders",
+        {"Fn::Sub": "${Bucket}/*"},
+        {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-MediaBucketArn"}},
+        "*",
+    ],
+    ids=["another-service-queue", "whole-bucket", "bucket-without-prefix-condition", "star"],
+)
+def test_a_foreign_resource_in_the_task_role_fails_the_check(resource):
+    service = load("service")
+    policy = service["Resources"]["RuntimePolicy"]["Properties"]["PolicyDocument"]
+    policy["Statement"].append({"Sid": "Foreign", "Effect": "Allow", "Action": "s3:GetObject", "Resource": resource})
+    problems = foreign_role_resources(service)
+    assert len(problems) == 1 and "Foreign" in problems[0]
+
+
+def test_an_unencrypted_resource_fails_the_check():
+    service, platform = load("service"), load("platform")
+    service["Resources"]["Queue"]["Properties"]["SqsManagedSseEnabled"] = False
+    service["Resources"]["Database"]["Properties"]["StorageEncrypted"] = False
+    del platform["Resources"]["EventsTopic"]["Properties"]["KmsMasterKeyId"]
+    del platform["Resources"]["MediaBucket"]["Properties"]["BucketEncryption"]
+    assert len(unencrypted_resources(service)) == 2
+    assert len(unencrypted_resources(platform)) == 2
+
+
+def test_the_queue_policy_lets_only_the_events_topic_send(templates):
+    statement = templates["service"]["Resources"]["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert len(statement) == 1
+    assert statement[0]["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement[0]["Action"] == "sqs:SendMessage"
+    assert statement[0]["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-EventsTopicArn"}
+    }
+
+
+def test_web_releases_are_blue_green_with_alarm_rollback(templates):
+    service = templates["service"]["Resources"]
+    assert service["WebService"]["Properties"]["DeploymentController"] == {"Type": "CODE_DEPLOY"}
+    group = service["DeploymentGroup"]["Properties"]
+    assert group["DeploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
+    assert set(group["AutoRollbackConfiguration"]["Events"]) >= {"DEPLOYMENT_STOP_ON_ALARM"}
+    alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
+    assert alarms == {"Web5xxBlueAlarm", "Web5xxGreenAlarm", "WebLatencyBlueAlarm", "WebLatencyGreenAlarm"}
+    assert all(name in service for name in alarms)
+    worker = service["WorkerService"]["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]
+    assert worker == {"Enable": True, "Rollback": True}
