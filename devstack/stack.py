@@ -64,6 +64,8 @@ def service_env(service: str) -> dict[str, str]:
         "MEDIA_STORAGE": "s3",
         "CELERY_BROKER_URL": f"sqs://stack:stack@127.0.0.1:{MOTO_PORT}",
         "CELERY_SQS_WAIT_TIME_SECONDS": "2",
+        # Short enough that a message held by a killed worker comes back within a fault test.
+        "CELERY_VISIBILITY_TIMEOUT": "60",
         "CATALOG_API_URL": f"http://127.0.0.1:{SERVICES['catalog'].local_port}",
         "JWT_ISSUER": f"http://127.0.0.1:{GATEWAY_PORT}",
         "SHOP_FRONTEND_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
@@ -177,6 +179,39 @@ def relay_argv() -> list[str]:
     return [sys.executable, "manage.py", "relay_outbox", "--loop", "--interval", "2"]
 
 
+def role_argv(name: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of one stack process, e.g. "orders-worker"."""
+    service, _, role = name.rpartition("-")
+    argv = {"web": web_argv, "worker": worker_argv}.get(role, lambda _service: relay_argv())(service)
+    if role == "beat":
+        argv = [str(BIN / "celery"), "-A", "config", "beat", "--schedule", str(RUN_DIR / f"{name}.db")]
+    return argv, service_env(service)
+
+
+def start(name: str) -> None:
+    """(Re)start one process of a running stack, e.g. after a fault test killed it."""
+    _spawn(name, *role_argv(name))
+
+
+def kill(name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+    pid = _running(name)
+    if pid:
+        with suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _pidfile(name).unlink(missing_ok=True)
+
+
+def signal_process(name: str, sig: signal.Signals) -> None:
+    """SIGSTOP / SIGCONT a process (the moto server "stops" with its state kept)."""
+    pid = _running(name)
+    if pid is None:
+        raise RuntimeError(f"{name} is not running")
+    os.killpg(pid, sig)
+
+
 def up(*, seed: bool = True) -> None:
     for folder in (LOG_DIR, RUN_DIR):
         folder.mkdir(parents=True, exist_ok=True)
@@ -201,10 +236,9 @@ def up(*, seed: bool = True) -> None:
         _manage("catalog", "seed_demo", "--if-empty")
 
     for service in SERVICES:
-        env = service_env(service)
-        _spawn(f"{service}-web", web_argv(service), env)
-        _spawn(f"{service}-worker", worker_argv(service), env)
-        _spawn(f"{service}-relay", relay_argv(), env)
+        for role in ("web", "worker", "relay"):
+            start(f"{service}-{role}")
+    start("orders-beat")  # the saga timeout sweep
 
     (RUN_DIR / "nginx.conf").write_text(
         nginx_config(listen_port=GATEWAY_PORT, static_root=static_root, run_dir=RUN_DIR, log_dir=LOG_DIR)
@@ -253,9 +287,14 @@ def status() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "restart"])
+    parser.add_argument("command", choices=["up", "down", "status", "restart", "manage"])
     parser.add_argument("--no-seed", action="store_true")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="manage: SERVICE COMMAND [ARGS...]")
     arguments = parser.parse_args()
+    if arguments.command == "manage":
+        service, *manage_args = arguments.args
+        _manage(service, *manage_args)
+        return
     if arguments.command in {"down", "restart"}:
         down()
     if arguments.command in {"up", "restart"}:

@@ -1,8 +1,22 @@
-"""Models of the catalog service."""
+"""Models of the catalog service: the category tree, products and their variants (SKUs), stock per
+SKU with its audit trail, product images, and per-order stock reservations. The rules that must
+hold whatever code path writes (no negative price or stock) are database CheckConstraints."""
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import FileExtensionValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code in capitals, e.g. EUR.")
+non_negative_money = MinValueValidator(Decimal("0"), "Must not be negative.")
+IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "gif", "avif"]
 
 
 class OutboxEvent(AbstractOutboxEvent):
@@ -13,3 +27,181 @@ class OutboxEvent(AbstractOutboxEvent):
 class InboxEvent(AbstractInboxEvent):
     class Meta(AbstractInboxEvent.Meta):
         pass
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    position = models.PositiveIntegerField(default=0, help_text="Order among its siblings (lowest first).")
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+        constraints = [models.CheckConstraint(condition=~Q(parent=F("id")), name="catalog_category_not_own_parent")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    # A UUID, because other services keep it (product.updated) and must never guess neighbours.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True)
+    description = models.TextField(blank=True)
+    brand = models.CharField(max_length=100, blank=True, db_index=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products")
+    attributes = models.JSONField(default=dict, blank=True, help_text="Free-form facts, e.g. material.")
+    active = models.BooleanField(default=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Maintained by a PostgreSQL trigger (migration 0003) from name, brand and description, so bulk
+    # inserts and updates keep it right too; stays empty on SQLite, where search falls back to
+    # icontains. Its GIN index is created by the same migration, on PostgreSQL only.
+    search_vector = SearchVectorField(null=True, editable=False)
+    # The listing summary: copied from the product's variants, stock and images by
+    # services.product_listing_refresh() on every change to those, so the shopper's list is a
+    # single-table query (no per-request subqueries; an index serves ordering by price).
+    price_from = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)
+    currency = models.CharField(max_length=3, blank=True, editable=False)
+    compare_at_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)
+    in_stock = models.BooleanField(default=False, editable=False)
+    primary_image = models.CharField(max_length=255, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["name", "id"], name="catalog_product_name_id"),
+            models.Index(fields=["price_from", "id"], name="catalog_product_price_id"),
+            models.Index(fields=["created_at", "id"], name="catalog_product_created_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    name = models.CharField(max_length=120, help_text="What tells it from its siblings, e.g. 'Red / M'.")
+    price = models.DecimalField(max_digits=12, decimal_places=2, validators=[non_negative_money])
+    currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
+    compare_at_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[non_negative_money]
+    )
+    option_values = models.JSONField(default=dict, blank=True, help_text='e.g. {"colour": "red", "size": "M"}')
+    weight_grams = models.PositiveIntegerField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="catalog_variant_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gte=0),
+                name="catalog_variant_compare_at_non_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "price"], name="catalog_variant_product_price")]
+
+    def __str__(self) -> str:
+        return self.sku
+
+
+class Stock(models.Model):
+    """Units of one SKU: on hand, and of those reserved by orders not yet confirmed."""
+
+    variant = models.OneToOneField(Variant, primary_key=True, on_delete=models.CASCADE, related_name="stock")
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "stock"
+        constraints = [
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="catalog_stock_on_hand_non_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="catalog_stock_reserved_non_negative"),
+            # available = on_hand - reserved is never negative.
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="catalog_stock_available_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id}: {self.available} available"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockAdjustment(models.Model):
+    """The audit trail of manual and imported stock changes: who, when, how much and why."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="stock_adjustments")
+    sku = models.CharField("SKU", max_length=64)
+    delta = models.IntegerField()
+    on_hand_after = models.IntegerField()
+    reason = models.CharField(max_length=255)
+    # The staff username, not a relation: staff accounts live in another table (or database).
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.delta:+d} ({self.reason})"
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    # The default storage: S3 in the split shape, the local disk all-in-one.
+    image = models.FileField(upload_to="products/%Y/%m/", validators=[FileExtensionValidator(IMAGE_EXTENSIONS)])
+    alt_text = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.image.name
+
+
+class Reservation(models.Model):
+    """The stock held for one order. One row per order id makes every saga step idempotent."""
+
+    class Status(models.TextChoices):
+        RESERVED = "reserved"
+        REJECTED = "rejected"
+        RELEASED = "released"
+        COMMITTED = "committed"
+        # The order was cancelled before it was ever reserved: a late order.created reserves nothing.
+        CANCELLED = "cancelled"
+
+    order_id = models.UUIDField(unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status}"
+
+
+class ReservationLine(models.Model):
+    reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField("SKU", max_length=64)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [models.UniqueConstraint(fields=["reservation", "sku"], name="catalog_reservation_line_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x {self.quantity}"

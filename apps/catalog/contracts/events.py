@@ -9,7 +9,8 @@ STOCK_REJECTED = "stock.rejected"
 PRODUCT_UPDATED = "product.updated"
 
 PUBLISHES = (STOCK_RESERVED, STOCK_REJECTED, PRODUCT_UPDATED)
-SUBSCRIBES = ("staff.changed",)
+# order.* are the orders service's events (apps.orders.contracts.events): the stock side of the saga.
+SUBSCRIBES = ("staff.changed", "order.created", "order.cancelled", "order.confirmed")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,272 @@
+"""Admin of the catalog service: the category tree, products with their variants (and each
+variant's stock) and images, bulk activation, and stock adjustments that leave an audit row.
+
+Edits go through the services, so they publish product.updated and audit stock like the API and
+the import do; stock on hand changes only through a stock adjustment."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.catalog import selectors, services
+from apps.catalog.models import (
+    Category,
+    Product,
+    ProductImage,
+    Reservation,
+    ReservationLine,
+    Stock,
+    StockAdjustment,
+    Variant,
+)
+from apps.core.exceptions import ApplicationError, ValidationFailed
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "parent", "position"]
+    list_editable = ["position"]
+    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["parent"]
+    ordering = ["parent__name", "position", "name"]
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = [
+        "sku",
+        "name",
+        "price",
+        "currency",
+        "compare_at_price",
+        "option_values",
+        "weight_grams",
+        "active",
+        "position",
+        "on_hand",
+        "reserved",
+        "available",
+    ]
+    readonly_fields = ["on_hand", "reserved", "available"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Variant]:
+        return super().get_queryset(request).select_related("stock")
+
+    @admin.display(description="on hand")
+    def on_hand(self, variant: Variant) -> int:
+        return _stock(variant).on_hand
+
+    @admin.display(description="reserved")
+    def reserved(self, variant: Variant) -> int:
+        return _stock(variant).reserved
+
+    @admin.display(description="available")
+    def available(self, variant: Variant) -> int:
+        return _stock(variant).available
+
+
+def _stock(variant: Variant) -> Stock:
+    try:
+        return variant.stock
+    except Stock.DoesNotExist:
+        return Stock(on_hand=0, reserved=0)
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    extra = 1
+    fields = ["image", "alt_text", "position"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "brand", "category", "active", "updated_at"]
+    list_filter = ["active", ("category", admin.RelatedOnlyFieldListFilter), "brand"]
+    search_fields = ["name", "slug", "brand", "variants__sku"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["category"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    fields = [
+        "id",
+        "name",
+        "slug",
+        "category",
+        "brand",
+        "description",
+        "attributes",
+        "active",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [VariantInline, ProductImageInline]
+    actions = ["activate", "deactivate"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
+        return super().get_queryset(request).defer("search_vector")
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        # The admin's changeform runs in one transaction on the catalog database; remember the
+        # variants' sellable state before anything is saved, to publish what the edit changed.
+        request._catalog_before = selectors.variant_snapshots(product_ids=[obj.pk]) if change else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        product = form.instance
+        services.stock_ensure(variants=product.variants.all())
+        services.product_listing_refresh(product_ids=[product.pk])
+        services.product_updates_publish(before=getattr(request, "_catalog_before", {}), product_ids=[product.pk])
+
+    @admin.action(description="Activate selected products", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        count = services.products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=True)
+        self.message_user(request, f"{count} product(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected products", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        count = services.products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=False)
+        self.message_user(request, f"{count} product(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = ["sku", "product", "on_hand", "reserved", "available", "updated_at"]
+    search_fields = ["variant__sku", "variant__product__name"]
+    list_select_related = ["variant", "variant__product"]
+    readonly_fields = ["variant", "on_hand", "reserved", "available", "updated_at"]
+    ordering = ["variant__sku"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a variant gets its stock row when it is created
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="SKU", ordering="variant__sku")
+    def sku(self, stock: Stock) -> str:
+        return stock.variant.sku
+
+    @admin.display(description="product")
+    def product(self, stock: Stock) -> str:
+        return stock.variant.product.name
+
+    @admin.display(description="available")
+    def available(self, stock: Stock) -> int:
+        return stock.available
+
+
+class StockAdjustmentForm(forms.ModelForm):
+    sku = forms.CharField(label="SKU", max_length=64)
+
+    class Meta:
+        model = StockAdjustment
+        fields = ["sku", "delta", "reason"]
+        help_texts = {"delta": "Units to add; negative to remove (e.g. -2 for breakage)."}
+
+    def clean_sku(self) -> str:
+        sku = self.cleaned_data["sku"].strip()
+        if not Variant.objects.filter(sku=sku).exists():
+            raise ValidationError(f"There is no SKU {sku!r}.")
+        return sku
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            # The service validates again under a row lock; this check gives the form its errors.
+            stock = Stock.objects.filter(variant__sku=cleaned["sku"]).first()
+            on_hand, reserved = (stock.on_hand, stock.reserved) if stock else (0, 0)
+            if cleaned["delta"] == 0:
+                raise ValidationError({"delta": "Enter a number of units other than 0."})
+            if on_hand + cleaned["delta"] < max(reserved, 0):
+                raise ValidationError(
+                    {"delta": f"On hand is {on_hand} with {reserved} reserved: stock cannot go below that."}
+                )
+        except KeyError:
+            pass
+        return cleaned
+
+
+@admin.register(StockAdjustment)
+class StockAdjustmentAdmin(admin.ModelAdmin):
+    """The audit trail: add an adjustment here; rows are never edited or deleted."""
+
+    form = StockAdjustmentForm
+    list_display = ["created_at", "sku", "delta", "on_hand_after", "reason", "actor"]
+    list_filter = ["created_at"]
+    search_fields = ["sku", "reason", "actor"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return (
+            ["sku", "delta", "reason"]
+            if obj is None
+            else ["sku", "delta", "on_hand_after", "reason", "actor", "created_at"]
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: StockAdjustment, form, change: bool) -> None:
+        try:
+            saved = services.stock_adjust(
+                sku=form.cleaned_data["sku"],
+                delta=form.cleaned_data["delta"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user.get_username(),
+            )
+        except (ValidationFailed, ApplicationError) as error:
+            # A concurrent change got there first; the form's check passed on older numbers.
+            self.message_user(request, f"Stock not adjusted: {error.detail}", messages.ERROR)
+            raise
+        obj.pk = saved.pk
+        obj.__dict__.update({key: value for key, value in saved.__dict__.items() if not key.startswith("_")})
+
+
+class ReservationLineInline(admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    fields = ["sku", "quantity"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    """Read-only: reservations change only through the order saga's events."""
+
+    list_display = ["order_id", "status", "created_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["order_id", "lines__sku"]
+    readonly_fields = ["order_id", "status", "created_at", "updated_at"]
+    inlines = [ReservationLineInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

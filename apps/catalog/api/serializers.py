@@ -1,0 +1,177 @@
+"""Serializers of the catalog API: query-parameter input for the list and the variant lookup, and
+the output shapes (also what the OpenAPI schema documents)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.catalog.selectors import ORDERINGS
+
+_OPTION = re.compile(r"^([a-z][a-z0-9_]{0,39}):(.{1,100})$")
+LIST_PARAMETERS = {
+    "category",
+    "min_price",
+    "max_price",
+    "in_stock",
+    "brand",
+    "option",
+    "q",
+    "ordering",
+    "cursor",
+    "page_size",
+    "format",
+}
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only true/false (and 1/0): DRF would also take "yes", "on" and friends."""
+
+    TRUE_VALUES = {"true", "True", "1"}
+    FALSE_VALUES = {"false", "False", "0"}
+
+
+class ProductListInputSerializer(serializers.Serializer):
+    category = serializers.SlugField(required=False, help_text="A category slug; its descendants are included.")
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    in_stock = StrictBooleanField(required=False)
+    brand = serializers.CharField(max_length=100, required=False)
+    option = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        required=False,
+        max_length=10,
+        help_text="name:value, e.g. colour:red; repeat for several (all must match one variant).",
+    )
+    q = serializers.CharField(max_length=200, required=False, trim_whitespace=True)
+    ordering = serializers.ChoiceField(choices=sorted(ORDERINGS), required=False)
+
+    def validate_option(self, values: list[str]) -> dict[str, str]:
+        options: dict[str, str] = {}
+        for value in values:
+            match = _OPTION.match(value.strip())
+            if match is None:
+                raise serializers.ValidationError(
+                    f"{value!r} is not name:value (name in lower-case letters, digits and _)."
+                )
+            options[match.group(1)] = match.group(2).strip()
+        return options
+
+    def validate(self, attrs: dict) -> dict:
+        minimum, maximum = attrs.get("min_price"), attrs.get("max_price")
+        if minimum is not None and maximum is not None and minimum > maximum:
+            raise serializers.ValidationError({"max_price": ["Must not be below min_price."]})
+        if attrs.get("ordering") == "relevance" and not attrs.get("q"):
+            raise serializers.ValidationError({"ordering": ["relevance needs a search (q)."]})
+        return attrs
+
+
+class ProductListItemSerializer(serializers.Serializer):
+    """Documents the list item; the view builds these dicts directly (it is the hot path)."""
+
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    brand = serializers.CharField()
+    category = serializers.CharField(allow_null=True)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="The cheapest active variant's.")
+    compare_at_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    in_stock = serializers.BooleanField()
+    image_url = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ProductListOutputSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ProductListItemSerializer(many=True)
+
+
+class VariantOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    compare_at_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    option_values = serializers.DictField(child=serializers.CharField())
+    weight_grams = serializers.IntegerField(allow_null=True)
+    available = serializers.IntegerField(source="stock.available", default=0)
+    in_stock = serializers.SerializerMethodField()
+
+    def get_in_stock(self, variant) -> bool:
+        stock = getattr(variant, "stock", None)
+        return bool(stock and stock.available > 0)
+
+
+class ImageOutputSerializer(serializers.Serializer):
+    url = serializers.SerializerMethodField()
+    alt_text = serializers.CharField()
+
+    def get_url(self, image) -> str:
+        return image.image.url
+
+
+class ProductDetailOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    brand = serializers.CharField()
+    category = serializers.CharField(source="category.slug", default=None)
+    attributes = serializers.DictField()
+    in_stock = serializers.SerializerMethodField()
+    variants = VariantOutputSerializer(many=True)
+    images = ImageOutputSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_in_stock(self, product) -> bool:
+        return any(getattr(v, "stock", None) and v.stock.available > 0 for v in product.variants.all())
+
+
+class CategoryNodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    position = serializers.IntegerField()
+    children = serializers.ListField(child=serializers.DictField(), help_text="Nodes of this same shape.")
+
+
+class VariantLookupInputSerializer(serializers.Serializer):
+    sku = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+
+    def validate_sku(self, skus: list[str]) -> list[str]:
+        limit = settings.CATALOG_MAX_VARIANT_LOOKUP
+        if len(set(skus)) > limit:
+            raise serializers.ValidationError(f"Ask for at most {limit} SKUs per call.")
+        return sorted(set(skus))
+
+
+class VariantSnapshotOutputSerializer(serializers.Serializer):
+    """The shape apps.catalog.contracts.client.VariantSnapshot reads."""
+
+    sku = serializers.CharField()
+    product_id = serializers.UUIDField()
+    product_name = serializers.CharField()
+    variant_name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    available = serializers.IntegerField()
+    active = serializers.BooleanField()
+
+
+class VariantLookupOutputSerializer(serializers.Serializer):
+    results = VariantSnapshotOutputSerializer(many=True)
+
+
+class CatalogProblemSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False)

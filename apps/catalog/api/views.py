@@ -1,0 +1,240 @@
+"""Views of the catalog API: open to everyone (shoppers browse without signing in). Thin: each
+validates its query, calls one selector, and shapes the output. Product list and detail are
+cacheable (ETag, Cache-Control: public) and answer a matching If-None-Match with 304."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.catalog import selectors
+from apps.catalog.api import serializers as s
+from apps.core.api.pagination import CursorPagination
+from apps.core.exceptions import ValidationFailed
+
+PROBLEM = s.CatalogProblemSerializer
+BAD_QUERY = OpenApiResponse(
+    PROBLEM, description="Unknown parameter or filter value (`invalid`), or a malformed cursor (`invalid_cursor`)."
+)
+
+
+class ProductCursorPagination(CursorPagination):
+    def __init__(self) -> None:
+        self.page_size = settings.CATALOG_PAGE_SIZE
+        self.max_page_size = settings.CATALOG_MAX_PAGE_SIZE
+
+
+class PublicView(APIView):
+    """Anyone may read the catalog; no token is parsed (cheaper, and a bad token cannot 401)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class CachedPublicView(PublicView):
+    """GET answers carry a strong ETag of their body and may be cached publicly for
+    CATALOG_CACHE_MAX_AGE seconds; a request whose If-None-Match matches gets 304 and no body.
+
+    With CATALOG_RESPONSE_CACHE_SECONDS > 0 the rendered answer is also kept in the Django cache
+    (Redis when REDIS_URL is set) for that long, keyed by URL and Accept: the same staleness
+    the public Cache-Control already allows clients and CDNs, served without a query."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        seconds = settings.CATALOG_RESPONSE_CACHE_SECONDS
+        if not seconds or request.method not in ("GET", "HEAD"):
+            return super().dispatch(request, *args, **kwargs)
+        key = (
+            "catalog:response:"
+            + hashlib.blake2b(
+                f"{request.get_full_path()}|{request.headers.get('Accept', '')}".encode(), digest_size=16
+            ).hexdigest()
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            content, content_type, etag = hit
+            return _conditional(request, HttpResponse(content, content_type=content_type), etag)
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code == 200 and response.has_header("ETag"):
+            cache.set(key, (response.content, response["Content-Type"], response["ETag"]), seconds)
+        return response
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        response.render()
+        etag = quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest())
+        return _conditional(request, response, etag)
+
+
+def _conditional(request: HttpRequest, response: HttpResponseBase, etag: str) -> HttpResponseBase:
+    """Stamp the caching headers; a matching If-None-Match turns the answer into a 304."""
+    if_none_match = request.headers.get("If-None-Match", "")
+    if if_none_match.strip() == "*" or etag in parse_etags(if_none_match):
+        response = HttpResponseNotModified()
+    response["ETag"] = etag
+    response["Cache-Control"] = f"public, max-age={settings.CATALOG_CACHE_MAX_AGE}"
+    patch_vary_headers(response, ["Accept"])
+    return response
+
+
+CENT = Decimal("0.01")
+DEFAULT_ORDERING = "name"
+
+
+def _money(value: Decimal | None) -> str | None:
+    # Subquery annotations come back unquantized on SQLite; money always shows two places.
+    return None if value is None else str(value.quantize(CENT))
+
+
+def _image_url(name: str | None) -> str | None:
+    return default_storage.url(name) if name else None
+
+
+def _list_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "slug": row["slug"],
+        "name": row["name"],
+        "brand": row["brand"],
+        "category": row["category_slug"],
+        "price": _money(row["price_from"]),
+        "compare_at_price": _money(row["compare_at_price"]),
+        "currency": row["currency"],
+        "in_stock": row["in_stock"],
+        "image_url": _image_url(row["primary_image"]),
+        "created_at": row["created_at"].isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _list_filters(request: Request) -> tuple[selectors.ProductFilters, str]:
+    params = request.query_params
+    unknown = sorted(set(params) - s.LIST_PARAMETERS)
+    if unknown:
+        raise ValidationFailed(
+            {name: [f"Unknown parameter; use one of: {', '.join(sorted(s.LIST_PARAMETERS))}."] for name in unknown}
+        )
+    repeated = sorted(name for name in params if name != "option" and len(params.getlist(name)) > 1)
+    if repeated:
+        raise ValidationFailed({name: ["Give this parameter once."] for name in repeated})
+    data: dict[str, Any] = {
+        name: params[name] for name in params if name not in {"option", "cursor", "page_size", "format"}
+    }
+    if "option" in params:
+        data["option"] = params.getlist("option")
+    if not data:
+        # The plain listing (the shop's landing page, the commonest request): nothing to
+        # validate, so the serializer (a third of this view's Python time) is not built.
+        return selectors.ProductFilters(), DEFAULT_ORDERING
+    query = s.ProductListInputSerializer(data=data)
+    query.is_valid(raise_exception=True)
+    values = query.validated_data
+    category_ids = None
+    if "category" in values:
+        category_ids = selectors.category_with_descendant_ids(slug=values["category"])
+        if category_ids is None:
+            raise ValidationFailed({"category": [f"There is no category {values['category']!r}."]})
+    if "brand" in values and not selectors.brand_exists(brand=values["brand"]):
+        raise ValidationFailed({"brand": [f"There is no brand {values['brand']!r}."]})
+    q = values.get("q") or None
+    filters = selectors.ProductFilters(
+        category_ids=category_ids,
+        min_price=values.get("min_price"),
+        max_price=values.get("max_price"),
+        in_stock=values.get("in_stock"),
+        brand=values.get("brand"),
+        options=values.get("option", {}),
+        q=q,
+    )
+    return filters, values.get("ordering") or ("relevance" if q else DEFAULT_ORDERING)
+
+
+class ProductListView(CachedPublicView):
+    @extend_schema(
+        operation_id="catalog_products_list",
+        parameters=[
+            s.ProductListInputSerializer,
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to CATALOG_MAX_PAGE_SIZE (100)."),
+        ],
+        responses={
+            200: s.ProductListOutputSerializer,
+            304: OpenApiResponse(description="Not modified."),
+            400: BAD_QUERY,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters, ordering = _list_filters(request)
+        # Read by CursorPagination.get_ordering.
+        self.cursor_ordering = selectors.ORDERINGS[ordering]
+        paginator = ProductCursorPagination()
+        page = paginator.paginate_queryset(
+            selectors.product_list(filters=filters, ordering=ordering), request, view=self
+        )
+        return paginator.get_paginated_response([_list_item(row) for row in page])
+
+
+class ProductDetailView(CachedPublicView):
+    @extend_schema(
+        operation_id="catalog_products_retrieve",
+        responses={
+            200: s.ProductDetailOutputSerializer,
+            304: OpenApiResponse(description="Not modified."),
+            404: OpenApiResponse(PROBLEM, description="No such active product (`product_not_found`)."),
+        },
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        product = selectors.product_get(slug=slug)
+        return Response(s.ProductDetailOutputSerializer(product).data)
+
+
+class CategoryTreeView(CachedPublicView):
+    @extend_schema(operation_id="catalog_categories_tree", responses={200: s.CategoryNodeSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(selectors.category_tree())
+
+
+class VariantLookupView(PublicView):
+    """Current price and availability of SKUs, for the orders service (contracts.client)."""
+
+    @extend_schema(
+        operation_id="catalog_variants_lookup",
+        parameters=[OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat per SKU.")],
+        responses={
+            200: s.VariantLookupOutputSerializer,
+            400: OpenApiResponse(PROBLEM, description="No or too many SKUs."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = s.VariantLookupInputSerializer(data={"sku": request.query_params.getlist("sku")})
+        query.is_valid(raise_exception=True)
+        results = [
+            {
+                "sku": variant.sku,
+                "product_id": variant.product_id,
+                "product_name": variant.product.name,
+                "variant_name": variant.name,
+                "price": variant.price,
+                "currency": variant.currency,
+                "available": max(getattr(getattr(variant, "stock", None), "available", 0), 0),
+                "active": variant.active and variant.product.active,
+            }
+            for variant in selectors.variants_by_sku(skus=query.validated_data["sku"])
+        ]
+        response = Response(s.VariantLookupOutputSerializer({"results": results}).data)
+        response["Cache-Control"] = "no-store"  # prices and stock are read to be acted on now
+        return response

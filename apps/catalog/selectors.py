@@ -1,0 +1,198 @@
+"""Reads of the catalog service: the shopper's product list (filters, search, ordering), product
+detail, the category tree and the variant lookup other services price carts with.
+
+The list is one SQL query whatever the page size: price, currency, stock and the first image are
+subquery annotations on the product rows, not per-product lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connections
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+
+from apps.catalog.models import Category, Product, ProductImage, Variant
+from apps.core.exceptions import NotFound
+from apps.core.services import db_alias
+
+# ordering name -> the fields the cursor paginates on (first carries the position, last is unique)
+ORDERINGS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "id"),
+    "price": ("price_from", "id"),
+    "-price": ("-price_from", "-id"),
+    "newest": ("-created_at", "-id"),
+    "relevance": ("-rank", "id"),
+}
+LIST_FIELDS = (
+    "id",
+    "name",
+    "slug",
+    "brand",
+    "created_at",
+    "category_slug",
+    "price_from",
+    "currency",
+    "compare_at_price",
+    "in_stock",
+    "primary_image",
+)
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    """Validated list filters (the API turns query parameters into this)."""
+
+    category_ids: list[int] | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    brand: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    q: str | None = None
+
+
+def _uses_postgres() -> bool:
+    return connections[db_alias("catalog")].vendor == "postgresql"
+
+
+# --- Categories ----------------------------------------------------------------------------------
+
+
+def category_tree() -> list[dict[str, Any]]:
+    """Every category, nested under its parent, siblings by position then name."""
+    nodes = {
+        row["id"]: {**row, "children": []}
+        for row in Category.objects.order_by("position", "name").values("id", "name", "slug", "parent_id", "position")
+    }
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node.pop("parent_id"))
+        (parent["children"] if parent else roots).append(node)
+    return roots
+
+
+def category_with_descendant_ids(*, slug: str) -> list[int] | None:
+    """The category's id and its descendants' ids; None for an unknown slug. One query: the
+    tree is small (hundreds of rows), so it is walked here rather than with a recursive CTE."""
+    rows = list(Category.objects.values_list("id", "slug", "parent_id"))
+    root = next((row_id for row_id, row_slug, _ in rows if row_slug == slug), None)
+    if root is None:
+        return None
+    children: dict[int | None, list[int]] = {}
+    for row_id, _, parent_id in rows:
+        children.setdefault(parent_id, []).append(row_id)
+    found, pending = [], [root]
+    while pending:
+        current = pending.pop()
+        if current in found:  # a cycle made by hand in the database must not hang the request
+            continue
+        found.append(current)
+        pending.extend(children.get(current, []))
+    return found
+
+
+# --- Products ------------------------------------------------------------------------------------
+
+
+def _sellable_variants() -> QuerySet[Variant]:
+    return Variant.objects.filter(product=OuterRef("pk"), active=True)
+
+
+def product_list(*, filters: ProductFilters, ordering: str) -> QuerySet:
+    """Active products with at least one active variant, as dicts of LIST_FIELDS, ordered by
+    ORDERINGS[ordering] (which the caller paginates). Price, currency, stock and image come from
+    the product's listing summary (services.product_listing_refresh), so this is one query on
+    one table plus the category join."""
+    queryset = Product.objects.filter(active=True, price_from__isnull=False).annotate(category_slug=F("category__slug"))
+    if filters.category_ids is not None:
+        queryset = queryset.filter(category_id__in=filters.category_ids)
+    if filters.brand:
+        queryset = queryset.filter(brand__iexact=filters.brand)
+    if filters.min_price is not None or filters.max_price is not None or filters.options:
+        # One variant must match every variant-level filter at once (a red M at <= 30, not a red
+        # XL at 50 and a blue M at 20).
+        variants = _sellable_variants()
+        if filters.min_price is not None:
+            variants = variants.filter(price__gte=filters.min_price)
+        if filters.max_price is not None:
+            variants = variants.filter(price__lte=filters.max_price)
+        for name, value in filters.options.items():
+            variants = variants.filter(**{f"option_values__{name}__iexact": value})
+        queryset = queryset.filter(Exists(variants))
+    if filters.in_stock is not None:
+        queryset = queryset.filter(in_stock=filters.in_stock)
+    if filters.q:
+        queryset = _search(queryset, filters.q)
+    return queryset.order_by(*ORDERINGS[ordering]).values(*LIST_FIELDS, *(("rank",) if filters.q else ()))
+
+
+def _search(queryset: QuerySet, q: str) -> QuerySet:
+    if _uses_postgres():
+        # The stored, GIN-indexed search_vector (weights: name A, brand B, description C).
+        query = SearchQuery(q, config="english", search_type="websearch")
+        return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+    # SQLite (local default): substring match; a name match ranks above a description match.
+    match = Q(name__icontains=q) | Q(brand__icontains=q) | Q(description__icontains=q)
+    return queryset.filter(match).annotate(
+        rank=Case(
+            When(name__icontains=q, then=Value(1.0)),
+            When(brand__icontains=q, then=Value(0.5)),
+            default=Value(0.1),
+            output_field=FloatField(),
+        )
+    )
+
+
+def product_get(*, slug: str) -> Product:
+    """An active product with its variants (each with stock) and images: three queries."""
+    product = (
+        Product.objects.filter(active=True, slug=slug)
+        .select_related("category")
+        .defer("search_vector")
+        .prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.filter(active=True).select_related("stock")),
+            Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")),
+        )
+        .first()
+    )
+    if product is None:
+        raise NotFound(f"There is no product {slug!r}.", code="product_not_found")
+    return product
+
+
+def brand_exists(*, brand: str) -> bool:
+    return Product.objects.filter(active=True, brand__iexact=brand).exists()
+
+
+def variants_by_sku(*, skus: list[str]) -> list[Variant]:
+    """The variants with these SKUs (unknown ones are simply absent), with product and stock."""
+    return list(
+        Variant.objects.filter(sku__in=skus)
+        .select_related("product", "stock")
+        .defer("product__search_vector")
+        .order_by("sku")
+    )
+
+
+def variant_snapshots(*, product_ids: list[Any]) -> dict[str, tuple]:
+    """sku -> the state product.updated carries, to tell what an edit changed."""
+    return {
+        row[0]: row[1:]
+        for row in Variant.objects.filter(product_id__in=product_ids).values_list(
+            "sku", "product_id", "product__name", "name", "price", "currency", "product__active", "active"
+        )
+    }

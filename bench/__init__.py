@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run by hand, report figures for docs/benchmarks.md."""

@@ -1,0 +1,308 @@
+"""Benchmark: the catalog product list against a bare Django JSON view, served by the same
+gunicorn in the same run (SERVICE=catalog, PostgreSQL), loaded from this process with threads
+over keep-alive http.client connections to 127.0.0.1 only. Bounded: every phase has a duration
+and the server is stopped at the end.
+
+    .venv/bin/python bench/catalog_list.py [--duration 10] [--threads 8] [--workers 2] [--redis-url URL]
+
+Steps: create (drop first) the database shopstack_bench_catalog, migrate it, seed_demo (1,000
+products, 3,000 SKUs, timed), start gunicorn on 127.0.0.1, then
+  1. peak (closed loop): bare view, then product list (page of 20): requests/s, p50, p99;
+  2. the list at a fixed offered rate of half the bare peak (open loop, latency measured from
+     each request's scheduled start so queueing counts), and at half its own peak;
+and print the targets: list >= 35% of the bare rate; p99 < 50 ms at half the bare peak rate.
+All of that twice: default settings, then CATALOG_RESPONSE_CACHE_SECONDS=5 (--response-cache-seconds;
+0 skips it). Results and how to read them: docs/benchmarks.md.
+Needs PostgreSQL at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres)."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+DATABASE = "shopstack_bench_catalog"
+BARE_PATH = "/bench/bare/"
+LIST_PATH = "/api/v1/catalog/products/"
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<38} {self.rate:8.0f} req/s   p50 {self.percentile(0.50):7.2f} ms   "
+            f"p99 {self.percentile(0.99):7.2f} ms   ({self.requests} requests, {self.errors} errors)"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def prepare_database(admin_url: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    return _database_url(admin_url, DATABASE)
+
+
+def drop_database(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+
+
+def manage(env: dict[str, str], *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=600)
+    return time.perf_counter() - started
+
+
+def wait_until_up(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/health/live")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not come up in time")
+
+
+def _worker(port: int, path: str, stop_at: float, schedule, out: list, errors: list) -> None:
+    """One keep-alive connection. `schedule` is None (closed loop: next request as soon as the
+    last answered) or an iterator of scheduled start times (open loop)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    latencies, failed = [], 0
+    while True:
+        if schedule is None:
+            start = time.perf_counter()
+            if start >= stop_at:
+                break
+        else:
+            start = next(schedule)
+            if start >= stop_at:
+                break
+            delay = start - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        try:
+            connection.request("GET", path, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                failed += 1
+        except (OSError, http.client.HTTPException):
+            failed += 1
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        latencies.append(time.perf_counter() - start)
+    connection.close()
+    out.extend(latencies)
+    errors.append(failed)
+
+
+def run_load(name: str, port: int, path: str, *, threads: int, duration: float, rate: float | None = None) -> Result:
+    latencies: list[float] = []
+    errors: list[int] = []
+    begin = time.perf_counter() + 0.05
+    stop_at = begin + duration
+    workers = []
+    for index in range(threads):
+        schedule = None
+        if rate:
+            interval = threads / rate  # each thread takes every threads-th slot of the global schedule
+            offset = index / rate
+            schedule = (begin + offset + step * interval for step in range(10**9))
+        workers.append(
+            threading.Thread(target=_worker, args=(port, path, stop_at, schedule, latencies, errors), daemon=True)
+        )
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=duration + 30)
+    elapsed = max(time.perf_counter() - begin, 1e-9)
+    return Result(name, len(latencies), sum(errors), elapsed, latencies)
+
+
+def start_server(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.worker_threads),
+            "--keep-alive",
+            "10",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    wait_until_up(port, time.monotonic() + 60)
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
+def paced_threads(rate: float, limit: int) -> int:
+    """Connections for an open-loop phase: enough for the rate at ~4 ms a request, no more. Idle
+    extra threads in this one-process generator were measured to add client-side delay that
+    would be counted as server latency (2 vs 16 threads at 200 req/s: p50 2 ms vs 7 ms, bare)."""
+    return max(2, min(limit, math.ceil(rate * 0.004)))
+
+
+def measure(label: str, port: int, args: argparse.Namespace) -> None:
+    print(f"--- {label}")
+    for path in (BARE_PATH, LIST_PATH):  # warm up: connections, imports, caches
+        run_load("warm-up", port, path, threads=args.threads, duration=2)
+    bare = run_load("bare JSON view, peak", port, BARE_PATH, threads=args.threads, duration=args.duration)
+    print(bare.line())
+    listing = run_load("product list (20/page), peak", port, LIST_PATH, threads=args.threads, duration=args.duration)
+    print(listing.line())
+    half_bare = bare.rate / 2
+    paced = run_load(
+        f"product list @ {half_bare:.0f} req/s (1/2 bare)",
+        port,
+        LIST_PATH,
+        threads=paced_threads(half_bare, args.threads),
+        duration=args.duration,
+        rate=half_bare,
+    )
+    print(paced.line())
+    half_own = listing.rate / 2
+    own = run_load(
+        f"product list @ {half_own:.0f} req/s (1/2 own)",
+        port,
+        LIST_PATH,
+        threads=paced_threads(half_own, args.threads),
+        duration=args.duration,
+        rate=half_own,
+    )
+    print(own.line())
+    ratio = listing.rate / bare.rate if bare.rate else 0.0
+    p99 = paced.percentile(0.99)
+    print(f"list / bare rate: {ratio:.0%} (target >= 35%: {'met' if ratio >= 0.35 else 'NOT met'}); ", end="")
+    print(f"list p99 at half the bare peak rate: {p99:.1f} ms (target < 50 ms: {'met' if p99 < 50 else 'NOT met'})\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--threads", type=int, default=8, help="load generator threads (connections) at peak")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument(
+        "--response-cache-seconds",
+        type=int,
+        default=5,
+        help="second run with CATALOG_RESPONSE_CACHE_SECONDS set to this (0: skip that run)",
+    )
+    parser.add_argument("--redis-url", default="", help="REDIS_URL for the cached run (default: per-process memory)")
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
+    args = parser.parse_args()
+    # The load generator is threads in one process: hand the GIL over often, so a thread whose
+    # answer has arrived is not held up for the default 5 ms behind the others (that would be
+    # counted as server latency).
+    sys.setswitchinterval(0.0005)
+
+    admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    database_url = prepare_database(admin_url)
+    env = {
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"REDIS_URL", "CATALOG_RESPONSE_CACHE_SECONDS"}
+        },
+        "SERVICE": "catalog",
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_CONN_MAX_AGE": "600",
+        "PYTHONPATH": str(ROOT),
+    }
+    modes = [("no response cache (default settings)", {})]
+    if args.response_cache_seconds:
+        cached = {"CATALOG_RESPONSE_CACHE_SECONDS": str(args.response_cache_seconds)}
+        if args.redis_url:
+            cached["REDIS_URL"] = args.redis_url
+        where = "Redis" if args.redis_url else "per-process memory"
+        modes.append((f"response cache {args.response_cache_seconds}s ({where})", cached))
+    server = None
+    try:
+        manage(env, "migrate", "--verbosity", "0")
+        seed_seconds = manage(env, "seed_demo", "--verbosity", "0")
+        print(f"seed_demo (1,000 products, 3,000 SKUs) on PostgreSQL: {seed_seconds:.1f}s including startup")
+        print(
+            f"gunicorn: {args.workers} workers x {args.worker_threads} threads (gthread); load: {args.threads} "
+            f"threads; {os.cpu_count()} cores shared by server, PostgreSQL and load generator; "
+            f"{args.duration:.0f}s per phase\n"
+        )
+        for label, extra in modes:
+            port = _free_port()
+            server = start_server({**env, **extra}, port, args)
+            measure(label, port, args)
+            stop_server(server)
+            server = None
+    finally:
+        if server is not None:
+            stop_server(server)
+        if not args.keep_db:
+            drop_database(admin_url)
+
+
+if __name__ == "__main__":
+    main()

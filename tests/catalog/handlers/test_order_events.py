@@ -1,0 +1,103 @@
+"""order.created / order.cancelled / order.confirmed reach catalog's handlers through the inbox:
+a redelivered event has no second effect, and a new event for a handled order none either."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+import pytest
+
+from apps.catalog.models import Stock
+from apps.core.events.envelope import Envelope
+from apps.core.events.handlers import deliver
+from apps.orders.contracts import events as orders
+from tests.catalog import factories
+from tests.catalog.helpers import events
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _envelope(event_type: str, payload) -> Envelope:
+    return Envelope(type=event_type, producer="orders", payload=asdict(payload), trace_id="trace-1")
+
+
+def _created(order_id: str, lines) -> Envelope:
+    return _envelope(
+        orders.ORDER_CREATED,
+        orders.OrderCreated(
+            order_id=order_id,
+            order_number="SO-1",
+            customer_id=str(uuid.uuid4()),
+            lines=[orders.OrderLine(sku=sku, quantity=quantity) for sku, quantity in lines],
+        ),
+    )
+
+
+def _cancelled(order_id: str) -> Envelope:
+    return _envelope(
+        orders.ORDER_CANCELLED,
+        orders.OrderCancelled(
+            order_id=order_id,
+            order_number="SO-1",
+            customer_id="c",
+            email="a@example.com",
+            reason="payment failed",
+            lines=[],
+        ),
+    )
+
+
+def _confirmed(order_id: str) -> Envelope:
+    return _envelope(
+        orders.ORDER_CONFIRMED,
+        orders.OrderConfirmed(
+            order_id=order_id,
+            order_number="SO-1",
+            customer_id="c",
+            email="a@example.com",
+            total="10.00",
+            currency="EUR",
+            lines=[],
+        ),
+    )
+
+
+def _stock(sku: str) -> tuple[int, int]:
+    stock = Stock.objects.get(variant__sku=sku)
+    return stock.on_hand, stock.reserved
+
+
+def test_order_created_reserves_and_a_redelivery_does_nothing():
+    factories.variant(sku="A", on_hand=3)
+    order_id = str(uuid.uuid4())
+    envelope = _created(order_id, [("A", 2)])
+
+    assert deliver("catalog", envelope) is True
+    assert deliver("catalog", envelope) is False  # same event id: the inbox drops it
+    assert deliver("catalog", _created(order_id, [("A", 2)])) is True  # new id, same order: no effect
+
+    assert _stock("A") == (3, 2)
+    assert len(events("stock.reserved")) == 1
+
+
+def test_order_created_for_too_many_units_is_rejected():
+    factories.variant(sku="A", on_hand=1)
+    order_id = str(uuid.uuid4())
+
+    deliver("catalog", _created(order_id, [("A", 2)]))
+
+    assert events("stock.rejected") == [{"order_id": order_id, "short": [{"sku": "A", "requested": 2, "available": 1}]}]
+
+
+def test_cancelled_releases_and_confirmed_commits():
+    factories.variant(sku="A", on_hand=5)
+    cancelled, confirmed = str(uuid.uuid4()), str(uuid.uuid4())
+    deliver("catalog", _created(cancelled, [("A", 1)]))
+    deliver("catalog", _created(confirmed, [("A", 2)]))
+
+    deliver("catalog", _cancelled(cancelled))
+    deliver("catalog", _confirmed(confirmed))
+    deliver("catalog", _confirmed(confirmed))
+
+    assert _stock("A") == (3, 0)

@@ -1,0 +1,108 @@
+"""An HTTP client for the end-to-end suite: a shopper through the public API and a staff member
+through the Django admin, against a running shop (the split stack behind its gateway, or the
+all-in-one server). Nothing here imports the project: it speaks HTTP only."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from html import unescape
+
+import requests
+
+BASE_URL = os.environ.get("E2E_BASE_URL", "http://127.0.0.1:8080").rstrip("/")
+# The split shape mounts each service's admin at /admin/<service>/; all-in-one has one /admin/.
+SPLIT = os.environ.get("E2E_SHAPE", "split") == "split"
+STAFF_USERNAME = os.environ.get("E2E_STAFF_USERNAME", "e2e-staff")
+STAFF_PASSWORD = os.environ.get("E2E_STAFF_PASSWORD", "")
+TIMEOUT = 10
+
+
+def admin_url(service: str, path: str = "") -> str:
+    prefix = f"/admin/{service}/" if SPLIT else "/admin/"
+    return f"{BASE_URL}{prefix}{path}"
+
+
+def eventually(probe, *, timeout: float = 60, interval: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last: {value!r}")
+        time.sleep(interval)
+
+
+@dataclass
+class Shopper:
+    email: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:10]}@example.com")
+    password: str = "An-e2e-Passphrase-42"
+    session: requests.Session = field(default_factory=requests.Session)
+    access_token: str = ""
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        return self.session.request(method, f"{BASE_URL}{path}", headers=headers, timeout=TIMEOUT, **kwargs)
+
+    def register_and_log_in(self) -> None:
+        response = self.call(
+            "POST",
+            "/api/v1/users/register/",
+            json={"email": self.email, "password": self.password, "first_name": "Eve", "last_name": "Tester"},
+        )
+        assert response.status_code == 201, response.text
+        response = self.call("POST", "/api/v1/users/token/", json={"email": self.email, "password": self.password})
+        assert response.status_code == 200, response.text
+        self.access_token = response.json()["access_token"]
+
+
+class Staff:
+    """Signs in to a service's admin with a session and CSRF token, like a browser."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self.session = requests.Session()
+        login = admin_url(service, "login/")
+        self.session.get(login, timeout=TIMEOUT)
+        response = self.session.post(
+            login,
+            data={
+                "username": STAFF_USERNAME,
+                "password": STAFF_PASSWORD,
+                "csrfmiddlewaretoken": self.session.cookies["csrftoken"],
+                "next": admin_url(service),
+            },
+            headers={"Referer": login},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200 and "logout" in response.text.lower(), (
+            f"staff sign-in to the {service} admin failed"
+        )
+
+    def get(self, path: str, **params) -> str:
+        response = self.session.get(admin_url(self.service, path), params=params, timeout=TIMEOUT)
+        assert response.status_code == 200, response.status_code
+        return unescape(response.text)
+
+    def post(self, path: str, data: dict) -> str:
+        url = admin_url(self.service, path)
+        response = self.session.post(
+            url,
+            data={**data, "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+            headers={"Referer": url},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200, response.status_code
+        return unescape(response.text)
+
+
+def delivery_templates(staff: Staff, email: str) -> list[str]:
+    """Templates of the messages the notifications log holds for one recipient, as sent."""
+    page = staff.get("notifications/delivery/", q=email, status__exact="sent")
+    return re.findall(r'<td class="field-template">([a-z_]+)</td>', page)

@@ -1,0 +1,227 @@
+"""Fault tests against the running split stack (scripts/stack up): a worker killed mid-batch, the
+moto server stopped for 10 seconds, catalog's web process down during checkout, and every event
+delivered twice. Each ends by proving nothing was lost and nothing was done twice, and prints
+a line such as `orders placed 60, confirmed 52, cancelled 8, lost 0, double-charged 0`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+
+import boto3
+import psycopg
+import pytest
+
+from devstack import stack
+from tests.e2e.client import Shopper, eventually
+
+pytestmark = pytest.mark.fault
+
+BATCH = int(os.environ.get("FAULT_BATCH", "40"))
+FINAL = {"confirmed", "cancelled"}
+ADDRESS = {
+    "full_name": "Fay Ult",
+    "line1": "1 Chaos Road",
+    "city": "Localhost",
+    "postal_code": "12700",
+    "country": "GB",
+}
+
+
+def _query(service: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(stack.database_url(service)) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def _scalar(service: str, sql: str, params: tuple = ()) -> int:
+    return _query(service, sql, params)[0][0]
+
+
+@pytest.fixture(scope="module")
+def shopper() -> Shopper:
+    shopper = Shopper()
+    shopper.register_and_log_in()
+    return shopper
+
+
+@pytest.fixture(scope="module")
+def skus(shopper) -> list[str]:
+    listing = shopper.call("GET", "/api/v1/catalog/products/", params={"in_stock": "true", "page_size": 50})
+    slugs = [product["slug"] for product in listing.json()["results"]]
+    found = []
+    for slug in slugs:
+        detail = shopper.call("GET", f"/api/v1/catalog/products/{slug}/").json()
+        found += [variant["sku"] for variant in detail["variants"] if variant["available"] > 0]
+    assert len(found) >= 10
+    return found
+
+
+def _checkout(shopper: Shopper, sku: str) -> tuple[int, dict]:
+    added = shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1})
+    if added.status_code not in (200, 201):
+        return added.status_code, added.json()
+    response = shopper.call(
+        "POST",
+        "/api/v1/orders/",
+        json={"shipping_address": ADDRESS, "payment_method_token": "tok_success"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    return response.status_code, response.json()
+
+
+def _place_batch(shopper: Shopper, skus: list[str], count: int, placed: list[str]) -> None:
+    for index in range(count):
+        status, body = _checkout(shopper, skus[index % len(skus)])
+        if status == 201:
+            placed.append(body["id"])
+
+
+def _settle(order_ids: list[str], *, timeout: float = 240) -> Counter:
+    def statuses() -> Counter:
+        rows = _query(
+            "orders", "SELECT status FROM orders_order WHERE id = ANY(%s)", ([uuid.UUID(i) for i in order_ids],)
+        )
+        return Counter(status for (status,) in rows)
+
+    try:
+        return eventually(
+            lambda: (counts := statuses()) and sum(counts[s] for s in FINAL) == len(order_ids) and counts,
+            timeout=timeout,
+            interval=1,
+            what="every order in a final state",
+        )
+    except AssertionError:
+        return statuses()
+
+
+def _queue_depth() -> int:
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=f"http://127.0.0.1:{stack.MOTO_PORT}",
+        region_name="us-east-1",
+        aws_access_key_id="stack",
+        aws_secret_access_key="stack",
+    )
+    depth = 0
+    for name in ("catalog", "orders", "payments", "notifications"):
+        url = sqs.get_queue_url(QueueName=f"shopstack-{name}")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        depth += int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+    return depth
+
+
+def _wait_until_queues_drain() -> None:
+    time.sleep(2)  # let SNS fan the replay out
+    eventually(
+        lambda: _queue_depth() == 0 and (time.sleep(2) or _queue_depth() == 0), timeout=180, what="queues drained"
+    )
+
+
+def _charges() -> int:
+    return _scalar("payments", "SELECT count(*) FROM payments_sandboxcharge WHERE outcome = 'succeeded'")
+
+
+def _report(label: str, order_ids: list[str], statuses: Counter, charges_before: int) -> tuple[int, int]:
+    confirmed = statuses["confirmed"]
+    lost = len(order_ids) - sum(statuses[s] for s in FINAL)
+    # One succeeded provider charge per confirmed order; any more is a double charge.
+    double_charged = (_charges() - charges_before) - confirmed
+    print(
+        f"\n{label}: orders placed {len(order_ids)}, confirmed {confirmed}, cancelled {statuses['cancelled']}, "
+        f"lost {lost}, double-charged {double_charged}"
+    )
+    return lost, double_charged
+
+
+def _with_fault_midway(shopper, skus, fault) -> list[str]:
+    placed: list[str] = []
+    worker = threading.Thread(target=_place_batch, args=(shopper, skus, BATCH, placed))
+    worker.start()
+    eventually(lambda: len(placed) >= BATCH // 3, timeout=120, interval=0.1, what="a third of the batch placed")
+    fault()
+    worker.join(timeout=600)
+    return placed
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(shopper, skus):
+    charges_before = _charges()
+
+    def kill_and_restart() -> None:
+        stack.kill("orders-worker", signal.SIGKILL)
+        time.sleep(5)
+        stack.start("orders-worker")
+
+    placed = _with_fault_midway(shopper, skus, kill_and_restart)
+    lost, double_charged = _report("worker killed", placed, _settle(placed), charges_before)
+    assert len(placed) == BATCH and lost == 0 and double_charged == 0
+
+
+def test_moto_stopped_for_ten_seconds_loses_nothing(shopper, skus):
+    charges_before = _charges()
+
+    def stop_moto() -> None:
+        stack.signal_process("moto", signal.SIGSTOP)
+        try:
+            time.sleep(10)
+        finally:
+            stack.signal_process("moto", signal.SIGCONT)
+
+    placed = _with_fault_midway(shopper, skus, stop_moto)
+    lost, double_charged = _report("moto stopped 10 s", placed, _settle(placed), charges_before)
+    assert len(placed) == BATCH and lost == 0 and double_charged == 0
+
+
+def test_catalog_down_during_checkout_is_a_clear_503_and_no_half_order(shopper, skus):
+    orders_before = _scalar("orders", "SELECT count(*) FROM orders_order")
+    added = shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": skus[0], "quantity": 1})
+    assert added.status_code in (200, 201)
+    stack.kill("catalog-web", signal.SIGTERM)
+    try:
+        response = shopper.call(
+            "POST",
+            "/api/v1/orders/",
+            json={"shipping_address": ADDRESS, "payment_method_token": "tok_success"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+    finally:
+        stack.start("catalog-web")
+    assert response.status_code == 503
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == "catalog_unavailable"
+    assert _scalar("orders", "SELECT count(*) FROM orders_order") == orders_before
+    print(f"\ncatalog down: checkout answered 503 {response.json()['code']}, orders created 0")
+    eventually(lambda: shopper.call("GET", "/api/v1/catalog/categories/").status_code == 200, what="catalog back")
+
+
+def test_every_event_delivered_twice_changes_nothing(shopper, skus):
+    charges_before = _charges()
+    placed: list[str] = []
+    _place_batch(shopper, skus, BATCH // 2, placed)
+    statuses = _settle(placed)
+
+    def snapshot() -> dict:
+        return {
+            "orders": _query("orders", "SELECT id, status, amount_captured FROM orders_order ORDER BY id"),
+            "charges": _charges(),
+            "reservations": _query("catalog", "SELECT order_id, status FROM catalog_reservation ORDER BY order_id"),
+            "stock": _query("catalog", "SELECT variant_id, on_hand, reserved FROM catalog_stock ORDER BY variant_id"),
+            "deliveries": _scalar("notifications", "SELECT count(*) FROM notifications_delivery"),
+        }
+
+    before = snapshot()
+    inboxes_before = {s: _scalar(s, f"SELECT count(*) FROM {s}_inboxevent") for s in ("catalog", "orders", "payments")}
+    for service in ("users", "catalog", "orders", "payments"):
+        stack._manage(service, "replay_events")
+    _wait_until_queues_drain()
+
+    after = snapshot()
+    assert after == before
+    assert {s: _scalar(s, f"SELECT count(*) FROM {s}_inboxevent") for s in inboxes_before} == inboxes_before
+    lost, double_charged = _report("every event twice", placed, statuses, charges_before)
+    assert lost == 0 and double_charged == 0
