@@ -28,6 +28,17 @@ class ValidationFailed(ApplicationError):
         super().__init__(detail, code=code, extra={"errors": errors})
 
 
+class Unauthorized(ApplicationError):
+    """Credentials the request carried (a password, a token, a signature) were not accepted.
+
+    Not DRF's AuthenticationFailed: DRF turns that into a 403 on views without an authenticator
+    (the open sign-in views, webhooks), and these are 401s wherever they are raised."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "unauthorized"
+    default_detail = "The credentials are missing or not accepted."
+
+
 class NotFound(ApplicationError):
     status_code = status.HTTP_404_NOT_FOUND
     default_code = "not_found"

@@ -60,32 +60,31 @@ def _notify(envelope: Envelope, template: str, *, customer_id: str, email: str =
     )
 
 
+def _recipient_upsert(envelope: Envelope, data: users.UserRegistered | users.UserUpdated) -> None:
+    """The shopper's contact details as the event has them (a stale event changes nothing)."""
+    services.recipient_upsert(
+        customer_id=uuid.UUID(data.customer_id),
+        email=data.email,
+        first_name=data.first_name,
+        phone=data.phone,
+        as_of=envelope.occurred_at,
+    )
+
+
 # --- Users ------------------------------------------------------------------------------------
 
 
 @event_handler(SERVICE, users.USER_REGISTERED)
 def on_user_registered(envelope: Envelope) -> None:
     data = _payload(users.UserRegistered, envelope)
-    services.recipient_upsert(
-        customer_id=uuid.UUID(data.customer_id),
-        email=data.email,
-        first_name=data.first_name,
-        phone=data.phone,
-        as_of=envelope.occurred_at,
-    )
+    _recipient_upsert(envelope, data)
     _notify(envelope, messages.WELCOME, customer_id=data.customer_id, email=data.email)
 
 
 @event_handler(SERVICE, users.USER_UPDATED)
 def on_user_updated(envelope: Envelope) -> None:
     data = _payload(users.UserUpdated, envelope)
-    services.recipient_upsert(
-        customer_id=uuid.UUID(data.customer_id),
-        email=data.email,
-        first_name=data.first_name,
-        phone=data.phone,
-        as_of=envelope.occurred_at,
-    )
+    _recipient_upsert(envelope, data)
 
 
 @event_handler(SERVICE, users.PASSWORD_RESET_REQUESTED)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from rest_framework import status
-
-from apps.core.exceptions import ApplicationError, Conflict, NotFound, UnprocessableEntity
+from apps.core.exceptions import ApplicationError, Conflict, NotFound, Unauthorized, UnprocessableEntity
 
 
-class WebhookSignatureInvalid(ApplicationError):
-    status_code = status.HTTP_401_UNAUTHORIZED
+class WebhookSignatureInvalid(Unauthorized):
     default_code = "webhook_signature_invalid"
     default_detail = "The webhook signature is missing or does not match."
 
 
-class WebhookTimestampExpired(ApplicationError):
-    status_code = status.HTTP_401_UNAUTHORIZED
+class WebhookTimestampExpired(Unauthorized):
     default_code = "webhook_timestamp_expired"
     default_detail = "The webhook signature's timestamp is outside the accepted window."
 

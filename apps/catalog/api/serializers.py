@@ -166,12 +166,3 @@ class VariantSnapshotOutputSerializer(serializers.Serializer):
 
 class VariantLookupOutputSerializer(serializers.Serializer):
     results = VariantSnapshotOutputSerializer(many=True)
-
-
-class CatalogProblemSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(required=False)

@@ -24,9 +24,10 @@ from rest_framework.views import APIView
 from apps.catalog import selectors
 from apps.catalog.api import serializers as s
 from apps.core.api.pagination import CursorPagination
+from apps.core.api.schema import ProblemOutputSerializer
 from apps.core.exceptions import ValidationFailed
 
-PROBLEM = s.CatalogProblemSerializer
+PROBLEM = ProblemOutputSerializer
 BAD_QUERY = OpenApiResponse(
     PROBLEM, description="Unknown parameter or filter value (`invalid`), or a malformed cursor (`invalid_cursor`)."
 )

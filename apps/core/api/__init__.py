@@ -1,1 +1,2 @@
-"""Shared REST API mechanics: authentication, problem-body errors, pagination."""
+"""Shared REST API mechanics: authentication, problem-body errors and their OpenAPI description,
+pagination, throttling."""

@@ -23,14 +23,3 @@ class PreferenceUpdateInputSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return attrs
-
-
-class ProblemOutputSerializer(serializers.Serializer):
-    """The JSON problem body every error is rendered as (apps.core.problems)."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(required=False, help_text="Field errors, for validation problems.")

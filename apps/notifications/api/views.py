@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schema import UNAUTHENTICATED, VALIDATION_PROBLEM
 from apps.notifications import selectors, services
 from apps.notifications.api import serializers as s
 from apps.notifications.models import Preference
-
-VALIDATION_PROBLEM = OpenApiResponse(
-    s.ProblemOutputSerializer, description="Invalid input (field errors under `errors`)."
-)
-UNAUTHENTICATED = OpenApiResponse(s.ProblemOutputSerializer, description="Missing, invalid or expired access token.")
 
 
 def _body(preference: Preference) -> dict:

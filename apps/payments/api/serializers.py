@@ -67,14 +67,3 @@ class WebhookEventInputSerializer(serializers.Serializer):
 class WebhookReceivedOutputSerializer(serializers.Serializer):
     received = serializers.BooleanField()
     outcome = serializers.CharField()
-
-
-class ProblemOutputSerializer(serializers.Serializer):
-    """The JSON problem body every error is rendered as (apps.core.problems)."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(required=False, help_text="Field errors, for validation problems.")

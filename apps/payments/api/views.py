@@ -15,13 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schema import UNAUTHENTICATED, ProblemOutputSerializer
 from apps.payments import selectors, services, webhooks
 from apps.payments.api import serializers as s
 from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
 from apps.payments.providers import get_provider
 
-PROBLEM = s.ProblemOutputSerializer
-UNAUTHENTICATED = OpenApiResponse(PROBLEM, description="Missing, invalid or expired access token.")
+PROBLEM = ProblemOutputSerializer
 
 
 class PaymentPagination(LimitOffsetPagination):

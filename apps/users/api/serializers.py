@@ -111,16 +111,5 @@ class AddressOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProblemOutputSerializer(serializers.Serializer):
-    """The JSON problem body every error is rendered as (apps.core.problems)."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(required=False, help_text="Field errors, for validation problems.")
-
-
 class JWKSOutputSerializer(serializers.Serializer):
     keys = serializers.ListField(child=serializers.DictField())

@@ -17,16 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
+from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, VALIDATION_PROBLEM, ProblemOutputSerializer
+from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.auth.keys import ALGORITHM, jwks
 from apps.core.exceptions import ValidationFailed
 from apps.users import selectors, services
 from apps.users.api import serializers as s
-from apps.users.api.throttles import ScopedRateThrottle
 
-PROBLEM = s.ProblemOutputSerializer
-VALIDATION_PROBLEM = OpenApiResponse(PROBLEM, description="Invalid input (field errors under `errors`).")
-UNAUTHENTICATED = OpenApiResponse(PROBLEM, description="Missing, invalid or expired access token.")
-THROTTLED = OpenApiResponse(PROBLEM, description="Too many requests; retry after the Retry-After header.")
+PROBLEM = ProblemOutputSerializer
 
 
 def _token_pair_body(pair: services.TokenPair) -> dict[str, Any]:

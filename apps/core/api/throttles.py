@@ -1,4 +1,5 @@
-"""Throttling for the unauthenticated endpoints (sign-in, registration, password reset)."""
+"""Throttling: DRF's scoped throttle, with rates per scope from REST_FRAMEWORK's
+DEFAULT_THROTTLE_RATES. A view sets `throttle_classes = [ScopedRateThrottle]` and a `throttle_scope`."""
 
 from __future__ import annotations
 
