@@ -212,7 +212,7 @@ class StockAdjustmentAdmin(admin.ModelAdmin):
         return (
             ["sku", "delta", "reason"]
             if obj is None
-            else ["sku", "delta", "on_hand_after", "reason", "actor", "created_at"]
+            else ["sku", "delta", "on_hand_after", "reason", "actor", "order_id", "refund_id", "created_at"]
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:

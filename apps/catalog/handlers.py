@@ -1,12 +1,18 @@
-"""Inbound events of the catalog service: the stock side of the checkout saga. Thin: each turns
-the payload into the orders contract's dataclass and calls one service. Delivery is idempotent
-per event (the inbox) and per order (the Reservation row)."""
+"""Inbound events of the catalog service: the stock side of the checkout saga, and refunded goods
+put back in stock. Thin: each turns the payload into the orders contract's dataclass and calls one
+service. Delivery is idempotent per event (the inbox), per order (the Reservation row) and per
+refund (its restock audit rows)."""
 
 from __future__ import annotations
+
+import logging
+import uuid
 
 from apps.catalog import services
 from apps.core.events import Envelope, event_handler
 from apps.orders.contracts import events as orders
+
+logger = logging.getLogger(__name__)
 
 
 def _lines(payload: dict) -> list[tuple[str, int]]:
@@ -32,3 +38,32 @@ def on_order_cancelled(envelope: Envelope) -> None:
 @event_handler("catalog", orders.ORDER_CONFIRMED)
 def on_order_confirmed(envelope: Envelope) -> None:
     services.stock_commit(order_id=envelope.payload["order_id"])
+
+
+@event_handler("catalog", orders.REFUND_REQUESTED)
+def on_refund_requested(envelope: Envelope) -> None:
+    payload = envelope.payload
+    try:
+        refund = orders.RefundRequested(
+            order_id=str(uuid.UUID(str(payload["order_id"]))),
+            order_number=str(payload.get("order_number") or ""),
+            refund_id=str(uuid.UUID(str(payload["refund_id"]))),
+            amount=str(payload.get("amount") or ""),
+            currency=str(payload.get("currency") or ""),
+            reason=str(payload.get("reason") or ""),
+            restock=[
+                orders.OrderLine(sku=str(line["sku"]), quantity=int(line["quantity"]))
+                for line in payload.get("restock") or []
+            ],
+        )
+    except (KeyError, TypeError, ValueError):
+        # Retrying cannot fix it, and raising would hold up the producer's outbox (all-in-one).
+        logger.error("refund.requested %s with an unusable payload ignored", envelope.id)
+        return
+    if refund.restock:
+        services.stock_restock(
+            order_id=refund.order_id,
+            order_number=refund.order_number,
+            refund_id=refund.refund_id,
+            lines=[(line.sku, line.quantity) for line in refund.restock],
+        )

@@ -138,7 +138,9 @@ class Stock(models.Model):
 
 
 class StockAdjustment(models.Model):
-    """The audit trail of manual and imported stock changes: who, when, how much and why."""
+    """The audit trail of stock changes, manual, imported or from refunds: who, when, how much and
+    why. A restock for a refund names the order and the refund; the unique (refund, SKU) key makes
+    a redelivered refund.requested restock once, even when two deliveries race."""
 
     variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="stock_adjustments")
     sku = models.CharField("SKU", max_length=64)
@@ -147,10 +149,25 @@ class StockAdjustment(models.Model):
     reason = models.CharField(max_length=255)
     # The staff username, not a relation: staff accounts live in another table (or database).
     actor = models.CharField(max_length=150)
+    # The orders service's order and refund ids (UUIDs, not relations: they live in its database);
+    # empty for manual and imported adjustments.
+    order_id = models.UUIDField(null=True, blank=True, editable=False, db_index=True)
+    refund_id = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["refund_id", "sku"],
+                condition=Q(refund_id__isnull=False),
+                name="catalog_stock_adjustment_refund_sku_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(refund_id__isnull=True) | (Q(order_id__isnull=False) & Q(delta__gt=0)),
+                name="catalog_stock_adjustment_refund_restocks",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.delta:+d} ({self.reason})"

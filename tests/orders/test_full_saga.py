@@ -1,15 +1,17 @@
 """The whole checkout saga in one process, with the real services on every side: catalog's
 variants API served by live_server (orders prices through it over HTTP), catalog reserving and
-committing stock, payments charging the sandbox provider, and orders orchestrating."""
+committing stock, payments charging the sandbox provider, and orders orchestrating; and a refund
+by line that gives the money back (payments) and puts the goods back on the shelf (catalog)."""
 
 from __future__ import annotations
 
 import pytest
 
 from apps.catalog.importing import validate_rows
-from apps.catalog.models import Stock
+from apps.catalog.models import Stock, StockAdjustment
 from apps.catalog.services import catalog_import
-from apps.orders.models import Order, OrderStatus
+from apps.orders.models import Order, OrderStatus, Refund
+from apps.orders.services import order_refund_request
 from tests.orders.conftest import ADDRESS, client_for, make_shopper
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -86,3 +88,23 @@ def test_a_declined_card_cancels_and_releases_the_stock(live_catalog):
     assert order.cancel_reason.startswith("payment_failed")
     stock = Stock.objects.get(variant__sku="SAGA-TEE")
     assert (stock.on_hand, stock.reserved) == (1, 0)
+
+
+def test_a_refund_with_restock_puts_the_goods_back_on_the_shelf(live_catalog):
+    seed("SAGA-CUP", price="8.00", stock=4)
+    client = client_for(make_shopper())
+    client.post("/api/v1/orders/cart/lines/", {"sku": "SAGA-CUP", "quantity": 3}, format="json")
+    order = Order.objects.get(pk=_checkout(client, "tok_visa", "saga-3").json()["id"])
+    assert order.status == OrderStatus.CONFIRMED
+    assert Stock.objects.get(variant__sku="SAGA-CUP").on_hand == 1
+
+    refund = order_refund_request(order=order, lines={"SAGA-CUP": 2}, restock=True, actor="staff:alice")
+
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    assert refund.status == Refund.Status.COMPLETED
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    stock = Stock.objects.get(variant__sku="SAGA-CUP")
+    assert (stock.on_hand, stock.reserved) == (3, 0)
+    restock = StockAdjustment.objects.get(refund_id=refund.id)
+    assert (restock.order_id, restock.delta, restock.actor) == (order.id, 2, "event:orders")

@@ -9,8 +9,9 @@ STOCK_REJECTED = "stock.rejected"
 PRODUCT_UPDATED = "product.updated"
 
 PUBLISHES = (STOCK_RESERVED, STOCK_REJECTED, PRODUCT_UPDATED)
-# order.* are the orders service's events (apps.orders.contracts.events): the stock side of the saga.
-SUBSCRIBES = ("staff.changed", "order.created", "order.cancelled", "order.confirmed")
+# order.* are the orders service's events (apps.orders.contracts.events): the stock side of the saga;
+# refund.requested (also theirs) puts refunded goods back in stock when its restock lines name any.
+SUBSCRIBES = ("staff.changed", "order.created", "order.cancelled", "order.confirmed", "refund.requested")
 
 
 @dataclass(frozen=True)

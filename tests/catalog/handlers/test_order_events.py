@@ -1,5 +1,6 @@
-"""order.created / order.cancelled / order.confirmed reach catalog's handlers through the inbox:
-a redelivered event has no second effect, and a new event for a handled order none either."""
+"""order.created / order.cancelled / order.confirmed / refund.requested reach catalog's handlers
+through the inbox: a redelivered event has no second effect, and a new event for a handled order
+(or refund) none either."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import asdict
 
 import pytest
 
-from apps.catalog.models import Stock
+from apps.catalog.models import Stock, StockAdjustment
 from apps.core.events.envelope import Envelope
 from apps.core.events.handlers import deliver
 from apps.orders.contracts import events as orders
@@ -63,6 +64,21 @@ def _confirmed(order_id: str) -> Envelope:
     )
 
 
+def _refund_requested(order_id: str, refund_id: str, restock) -> Envelope:
+    return _envelope(
+        orders.REFUND_REQUESTED,
+        orders.RefundRequested(
+            order_id=order_id,
+            order_number="SO-1",
+            refund_id=refund_id,
+            amount="10.00",
+            currency="EUR",
+            reason="damaged",
+            restock=[orders.OrderLine(sku=sku, quantity=quantity) for sku, quantity in restock],
+        ),
+    )
+
+
 def _stock(sku: str) -> tuple[int, int]:
     stock = Stock.objects.get(variant__sku=sku)
     return stock.on_hand, stock.reserved
@@ -101,3 +117,47 @@ def test_cancelled_releases_and_confirmed_commits():
     deliver("catalog", _confirmed(confirmed))
 
     assert _stock("A") == (3, 0)
+
+
+def test_refund_requested_restocks_its_lines_once_per_refund():
+    factories.variant(sku="A", on_hand=5)
+    order_id, refund_id = str(uuid.uuid4()), str(uuid.uuid4())
+    deliver("catalog", _created(order_id, [("A", 2)]))
+    deliver("catalog", _confirmed(order_id))
+    envelope = _refund_requested(order_id, refund_id, [("A", 1)])
+
+    assert deliver("catalog", envelope) is True
+    assert deliver("catalog", envelope) is False  # same event id: the inbox drops it
+    assert deliver("catalog", _refund_requested(order_id, refund_id, [("A", 1)])) is True  # same refund: no effect
+
+    assert _stock("A") == (4, 0)
+    assert StockAdjustment.objects.get().refund_id == uuid.UUID(refund_id)
+
+
+def test_refund_requested_without_restock_lines_leaves_stock_alone():
+    factories.variant(sku="A", on_hand=5)
+    order_id = str(uuid.uuid4())
+    deliver("catalog", _created(order_id, [("A", 2)]))
+    deliver("catalog", _confirmed(order_id))
+
+    assert deliver("catalog", _refund_requested(order_id, str(uuid.uuid4()), [])) is True
+
+    assert _stock("A") == (3, 0)
+    assert not StockAdjustment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"order_id": "not-a-uuid", "refund_id": str(uuid.uuid4()), "restock": [{"sku": "A", "quantity": 1}]},
+        {"order_id": str(uuid.uuid4()), "refund_id": "", "restock": [{"sku": "A", "quantity": 1}]},
+        {"order_id": str(uuid.uuid4()), "refund_id": str(uuid.uuid4()), "restock": [{"sku": "A"}]},
+    ],
+)
+def test_an_unusable_refund_requested_is_dropped_not_raised(payload):
+    factories.variant(sku="A", on_hand=5)
+    envelope = Envelope(type=orders.REFUND_REQUESTED, producer="orders", payload=payload, trace_id="trace-1")
+
+    assert deliver("catalog", envelope) is True
+
+    assert _stock("A") == (5, 0)
