@@ -3,8 +3,11 @@
 up      moto server; a PostgreSQL database per service (created, migrated); AWS resources
         provisioned from the declarations; per service a gunicorn web process, a Celery worker
         and an outbox sweep; nginx as the gateway. Logs go to var/stack/logs/.
-down    stop every process the stack started.
+        --fresh drops the stack's databases first; --no-seed skips the demo catalog.
+down    stop every process the stack started (the databases stay).
 status  what runs, and where.
+restart down, then up.
+manage SERVICE COMMAND [ARGS...]  a manage.py command in that service's environment.
 """
 
 from __future__ import annotations
@@ -122,8 +125,11 @@ def _manage(service: str, *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=service_env(service), check=True)
 
 
-def _create_databases() -> None:
+def _create_databases(*, fresh: bool) -> None:
     with psycopg.connect(PG_URL, autocommit=True) as connection:
+        if fresh:
+            for service in SERVICES:
+                connection.execute(f'DROP DATABASE IF EXISTS "{DB_PREFIX}_{service}" WITH (FORCE)')
         existing = {name for (name,) in connection.execute("SELECT datname FROM pg_database").fetchall()}
         for service in SERVICES:
             if f"{DB_PREFIX}_{service}" not in existing:
@@ -212,7 +218,9 @@ def signal_process(name: str, sig: signal.Signals) -> None:
     os.killpg(pid, sig)
 
 
-def up(*, seed: bool = True) -> None:
+def up(*, seed: bool = True, fresh: bool = False) -> None:
+    """Start everything; `fresh` first drops the stack's databases (a run that must not depend on
+    what an earlier run left, such as scripts/test-stack)."""
     for folder in (LOG_DIR, RUN_DIR):
         folder.mkdir(parents=True, exist_ok=True)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -221,7 +229,7 @@ def up(*, seed: bool = True) -> None:
 
     _spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], dict(os.environ))
     _wait_http(f"http://127.0.0.1:{MOTO_PORT}/moto-api/")
-    _create_databases()
+    _create_databases(fresh=fresh)
     for service in SERVICES:
         _manage(service, "migrate", "--noinput", "-v", "0")
     _manage("users", "provision_aws", "--bucket", "shopstack-media")
@@ -286,19 +294,20 @@ def status() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "restart", "manage"])
-    parser.add_argument("--no-seed", action="store_true")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="manage: SERVICE COMMAND [ARGS...]")
-    arguments = parser.parse_args()
-    if arguments.command == "manage":
-        service, *manage_args = arguments.args
-        _manage(service, *manage_args)
+    if sys.argv[1:2] == ["manage"]:  # manage SERVICE COMMAND [ARGS...]: the rest is Django's
+        if len(sys.argv) < 4:
+            raise SystemExit("usage: stack manage SERVICE COMMAND [ARGS...]")
+        _manage(sys.argv[2], *sys.argv[3:])
         return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status", "restart"])
+    parser.add_argument("--no-seed", action="store_true", help="up: skip the demo catalog")
+    parser.add_argument("--fresh", action="store_true", help="up: drop the stack's databases first")
+    arguments = parser.parse_args()
     if arguments.command in {"down", "restart"}:
         down()
     if arguments.command in {"up", "restart"}:
-        up(seed=not arguments.no_seed)
+        up(seed=not arguments.no_seed, fresh=arguments.fresh)
     if arguments.command == "status":
         status()
 

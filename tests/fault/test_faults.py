@@ -55,19 +55,30 @@ def skus(shopper) -> list[str]:
     found = []
     for slug in slugs:
         detail = shopper.call("GET", f"/api/v1/catalog/products/{slug}/").json()
-        found += [variant["sku"] for variant in detail["variants"] if variant["available"] > 0]
+        # Enough units that a batch never runs a SKU dry: a shortage is not the fault under test.
+        found += [variant["sku"] for variant in detail["variants"] if variant["available"] >= 20]
     assert len(found) >= 10
     return found
 
 
-def _checkout(shopper: Shopper, sku: str) -> tuple[int, dict]:
+def _payment_token(index: int) -> str:
+    """Mostly good cards, with declines (the compensating path) and transient provider errors
+    (the retried path) mixed in, so every fault hits all three."""
+    if index % 8 == 7:
+        return "tok_decline"
+    if index % 8 == 3:
+        return "tok_transient"
+    return "tok_success"
+
+
+def _checkout(shopper: Shopper, sku: str, token: str = "tok_success") -> tuple[int, dict]:
     added = shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1})
     if added.status_code not in (200, 201):
         return added.status_code, added.json()
     response = shopper.call(
         "POST",
         "/api/v1/orders/",
-        json={"shipping_address": ADDRESS, "payment_method_token": "tok_success"},
+        json={"shipping_address": ADDRESS, "payment_method_token": token},
         headers={"Idempotency-Key": str(uuid.uuid4())},
     )
     return response.status_code, response.json()
@@ -75,9 +86,13 @@ def _checkout(shopper: Shopper, sku: str) -> tuple[int, dict]:
 
 def _place_batch(shopper: Shopper, skus: list[str], count: int, placed: list[str]) -> None:
     for index in range(count):
-        status, body = _checkout(shopper, skus[index % len(skus)])
+        status, body = _checkout(shopper, skus[index % len(skus)], _payment_token(index))
         if status == 201:
             placed.append(body["id"])
+        else:
+            # A refused checkout keeps the cart; empty it so one refusal cannot refuse the rest.
+            for line in shopper.call("GET", "/api/v1/orders/cart/").json().get("lines", []):
+                shopper.call("DELETE", f"/api/v1/orders/cart/lines/{line['sku']}/")
 
 
 def _settle(order_ids: list[str], *, timeout: float = 240) -> Counter:
