@@ -39,6 +39,7 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-not-a-secret-0123456789 \
     DJANGO_ALLOWED_HOSTS=build.invalid \
     DATABASE_URL=postgres://build@build.invalid/build \
     JWT_PUBLIC_KEYS=build-only \
+    AWS_ACCOUNT_ID=000000000000 \
     SERVICE=catalog \
     python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q /app/apps /app/config /app/deploy

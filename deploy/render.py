@@ -43,6 +43,15 @@ GATEWAY_ANONYMOUS = {
     "payments": "payment providers call the webhooks, signed by the provider, not with a JWT",
 }
 
+# Paths a service serves at the site root, outside its own prefixes (the `root_urlpatterns` of
+# apps/<service>/api/urls.py). They get a listener rule of their own: one path-pattern condition
+# holds at most three values, and the service's prefixes already use them.
+ROOT_PATHS = {
+    # Key discovery: API Gateway's JWT authorizer reads {JWT_ISSUER}/.well-known/openid-configuration
+    # and the jwks_uri it names (/.well-known/jwks.json) through the gateway and this load balancer.
+    "users": ["/.well-known/*"],
+}
+
 _MARKER = re.compile(
     r"^(?P<indent>[ ]*)# >>> render: (?P<spec>[^\n]+?)[ ]*\n.*?^(?P=indent)# <<< render: (?P=spec)[ ]*$",
     re.MULTILINE | re.DOTALL,
@@ -75,6 +84,27 @@ def platform_import(export: str) -> dict:
     return {"Fn::ImportValue": sub("${PlatformStackName}-" + export)}
 
 
+def only_for(service: str, value: Any) -> dict:
+    """`value` in the stack of `service`, nothing in the others (Is<Service> is a condition of the
+    template)."""
+    return {"Fn::If": [f"Is{service.capitalize()}", value, ref("AWS::NoValue")]}
+
+
+# Settings only one service reads, by service: that service's tasks get them, the others do not.
+SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
+    # Orders prices carts with catalog's API, through the internal load balancer under the name on
+    # its certificate (the platform's LoadBalancerServerName, also in catalog's AllowedHosts).
+    "orders": {"CATALOG_API_URL": sub("https://${Name}", {"Name": platform_import("LoadBalancerServerName")})},
+    # The sender of every shopper email: an address of the SES identity in SesIdentityArn.
+    "notifications": {"DEFAULT_FROM_EMAIL": ref("NotificationsFromEmail")},
+}
+# Secrets only one service gets, by service; the value is the secret's full ARN (a parameter).
+SERVICE_SECRETS: dict[str, dict[str, Any]] = {
+    "users": {"JWT_PRIVATE_KEY": ref("JwtPrivateKeySecretArn")},
+    "payments": {"PAYMENTS_WEBHOOK_SECRET": ref("PaymentsWebhookSecretArn")},
+}
+
+
 # --- service.yaml / service-asg.yaml ------------------------------------------------------------
 
 
@@ -88,6 +118,10 @@ def services_mapping() -> dict:
             "DatabaseName": service.name,
             "ListenerPriority": FIRST_LISTENER_PRIORITY + 10 * index,
             "PathPatterns": [f"/{service.url_prefix}*", f"/admin/{service.name}/*", f"/static/{service.name}/*"],
+            # A second rule (WebRootListenerRule), right after the first, for ROOT_PATHS.
+            "ServesRootPaths": "true" if service.name in ROOT_PATHS else "false",
+            "RootListenerPriority": FIRST_LISTENER_PRIORITY + 10 * index + 1,
+            "RootPathPatterns": ROOT_PATHS.get(service.name, ["/none"]),
             "Subscribes": "true" if event_types else "false",
             # A mapping value may not be an empty list; with Subscribes "false" nothing reads it.
             "EventTypes": event_types or ["none"],
@@ -119,27 +153,34 @@ def container_environment() -> list[dict]:
         "DATABASE_PORT": {"Fn::GetAtt": ["Database", "Endpoint.Port"]},
         "DATABASE_NAME": {"Fn::FindInMap": ["Services", ref("ServiceName"), "DatabaseName"]},
         "DATABASE_SSLMODE": "require",
-        "JWT_ISSUER": ref("JwtIssuer"),
-        "JWT_AUDIENCE": ref("JwtAudience"),
+        # One issuer and audience for the tokens users signs, every service checks and API
+        # Gateway's authorizer checks: the platform stack's parameters, exported.
+        "JWT_ISSUER": platform_import("JwtIssuer"),
+        "JWT_AUDIENCE": platform_import("JwtAudience"),
         "AWS_STORAGE_BUCKET_NAME": platform_import("MediaBucketName"),
         "AWS_LOCATION": ref("ServiceName"),
+        # Links in emails (password reset, order pages) point at the shop front end.
+        "SHOP_FRONTEND_URL": ref("ShopFrontendUrl"),
     }
-    return [{"Name": name, "Value": value} for name, value in env.items()]
+    return [{"Name": name, "Value": value} for name, value in env.items()] + [
+        only_for(service, {"Name": name, "Value": value})
+        for service, variables in SERVICE_ENVIRONMENT.items()
+        for name, value in variables.items()
+    ]
 
 
 def container_secrets() -> list[Any]:
+    # ValueFrom is always a secret's ARN: ECS reads anything else as an SSM parameter name.
+    # Ref of an AWS::SecretsManager::Secret is its ARN; the shared secrets come as ARN parameters.
     return [
         {"Name": "DJANGO_SECRET_KEY", "ValueFrom": ref("AppSecret")},
         {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
         {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
-        {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretName")},
-        {
-            "Fn::If": [
-                "IsUsers",
-                {"Name": "JWT_PRIVATE_KEY", "ValueFrom": ref("JwtPrivateKeySecretName")},
-                ref("AWS::NoValue"),
-            ]
-        },
+        {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretArn")},
+    ] + [
+        only_for(service, {"Name": name, "ValueFrom": value})
+        for service, secrets in SERVICE_SECRETS.items()
+        for name, value in secrets.items()
     ]
 
 

@@ -1,5 +1,10 @@
-"""Production: nothing insecure by default. Refuses to start on a development secret, DEBUG or
-open allowed hosts; expects PostgreSQL, SQS, SNS, S3 and SES from the environment."""
+"""Production: nothing insecure by default. Refuses to start on a development secret (also the
+payments webhook secret), DEBUG or open allowed hosts, a development email backend or sender, or
+a local address where another machine must be named (catalog's API for orders, the shop front end
+in links); expects PostgreSQL, SQS, SNS, S3 and SES from the environment."""
+
+import ipaddress
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +15,27 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 JWT_ALLOW_DEV_KEY = False
+if "notifications" in ACTIVE_SERVICES:
+    # Shopper email goes out through Amazon SES unless the environment names another real backend.
+    EMAIL_BACKEND = env_str("EMAIL_BACKEND", "apps.notifications.backends.SESEmailBackend")
+
+# Backends that deliver nothing: fine on a laptop, a silent loss of every email in production.
+_UNDELIVERED_EMAIL_BACKENDS = {
+    f"django.core.mail.backends.{name}.EmailBackend" for name in ("console", "locmem", "dummy", "filebased")
+}
+
+
+def _is_local(url: str) -> bool:
+    """True for a URL only this machine can reach (localhost, a loopback or unspecified address)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in {"", "localhost"} or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
 
 _problems = []
 if DEBUG:
@@ -24,6 +50,21 @@ if SERVICE == "users" and not JWT_PRIVATE_KEY:
     _problems.append("JWT_PRIVATE_KEY must be set for the users service")
 if not JWT_PUBLIC_KEYS and not JWT_PRIVATE_KEY:
     _problems.append("JWT_PUBLIC_KEYS must be set so tokens can be verified")
+# A provider webhook is trusted on its signature alone: with a guessable secret anyone could
+# report charges as refunded or failed. While rotating, every listed secret must be real.
+if "payments" in ACTIVE_SERVICES and any(
+    secret.strip().startswith("insecure") or len(secret.strip()) < 32 for secret in PAYMENTS_WEBHOOK_SECRET.split(",")
+):
+    _problems.append("PAYMENTS_WEBHOOK_SECRET must be a real secret of 32+ characters (each one, while rotating)")
+if "notifications" in ACTIVE_SERVICES and EMAIL_BACKEND in _UNDELIVERED_EMAIL_BACKENDS:
+    _problems.append(f"EMAIL_BACKEND must deliver email ({EMAIL_BACKEND} does not; unset it for SES)")
+if "notifications" in ACTIVE_SERVICES and not (NOTIFICATIONS_FROM_EMAIL or env_str("DEFAULT_FROM_EMAIL", "")):
+    _problems.append("DEFAULT_FROM_EMAIL (or NOTIFICATIONS_FROM_EMAIL) must be set to a sender SES has verified")
+# Split, orders reaches catalog over the network; all-in-one, catalog is this very process.
+if SERVICE == "orders" and _is_local(CATALOG_API_URL):
+    _problems.append("CATALOG_API_URL must be catalog's address, not a local one, for the orders service")
+if {"users", "notifications"} & set(ACTIVE_SERVICES) and _is_local(SHOP_FRONTEND_URL):
+    _problems.append("SHOP_FRONTEND_URL must be the shop's public address (links in emails point there)")
 if AWS_ACCOUNT_ID == "123456789012":
     _problems.append("AWS_ACCOUNT_ID must be the real account (queue URLs are built from it)")
 if _problems:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,27 @@ def resources(template: dict, resource_type: str | None = None) -> dict[str, dic
 # --- a resolver for Ref (parameters), Fn::FindInMap, Fn::Equals, Fn::Not and Conditions ---------
 
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
 def resolve(value: Any, template: dict, parameters: dict[str, Any]) -> Any:
+    """`value` as deployed with `parameters` (the template's defaults fill in the rest): Fn::If
+    takes its branch and list items that come out as AWS::NoValue disappear."""
     if isinstance(value, list):
-        return [resolve(item, template, parameters) for item in value]
+        return [item for item in (resolve(item, template, parameters) for item in value) if item != NO_VALUE]
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"} and value["Ref"] in parameters:
         return parameters[value["Ref"]]
+    if set(value) == {"Ref"} and "Default" in template.get("Parameters", {}).get(value["Ref"], {}):
+        return template["Parameters"][value["Ref"]]["Default"]
+    if set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        return resolve(when_true if condition(template, name, parameters) else when_false, template, parameters)
+    if set(value) == {"Fn::And"}:
+        return all(resolve(value["Fn::And"], template, parameters))
+    if set(value) == {"Fn::Or"}:
+        return any(resolve(value["Fn::Or"], template, parameters))
     if set(value) == {"Fn::FindInMap"}:
         mapping, first, second = resolve(value["Fn::FindInMap"], template, parameters)
         return template["Mappings"][mapping][first][second]
@@ -137,15 +151,17 @@ _POLICY_TYPES = ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"
 
 
 def _branches(value: Any) -> list[Any]:
-    """Both sides of an Fn::If, flattened; lists flattened."""
+    """Both sides of an Fn::If, flattened; lists flattened; AWS::NoValue dropped."""
     if isinstance(value, dict) and "Fn::If" in value:
         return _branches(value["Fn::If"][1]) + _branches(value["Fn::If"][2])
     if isinstance(value, list):
         return [leaf for item in value for leaf in _branches(item)]
-    return [value]
+    return [] if value == NO_VALUE else [value]
 
 
 def iam_statements(template: dict) -> Iterator[tuple[str, dict]]:
+    """Every statement of every policy, both sides of a statement under Fn::If included (a check
+    that skipped conditional statements would pass what it never looked at)."""
     for name, resource in resources(template).items():
         if resource["Type"] not in _POLICY_TYPES:
             continue
@@ -154,8 +170,7 @@ def iam_statements(template: dict) -> Iterator[tuple[str, dict]]:
         if "PolicyDocument" in properties:
             documents.append(properties["PolicyDocument"])
         for document in documents:
-            statements = document["Statement"]
-            for statement in statements if isinstance(statements, list) else [statements]:
+            for statement in _branches(document["Statement"]):
                 yield name, statement
 
 
@@ -180,9 +195,19 @@ _ALLOWED_EXPORTS = {
     "PlatformStackName": {"EventsTopicArn", "KeyArn", "RepositoryArn"},
     "ServiceStackName": {"DatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
 }
+# Parameters naming one resource made outside the stacks: the shared secrets (by full ARN; each
+# parameter's AllowedPattern only admits a secret ARN, checked in test_secrets.py) and the SES
+# identity notifications sends from.
+_ALLOWED_PARAMETERS = {"JwtPublicKeysSecretArn", "JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn", "SesIdentityArn"}
+# "*" as a resource, only for an action that has no resource of its own, in the named statement.
+_STAR_RESOURCE_EXCEPTIONS = {
+    ("ecr:GetAuthorizationToken", None): "GetAuthorizationToken has no resource-level permissions",
+    # SNS Publish to a phone number (notifications' SMS channel, apps/notifications/channels.py)
+    # names no ARN, so "*" is the only resource IAM accepts; the statement exists only in the
+    # notifications stack, and its Deny SmsOnlyNoTopics keeps it off every topic and endpoint.
+    ("sns:Publish", "SmsToPhoneNumbers"): "SMS to phone numbers has no resource ARN",
+}
 _ALLOWED_SUBS = (
-    re.compile(r":secret:\$\{JwtPublicKeysSecretName\}-\?{6}$"),
-    re.compile(r":secret:\$\{JwtPrivateKeySecretName\}-\?{6}$"),
     re.compile(r"^\$\{LogGroup\.Arn\}:\*$"),
     re.compile(r":log-group:\$\{Group\}:\*$"),
     # The media bucket, under the service's own prefix only.
@@ -203,7 +228,7 @@ def _export(value: Any) -> tuple[str, str] | None:
 def _resource_is_own(resource: Any, statement: dict) -> bool:
     if isinstance(resource, dict):
         if set(resource) == {"Ref"}:
-            return resource["Ref"] in _OWN_RESOURCES
+            return resource["Ref"] in _OWN_RESOURCES | _ALLOWED_PARAMETERS
         if set(resource) == {"Fn::GetAtt"}:
             return _getatt_target(resource) in _OWN_RESOURCES
         export = _export(resource)
@@ -226,8 +251,13 @@ def _resource_is_own(resource: Any, statement: dict) -> bool:
                     return False
             return any(pattern.search(text) for pattern in _ALLOWED_SUBS)
         return False
-    # A literal "*" only where the action has no resource-level permissions.
-    return resource == "*" and _branches(statement.get("Action")) == ["ecr:GetAuthorizationToken"]
+    # A literal "*" only where the action has no resource-level permissions (listed above).
+    actions = _branches(statement.get("Action"))
+    return (
+        resource == "*"
+        and len(actions) == 1
+        and any((actions[0], sid) in _STAR_RESOURCE_EXCEPTIONS for sid in (None, statement.get("Sid")))
+    )
 
 
 def foreign_role_resources(template: dict) -> list[str]:
@@ -281,3 +311,126 @@ def extract(template: dict, resource_types: set[str]) -> dict:
     if "Mappings" in template:
         extracted["Mappings"] = template["Mappings"]
     return extracted
+
+
+# --- a service stack as deployed: parameters, containers, listener rules -------------------------
+
+
+def secret_arn(name: str) -> str:
+    """A full Secrets Manager ARN, 6-character suffix included, as `create-secret` returns it."""
+    return f"arn:aws:secretsmanager:eu-west-1:210987654321:secret:{name}-AbC123"
+
+
+SES_IDENTITY_ARN = "arn:aws:ses:eu-west-1:210987654321:identity/shop.example.com"
+
+
+def service_parameters(service: str, **overrides: Any) -> dict[str, Any]:
+    """The parameters deploy/README.md has a service stack deployed with (its own secrets only)."""
+    parameters: dict[str, Any] = {
+        "ServiceName": service,
+        "ShopFrontendUrl": "https://shop.example.com",
+        "JwtPublicKeysSecretArn": secret_arn("shopstack/jwt-public-keys"),
+    }
+    if service == "users":
+        parameters["JwtPrivateKeySecretArn"] = secret_arn("shopstack/jwt-private-key")
+    if service == "payments":
+        parameters["PaymentsWebhookSecretArn"] = secret_arn("shopstack/payments/webhook")
+    if service == "notifications":
+        parameters["SesIdentityArn"] = SES_IDENTITY_ARN
+        parameters["NotificationsFromEmail"] = "ShopStack <shop@shop.example.com>"
+    return {**parameters, **overrides}
+
+
+def task_containers(template: dict, parameters: dict[str, Any]) -> dict[str, dict]:
+    """{task definition: its (only) container}, resolved for `parameters`."""
+    return {
+        name: resolve(task["Properties"]["ContainerDefinitions"][0], template, parameters)
+        for name, task in resources(template, "AWS::ECS::TaskDefinition").items()
+        if exists(template, task, parameters)
+    }
+
+
+def listener_rules(template: dict, parameters: dict[str, Any]) -> dict[str, dict]:
+    """{rule: {"priority", "conditions" (path-pattern value lists)}} that exist for `parameters`."""
+    rules = {}
+    for name, rule in resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").items():
+        if not exists(template, rule, parameters):
+            continue
+        properties = resolve(rule["Properties"], template, parameters)
+        rules[name] = {
+            "priority": properties["Priority"],
+            "conditions": [
+                condition["PathPatternConfig"]["Values"]
+                for condition in properties["Conditions"]
+                if condition["Field"] == "path-pattern"
+            ],
+        }
+    return rules
+
+
+def alb_path_matches(pattern: str, path: str) -> bool:
+    """An ALB path-pattern value: case sensitive, `*` any characters, `?` exactly one."""
+    return (
+        re.fullmatch(".*".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*")), path)
+        is not None
+    )
+
+
+def routed_to(template: dict, path: str, services: Iterable[str], **parameters: Any) -> str | None:
+    """The service the shared listener sends `path` to when every service's stack is deployed
+    from `template`: the lowest-priority rule that matches wins; None is the listener's 404."""
+    matches = []
+    for service in services:
+        for rule in listener_rules(template, service_parameters(service, **parameters)).values():
+            if all(any(alb_path_matches(value, path) for value in values) for values in rule["conditions"]):
+                matches.append((int(rule["priority"]), service))
+    return min(matches)[1] if matches else None
+
+
+# --- policy: a container secret is always named by a Secrets Manager ARN ------------------------
+
+# A ValueFrom of `${Secret}` plus ECS's optional `:json-key:version-stage:version-id`.
+_VALUE_FROM_SUB = re.compile(r"^\$\{(\w+)\}(:[^:]*:[^:]*:[^:]*)?$")
+
+
+def secret_arn_parameters(template: dict) -> set[str]:
+    """Parameters that can only hold a full Secrets Manager ARN (their AllowedPattern admits one,
+    and admits neither a bare name nor the suffix-less partial ARN)."""
+    found = set()
+    for name, parameter in template.get("Parameters", {}).items():
+        pattern = parameter.get("AllowedPattern")
+        if not pattern:
+            continue
+        if (
+            re.fullmatch(pattern, secret_arn("shopstack/x-keys"))
+            and not re.fullmatch(pattern, "shopstack/x-keys")
+            and not re.fullmatch(pattern, secret_arn("shopstack/x-keys").rsplit("-", 1)[0])
+        ):
+            found.add(name)
+    return found
+
+
+def secret_arn_source(template: dict, value_from: Any) -> str | None:
+    """The secret resource or ARN parameter a ValueFrom names, or None when it may be anything else
+    (ECS reads a ValueFrom that is not a Secrets Manager ARN as an SSM parameter name)."""
+    secrets = set(resources(template, "AWS::SecretsManager::Secret")) | secret_arn_parameters(template)
+    if isinstance(value_from, dict) and set(value_from) == {"Ref"}:
+        name = value_from["Ref"]  # Ref of an AWS::SecretsManager::Secret is its ARN
+    elif isinstance(value_from, dict) and set(value_from) == {"Fn::Sub"} and isinstance(value_from["Fn::Sub"], str):
+        match = _VALUE_FROM_SUB.match(value_from["Fn::Sub"])
+        name = match[1] if match else None
+    else:
+        return None
+    return name if name in secrets else None
+
+
+def secret_value_from_problems(template: dict) -> list[str]:
+    problems = []
+    for name, task in resources(template, "AWS::ECS::TaskDefinition").items():
+        for container in task["Properties"]["ContainerDefinitions"]:
+            for secret in _branches(container.get("Secrets", [])):
+                if secret_arn_source(template, secret["ValueFrom"]) is None:
+                    problems.append(
+                        f"{name}: {secret['Name']} ValueFrom {json.dumps(secret['ValueFrom'])} is no secret ARN"
+                    )
+    return problems

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from apps.core.events.declarations import publishes
+from config.services import SERVICES
 from tests.deploy.templates import (
+    SES_IDENTITY_ARN,
     TEMPLATE_NAMES,
     foreign_role_resources,
     iam_statements,
     load,
+    resolve,
     resources,
+    service_parameters,
+    task_containers,
     unencrypted_resources,
     unredriven_queues,
     wildcard_statements,
@@ -125,3 +133,79 @@ def test_web_releases_are_blue_green_with_alarm_rollback(templates):
     assert all(name in service for name in alarms)
     worker = service["WorkerService"]["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]
     assert worker == {"Enable": True, "Rollback": True}
+
+
+# --- notifications: SES from one identity, SMS to phone numbers only ------------------------------
+
+
+def _runtime_statements(service: str) -> list[dict]:
+    template = load("service")
+    parameters = service_parameters(service)
+    document = resolve(template["Resources"]["RuntimePolicy"]["Properties"]["PolicyDocument"], template, parameters)
+    return document["Statement"]
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_only_notifications_sends_email_and_only_from_its_ses_identity(service):
+    sending = [s for s in _runtime_statements(service) if "ses:" in json.dumps(s["Action"])]
+    if service != "notifications":
+        assert sending == []
+        return
+    assert sending == [
+        {
+            "Sid": "SendEmailFromOwnIdentity",
+            "Effect": "Allow",
+            "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+            "Resource": SES_IDENTITY_ARN,
+        }
+    ]
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_sms_publish_to_any_resource_is_notifications_only_and_kept_off_topics(service):
+    statements = {s.get("Sid"): s for s in _runtime_statements(service)}
+    if service != "notifications":
+        assert "SmsToPhoneNumbers" not in statements and "SmsOnlyNoTopics" not in statements
+        return
+    assert statements["SmsToPhoneNumbers"] == {
+        "Sid": "SmsToPhoneNumbers",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": "*",
+    }
+    deny = statements["SmsOnlyNoTopics"]
+    assert (deny["Effect"], deny["Action"], deny["Resource"]) == (
+        "Deny",
+        "sns:Publish",
+        {"Fn::Sub": "arn:${AWS::Partition}:sns:*"},
+    )
+    # The deny also covers the events topic: free while notifications publishes no events.
+    assert publishes("notifications") == frozenset(), "notifications publishes events now: narrow SmsOnlyNoTopics"
+
+
+def test_sending_email_needs_the_identity_and_the_sender_in_the_notifications_stack():
+    rule = load("service")["Rules"]["NotificationsSendsEmail"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "ServiceName"}, "notifications"]}
+    asserted = [assertion["Assert"] for assertion in rule["Assertions"]]
+    for parameter in ("SesIdentityArn", "NotificationsFromEmail"):
+        assert {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]} in asserted
+    for container in task_containers(load("service"), service_parameters("notifications")).values():
+        env = {item["Name"]: item["Value"] for item in container["Environment"]}
+        assert env["DEFAULT_FROM_EMAIL"] == "ShopStack <shop@shop.example.com>"
+
+
+@pytest.mark.parametrize(
+    ("sid", "action"),
+    [
+        ("Other", "sns:Publish"),
+        ("SmsToPhoneNumbers", ["sns:Publish", "sqs:SendMessage"]),
+        ("SmsToPhoneNumbers", "ses:SendEmail"),
+    ],
+    ids=["another-statement", "more-actions", "another-action"],
+)
+def test_a_star_resource_outside_the_listed_exceptions_fails_the_check(sid, action):
+    service = load("service")
+    policy = service["Resources"]["RuntimePolicy"]["Properties"]["PolicyDocument"]
+    policy["Statement"].append({"Sid": sid, "Effect": "Allow", "Action": action, "Resource": "*"})
+    problems = foreign_role_resources(service)
+    assert problems == [f'RuntimePolicy: statement {sid} names "*"']

@@ -99,7 +99,11 @@ def test_gateway_routes_every_service_and_authorizes_with_the_users_issuer():
     assert routes["GET /.well-known/{proxy+}"]["AuthorizationType"] == "NONE"
     authorizer = gateway["Resources"]["JwtAuthorizer"]["Properties"]
     assert authorizer["AuthorizerType"] == "JWT"
-    assert authorizer["JwtConfiguration"] == {"Issuer": {"Ref": "JwtIssuer"}, "Audience": [{"Ref": "JwtAudience"}]}
+    # The platform's issuer and audience, which the services get too (test_routing.py).
+    assert authorizer["JwtConfiguration"] == {
+        "Issuer": {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-JwtIssuer"}},
+        "Audience": [{"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-JwtAudience"}}],
+    }
     assert any(route.get("AuthorizationType") == "JWT" for route in routes.values())
 
 

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -194,7 +195,7 @@ def test_task_definitions_run_the_roles():
     }
     for name in commands:
         container = service[name]["Properties"]["ContainerDefinitions"][0]
-        env = {item["Name"]: item["Value"] for item in container["Environment"]}
+        env = {item["Name"]: item["Value"] for item in container["Environment"] if "Name" in item}
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert env["SERVICE"] == {"Ref": "ServiceName"}
         secrets = {item["Name"] for item in container["Secrets"] if "Name" in item}
@@ -232,6 +233,30 @@ def test_dockerfile_is_multi_stage_slim_non_root():
     assert "DJANGO_SETTINGS_MODULE=config.settings.production" in final
     assert 'ENTRYPOINT ["python", "/app/deploy/entrypoint.py"]' in final
     assert "HEALTHCHECK" in final
+
+
+def test_the_image_build_collectstatic_step_passes_the_production_settings_checks():
+    """The build's collectstatic runs under the production settings, which refuse to start on
+    anything missing or insecure: its build-only values must satisfy them (no Docker here, so the
+    step's own command runs with exactly the environment the Dockerfile gives it)."""
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    step = re.search(r"^RUN (.*?) python manage\.py collectstatic", dockerfile, re.MULTILINE)
+    assert step, "the Dockerfile runs collectstatic in a RUN step with its environment in front"
+    build_env = dict(assignment.split("=", 1) for assignment in shlex.split(step.group(1)))
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        **build_env,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--dry-run", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out():

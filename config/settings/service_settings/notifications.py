@@ -1,10 +1,11 @@
 """Settings of the notifications service.
 
 Email goes through Django's EMAIL_BACKEND (base settings, from the environment): the console
-backend in development, locmem in tests, and Amazon SES in production with
-EMAIL_BACKEND=apps.notifications.backends.SESEmailBackend (SES v2 SendEmail through
+backend in development, locmem in tests, and Amazon SES in production, where
+apps.notifications.backends.SESEmailBackend is the default and a backend that delivers nothing is
+refused (config/settings/production.py). The SES backend sends with SES v2 SendEmail through
 apps.core.aws.client("sesv2"), so AWS_SESV2_ENDPOINT_URL or AWS_ENDPOINT_URL point it at moto
-locally). SMS goes through SNS Publish to a phone number, only to shoppers who opted in."""
+locally. SMS goes through SNS Publish to a phone number, only to shoppers who opted in."""
 
 from config.settings.env import env_str
 

@@ -1,0 +1,170 @@
+"""Production settings refuse to start on an insecure payments webhook secret wherever the payments
+service runs (split, or all-in-one), and only there; likewise on an email backend that delivers
+nothing or no sender where notifications runs, and on a local address where another machine must
+be named (catalog's API for orders, the shop front end in links). Each case imports the settings
+module in a fresh interpreter with nothing but the given environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from config.services import SERVICES
+from tests.deploy.templates import ROOT
+
+REAL_WEBHOOK_SECRET = "whsec_" + "7f3a9c" * 6
+
+# Everything else a production task gets, with real-looking values, so the webhook secret is the
+# only thing under test.
+SECURE = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "s3cr3t-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "api.shop.example",
+    "DATABASE_URL": "postgres://shopstack@db.internal:5432/shopstack",
+    **{f"{name.upper()}_DATABASE_URL": f"postgres://shopstack@db.internal:5432/{name}" for name in SERVICES},
+    "JWT_PUBLIC_KEYS": '{"keys": []}',
+    "AWS_ACCOUNT_ID": "210987654321",
+    # What the service stack gives every task (SHOP_FRONTEND_URL) and notifications' (the sender).
+    "SHOP_FRONTEND_URL": "https://shop.example.com",
+    "DEFAULT_FROM_EMAIL": "ShopStack <shop@shop.example.com>",
+}
+
+
+def _start(
+    *, service: str | None, webhook_secret: str | None, print_setting: str = "", **env_changes: str | None
+) -> subprocess.CompletedProcess:
+    """Import the production settings with SECURE, the webhook secret and `env_changes` (None
+    removes a variable); `print_setting` names a setting to print on success."""
+    env = {"PATH": os.environ.get("PATH", ""), **SECURE}
+    if service:
+        env["SERVICE"] = service
+    if webhook_secret is not None:
+        env["PAYMENTS_WEBHOOK_SECRET"] = webhook_secret
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    code = "import config.settings.production as s" + (f"; print(s.{print_setting})" if print_setting else "")
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "webhook_secret"),
+    [
+        ("payments", None),  # the development default
+        ("payments", "insecure-" + "x" * 40),
+        ("payments", "too-short"),
+        ("payments", f"{REAL_WEBHOOK_SECRET},too-short"),  # a rotation keeps every secret real
+        (None, None),  # all-in-one runs payments too
+    ],
+)
+def test_an_insecure_webhook_secret_is_refused_where_payments_runs(service, webhook_secret):
+    result = _start(service=service, webhook_secret=webhook_secret)
+
+    assert result.returncode != 0
+    assert "Refusing to start in production: PAYMENTS_WEBHOOK_SECRET must be a real secret" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "webhook_secret"),
+    [
+        ("payments", REAL_WEBHOOK_SECRET),
+        ("payments", f"{REAL_WEBHOOK_SECRET}, whsec_{'0b1d' * 8}"),
+        (None, REAL_WEBHOOK_SECRET),
+        ("catalog", None),  # no payments here: its webhook secret is not needed
+    ],
+)
+def test_a_real_webhook_secret_or_no_payments_service_starts(service, webhook_secret):
+    result = _start(service=service, webhook_secret=webhook_secret)
+
+    assert result.returncode == 0, result.stderr
+
+
+# --- notifications: email must really leave ------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["notifications", None])
+def test_notifications_sends_through_ses_by_default(service):
+    result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, print_setting="EMAIL_BACKEND")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "apps.notifications.backends.SESEmailBackend"
+
+
+@pytest.mark.parametrize("backend", ["console", "locmem", "dummy", "filebased"])
+def test_an_email_backend_that_delivers_nothing_is_refused_for_notifications(backend):
+    result = _start(
+        service="notifications", webhook_secret=None, EMAIL_BACKEND=f"django.core.mail.backends.{backend}.EmailBackend"
+    )
+
+    assert result.returncode != 0
+    assert "EMAIL_BACKEND must deliver email" in result.stderr
+
+
+def test_a_real_backend_other_than_ses_is_allowed():
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    result = _start(service="notifications", webhook_secret=None, EMAIL_BACKEND=backend, print_setting="EMAIL_BACKEND")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == backend
+
+
+def test_notifications_without_a_sender_is_refused():
+    result = _start(service="notifications", webhook_secret=None, DEFAULT_FROM_EMAIL=None)
+
+    assert result.returncode != 0
+    assert "DEFAULT_FROM_EMAIL (or NOTIFICATIONS_FROM_EMAIL) must be set" in result.stderr
+
+
+def test_other_services_need_no_email_settings():
+    result = _start(service="catalog", webhook_secret=None, DEFAULT_FROM_EMAIL=None, print_setting="EMAIL_BACKEND")
+
+    assert result.returncode == 0, result.stderr
+
+
+# --- addresses of other machines ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "catalog_url", [None, "http://127.0.0.1:8002", "http://localhost:8000", "http://[::1]:8002", "http://0.0.0.0:8002"]
+)
+def test_orders_refuses_a_local_catalog_api_url(catalog_url):
+    result = _start(service="orders", webhook_secret=None, CATALOG_API_URL=catalog_url)
+
+    assert result.returncode != 0
+    assert "CATALOG_API_URL must be catalog's address, not a local one" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "catalog_url"), [("orders", "https://api-internal.shop.example.com"), (None, None)]
+)
+def test_orders_starts_with_catalogs_address_or_all_in_one_with_itself(service, catalog_url):
+    result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, CATALOG_API_URL=catalog_url)
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("service", ["users", "notifications", None])
+@pytest.mark.parametrize("frontend_url", [None, "http://localhost:3000"])
+def test_a_local_shop_front_end_is_refused_where_emails_link_to_it(service, frontend_url):
+    result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, SHOP_FRONTEND_URL=frontend_url)
+
+    assert result.returncode != 0
+    assert "SHOP_FRONTEND_URL must be the shop's public address" in result.stderr
+
+
+def test_services_that_send_no_links_need_no_front_end_address():
+    result = _start(service="orders", webhook_secret=None, SHOP_FRONTEND_URL=None, CATALOG_API_URL="https://c.internal")
+
+    assert result.returncode == 0, result.stderr

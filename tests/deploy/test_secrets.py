@@ -1,0 +1,142 @@
+"""Secrets reach the containers by ARN, each service gets only its own, and the role that injects
+them may read exactly those. ECS reads a `ValueFrom` that is not a Secrets Manager ARN as the name
+of an SSM parameter: a secret given by name fails every task start."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from config.services import SERVICES
+from tests.deploy.templates import (
+    TEMPLATE_NAMES,
+    exists,
+    iam_statements,
+    load,
+    resolve,
+    resources,
+    secret_arn,
+    secret_arn_parameters,
+    secret_value_from_problems,
+    service_parameters,
+    task_containers,
+)
+
+WEBHOOK_SECRET_ARN = secret_arn("shopstack/payments/webhook")
+PRIVATE_KEY_ARN = secret_arn("shopstack/jwt-private-key")
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_every_container_secret_is_named_by_its_arn(name):
+    assert secret_value_from_problems(load(name)) == []
+
+
+def test_the_check_sees_the_task_definitions_secrets():
+    service = load("service")
+    tasks = resources(service, "AWS::ECS::TaskDefinition")
+    assert len(tasks) == 4
+    assert all(len(task["Properties"]["ContainerDefinitions"][0]["Secrets"]) >= 4 for task in tasks.values())
+
+
+@pytest.mark.parametrize(
+    "value_from",
+    [
+        "shopstack/jwt-public-keys",
+        {"Ref": "JwtPublicKeysSecretName"},
+        {"Fn::Sub": "${JwtPublicKeysSecretName}"},
+        {"Fn::Sub": "${DatabaseSecret}-password"},
+    ],
+    ids=["literal-name", "name-parameter", "name-in-sub", "not-a-json-key"],
+)
+def test_a_secret_given_otherwise_fails_the_check(value_from):
+    service = load("service")
+    # How the template named the JWT secrets before: a parameter holding the secret's name.
+    service["Parameters"]["JwtPublicKeysSecretName"] = {"Type": "String", "Default": "shopstack/jwt-public-keys"}
+    container = service["Resources"]["WebTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    (secret,) = (item for item in container["Secrets"] if item.get("Name") == "JWT_PUBLIC_KEYS")
+    secret["ValueFrom"] = value_from
+    (problem,) = secret_value_from_problems(service)
+    assert problem.startswith("WebTaskDefinition: JWT_PUBLIC_KEYS")
+
+
+@pytest.mark.parametrize("name", ["service", "service-asg"])
+def test_the_secret_parameters_admit_only_full_arns(name):
+    template = load(name)
+    expected = {"JwtPublicKeysSecretArn", "JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn"}
+    assert secret_arn_parameters(template) >= expected
+    # Only the users and payments secrets may be left out (each one's Rule requires it there).
+    optional = {name for name in expected if template["Parameters"][name].get("Default") == ""}
+    assert optional == {"JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn"}
+    rules = {
+        json.dumps(rule["RuleCondition"]): [assertion["Assert"] for assertion in rule["Assertions"]]
+        for rule in template["Rules"].values()
+    }
+    for service, parameter in (("users", "JwtPrivateKeySecretArn"), ("payments", "PaymentsWebhookSecretArn")):
+        required = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+        assert required in rules[json.dumps({"Fn::Equals": [{"Ref": "ServiceName"}, service]})]
+
+
+def _base(value_from: Any) -> str:
+    """The secret a ValueFrom names, without ECS's `:json-key::` part, for comparing with IAM."""
+    if isinstance(value_from, dict) and "Fn::Sub" in value_from:
+        return json.dumps({"Ref": value_from["Fn::Sub"].split("}")[0].removeprefix("${")})
+    return json.dumps(value_from)
+
+
+def _execution_role_secrets(template: dict, parameters: dict[str, Any]) -> set[str]:
+    readable = set()
+    for name, statement in iam_statements(template):
+        resource = template["Resources"][name]
+        role = name == "ExecutionRole" or {"Ref": "ExecutionRole"} in resource["Properties"].get("Roles", [])
+        if (
+            not role
+            or not exists(template, resource, parameters)
+            or statement["Action"] != "secretsmanager:GetSecretValue"
+        ):
+            continue
+        targets = resolve(statement["Resource"], template, parameters)
+        readable |= {json.dumps(target) for target in (targets if isinstance(targets, list) else [targets])}
+    return readable
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_the_execution_role_may_read_exactly_the_secrets_it_injects(service):
+    template = load("service")
+    parameters = service_parameters(service)
+    injected = {
+        _base(secret["ValueFrom"])
+        for container in task_containers(template, parameters).values()
+        for secret in container["Secrets"]
+    }
+    assert injected == _execution_role_secrets(template, parameters)
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_only_payments_gets_the_webhook_secret_and_only_users_the_signing_key(service):
+    for container in task_containers(load("service"), service_parameters(service)).values():
+        secrets = {secret["Name"]: secret["ValueFrom"] for secret in container["Secrets"]}
+        assert secrets.get("PAYMENTS_WEBHOOK_SECRET") == (WEBHOOK_SECRET_ARN if service == "payments" else None)
+        assert secrets.get("JWT_PRIVATE_KEY") == (PRIVATE_KEY_ARN if service == "users" else None)
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_the_ec2_web_tier_reads_the_same_secrets(service):
+    template = load("service-asg")
+    parameters = service_parameters(service)
+    (statement,) = (s for _, s in iam_statements(template) if s.get("Sid") == "ReadSecrets")
+    readable = resolve(statement["Resource"], template, parameters)
+    assert (WEBHOOK_SECRET_ARN in readable) == (service == "payments")
+    assert (PRIVATE_KEY_ARN in readable) == (service == "users")
+    assert secret_arn("shopstack/jwt-public-keys") in readable
+    for colour in ("Blue", "Green"):
+        data = template["Resources"][f"LaunchTemplate{colour}"]["Properties"]["LaunchTemplateData"]
+        text = data["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+        assert (
+            'if [ "${ServiceName}" = payments ]; then\n'
+            '  webhook="$(aws secretsmanager get-secret-value --region ${AWS::Region} '
+            '--secret-id "${PaymentsWebhookSecretArn}" --query SecretString --output text)"\nfi\n'
+        ) in text
+        assert "\nPAYMENTS_WEBHOOK_SECRET=$webhook\n" in text
+        assert '--secret-id "${JwtPublicKeysSecretArn}"' in text and '--secret-id "${JwtPrivateKeySecretArn}"' in text
