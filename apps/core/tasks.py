@@ -7,8 +7,10 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.conf import settings
 
+from apps.core.context import new_id, request_id_var, trace_id_var
 from apps.core.db import on_commit
 from apps.core.events.outbox import relay_pending
 from apps.core.events.tasks import handle_event  # noqa: F401  (so workers register it)
@@ -36,3 +38,36 @@ def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
 def relay_outbox() -> int:
     """The periodic sweep: sends whatever the after-commit relay could not (broker down, crash)."""
     return sum(relay_pending(service) for service in settings.ACTIVE_SERVICES)
+
+
+# --- The trace a task belongs to ---------------------------------------------------------------------
+# A task joins the trace of whatever sent it: the id travels in the message headers and is bound
+# for exactly the task's run, so one thread's tasks never share (or leak) a trace.
+
+TRACE_HEADER = "shopstack_trace_id"
+
+
+@before_task_publish.connect
+def _send_trace(headers: dict | None = None, **_: Any) -> None:
+    if headers is not None:
+        # Not current_trace_id(): that would pin a new trace on a sender outside any (beat).
+        headers.setdefault(TRACE_HEADER, trace_id_var.get() or new_id())
+
+
+@task_prerun.connect
+def _bind_trace(task: Task | None = None, task_id: str | None = None, **_: Any) -> None:
+    if task is None:
+        return
+    # In-process (all-in-one) runs carry no message: they stay in the caller's trace.
+    trace_id = getattr(task.request, TRACE_HEADER, None) or trace_id_var.get() or new_id()
+    task.request.trace_tokens = (request_id_var.set(task_id), trace_id_var.set(trace_id))
+
+
+@task_postrun.connect
+def _unbind_trace(task: Task | None = None, **_: Any) -> None:
+    tokens = getattr(task.request, "trace_tokens", None) if task is not None else None
+    if tokens:
+        request_token, trace_token = tokens
+        request_id_var.reset(request_token)
+        trace_id_var.reset(trace_token)
+        task.request.trace_tokens = None
