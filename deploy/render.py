@@ -133,8 +133,20 @@ def service_names() -> dict:
     return {"AllowedValues": list(SERVICES)}
 
 
-def container_environment() -> list[dict]:
-    env = {
+def _database_endpoint(attribute: str, variant: str) -> dict:
+    """The service's database endpoint: the service stack's own RDS instance, or (the EC2 variant,
+    a stack of its own) the service stack's export of it."""
+    if variant == "ecs":
+        return {"Fn::GetAtt": ["Database", f"Endpoint.{attribute}"]}
+    return {"Fn::ImportValue": sub(f"${{ServiceStackName}}-Database{attribute}")}
+
+
+def environment(variant: str = "ecs") -> dict[str, Any]:
+    """The web/worker/scheduler environment, by name: the ECS task definitions' Environment
+    (variant "ecs", service.yaml) and the EC2 web instances' env file (variant "ec2",
+    service-asg.yaml) are both rendered from it, so the two cannot drift apart. A Ref names a
+    parameter both templates declare alike (tests/deploy checks that)."""
+    return {
         "SERVICE": ref("ServiceName"),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_ALLOWED_HOSTS": ref("AllowedHosts"),
@@ -149,8 +161,8 @@ def container_environment() -> list[dict]:
         "CELERY_VISIBILITY_TIMEOUT": ref("VisibilityTimeout"),
         "EVENTS_MAX_RECEIVES": ref("MaxReceiveCount"),
         # deploy/entrypoint.py assembles DATABASE_URL from these and the injected credentials.
-        "DATABASE_HOST": {"Fn::GetAtt": ["Database", "Endpoint.Address"]},
-        "DATABASE_PORT": {"Fn::GetAtt": ["Database", "Endpoint.Port"]},
+        "DATABASE_HOST": _database_endpoint("Address", variant),
+        "DATABASE_PORT": _database_endpoint("Port", variant),
         "DATABASE_NAME": {"Fn::FindInMap": ["Services", ref("ServiceName"), "DatabaseName"]},
         "DATABASE_SSLMODE": "require",
         # One issuer and audience for the tokens users signs, every service checks and API
@@ -162,11 +174,39 @@ def container_environment() -> list[dict]:
         # Links in emails (password reset, order pages) point at the shop front end.
         "SHOP_FRONTEND_URL": ref("ShopFrontendUrl"),
     }
-    return [{"Name": name, "Value": value} for name, value in env.items()] + [
+
+
+def container_environment() -> list[dict]:
+    return [{"Name": name, "Value": value} for name, value in environment("ecs").items()] + [
         only_for(service, {"Name": name, "Value": value})
         for service, variables in SERVICE_ENVIRONMENT.items()
         for name, value in variables.items()
     ]
+
+
+def _env_file_line(name: str, value: Any) -> Any:
+    """`NAME=value` as a string CloudFormation builds: literal, or an Fn::Sub."""
+    if isinstance(value, str):
+        assert "${" not in value and "\n" not in value, value
+        return f"{name}={value}"
+    if set(value) == {"Ref"}:
+        return sub(f"{name}=${{{value['Ref']}}}")
+    if set(value) == {"Fn::Sub"}:
+        text, variables = value["Fn::Sub"] if isinstance(value["Fn::Sub"], list) else (value["Fn::Sub"], None)
+        return sub(f"{name}={text}", variables)
+    return sub(f"{name}=${{Value}}", {"Value": value})
+
+
+def ec2_environment() -> dict:
+    """The `Environment` variable of the EC2 web instances' user data (service-asg.yaml): the env
+    file lines of environment("ec2") and SERVICE_ENVIRONMENT, one a line. A service-specific line
+    is empty in the other services' stacks (docker's --env-file skips empty lines)."""
+    lines = [_env_file_line(name, value) for name, value in environment("ec2").items()] + [
+        {"Fn::If": [f"Is{service.capitalize()}", _env_file_line(name, value), ""]}
+        for service, variables in SERVICE_ENVIRONMENT.items()
+        for name, value in variables.items()
+    ]
+    return {"Environment": {"Fn::Join": ["\n", lines]}}
 
 
 def container_secrets() -> list[Any]:
@@ -398,27 +438,68 @@ def migrate_actions() -> dict:
     }
 
 
+def _on_ec2(service: str) -> str:
+    return f"{service.capitalize()}WebOnEc2"
+
+
+def web_platform_parameters() -> dict:
+    """<Service>WebPlatform: where each service's web tier runs, the WebPlatform its service stack
+    was deployed with; it picks that service's web deploy action."""
+    return {
+        f"{service.capitalize()}WebPlatform": {
+            "Type": "String",
+            "Default": "ecs",
+            "AllowedValues": ["ecs", "ec2"],
+            "Description": f"WebPlatform of the {service} service stack (ec2: released by deploy/release_ec2.py)",
+        }
+        for service in SERVICES
+    }
+
+
+def web_platform_conditions() -> dict:
+    return {
+        _on_ec2(service): {"Fn::Equals": [ref(f"{service.capitalize()}WebPlatform"), "ec2"]} for service in SERVICES
+    }
+
+
+def _web_action(service: str) -> dict:
+    """The web tier's blue/green release: CodeDeploy on ECS, or on EC2 the stack updates of
+    deploy/release_ec2.py (deploy/buildspec-web-ec2.yml), which swap service-asg.yaml's colours
+    by weight. Either runs in the Deploy stage, after the Migrate stage."""
+    ecs = {
+        "Name": f"web-{service}",
+        "ActionTypeId": {"Category": "Deploy", "Owner": "AWS", "Provider": "CodeDeployToECS", "Version": "1"},
+        "InputArtifacts": [{"Name": "BuildOutput"}],
+        "Configuration": {
+            "ApplicationName": f"shopstack-{service}",
+            "DeploymentGroupName": f"shopstack-{service}-web",
+            "TaskDefinitionTemplateArtifact": "BuildOutput",
+            "TaskDefinitionTemplatePath": f"release/{service}/taskdef.json",
+            "AppSpecTemplateArtifact": "BuildOutput",
+            "AppSpecTemplatePath": f"release/{service}/appspec.yaml",
+            "Image1ArtifactName": "BuildOutput",
+            "Image1ContainerName": "IMAGE1_NAME",
+        },
+        "RunOrder": 1,
+    }
+    ec2 = {
+        "Name": f"web-{service}",
+        "ActionTypeId": {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
+        "InputArtifacts": [{"Name": "Source"}, {"Name": "BuildOutput"}],
+        "Configuration": {
+            "ProjectName": ref("WebEc2ReleaseProject"),
+            "PrimarySource": "Source",
+            "EnvironmentVariables": json.dumps([{"name": "SERVICE", "value": service, "type": "PLAINTEXT"}]),
+        },
+        "RunOrder": 1,
+    }
+    return {"Fn::If": [_on_ec2(service), ec2, ecs]}
+
+
 def deploy_actions() -> dict:
-    actions = []
+    actions: list[Any] = []
     for service in SERVICES.values():
-        actions.append(
-            {
-                "Name": f"web-{service.name}",
-                "ActionTypeId": {"Category": "Deploy", "Owner": "AWS", "Provider": "CodeDeployToECS", "Version": "1"},
-                "InputArtifacts": [{"Name": "BuildOutput"}],
-                "Configuration": {
-                    "ApplicationName": f"shopstack-{service.name}",
-                    "DeploymentGroupName": f"shopstack-{service.name}-web",
-                    "TaskDefinitionTemplateArtifact": "BuildOutput",
-                    "TaskDefinitionTemplatePath": f"release/{service.name}/taskdef.json",
-                    "AppSpecTemplateArtifact": "BuildOutput",
-                    "AppSpecTemplatePath": f"release/{service.name}/appspec.yaml",
-                    "Image1ArtifactName": "BuildOutput",
-                    "Image1ContainerName": "IMAGE1_NAME",
-                },
-                "RunOrder": 1,
-            }
-        )
+        actions.append(_web_action(service.name))
         for tier in ("worker", "scheduler"):
             actions.append(
                 {
@@ -443,11 +524,14 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "services-mapping": services_mapping,
     "service-names": service_names,
     "container": container,
+    "ec2-environment": ec2_environment,
     "deployment-alarms": deployment_alarms,
     "dashboard": dashboard,
     "gateway-routes": gateway_routes,
     "migrate-actions": migrate_actions,
     "deploy-actions": deploy_actions,
+    "web-platform-parameters": web_platform_parameters,
+    "web-platform-conditions": web_platform_conditions,
 }
 
 
@@ -460,7 +544,8 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
+    # Block style for multi-line text; a bare line break (a join delimiter) reads better quoted.
+    style = "|" if "\n" in value.strip("\n") else '"' if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

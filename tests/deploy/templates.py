@@ -434,3 +434,54 @@ def secret_value_from_problems(template: dict) -> list[str]:
                         f"{name}: {secret['Name']} ValueFrom {json.dumps(secret['ValueFrom'])} is no secret ARN"
                     )
     return problems
+
+
+# --- the EC2 variant's environment: its user data's env file and `docker run -e` flags -----------
+
+_ENV_FILE = re.compile(r"cat > /etc/shopstack\.env <<ENV\n(?P<body>.*?)\nENV\n", re.DOTALL)
+_DOCKER_ENV_FLAG = re.compile(r" -e (?P<name>[A-Z_]+)=(?P<value>\S+)")
+
+
+def _env_file_value(line: Any, template: dict, parameters: dict[str, Any]) -> tuple[str, Any] | None:
+    """(NAME, value) of one rendered env file line, the value as a container definition would hold
+    it: a literal, a resolved parameter, or the CloudFormation expression the line substitutes."""
+    if line == "":
+        return None  # a service-specific line in another service's stack
+    if isinstance(line, str):
+        name, _, value = line.partition("=")
+        return name, value
+    assert set(line) == {"Fn::Sub"}, line
+    text, variables = line["Fn::Sub"] if isinstance(line["Fn::Sub"], list) else (line["Fn::Sub"], {})
+    name, _, rest = text.partition("=")
+    whole = re.fullmatch(r"\$\{([\w:]+)\}", rest)
+    if whole and whole[1] in variables:
+        return name, variables[whole[1]]
+    if whole and not variables:
+        return name, resolve({"Ref": whole[1]}, template, parameters)
+    return name, {"Fn::Sub": [rest, variables] if variables else rest}
+
+
+def ec2_environment(template: dict, colour: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """{NAME: value} the EC2 web instances of `colour` start the container with, for `parameters`:
+    the env file (its rendered `${Environment}` lines and the secrets the user data reads, as shell
+    text) and the `docker run -e` flags (as shell text)."""
+    data = template["Resources"][f"LaunchTemplate{colour}"]["Properties"]["LaunchTemplateData"]
+    text, variables = data["UserData"]["Fn::Base64"]["Fn::Sub"]
+    match = _ENV_FILE.search(text)
+    assert match, "no env file in the user data"
+    environment: dict[str, Any] = {}
+    for line in match["body"].split("\n"):
+        if line == "${Environment}":
+            joined = resolve(variables["Environment"], template, parameters)
+            delimiter, lines = joined["Fn::Join"]
+            assert delimiter == "\n"
+            pairs = [_env_file_value(item, template, parameters) for item in lines]
+        else:
+            pairs = [_env_file_value(line, template, parameters)]
+        for pair in filter(None, pairs):
+            assert pair[0] not in environment, f"{pair[0]} set twice"
+            environment[pair[0]] = pair[1]
+    for flag in _DOCKER_ENV_FLAG.finditer(text[match.end() :]):
+        assert flag["name"] not in environment, f"{flag['name']} set twice"
+        environment[flag["name"]] = flag["value"]
+    return environment
