@@ -1,0 +1,285 @@
+"""Benchmark: end-to-end checkout throughput on the split stack, beside pgbench on the same
+PostgreSQL in the same run. Traffic goes to 127.0.0.1 only; every phase is bounded.
+
+    THROTTLE_REGISTER=1000/hour THROTTLE_LOGIN=1000/minute scripts/stack up
+    .venv/bin/python -m bench.checkout [--duration 30] [--shoppers 8] [--pgbench-clients 8]
+    scripts/stack down
+
+(The raised throttles let the benchmark register its shoppers; the stack's own defaults are the
+production rates.)
+
+1. Reference: pgbench (TPC-B-like, scale 10) on a scratch database of the same server:
+   transactions per second with --pgbench-clients clients for --duration seconds.
+2. Peak: --shoppers shoppers, each on its own keep-alive connection through the gateway, add one
+   in-stock SKU to the cart and check out with a good test card, again and again for --duration
+   seconds (closed loop: a shopper's next checkout starts when the last one answered); then wait
+   (at most --settle-timeout seconds) until every order placed is confirmed or cancelled.
+3. Paced: the same at a fixed rate of half the confirmed rate the peak phase sustained, so the
+   latency is the saga's own rather than a growing queue's.
+
+Reports per phase: orders placed and confirmed per second (confirmed over the whole window,
+drain included), the checkout request's p50/p99, checkout-to-confirmed p50/p99 (from the moment
+the client sent the checkout to the orders service's confirmed history row; one machine, one
+clock), and lost (never final) orders.
+Results and how to read them: docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+import requests
+
+from devstack import stack
+
+GATEWAY = f"http://127.0.0.1:{stack.GATEWAY_PORT}"
+PGBENCH_DATABASE = "shopstack_bench_pgbench"
+ADDRESS = {"full_name": "Bea Nch", "line1": "1 Load Lane", "city": "Localhost", "postal_code": "12700", "country": "GB"}
+FINAL = ("confirmed", "cancelled")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# --- Reference: pgbench -----------------------------------------------------------------------------
+
+
+def run_pgbench(*, clients: int, duration: int) -> float:
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        raise SystemExit("pgbench is not installed (Debian: postgresql-contrib / postgresql-client)")
+    admin = stack.PG_URL
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{PGBENCH_DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{PGBENCH_DATABASE}"')
+    url = admin.rsplit("/", 1)[0] + f"/{PGBENCH_DATABASE}"
+    try:
+        subprocess.run([pgbench, "-i", "-q", "-s", "10", url], check=True, capture_output=True, timeout=300)
+        result = subprocess.run(
+            [pgbench, "-c", str(clients), "-j", "2", "-T", str(duration), url],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=duration + 120,
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{PGBENCH_DATABASE}" WITH (FORCE)')
+    match = re.search(r"tps = ([0-9.]+)", result.stdout)
+    if match is None:
+        raise SystemExit(f"could not read pgbench's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+# --- Load: shoppers checking out ---------------------------------------------------------------------
+
+
+@dataclass
+class Placed:
+    order_id: str
+    sent_at: float  # wall clock, to compare with the database's timestamps
+    request_seconds: float
+
+
+@dataclass
+class ShopperRun:
+    session: requests.Session = field(default_factory=requests.Session)
+    placed: list[Placed] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def sign_up(self) -> None:
+        email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+        password = "A-bench-Passphrase-42"
+        response = self.session.post(f"{GATEWAY}/api/v1/users/register/", json={"email": email, "password": password})
+        if response.status_code == 429:
+            raise SystemExit("registration throttled: start the stack with THROTTLE_REGISTER=1000/hour (see --help)")
+        response.raise_for_status()
+        response = self.session.post(f"{GATEWAY}/api/v1/users/token/", json={"email": email, "password": password})
+        response.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def checkout_loop(self, skus: list[str], stop_at: float, interval: float | None = None) -> None:
+        """Check out again and again until `stop_at`: at once (closed loop, `interval` None) or
+        one checkout every `interval` seconds (paced)."""
+        next_start = time.monotonic()
+        self.placed, self.failures = [], []
+        for sku in itertools.cycle(skus):
+            if interval is not None:
+                time.sleep(max(next_start - time.monotonic(), 0))
+                next_start += interval
+            if time.monotonic() >= stop_at:
+                return
+            added = self.session.post(
+                f"{GATEWAY}/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1}, timeout=30
+            )
+            if added.status_code not in (200, 201):
+                self.failures.append(f"cart {added.status_code}")
+                continue
+            sent_at, started = time.time(), time.perf_counter()
+            response = self.session.post(
+                f"{GATEWAY}/api/v1/orders/",
+                json={"shipping_address": ADDRESS, "payment_method_token": "tok_success"},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                timeout=30,
+            )
+            elapsed = time.perf_counter() - started
+            if response.status_code == 201:
+                self.placed.append(Placed(response.json()["id"], sent_at, elapsed))
+            else:
+                self.failures.append(f"checkout {response.status_code}")
+
+
+def sellable_skus(limit: int) -> list[str]:
+    """Plenty of SKUs with stock to spare, so the load measures the saga, not one hot row."""
+    with psycopg.connect(stack.database_url("catalog")) as connection:
+        rows = connection.execute(
+            """
+            SELECT v.sku FROM catalog_variant v
+            JOIN catalog_stock s ON s.variant_id = v.id
+            JOIN catalog_product p ON p.id = v.product_id
+            WHERE v.active AND p.active AND s.on_hand - s.reserved >= 20
+            ORDER BY random() LIMIT %s
+            """,
+            (limit,),
+        ).fetchall()
+    if len(rows) < 10:
+        raise SystemExit("the stack's catalog has too little stock: was it seeded (scripts/stack up)?")
+    return [sku for (sku,) in rows]
+
+
+def settle(order_ids: list[str], timeout: float) -> dict[str, tuple[str, datetime | None]]:
+    """Each order's status and when it turned confirmed, once all are final (or the time is up)."""
+    ids = [uuid.UUID(order_id) for order_id in order_ids]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(stack.database_url("orders")) as connection:
+        while True:
+            rows = connection.execute(
+                """
+                SELECT o.id::text, o.status,
+                       (SELECT min(c.at) FROM orders_orderstatuschange c
+                        WHERE c.order_id = o.id AND c.to_status = 'confirmed')
+                FROM orders_order o WHERE o.id = ANY(%s)
+                """,
+                (ids,),
+            ).fetchall()
+            connection.commit()
+            if sum(status in FINAL for _, status, _ in rows) == len(ids) or time.monotonic() > deadline:
+                return {order_id: (status, confirmed_at) for order_id, status, confirmed_at in rows}
+            time.sleep(1)
+
+
+@dataclass
+class PhaseResult:
+    placed: int
+    confirmed: int
+    cancelled: int
+    lost: int
+    failures: list[str]
+    placed_per_second: float
+    confirmed_per_second: float
+    request_ms: list[float]
+    to_confirmed_ms: list[float]
+
+    def lines(self, name: str) -> list[str]:
+        return [
+            f"{name}: orders placed {self.placed} ({self.placed_per_second:.1f}/s), confirmed {self.confirmed} "
+            f"({self.confirmed_per_second:.1f}/s), cancelled {self.cancelled}, lost {self.lost}, "
+            f"failed requests {len(self.failures)} {sorted(set(self.failures))}",
+            f"    checkout request       p50 {percentile(self.request_ms, 0.5):7.0f} ms   "
+            f"p99 {percentile(self.request_ms, 0.99):7.0f} ms",
+            f"    checkout -> confirmed  p50 {percentile(self.to_confirmed_ms, 0.5):7.0f} ms   "
+            f"p99 {percentile(self.to_confirmed_ms, 0.99):7.0f} ms",
+        ]
+
+
+def run_phase(
+    shoppers: list[ShopperRun], skus: list[str], *, duration: int, rate: float | None, settle_timeout: float
+) -> PhaseResult:
+    """`duration` seconds of checkouts (closed loop, or `rate` orders/s spread over the shoppers),
+    then wait until every order placed is final and read when each was confirmed."""
+    window_start = time.time()
+    stop_at = time.monotonic() + duration
+    interval = len(shoppers) / rate if rate else None
+    # Each shopper walks its own slice of the SKUs, so shoppers rarely want the same row.
+    threads = [
+        threading.Thread(target=shopper.checkout_loop, args=(skus[i :: len(shoppers)], stop_at, interval), daemon=True)
+        for i, shopper in enumerate(shoppers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + 60)
+    load_seconds = time.time() - window_start
+
+    placed = [order for shopper in shoppers for order in shopper.placed]
+    outcome = settle([order.order_id for order in placed], settle_timeout)
+    confirmed = {
+        order.order_id: outcome[order.order_id][1] for order in placed if outcome[order.order_id][0] == "confirmed"
+    }
+    cancelled = sum(status == "cancelled" for status, _ in outcome.values())
+    last_confirmed = max((at.timestamp() for at in confirmed.values()), default=window_start)
+    return PhaseResult(
+        placed=len(placed),
+        confirmed=len(confirmed),
+        cancelled=cancelled,
+        lost=len(placed) - len(confirmed) - cancelled,
+        failures=[failure for shopper in shoppers for failure in shopper.failures],
+        placed_per_second=len(placed) / load_seconds,
+        # Over the whole window, drain included: what the saga actually sustained.
+        confirmed_per_second=len(confirmed) / max(last_confirmed - window_start, 1e-9),
+        request_ms=[order.request_seconds * 1000 for order in placed],
+        to_confirmed_ms=[
+            (confirmed[order.order_id].timestamp() - order.sent_at) * 1000
+            for order in placed
+            if order.order_id in confirmed
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=30, help="seconds of each load phase (and of pgbench)")
+    parser.add_argument("--shoppers", type=int, default=8)
+    parser.add_argument("--pgbench-clients", type=int, default=8)
+    parser.add_argument("--settle-timeout", type=float, default=300)
+    args = parser.parse_args()
+
+    try:
+        requests.get(f"{GATEWAY}/api/v1/catalog/categories/", timeout=5).raise_for_status()
+    except requests.RequestException as error:
+        raise SystemExit(f"the split stack does not answer at {GATEWAY} ({error}): run scripts/stack up") from error
+
+    print(f"pgbench: {args.pgbench_clients} clients, {args.duration} s, scale 10 ...", flush=True)
+    tps = run_pgbench(clients=args.pgbench_clients, duration=args.duration)
+
+    skus = sellable_skus(500)
+    shoppers = [ShopperRun() for _ in range(args.shoppers)]
+    for shopper in shoppers:
+        shopper.sign_up()
+    print(f"peak: {args.shoppers} shoppers checking out back to back, {args.duration} s ...", flush=True)
+    peak = run_phase(shoppers, skus, duration=args.duration, rate=None, settle_timeout=args.settle_timeout)
+    half = max(peak.confirmed_per_second / 2, 0.1)
+    print(f"paced: {half:.1f} checkouts/s (half the peak confirmed rate), {args.duration} s ...", flush=True)
+    paced = run_phase(shoppers, skus, duration=args.duration, rate=half, settle_timeout=args.settle_timeout)
+
+    print()
+    print(f"pgbench (same PostgreSQL, TPC-B-like, {args.pgbench_clients} clients): {tps:.0f} transactions/s")
+    for line in [*peak.lines("peak"), *paced.lines(f"paced at {half:.1f}/s")]:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
