@@ -1,13 +1,16 @@
 """Benchmark: the catalog product list against a bare Django JSON view, served by the same
 gunicorn in the same run (SERVICE=catalog, PostgreSQL), loaded from this process with threads
-over keep-alive http.client connections to 127.0.0.1 only. Bounded: every phase has a duration
-and the server is stopped at the end.
+over keep-alive http.client connections to 127.0.0.1 only (or, for the peak phases, by `wrk`
+with --load-generator wrk). Bounded: every phase has a duration and the server is stopped at
+the end.
 
     .venv/bin/python bench/catalog_list.py [--duration 10] [--threads 8] [--workers 2] [--redis-url URL]
+        [--rounds 5] [--load-generator python|wrk]
 
 Steps: create (drop first) the database shopstack_bench_catalog, migrate it, seed_demo (1,000
 products, 3,000 SKUs, timed), start gunicorn on 127.0.0.1, then
-  1. peak (closed loop): bare view, then product list (page of 20): requests/s, p50, p99;
+  1. peak (closed loop): bare view and product list (page of 20), alternating in --rounds
+     slices so that other work on the machine weighs on both alike: requests/s, p50, p99;
   2. the list at a fixed offered rate of half the bare peak (open loop, latency measured from
      each request's scheduled start so queueing counts), and at half its own peak;
 and print the targets: list >= 35% of the bare rate; p99 < 50 ms at half the bare peak rate.
@@ -21,10 +24,12 @@ import argparse
 import http.client
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -162,6 +167,88 @@ def run_load(name: str, port: int, path: str, *, threads: int, duration: float, 
     return Result(name, len(latencies), sum(errors), elapsed, latencies)
 
 
+# Lua for wrk. setup() runs for each wrk thread (one connection each) before it starts: a 5 ms
+# pause between them lets gunicorn's workers take turns accepting, where wrk's usual burst of
+# connects often landed all or all but one on a single worker (measured: 8/0 and 7/1 splits,
+# with half the bare rate). done() prints the totals, then the latency histogram (microseconds,
+# count) so that rounds merge into exact percentiles.
+WRK_SCRIPT = """
+setup = function(thread)
+  local started = os.clock()
+  while os.clock() - started < 0.005 do end
+end
+
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format("wrk-total %d %d %d\\n", summary.requests, summary.duration,
+    errors.connect + errors.read + errors.write + errors.status + errors.timeout))
+  for i = 1, #latency do
+    local value, count = latency(i)
+    io.write(string.format("wrk-latency %d %d\\n", value, count))
+  end
+end
+"""
+
+
+def run_wrk(name: str, port: int, path: str, *, connections: int, duration: float) -> Result:
+    """Closed loop from wrk (`connections` keep-alive connections, one per wrk thread): it needs
+    a fraction of the CPU the Python generator does, leaving more to the server. Whole seconds
+    only (wrk's --duration)."""
+    seconds = max(1, round(duration))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT)
+        script.flush()
+        output = subprocess.run(
+            [
+                "wrk",
+                "--threads",
+                str(connections),
+                "--connections",
+                str(connections),
+                "--duration",
+                f"{seconds}s",
+                "--timeout",
+                "10s",
+                "--header",
+                "Accept: application/json",
+                "--script",
+                script.name,
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 30,
+        ).stdout
+    return parse_wrk_report(name, output)
+
+
+def parse_wrk_report(name: str, output: str) -> Result:
+    """The Result in what WRK_SCRIPT's done() printed (wrk's own summary lines are ignored)."""
+    requests = errors = 0
+    elapsed = 0.0
+    latencies: list[float] = []
+    for line in output.splitlines():
+        kind, *numbers = line.split() or [""]
+        if kind == "wrk-total":
+            requests, elapsed, errors = int(numbers[0]), int(numbers[1]) / 1e6, int(numbers[2])
+        elif kind == "wrk-latency":
+            latencies.extend([int(numbers[0]) / 1e6] * int(numbers[1]))
+    if not elapsed:
+        raise RuntimeError(f"wrk printed no report:\n{output}")
+    return Result(name, requests, errors, elapsed, latencies)
+
+
+def merged(name: str, results: list[Result]) -> Result:
+    return Result(
+        name,
+        sum(result.requests for result in results),
+        sum(result.errors for result in results),
+        sum(result.seconds for result in results),
+        [latency for result in results for latency in result.latencies],
+    )
+
+
 def start_server(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen:
     server = subprocess.Popen(
         [
@@ -204,14 +291,31 @@ def paced_threads(rate: float, limit: int) -> int:
     return max(2, min(limit, math.ceil(rate * 0.004)))
 
 
+def closed_loop(name: str, port: int, path: str, args: argparse.Namespace, duration: float) -> Result:
+    if args.load_generator == "wrk":
+        return run_wrk(name, port, path, connections=args.threads, duration=duration)
+    return run_load(name, port, path, threads=args.threads, duration=duration)
+
+
 def measure(label: str, port: int, args: argparse.Namespace) -> None:
     print(f"--- {label}")
     for path in (BARE_PATH, LIST_PATH):  # warm up: connections, imports, caches
         run_load("warm-up", port, path, threads=args.threads, duration=2)
-    bare = run_load("bare JSON view, peak", port, BARE_PATH, threads=args.threads, duration=args.duration)
+    # The two peaks alternate in short slices: a burst of other work on this shared machine
+    # then lowers both instead of only whichever phase it fell in.
+    bare_rounds, list_rounds = [], []
+    for _ in range(args.rounds):
+        bare_rounds.append(closed_loop("bare", port, BARE_PATH, args, args.duration / args.rounds))
+        list_rounds.append(closed_loop("list", port, LIST_PATH, args, args.duration / args.rounds))
+    bare = merged("bare JSON view, peak", bare_rounds)
     print(bare.line())
-    listing = run_load("product list (20/page), peak", port, LIST_PATH, threads=args.threads, duration=args.duration)
+    listing = merged("product list (20/page), peak", list_rounds)
     print(listing.line())
+    if args.rounds > 1:
+        by_round = " ".join(
+            f"{one.rate / other.rate:.0%}" for one, other in zip(list_rounds, bare_rounds, strict=True) if other.rate
+        )
+        print(f"list / bare by round: {by_round}")
     half_bare = bare.rate / 2
     paced = run_load(
         f"product list @ {half_bare:.0f} req/s (1/2 bare)",
@@ -245,6 +349,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
     parser.add_argument(
+        "--rounds", type=int, default=5, help="slices the two peak phases alternate in (each gets --duration in all)"
+    )
+    parser.add_argument(
+        "--load-generator",
+        choices=("python", "wrk"),
+        default="python",
+        help="what loads the peak phases: this process's threads, or wrk (apt-get install wrk); "
+        "the fixed-rate phases are always this process (wrk cannot hold a rate)",
+    )
+    parser.add_argument(
         "--response-cache-seconds",
         type=int,
         default=5,
@@ -253,6 +367,10 @@ def main() -> None:
     parser.add_argument("--redis-url", default="", help="REDIS_URL for the cached run (default: per-process memory)")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.load_generator == "wrk" and shutil.which("wrk") is None:
+        parser.error("--load-generator wrk needs wrk on PATH (Debian: apt-get install wrk)")
     # The load generator is threads in one process: hand the GIL over often, so a thread whose
     # answer has arrived is not held up for the default 5 ms behind the others (that would be
     # counted as server latency).
@@ -286,10 +404,11 @@ def main() -> None:
         manage(env, "migrate", "--verbosity", "0")
         seed_seconds = manage(env, "seed_demo", "--verbosity", "0")
         print(f"seed_demo (1,000 products, 3,000 SKUs) on PostgreSQL: {seed_seconds:.1f}s including startup")
+        generator = "wrk," if args.load_generator == "wrk" else "Python,"
         print(
-            f"gunicorn: {args.workers} workers x {args.worker_threads} threads (gthread); load: {args.threads} "
-            f"threads; {os.cpu_count()} cores shared by server, PostgreSQL and load generator; "
-            f"{args.duration:.0f}s per phase\n"
+            f"gunicorn: {args.workers} workers x {args.worker_threads} threads (gthread); peak load: {generator} "
+            f"{args.threads} connections, {args.rounds} alternating rounds; {os.cpu_count()} cores shared by "
+            f"server, PostgreSQL and load generator; {args.duration:.0f}s per phase\n"
         )
         for label, extra in modes:
             port = _free_port()

@@ -5,6 +5,7 @@ cacheable (ETag, Cache-Control: public) and answer a matching If-None-Match with
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,28 @@ class ProductCursorPagination(CursorPagination):
     def __init__(self) -> None:
         self.page_size = settings.CATALOG_PAGE_SIZE
         self.max_page_size = settings.CATALOG_MAX_PAGE_SIZE
+
+    def paginate_first_page(self, fetch: Callable[[int], list], request: Request, view: Any) -> list:
+        """The first page (no cursor) from `fetch(limit)`, which returns the first `limit` rows
+        in the view's cursor_ordering: what lets the view read the landing page with
+        selectors.product_list_start instead of a queryset. It leaves the paginator as DRF's
+        paginate_queryset does for that page (its forward, cursor-less branch, repeated here),
+        so get_paginated_response makes the same links; tests compare the two."""
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.ordering = self.get_ordering(request, None, view)
+        self.cursor = None
+        # One row more than the page tells whether there is a next page, and where it starts.
+        results = fetch(self.page_size + 1)
+        self.page = results[: self.page_size]
+        self.has_previous = False
+        self.has_next = len(results) > len(self.page)
+        if self.has_next:
+            self.next_position = self._get_position_from_instance(results[-1], self.ordering)
+            if self.template is not None:
+                self.display_page_controls = True
+        return self.page
 
 
 class PublicView(APIView):
@@ -183,9 +206,15 @@ class ProductListView(CachedPublicView):
         # Read by CursorPagination.get_ordering.
         self.cursor_ordering = selectors.ORDERINGS[ordering]
         paginator = ProductCursorPagination()
-        page = paginator.paginate_queryset(
-            selectors.product_list(filters=filters, ordering=ordering), request, view=self
-        )
+        if filters == selectors.ProductFilters() and paginator.cursor_query_param not in request.query_params:
+            # The shop's landing page: read without building the queryset (see product_list_start).
+            page = paginator.paginate_first_page(
+                lambda limit: selectors.product_list_start(ordering=ordering, limit=limit), request, view=self
+            )
+        else:
+            page = paginator.paginate_queryset(
+                selectors.product_list(filters=filters, ordering=ordering), request, view=self
+            )
         return paginator.get_paginated_response([_list_item(row) for row in page])
 
 

@@ -1,0 +1,75 @@
+"""The catalog list benchmark's plumbing (bench/catalog_list.py): reading wrk's report, and merging
+the alternating rounds. No server and no database: the benchmark itself is run by hand."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+
+import pytest
+
+from bench.catalog_list import Result, merged, parse_wrk_report, run_wrk
+
+REPORT = """Running 2s test @ http://127.0.0.1:8000/bench/bare/
+  8 threads and 8 connections
+wrk-total 5 2000000 1
+wrk-latency 1500 3
+wrk-latency 9000 2
+"""
+
+
+def test_reads_wrks_report_into_a_result():
+    result = parse_wrk_report("bare", REPORT)
+
+    assert (result.requests, result.errors, result.seconds) == (5, 1, 2.0)
+    assert result.rate == 2.5
+    assert result.percentile(0.50) == pytest.approx(1.5)  # ms
+    assert result.percentile(0.99) == pytest.approx(9.0)
+
+
+def test_a_wrk_run_without_the_report_is_an_error():
+    with pytest.raises(RuntimeError, match="no report"):
+        parse_wrk_report("bare", "unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_rounds_merge_into_one_result():
+    first = Result("list", 10, 0, 2.0, [0.001] * 10)
+    second = Result("list", 30, 2, 2.0, [0.003] * 30)
+
+    both = merged("product list, peak", [first, second])
+
+    assert (both.name, both.requests, both.errors, both.seconds) == ("product list, peak", 40, 2, 4.0)
+    assert both.rate == 10.0
+    assert both.percentile(0.50) == pytest.approx(3.0)
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+def test_wrk_mode_loads_a_local_server_and_reports():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_wrk("ok", server.server_address[1], "/", connections=2, duration=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert result.requests > 0
+    assert result.errors == 0
+    assert len(result.latencies) == result.requests
+    assert 0.5 < result.seconds < 3
