@@ -1,21 +1,11 @@
-"""Assertions the users tests share: problem bodies and outbox events."""
+"""Assertions the users tests share: problem bodies and users's outbox events."""
 
 from __future__ import annotations
 
-from apps.users.models import OutboxEvent
+from functools import partial
 
+from tests.assertions import assert_problem, outbox_payloads
 
-def events(event_type: str) -> list[dict]:
-    """Payloads of the outbox rows of one type, oldest first."""
-    return list(
-        OutboxEvent.objects.filter(event_type=event_type).order_by("occurred_at").values_list("payload", flat=True)
-    )
+events = partial(outbox_payloads, "users")
 
-
-def assert_problem(response, *, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    return body
+__all__ = ["assert_problem", "events"]
