@@ -28,3 +28,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "register": "1000/minute",
     "password_reset": "1000/minute",
 }
+# Static files as local development serves them (DEBUG's WhiteNoise defaults): found in the apps
+# through Django's finders, so tests need no collectstatic. Without autorefresh WhiteNoise scans
+# STATIC_ROOT, which exists only in the image, and warns "No directory at" for every client.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

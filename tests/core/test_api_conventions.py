@@ -8,16 +8,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import override_settings
 
+from tests.assertions import assert_problem
 from tests.core.tokens import access_token
 
 pytestmark = [pytest.mark.urls("tests.core.urls")]
 
 
 def _assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["code"] == code
+    """The shared problem assertion, plus the members this module pins for every error."""
+    body = assert_problem(response, status=status, code=code)
     assert body["type"].endswith(code.replace("_", "-")) and body["title"] and body["detail"]
     return body
 

@@ -22,10 +22,13 @@ def moto_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def split_stack(moto_server, tmp_path_factory):
+    # Each xdist worker builds its own stack: with one database name for all, one worker's
+    # DROP DATABASE ... WITH (FORCE) ends the other's migrate halfway.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     stack = SplitStack(
         moto_server,
         tmp_path_factory.mktemp("split"),
-        db_prefix=os.environ.get("TEST_DB_PREFIX", "shopstack") + "_msg",
+        db_prefix=os.environ.get("TEST_DB_PREFIX", "shopstack") + "_msg" + (f"_{worker}" if worker else ""),
     )
     for service in SERVICES_UNDER_TEST:
         stack.create_database(service)

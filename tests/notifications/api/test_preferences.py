@@ -8,18 +8,11 @@ from datetime import timedelta
 import pytest
 
 from apps.notifications.models import Preference
+from tests.assertions import assert_problem
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 URL = "/api/v1/notifications/preferences/"
-
-
-def _problem(response, *, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 def test_a_shopper_who_never_chose_sees_the_defaults(client_for):
@@ -61,7 +54,7 @@ def test_each_shopper_sees_only_their_own_choices(client_for):
 def test_bad_input_is_a_400_with_field_errors(client_for, body, field):
     response = client_for(uuid.uuid4()).patch(URL, body, format="json")
 
-    problem = _problem(response, status=400, code="invalid")
+    problem = assert_problem(response, status=400, code="invalid")
     assert field in problem["errors"]
     assert not Preference.objects.exists()
 
@@ -72,13 +65,13 @@ def test_a_body_that_is_not_an_object_is_a_400(client_for):
 
 
 def test_without_a_token_it_is_a_401(api_client):
-    _problem(api_client.get(URL), status=401, code="not_authenticated")
-    _problem(api_client.patch(URL, {"sms_opt_in": True}, format="json"), status=401, code="not_authenticated")
+    assert_problem(api_client.get(URL), status=401, code="not_authenticated")
+    assert_problem(api_client.patch(URL, {"sms_opt_in": True}, format="json"), status=401, code="not_authenticated")
 
 
 def test_an_expired_token_is_a_401(client_for):
     api = client_for(uuid.uuid4(), lifetime=timedelta(minutes=-5))
-    _problem(api.get(URL), status=401, code="token_invalid")
+    assert_problem(api.get(URL), status=401, code="token_invalid")
 
 
 def test_the_api_is_described_in_the_openapi_schema(api_client):
