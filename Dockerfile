@@ -40,6 +40,7 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic-key-not-a-secret-0123456789 \
     DATABASE_URL=postgres://build@build.invalid/build \
     JWT_PUBLIC_KEYS=build-only \
     AWS_ACCOUNT_ID=000000000000 \
+    REDIS_URL=rediss://build.invalid:6379/0 \
     SERVICE=catalog \
     python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q /app/apps /app/config /app/deploy

@@ -169,6 +169,13 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
         # Gateway's authorizer checks: the platform stack's parameters, exported.
         "JWT_ISSUER": platform_import("JwtIssuer"),
         "JWT_AUDIENCE": platform_import("JwtAudience"),
+        # Django's cache, shared by every task and worker (the platform's ElastiCache Serverless):
+        # throttles count across processes. rediss: the cache accepts TLS only; /0: the only
+        # database a serverless cache has. Production refuses to start without it.
+        "REDIS_URL": sub(
+            "rediss://${Address}:${Port}/0",
+            {"Address": platform_import("CacheAddress"), "Port": platform_import("CachePort")},
+        ),
         "AWS_STORAGE_BUCKET_NAME": platform_import("MediaBucketName"),
         "AWS_LOCATION": ref("ServiceName"),
         # Links in emails (password reset, order pages) point at the shop front end.

@@ -1,7 +1,8 @@
 """Production: nothing insecure by default. Refuses to start on a development secret (also the
 payments webhook secret), DEBUG or open allowed hosts, a development email backend or sender, or
 a local address where another machine must be named (catalog's API for orders, the shop front end
-in links); expects PostgreSQL, SQS, SNS, S3 and SES from the environment."""
+in links), or without the shared cache (REDIS_URL, over TLS); expects PostgreSQL, SQS, SNS, S3, SES
+and ElastiCache from the environment."""
 
 import ipaddress
 from urllib.parse import urlsplit
@@ -65,6 +66,18 @@ if SERVICE == "orders" and _is_local(CATALOG_API_URL):
     _problems.append("CATALOG_API_URL must be catalog's address, not a local one, for the orders service")
 if {"users", "notifications"} & set(ACTIVE_SERVICES) and _is_local(SHOP_FRONTEND_URL):
     _problems.append("SHOP_FRONTEND_URL must be the shop's public address (links in emails point there)")
+# Without a shared cache each gunicorn process keeps its own (LocMemCache): the login, register
+# and password reset throttles would count per process, the real limit being the configured one
+# times tasks x workers, and nothing else kept in Django's cache would be shared either. The
+# deployed cache (ElastiCache Serverless) accepts TLS only, hence rediss://.
+if not REDIS_URL or _is_local(REDIS_URL):
+    _problems.append(
+        "REDIS_URL must name the shared cache (rediss://<host>:6379/0), not a local one: with a cache per"
+        " process (or per machine) the login/register/password-reset throttles count per process (the limit"
+        " times tasks x workers) and nothing else in Django's cache is shared"
+    )
+elif urlsplit(REDIS_URL).scheme != "rediss":
+    _problems.append("REDIS_URL must use TLS (rediss://): the deployed cache accepts nothing else")
 if AWS_ACCOUNT_ID == "123456789012":
     _problems.append("AWS_ACCOUNT_ID must be the real account (queue URLs are built from it)")
 if _problems:
@@ -79,3 +92,5 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
+# The services share one cache: each keeps its keys under its own name.
+CACHES["default"]["KEY_PREFIX"] = SERVICE or "shopstack"

@@ -142,6 +142,62 @@ def unencrypted_resources(template: dict) -> list[str]:
             for device in properties["LaunchTemplateData"].get("BlockDeviceMappings", []):
                 if not _is_true(device.get("Ebs", {}).get("Encrypted")):
                     problems.append(f"{name}: unencrypted EBS volume")
+        elif kind == "AWS::ElastiCache::ServerlessCache":
+            # TLS is the only way in and data at rest is always encrypted; ours with the platform key.
+            if not properties.get("KmsKeyId"):
+                problems.append(f"{name}: serverless cache without KmsKeyId (the platform key)")
+        elif kind == "AWS::ElastiCache::ReplicationGroup":
+            if not _is_true(properties.get("AtRestEncryptionEnabled")):
+                problems.append(f"{name}: cache not encrypted at rest")
+            if not _is_true(properties.get("TransitEncryptionEnabled")) or (
+                properties.get("TransitEncryptionMode", "required") != "required"
+            ):
+                problems.append(f"{name}: cache reachable without TLS")
+        elif kind == "AWS::ElastiCache::CacheCluster":
+            problems.append(f"{name}: a cache cluster cannot encrypt at rest (use a serverless cache)")
+    return problems
+
+
+# --- policy: the shared cache is reached only by the services' tasks -----------------------------
+
+CACHE_PORT = 6379
+CACHE_GROUP_EXPORT = {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-CacheSecurityGroupId"}}
+
+
+def cache_access_problems(platform: dict, service: dict) -> list[str]:
+    """Who may open a connection to the platform's shared cache: only the service stack's task
+    security group (which the EC2 web instances carry too), only on the cache's port, in every
+    service's stack; nothing in the platform itself admits anyone."""
+    problems = []
+    caches = resources(platform, "AWS::ElastiCache::ServerlessCache")
+    if not caches:
+        problems.append("platform: no serverless cache")
+    for name, cache in caches.items():
+        if cache["Properties"].get("SecurityGroupIds") != [{"Ref": "CacheSecurityGroup"}]:
+            problems.append(f"{name}: not (only) in CacheSecurityGroup")
+    group = platform["Resources"].get("CacheSecurityGroup", {}).get("Properties", {})
+    if group.get("SecurityGroupIngress"):
+        problems.append("CacheSecurityGroup: admits someone in the platform stack itself")
+    for name, rule in resources(platform, "AWS::EC2::SecurityGroupIngress").items():
+        if "CacheSecurityGroup" in _references(rule["Properties"].get("GroupId")):
+            problems.append(f"{name}: admits someone to the cache in the platform stack")
+    rules = {
+        name: rule
+        for name, rule in resources(service, "AWS::EC2::SecurityGroupIngress").items()
+        if rule["Properties"].get("GroupId") == CACHE_GROUP_EXPORT
+    }
+    if not rules:
+        problems.append("service: no rule admits the service's tasks to the cache")
+    for name, rule in rules.items():
+        properties = rule["Properties"]
+        if "Condition" in rule:
+            problems.append(f"{name}: conditional, but every service uses the cache")
+        sources = {key for key in properties if key.startswith(("Source", "Cidr"))}
+        if sources != {"SourceSecurityGroupId"} or properties["SourceSecurityGroupId"] != {"Ref": "TaskSecurityGroup"}:
+            problems.append(f"{name}: admits {sorted(sources)}, not only the service's task security group")
+        ports = (properties.get("IpProtocol"), properties.get("FromPort"), properties.get("ToPort"))
+        if tuple(map(str, ports)) != ("tcp", str(CACHE_PORT), str(CACHE_PORT)):
+            problems.append(f"{name}: opens {ports}, not tcp {CACHE_PORT}")
     return problems
 
 

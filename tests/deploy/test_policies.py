@@ -49,6 +49,7 @@ def test_the_policies_see_the_resources_they_judge(templates):
     assert len(resources(platform, "AWS::S3::Bucket")) == 3
     assert len(resources(platform, "AWS::SNS::Topic")) == 2
     assert resources(service, "AWS::RDS::DBInstance")
+    assert resources(platform, "AWS::ElastiCache::ServerlessCache")
     statements = [s for name in TEMPLATE_NAMES for s in iam_statements(templates[name])]
     assert len(statements) > 30
 
@@ -108,8 +109,9 @@ def test_an_unencrypted_resource_fails_the_check():
     service["Resources"]["Database"]["Properties"]["StorageEncrypted"] = False
     del platform["Resources"]["EventsTopic"]["Properties"]["KmsMasterKeyId"]
     del platform["Resources"]["MediaBucket"]["Properties"]["BucketEncryption"]
+    del platform["Resources"]["Cache"]["Properties"]["KmsKeyId"]
     assert len(unencrypted_resources(service)) == 2
-    assert len(unencrypted_resources(platform)) == 2
+    assert len(unencrypted_resources(platform)) == 3
 
 
 def test_the_queue_policy_lets_only_the_events_topic_send(templates):

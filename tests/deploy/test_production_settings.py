@@ -1,8 +1,9 @@
 """Production settings refuse to start on an insecure payments webhook secret wherever the payments
 service runs (split, or all-in-one), and only there; likewise on an email backend that delivers
-nothing or no sender where notifications runs, and on a local address where another machine must
-be named (catalog's API for orders, the shop front end in links). Each case imports the settings
-module in a fresh interpreter with nothing but the given environment."""
+nothing or no sender where notifications runs, on a local address where another machine must
+be named (catalog's API for orders, the shop front end in links), and everywhere without the shared
+cache. Each case imports the settings module in a fresh interpreter with nothing but the given
+environment."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ SECURE = {
     # What the service stack gives every task (SHOP_FRONTEND_URL) and notifications' (the sender).
     "SHOP_FRONTEND_URL": "https://shop.example.com",
     "DEFAULT_FROM_EMAIL": "ShopStack <shop@shop.example.com>",
+    # The platform's shared cache, as the stacks render REDIS_URL (deploy/render.py).
+    "REDIS_URL": "rediss://shopstack-platform-abc123.serverless.euw1.cache.amazonaws.com:6379/0",
 }
 
 
@@ -168,3 +171,46 @@ def test_services_that_send_no_links_need_no_front_end_address():
     result = _start(service="orders", webhook_secret=None, SHOP_FRONTEND_URL=None, CATALOG_API_URL="https://c.internal")
 
     assert result.returncode == 0, result.stderr
+
+
+# --- the shared cache: the throttles count across processes -----------------------------------------
+
+# What each service needs besides SECURE, so that the cache is the only thing missing.
+SERVICE_NEEDS: dict[str | None, dict[str, str]] = {
+    "users": {"JWT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"},
+    "orders": {"CATALOG_API_URL": "https://api-internal.shop.example.com"},
+}
+
+
+@pytest.mark.parametrize("service", [*SERVICES, None])
+@pytest.mark.parametrize("redis_url", [None, "rediss://localhost:6379/0", "rediss://127.0.0.1:6379/0"])
+def test_production_refuses_to_start_without_the_shared_cache(service, redis_url):
+    needs = SERVICE_NEEDS.get(service, {})
+    result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, REDIS_URL=redis_url, **needs)
+
+    assert result.returncode != 0
+    assert "Refusing to start in production: REDIS_URL must name the shared cache" in result.stderr
+    # The message says why: a cache per process multiplies the throttles' limits.
+    assert "throttles count per process (the limit times tasks x workers)" in result.stderr
+
+
+def test_a_cache_url_without_tls_is_refused():
+    result = _start(service="users", webhook_secret=None, REDIS_URL="redis://cache.internal:6379/0")
+
+    assert result.returncode != 0
+    assert "REDIS_URL must use TLS (rediss://)" in result.stderr
+
+
+@pytest.mark.parametrize("service", [*SERVICES, None])
+def test_every_service_uses_the_shared_cache_under_its_own_prefix(service):
+    needs = SERVICE_NEEDS.get(service, {})
+    result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, print_setting="CACHES['default']", **needs)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": SECURE["REDIS_URL"],
+            "KEY_PREFIX": service or "shopstack",
+        }
+    )
