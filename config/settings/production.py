@@ -92,5 +92,8 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
+# Catalog's rendered answers are kept a few seconds in each process (apps/core/api/caching.py),
+# a fraction of the public max-age they already carry; what that buys: docs/benchmarks.md.
+CATALOG_RESPONSE_CACHE_SECONDS = env_int("CATALOG_RESPONSE_CACHE_SECONDS", 5)
 # The services share one cache: each keeps its keys under its own name.
 CACHES["default"]["KEY_PREFIX"] = SERVICE or "shopstack"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.catalog import services
+from apps.catalog.api.views import RESPONSES
 from tests.catalog import factories
 from tests.catalog.helpers import assert_problem
 
@@ -197,9 +197,15 @@ def test_query_count_does_not_grow_with_page_size(api_client, params):
     assert counts[10] <= 2  # the page, plus the category tree when a category filter is given
 
 
-def test_with_the_response_cache_a_repeat_is_served_without_a_query(api_client, settings):
+@pytest.fixture
+def response_cache(settings):
     settings.CATALOG_RESPONSE_CACHE_SECONDS = 5
-    cache.clear()
+    RESPONSES.clear()
+    yield RESPONSES
+    RESPONSES.clear()
+
+
+def test_with_the_response_cache_a_repeat_is_served_without_a_query(api_client, response_cache):
     factories.product_with_variants(slug="tee")
     first = api_client.get(URL)
 
@@ -207,9 +213,44 @@ def test_with_the_response_cache_a_repeat_is_served_without_a_query(api_client, 
         again = api_client.get(URL)
         not_modified = api_client.get(URL, HTTP_IF_NONE_MATCH=first["ETag"])
 
-    cache.clear()
     assert len(queries) == 0
     assert again.content == first.content
     assert again["ETag"] == first["ETag"]
     assert again["Cache-Control"] == "public, max-age=60"
+    assert again["Vary"] == "Accept"
     assert not_modified.status_code == 304
+
+
+def test_the_response_cache_keeps_answers_apart_by_host_and_query(api_client, response_cache, settings):
+    settings.ALLOWED_HOSTS = ["shop.example.com", "internal.example.com"]
+    for index in range(3):
+        factories.product_with_variants(slug=f"tee-{index}", name=f"Tee {index}")
+
+    public = api_client.get(URL, {"page_size": 1}, HTTP_HOST="shop.example.com")
+    internal = api_client.get(URL, {"page_size": 1}, HTTP_HOST="internal.example.com")
+    two = api_client.get(URL, {"page_size": 2}, HTTP_HOST="shop.example.com")
+
+    # The next links are absolute: each host gets its own.
+    assert public.json()["next"].startswith("http://shop.example.com/")
+    assert internal.json()["next"].startswith("http://internal.example.com/")
+    assert _slugs(two) == ["tee-0", "tee-1"]
+    assert len(response_cache) == 3
+
+
+def test_the_response_cache_keeps_no_error(api_client, response_cache):
+    first = api_client.get(URL, {"ordering": "nonsense"})
+    second = api_client.get(URL, {"ordering": "nonsense"})
+
+    assert_problem(first, status=400, code="invalid")
+    assert_problem(second, status=400, code="invalid")
+    assert len(response_cache) == 0
+
+
+def test_an_expired_answer_is_rendered_afresh(api_client, response_cache, settings):
+    factories.product_with_variants(slug="tee", name="Tee")
+    assert _slugs(api_client.get(URL)) == ["tee"]
+    factories.product_with_variants(slug="cap", name="Cap")
+    assert _slugs(api_client.get(URL)) == ["tee"]  # within the 5 s: the kept answer
+
+    settings.CATALOG_RESPONSE_CACHE_SECONDS = 0.001  # what is kept is now more than twice as old
+    assert _slugs(api_client.get(URL)) == ["cap", "tee"]
