@@ -1,10 +1,10 @@
 """Benchmark: the catalog product list against a bare Django JSON view, served by the same
-gunicorn in the same run (SERVICE=catalog, PostgreSQL), loaded from this process with threads
-over keep-alive http.client connections to 127.0.0.1 only (or, for the peak phases, by `wrk`
-with --load-generator wrk). Bounded: every phase has a duration and the server is stopped at
+gunicorn in the same run (SERVICE=catalog, PostgreSQL), loaded from this process over keep-alive
+connections to 127.0.0.1 only (bench/loadgen.py; or, for the peak phases, by `wrk` with
+--load-generator wrk). Bounded: every phase has a duration and the server is stopped at
 the end.
 
-    .venv/bin/python bench/catalog_list.py [--duration 10] [--threads 8] [--workers 2] [--redis-url URL]
+    .venv/bin/python -m bench.catalog_list [--duration 10] [--connections 8] [--workers 2]
         [--rounds 5] [--load-generator python|wrk]
 
 Steps: create (drop first) the database shopstack_bench_catalog, migrate it, seed_demo (1,000
@@ -14,15 +14,15 @@ products, 3,000 SKUs, timed), start gunicorn on 127.0.0.1, then
   2. the list at a fixed offered rate of half the bare peak (open loop, latency measured from
      each request's scheduled start so queueing counts), and at half its own peak;
 and print the targets: list >= 35% of the bare rate; p99 < 50 ms at half the bare peak rate.
-All of that twice: default settings, then CATALOG_RESPONSE_CACHE_SECONDS=5 (--response-cache-seconds;
-0 skips it). Results and how to read them: docs/benchmarks.md.
+All of that twice: without a response cache (local settings), then with
+CATALOG_RESPONSE_CACHE_SECONDS=5, production's default (--response-cache-seconds; 0 skips it).
+Results and how to read them: docs/benchmarks.md.
 Needs PostgreSQL at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres)."""
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import math
 import os
 import shutil
 import signal
@@ -30,44 +30,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from bench.loadgen import Result, closed_loop, merged, open_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DATABASE = "shopstack_bench_catalog"
 BARE_PATH = "/bench/bare/"
 LIST_PATH = "/api/v1/catalog/products/"
-
-
-@dataclass
-class Result:
-    name: str
-    requests: int
-    errors: int
-    seconds: float
-    latencies: list[float]
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def percentile(self, fraction: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
-
-    def line(self) -> str:
-        return (
-            f"{self.name:<38} {self.rate:8.0f} req/s   p50 {self.percentile(0.50):7.2f} ms   "
-            f"p99 {self.percentile(0.99):7.2f} ms   ({self.requests} requests, {self.errors} errors)"
-        )
 
 
 def _free_port() -> int:
@@ -109,62 +84,6 @@ def wait_until_up(port: int, deadline: float) -> None:
         except OSError:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not come up in time")
-
-
-def _worker(port: int, path: str, stop_at: float, schedule, out: list, errors: list) -> None:
-    """One keep-alive connection. `schedule` is None (closed loop: next request as soon as the
-    last answered) or an iterator of scheduled start times (open loop)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    latencies, failed = [], 0
-    while True:
-        if schedule is None:
-            start = time.perf_counter()
-            if start >= stop_at:
-                break
-        else:
-            start = next(schedule)
-            if start >= stop_at:
-                break
-            delay = start - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        try:
-            connection.request("GET", path, headers={"Accept": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                failed += 1
-        except (OSError, http.client.HTTPException):
-            failed += 1
-            connection.close()
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        latencies.append(time.perf_counter() - start)
-    connection.close()
-    out.extend(latencies)
-    errors.append(failed)
-
-
-def run_load(name: str, port: int, path: str, *, threads: int, duration: float, rate: float | None = None) -> Result:
-    latencies: list[float] = []
-    errors: list[int] = []
-    begin = time.perf_counter() + 0.05
-    stop_at = begin + duration
-    workers = []
-    for index in range(threads):
-        schedule = None
-        if rate:
-            interval = threads / rate  # each thread takes every threads-th slot of the global schedule
-            offset = index / rate
-            schedule = (begin + offset + step * interval for step in range(10**9))
-        workers.append(
-            threading.Thread(target=_worker, args=(port, path, stop_at, schedule, latencies, errors), daemon=True)
-        )
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=duration + 30)
-    elapsed = max(time.perf_counter() - begin, 1e-9)
-    return Result(name, len(latencies), sum(errors), elapsed, latencies)
 
 
 # Lua for wrk. setup() runs for each wrk thread (one connection each) before it starts: a 5 ms
@@ -239,16 +158,6 @@ def parse_wrk_report(name: str, output: str) -> Result:
     return Result(name, requests, errors, elapsed, latencies)
 
 
-def merged(name: str, results: list[Result]) -> Result:
-    return Result(
-        name,
-        sum(result.requests for result in results),
-        sum(result.errors for result in results),
-        sum(result.seconds for result in results),
-        [latency for result in results for latency in result.latencies],
-    )
-
-
 def start_server(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen:
     server = subprocess.Popen(
         [
@@ -284,29 +193,25 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(timeout=10)
 
 
-def paced_threads(rate: float, limit: int) -> int:
-    """Connections for an open-loop phase: enough for the rate at ~4 ms a request, no more. Idle
-    extra threads in this one-process generator were measured to add client-side delay that
-    would be counted as server latency (2 vs 16 threads at 200 req/s: p50 2 ms vs 7 ms, bare)."""
-    return max(2, min(limit, math.ceil(rate * 0.004)))
+ACCEPT_JSON = {"Accept": "application/json"}
 
 
-def closed_loop(name: str, port: int, path: str, args: argparse.Namespace, duration: float) -> Result:
+def peak(name: str, port: int, path: str, args: argparse.Namespace, duration: float) -> Result:
     if args.load_generator == "wrk":
-        return run_wrk(name, port, path, connections=args.threads, duration=duration)
-    return run_load(name, port, path, threads=args.threads, duration=duration)
+        return run_wrk(name, port, path, connections=args.connections, duration=duration)
+    return closed_loop(name, port, path, connections=args.connections, duration=duration, headers=ACCEPT_JSON)
 
 
 def measure(label: str, port: int, args: argparse.Namespace) -> None:
     print(f"--- {label}")
     for path in (BARE_PATH, LIST_PATH):  # warm up: connections, imports, caches
-        run_load("warm-up", port, path, threads=args.threads, duration=2)
+        closed_loop("warm-up", port, path, connections=args.connections, duration=2, headers=ACCEPT_JSON)
     # The two peaks alternate in short slices: a burst of other work on this shared machine
     # then lowers both instead of only whichever phase it fell in.
     bare_rounds, list_rounds = [], []
     for _ in range(args.rounds):
-        bare_rounds.append(closed_loop("bare", port, BARE_PATH, args, args.duration / args.rounds))
-        list_rounds.append(closed_loop("list", port, LIST_PATH, args, args.duration / args.rounds))
+        bare_rounds.append(peak("bare", port, BARE_PATH, args, args.duration / args.rounds))
+        list_rounds.append(peak("list", port, LIST_PATH, args, args.duration / args.rounds))
     bare = merged("bare JSON view, peak", bare_rounds)
     print(bare.line())
     listing = merged("product list (20/page), peak", list_rounds)
@@ -316,28 +221,19 @@ def measure(label: str, port: int, args: argparse.Namespace) -> None:
             f"{one.rate / other.rate:.0%}" for one, other in zip(list_rounds, bare_rounds, strict=True) if other.rate
         )
         print(f"list / bare by round: {by_round}")
-    half_bare = bare.rate / 2
-    paced = run_load(
-        f"product list @ {half_bare:.0f} req/s (1/2 bare)",
-        port,
-        LIST_PATH,
-        threads=paced_threads(half_bare, args.threads),
-        duration=args.duration,
-        rate=half_bare,
-    )
-    print(paced.line())
-    half_own = listing.rate / 2
-    own = run_load(
-        f"product list @ {half_own:.0f} req/s (1/2 own)",
-        port,
-        LIST_PATH,
-        threads=paced_threads(half_own, args.threads),
-        duration=args.duration,
-        rate=half_own,
-    )
-    print(own.line())
+    paced = {}
+    for name, rate in (("1/2 bare", bare.rate / 2), ("1/2 own", listing.rate / 2)):
+        paced[name] = open_loop(
+            f"product list @ {rate:.0f} req/s ({name})",
+            port,
+            LIST_PATH,
+            rate=rate,
+            duration=args.duration,
+            headers=ACCEPT_JSON,
+        )
+        print(paced[name].line())
     ratio = listing.rate / bare.rate if bare.rate else 0.0
-    p99 = paced.percentile(0.99)
+    p99 = paced["1/2 bare"].percentile(0.99)
     print(f"list / bare rate: {ratio:.0%} (target >= 35%: {'met' if ratio >= 0.35 else 'NOT met'}); ", end="")
     print(f"list p99 at half the bare peak rate: {p99:.1f} ms (target < 50 ms: {'met' if p99 < 50 else 'NOT met'})\n")
 
@@ -345,7 +241,7 @@ def measure(label: str, port: int, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
-    parser.add_argument("--threads", type=int, default=8, help="load generator threads (connections) at peak")
+    parser.add_argument("--connections", type=int, default=8, help="keep-alive connections at peak")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
     parser.add_argument(
@@ -355,7 +251,7 @@ def main() -> None:
         "--load-generator",
         choices=("python", "wrk"),
         default="python",
-        help="what loads the peak phases: this process's threads, or wrk (apt-get install wrk); "
+        help="what loads the peak phases: bench/loadgen.py in this process, or wrk (apt-get install wrk); "
         "the fixed-rate phases are always this process (wrk cannot hold a rate)",
     )
     parser.add_argument(
@@ -364,26 +260,17 @@ def main() -> None:
         default=5,
         help="second run with CATALOG_RESPONSE_CACHE_SECONDS set to this (0: skip that run)",
     )
-    parser.add_argument("--redis-url", default="", help="REDIS_URL for the cached run (default: per-process memory)")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.load_generator == "wrk" and shutil.which("wrk") is None:
         parser.error("--load-generator wrk needs wrk on PATH (Debian: apt-get install wrk)")
-    # The load generator is threads in one process: hand the GIL over often, so a thread whose
-    # answer has arrived is not held up for the default 5 ms behind the others (that would be
-    # counted as server latency).
-    sys.setswitchinterval(0.0005)
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     database_url = prepare_database(admin_url)
     env = {
-        **{
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"REDIS_URL", "CATALOG_RESPONSE_CACHE_SECONDS"}
-        },
+        **{key: value for key, value in os.environ.items() if key != "CATALOG_RESPONSE_CACHE_SECONDS"},
         "SERVICE": "catalog",
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -392,13 +279,10 @@ def main() -> None:
         "DATABASE_CONN_MAX_AGE": "600",
         "PYTHONPATH": str(ROOT),
     }
-    modes = [("no response cache (default settings)", {})]
+    modes = [("no response cache (local settings)", {})]
     if args.response_cache_seconds:
         cached = {"CATALOG_RESPONSE_CACHE_SECONDS": str(args.response_cache_seconds)}
-        if args.redis_url:
-            cached["REDIS_URL"] = args.redis_url
-        where = "Redis" if args.redis_url else "per-process memory"
-        modes.append((f"response cache {args.response_cache_seconds}s ({where})", cached))
+        modes.append((f"response cache {args.response_cache_seconds}s (production's default)", cached))
     server = None
     try:
         manage(env, "migrate", "--verbosity", "0")
@@ -407,7 +291,7 @@ def main() -> None:
         generator = "wrk," if args.load_generator == "wrk" else "Python,"
         print(
             f"gunicorn: {args.workers} workers x {args.worker_threads} threads (gthread); peak load: {generator} "
-            f"{args.threads} connections, {args.rounds} alternating rounds; {os.cpu_count()} cores shared by "
+            f"{args.connections} connections, {args.rounds} alternating rounds; {os.cpu_count()} cores shared by "
             f"server, PostgreSQL and load generator; {args.duration:.0f}s per phase\n"
         )
         for label, extra in modes:

@@ -3,13 +3,13 @@ the alternating rounds. No server and no database: the benchmark itself is run b
 
 from __future__ import annotations
 
-import http.server
 import shutil
-import threading
 
 import pytest
 
-from bench.catalog_list import Result, merged, parse_wrk_report, run_wrk
+from bench.catalog_list import parse_wrk_report, run_wrk
+from bench.loadgen import Result, merged
+from tests.bench.servers import local_server
 
 REPORT = """Running 2s test @ http://127.0.0.1:8000/bench/bare/
   8 threads and 8 connections
@@ -44,30 +44,10 @@ def test_rounds_merge_into_one_result():
     assert both.percentile(0.50) == pytest.approx(3.0)
 
 
-class _Ok(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 def test_wrk_mode_loads_a_local_server_and_reports():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        result = run_wrk("ok", server.server_address[1], "/", connections=2, duration=1)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_server() as port:
+        result = run_wrk("ok", port, "/", connections=2, duration=1)
 
     assert result.requests > 0
     assert result.errors == 0
