@@ -1,6 +1,7 @@
 """apps.core.api.caching.ResponseCache: fresh answers served as kept, a stale one refreshed by one
-caller while the others keep getting it, nothing served past twice its freshness, and a bound on
-how many answers are kept. Times are passed in, so nothing here sleeps."""
+caller while the others keep getting it, expiry times spread over the last quarter of the
+freshness, nothing served past twice its freshness, and a bound on how many answers are kept.
+Times are passed in, so nothing here sleeps."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_a_fresh_answer_is_served_as_kept():
     cache = ResponseCache(max_entries=4)
     cache.store("/a", _answer(b"A"))
 
-    answer, must_render = cache.lookup("/a", fresh_seconds=FRESH, now=104.9)
+    answer, must_render = cache.lookup("/a", fresh_seconds=FRESH, now=103.7)
 
     assert (answer.content, must_render) == (b"A", False)
 
@@ -41,6 +42,26 @@ def test_a_stale_answer_is_refreshed_by_the_first_caller_only():
     assert others == [(_answer(b"old"), False)] * 3
     cache.store("/a", _answer(b"new", at=106.2))
     assert cache.lookup("/a", fresh_seconds=FRESH, now=106.3) == (_answer(b"new", at=106.2), False)
+
+
+def test_answers_kept_together_go_stale_at_different_times_within_the_last_quarter():
+    cache = ResponseCache(max_entries=200)
+    for index in range(200):
+        cache.store(f"/{index}", _answer())
+
+    def newly_stale_at(now: float) -> int:
+        # A stale answer is handed to one refresher, so each key is counted once, when it turns.
+        return sum(cache.lookup(f"/{index}", fresh_seconds=FRESH, now=now)[1] for index in range(200))
+
+    at_three_quarters, half_way_through, at_full = (
+        newly_stale_at(103.74),
+        newly_stale_at(104.375),
+        newly_stale_at(105.0),
+    )
+
+    assert at_three_quarters == 0
+    assert 0 < half_way_through < 200  # some, not all
+    assert half_way_through + at_full == 200
 
 
 def test_an_abandoned_refresh_passes_to_the_next_caller():

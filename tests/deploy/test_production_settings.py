@@ -216,7 +216,7 @@ def test_every_service_uses_the_shared_cache_under_its_own_prefix(service):
     )
 
 
-def test_catalog_keeps_rendered_answers_a_few_seconds_by_default():
+def test_catalog_keeps_rendered_answers_15_seconds_by_default():
     default = _start(service="catalog", webhook_secret=None, print_setting="CATALOG_RESPONSE_CACHE_SECONDS")
     off = _start(
         service="catalog",
@@ -225,5 +225,5 @@ def test_catalog_keeps_rendered_answers_a_few_seconds_by_default():
         CATALOG_RESPONSE_CACHE_SECONDS="0",
     )
 
-    assert (default.returncode, default.stdout.strip()) == (0, "5"), default.stderr
+    assert (default.returncode, default.stdout.strip()) == (0, "15"), default.stderr
     assert (off.returncode, off.stdout.strip()) == (0, "0"), off.stderr

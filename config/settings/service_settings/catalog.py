@@ -40,7 +40,7 @@ CATALOG_MAX_PAGE_SIZE = env_int("CATALOG_MAX_PAGE_SIZE", 100)
 CATALOG_CACHE_MAX_AGE = env_int("CATALOG_CACHE_MAX_AGE", 60)
 # Seconds a rendered list/detail/category answer is kept in each process's memory
 # (apps/core/api/caching.py) and served without touching the database; 0 turns it off: the
-# default here, so local runs and tests read fresh data; production keeps 5. Edits show up within
+# default here, so local runs and tests read fresh data; production keeps 15. Edits show up within
 # twice this many seconds, well inside the public max-age above.
 CATALOG_RESPONSE_CACHE_SECONDS = env_int("CATALOG_RESPONSE_CACHE_SECONDS", 0)
 # How many SKUs one GET /variants/ call may ask for.
