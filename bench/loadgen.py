@@ -18,8 +18,9 @@ hand-overs that showed up as server latency. The loop here spends a fraction of 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 _HEADER_END = b"\r\n\r\n"
@@ -36,7 +37,8 @@ class Result:
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Answered (200) requests a second: failures and requests never sent do not count."""
+        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
 
     def percentile(self, fraction: float) -> float:
         """In milliseconds (nearest rank)."""
@@ -67,19 +69,18 @@ def merged(name: str, results: list[Result]) -> Result:
 
 
 class _Connection:
-    """One keep-alive connection that sends a fixed GET and reads whole answers."""
+    """One keep-alive connection that sends GETs and reads whole answers."""
 
-    def __init__(self, port: int, request: bytes) -> None:
+    def __init__(self, port: int) -> None:
         self.port = port
-        self.request = request
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def get(self) -> int:
+    async def get(self, request: bytes) -> int:
         """The status of one answer, body read in full; reconnects first if needed."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(self.request)
+        self.writer.write(request)
         head = await self.reader.readuntil(_HEADER_END)
         status = int(head[9:12])
         length = 0
@@ -106,9 +107,11 @@ def _request(port: int, path: str, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _timed_get(connection: _Connection, scheduled: float, latencies: list[float], errors: list[int]) -> None:
+async def _timed_get(
+    connection: _Connection, request: bytes, scheduled: float, latencies: list[float], errors: list[int]
+) -> None:
     try:
-        if await connection.get() != 200:
+        if await connection.get(request) != 200:
             errors.append(1)
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
         errors.append(1)
@@ -127,9 +130,9 @@ async def _closed_loop(port: int, path: str, headers: dict[str, str], connection
         # Staggered starts: a burst of simultaneous connects can land every connection on one
         # gunicorn worker process, which then serves alone while the other idles.
         await asyncio.sleep(index * 0.003)
-        connection = _Connection(port, request)
+        connection = _Connection(port)
         while (start := time.perf_counter()) < stop_at:
-            await _timed_get(connection, start, latencies, errors)
+            await _timed_get(connection, request, start, latencies, errors)
         connection.close()
 
     await asyncio.gather(*(one(index) for index in range(connections)))
@@ -137,34 +140,43 @@ async def _closed_loop(port: int, path: str, headers: dict[str, str], connection
 
 
 async def _open_loop(
-    port: int, path: str, headers: dict[str, str], rate: float, duration: float, max_connections: int
+    port: int, paths: Sequence[str], headers: dict[str, str], rate: float, duration: float, max_connections: int
 ) -> Result:
-    request = _request(port, path, headers)
+    requests = [_request(port, path, headers) for path in paths]
     latencies: list[float] = []
     errors: list[int] = []
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
     opened = 0
     in_flight: set[asyncio.Task] = set()
 
-    async def run(connection: _Connection, scheduled: float) -> None:
-        await _timed_get(connection, scheduled, latencies, errors)
+    async def run(connection: _Connection, request: bytes, scheduled: float) -> None:
+        await _timed_get(connection, request, scheduled, latencies, errors)
         idle.put_nowait(connection)
 
     begin = time.perf_counter() + 0.01
-    for step in itertools.count():
-        scheduled = begin + step / rate
-        if scheduled >= begin + duration:
-            break
+    end = begin + duration
+    schedule = [begin + step / rate for step in range(math.ceil(duration * rate))]
+    for step, scheduled in enumerate(schedule):
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         if idle.empty() and opened < max_connections:
-            idle.put_nowait(_Connection(port, request))
+            idle.put_nowait(_Connection(port))
             opened += 1
         # Waiting here for a free connection delays this request past its schedule; that wait is
         # part of its latency (it is measured from `scheduled`).
-        connection = await idle.get()
-        task = asyncio.create_task(run(connection, scheduled))
+        try:
+            connection = await asyncio.wait_for(idle.get(), timeout=max(end - time.perf_counter(), 0.001))
+        except TimeoutError:
+            # Still no free connection when the phase ends: the server is too far behind for
+            # the rest of the schedule to be sent. Each of those is an error, and its latency at
+            # least the time it has waited (so the percentiles show the backlog), but the phase
+            # stops on time instead of draining a queue that could take minutes.
+            stopped = time.perf_counter()
+            errors.extend([1] * (len(schedule) - step))
+            latencies.extend(stopped - unsent for unsent in schedule[step:])
+            break
+        task = asyncio.create_task(run(connection, requests[step % len(requests)], scheduled))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
     if in_flight:
@@ -192,12 +204,14 @@ def closed_loop(
 def open_loop(
     name: str,
     port: int,
-    path: str,
+    path: str | Sequence[str],
     *,
     rate: float,
     duration: float,
     max_connections: int = 64,
     headers: dict[str, str] | None = None,
 ) -> Result:
-    """`rate` requests a second on a fixed schedule for `duration` seconds; latency from schedule."""
-    return _timed(name, _open_loop(port, path, headers or {}, rate, duration, max_connections))
+    """`rate` requests a second on a fixed schedule for `duration` seconds, latency measured from
+    the schedule; given several paths, the requests take them in turn."""
+    paths = [path] if isinstance(path, str) else list(path)
+    return _timed(name, _open_loop(port, paths, headers or {}, rate, duration, max_connections))

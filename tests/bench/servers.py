@@ -13,8 +13,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as gunicorn serves the benchmarks
     delay = 0.0
     status = 200
+    paths: list[str]
 
     def do_GET(self) -> None:
+        self.paths.append(self.path)
         if self.delay:
             time.sleep(self.delay)
         body = b'{"ok": true}'
@@ -29,9 +31,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def local_server(*, delay: float = 0.0, status: int = 200) -> Iterator[int]:
-    """A server answering every GET with `status` after `delay` seconds; yields its port."""
-    handler = type("Handler", (_Handler,), {"delay": delay, "status": status})
+def local_server(*, delay: float = 0.0, status: int = 200, paths: list[str] | None = None) -> Iterator[int]:
+    """A server answering every GET with `status` after `delay` seconds; yields its port. The
+    paths asked for are appended to `paths`."""
+    handler = type("Handler", (_Handler,), {"delay": delay, "status": status, "paths": [] if paths is None else paths})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
