@@ -24,6 +24,7 @@ from config.services import SERVICES
 from tests.deploy.templates import (
     CACHE_GROUP_EXPORT,
     CACHE_PORT,
+    COLOURS,
     ROOT,
     cache_access_problems,
     ec2_environment,
@@ -35,7 +36,6 @@ from tests.deploy.templates import (
     unencrypted_resources,
 )
 
-COLOURS = ("Blue", "Green")
 TASKS = {"WebTaskDefinition", "WorkerTaskDefinition", "SchedulerTaskDefinition", "MigrateTaskDefinition"}
 
 
@@ -50,21 +50,6 @@ CACHE_URL = {
         {"Address": platform_import("CacheAddress"), "Port": platform_import("CachePort")},
     ]
 }
-
-
-@pytest.fixture(scope="module")
-def platform() -> dict:
-    return load("platform")
-
-
-@pytest.fixture(scope="module")
-def service() -> dict:
-    return load("service")
-
-
-@pytest.fixture(scope="module")
-def asg() -> dict:
-    return load("service-asg")
 
 
 # --- the cache ------------------------------------------------------------------------------------

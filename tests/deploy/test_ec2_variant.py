@@ -13,6 +13,7 @@ import yaml
 
 from config.services import SERVICES
 from tests.deploy.templates import (
+    COLOURS,
     ROOT,
     _references,
     ec2_environment,
@@ -25,8 +26,6 @@ from tests.deploy.templates import (
     task_containers,
 )
 
-COLOURS = ("Blue", "Green")
-
 # Variables the ECS web task definition sets that the EC2 instances need not: none. Both are
 # rendered from deploy/render.py's environment(); an entry here needs its reason.
 ECS_ONLY: dict[str, str] = {}
@@ -34,21 +33,6 @@ ECS_ONLY: dict[str, str] = {}
 # Values the service stack takes from its own resources, which the EC2 stack (a stack of its own)
 # imports from the service stack's exports.
 _SERVICE_STACK_EXPORTS = {"DatabaseAddress", "DatabasePort"}
-
-
-@pytest.fixture(scope="module")
-def service() -> dict:
-    return load("service")
-
-
-@pytest.fixture(scope="module")
-def asg() -> dict:
-    return load("service-asg")
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> dict:
-    return load("pipeline")
 
 
 def _as_exported(value: Any, service: dict) -> Any:
