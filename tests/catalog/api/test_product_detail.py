@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from tests.catalog import factories
 from tests.catalog.helpers import assert_problem
@@ -40,6 +42,28 @@ def test_an_unknown_or_inactive_product_is_a_404_problem(api_client):
 
     assert_problem(api_client.get("/api/v1/catalog/products/gone/"), status=404, code="product_not_found")
     assert_problem(api_client.get("/api/v1/catalog/products/never/"), status=404, code="product_not_found")
+
+
+def test_with_the_response_cache_detail_and_tree_repeat_without_a_query(api_client, response_cache):
+    factories.product_with_variants(slug="tee", category=factories.category(slug="shirts"))
+    detail = api_client.get("/api/v1/catalog/products/tee/")
+    tree = api_client.get("/api/v1/catalog/categories/")
+
+    with CaptureQueriesContext(connections["catalog"]) as queries:
+        detail_again = api_client.get("/api/v1/catalog/products/tee/")
+        tree_again = api_client.get("/api/v1/catalog/categories/")
+
+    assert len(queries) == 0
+    assert (detail_again.content, detail_again["ETag"]) == (detail.content, detail["ETag"])
+    assert (tree_again.content, tree_again["ETag"]) == (tree.content, tree["ETag"])
+
+
+def test_with_the_response_cache_a_404_is_not_kept(api_client, response_cache):
+    assert_problem(api_client.get("/api/v1/catalog/products/later/"), status=404, code="product_not_found")
+    factories.product_with_variants(slug="later")
+
+    assert api_client.get("/api/v1/catalog/products/later/").status_code == 200
+    assert len(response_cache) == 1
 
 
 def test_category_tree_nests_children_in_position_order(api_client):

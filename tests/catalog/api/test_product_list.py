@@ -10,7 +10,6 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.catalog import services
-from apps.catalog.api.views import RESPONSES
 from tests.catalog import factories
 from tests.catalog.helpers import assert_problem
 
@@ -195,14 +194,6 @@ def test_query_count_does_not_grow_with_page_size(api_client, params):
 
     assert counts[10] == counts[100]
     assert counts[10] <= 2  # the page, plus the category tree when a category filter is given
-
-
-@pytest.fixture
-def response_cache(settings):
-    settings.CATALOG_RESPONSE_CACHE_SECONDS = 5
-    RESPONSES.clear()
-    yield RESPONSES
-    RESPONSES.clear()
 
 
 def test_with_the_response_cache_a_repeat_is_served_without_a_query(api_client, response_cache):
