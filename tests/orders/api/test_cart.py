@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from apps.orders.models import Cart, CartLine
+from tests.assertions import assert_problem
 from tests.orders.conftest import client_for
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -92,9 +93,7 @@ def test_out_of_range_quantity_is_refused_and_nothing_changes(catalog, shopper_c
 
     response = shopper_client.post(LINES, {"sku": "TEE-RED-M", "quantity": quantity}, format="json")
 
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "invalid_quantity"
+    assert_problem(response, status=400, code="invalid_quantity")
     assert cart_state() == before
 
 
@@ -103,8 +102,7 @@ def test_adding_past_the_limit_is_refused(catalog, shopper_client):
 
     response = shopper_client.post(LINES, {"sku": "MUG-01", "quantity": 6}, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["code"] == "invalid_quantity"
+    assert_problem(response, status=400, code="invalid_quantity")
     assert CartLine.objects.get().quantity == 15
 
 
@@ -120,8 +118,7 @@ def test_unknown_or_inactive_sku_is_refused_and_no_cart_is_made(catalog):
     catalog.add("OLD-1", active=False)
     for sku in ("NOPE-1", "OLD-1"):
         response = client_for(None).post(LINES, {"sku": sku, "quantity": 1}, format="json")
-        assert response.status_code == 400
-        assert response.json()["code"] == "unknown_sku"
+        assert_problem(response, status=400, code="unknown_sku")
     assert not Cart.objects.exists()
 
 
@@ -139,7 +136,7 @@ def test_change_quantity_and_remove(catalog, shopper_client):
 
     assert shopper_client.patch(line_url("TEE-RED-M"), {"quantity": 1}, format="json").status_code == 404
     assert shopper_client.delete(line_url("MUG-01")).status_code == 204
-    assert shopper_client.delete(line_url("MUG-01")).json()["code"] == "cart_line_not_found"
+    assert_problem(shopper_client.delete(line_url("MUG-01")), status=404, code="cart_line_not_found")
     assert shopper_client.get(CART).json()["lines"] == []
 
 
@@ -156,7 +153,7 @@ def test_one_cart_per_shopper_and_nobody_sees_anothers(catalog, shopper, other_s
 
 def test_an_unknown_token_is_404(catalog):
     client = client_for(None)
-    assert client.get(CART, HTTP_X_CART_TOKEN="nope").json()["code"] == "cart_not_found"
+    assert_problem(client.get(CART, HTTP_X_CART_TOKEN="nope"), status=404, code="cart_not_found")
     response = client.post(LINES, {"sku": "MUG-01", "quantity": 1}, format="json", HTTP_X_CART_TOKEN="nope")
     assert response.status_code == 404
     assert not Cart.objects.exists()
@@ -198,7 +195,5 @@ def test_catalog_down_is_a_503_problem(catalog, shopper_client):
         shopper_client.get(CART),
         shopper_client.post(LINES, {"sku": "TEE-RED-M", "quantity": 1}, format="json"),
     ):
-        assert response.status_code == 503
-        assert response["Content-Type"] == "application/problem+json"
-        assert response.json()["code"] == "catalog_unavailable"
+        assert_problem(response, status=503, code="catalog_unavailable")
     assert cart_state()[0][1:] == ("MUG-01", 1)

@@ -7,6 +7,7 @@ import pytest
 
 from apps.core.exceptions import ServiceUnavailable
 from apps.orders.integrations import catalog_variants
+from tests.assertions import assert_problem
 from tests.orders.conftest import client_for, make_shopper
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -34,9 +35,7 @@ def test_unreachable_catalog_is_a_503_problem(catalog_down):
         "/api/v1/orders/cart/lines/", {"sku": "ANY", "quantity": 1}, format="json"
     )
 
-    assert response.status_code == 503
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "catalog_unavailable"
+    assert_problem(response, status=503, code="catalog_unavailable")
 
 
 def test_no_skus_means_no_call(catalog_down):

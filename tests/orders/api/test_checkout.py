@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from apps.orders.models import CartLine, Order, OrderStatus
+from tests.assertions import assert_problem
 from tests.orders.conftest import ADDRESS, client_for, published
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -81,8 +82,7 @@ def test_same_key_different_body_is_refused(filled_cart, shopper_client):
 
     response = checkout(filled_cart, {**BODY, "payment_method_token": "pm_other"})
 
-    assert response.status_code == 422
-    assert response.json()["code"] == "idempotency_key_reused"
+    assert_problem(response, status=422, code="idempotency_key_reused")
     assert Order.objects.count() == 1
     assert CartLine.objects.count() == 1  # the new cart is untouched
     assert first.json()["id"] == response.json()["order_id"]
@@ -103,15 +103,13 @@ def test_keys_belong_to_their_shopper(filled_cart, catalog, other_shopper):
 def test_a_missing_or_malformed_key_is_refused(filled_cart, key):
     response = checkout(filled_cart, key=key)
 
-    assert response.status_code == 400
-    assert response.json()["code"] == "idempotency_key_required"
+    assert_problem(response, status=400, code="idempotency_key_required")
     assert not Order.objects.exists()
 
 
 def test_an_empty_cart_cannot_check_out(catalog, shopper_client):
     response = checkout(shopper_client)
-    assert response.status_code == 422
-    assert response.json()["code"] == "cart_empty"
+    assert_problem(response, status=422, code="cart_empty")
 
 
 @pytest.mark.parametrize(
@@ -137,8 +135,7 @@ def test_mixed_currencies_are_refused(filled_cart, catalog, shopper_client):
 
     response = checkout(filled_cart)
 
-    assert response.status_code == 422
-    assert response.json()["code"] == "mixed_currencies"
+    assert_problem(response, status=422, code="mixed_currencies")
     assert not Order.objects.exists()
     assert CartLine.objects.count() == 3
 
@@ -149,9 +146,7 @@ def test_items_no_longer_sold_or_short_are_refused(filled_cart, catalog):
 
     response = checkout(filled_cart)
 
-    assert response.status_code == 422
-    body = response.json()
-    assert body["code"] == "items_unavailable"
+    body = assert_problem(response, status=422, code="items_unavailable")
     assert sorted(item["sku"] for item in body["items"]) == ["MUG-01", "TEE-RED-M"]
     assert not Order.objects.exists()
     assert CartLine.objects.count() == 2
@@ -162,8 +157,7 @@ def test_catalog_down_at_checkout_is_503_and_nothing_changes(filled_cart, catalo
 
     response = checkout(filled_cart)
 
-    assert response.status_code == 503
-    assert response.json()["code"] == "catalog_unavailable"
+    assert_problem(response, status=503, code="catalog_unavailable")
     assert not Order.objects.exists()
     assert CartLine.objects.count() == 2
 

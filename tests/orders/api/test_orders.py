@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.orders.models import Order, OrderStatus, OrderStatusChange
 from apps.orders.services import order_ship
+from tests.assertions import assert_problem
 from tests.orders import factories
 from tests.orders.conftest import advance_to_confirmed, client_for, published
 
@@ -87,8 +88,7 @@ def test_someone_elses_order_is_404(place_order, shopper, other_shopper):
     other = client_for(other_shopper)
 
     for response in (other.get(detail(order.id)), other.post(cancel(order.id)), other.get(detail(uuid.uuid4()))):
-        assert response.status_code == 404
-        assert response.json()["code"] == "order_not_found"
+        assert_problem(response, status=404, code="order_not_found")
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 
@@ -124,8 +124,7 @@ def test_no_cancel_after_shipping(place_order, shopper, shopper_client):
 
     response = shopper_client.post(cancel(order.id))
 
-    assert response.status_code == 409
-    assert response.json()["code"] == "illegal_transition"
+    assert_problem(response, status=409, code="illegal_transition")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
     assert OrderStatusChange.objects.filter(order=order).count() == history
     assert published("order.cancelled", order) == []
