@@ -30,7 +30,7 @@ ROLES = ("web", "worker", "beat", "relay", "migrate", "manage")
 DEFAULT_SETTINGS = "config.settings.production"
 GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 # Celery over SQS: gossip, mingle and heartbeats need a broadcast exchange SQS does not have;
-# they would only add polling. acks_late/prefetch 1 are set in config/settings/base.py.
+# they would only add polling. acks_late and the prefetch are set in config/settings/base.py.
 CELERY_SQS_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 

@@ -71,7 +71,9 @@ def test_celery_settings_the_worker_relies_on():
     from django.conf import settings
 
     assert settings.CELERY_TASK_ACKS_LATE is True
-    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    # A few messages a thread: enough to hide the SQS round trip between tasks, few enough that
+    # a worker lost with them in hand delays little (they come back after the visibility timeout).
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 4
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
 
 
