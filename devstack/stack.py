@@ -74,6 +74,8 @@ def service_env(service: str) -> dict[str, str]:
         "SHOP_FRONTEND_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
+        # The nginx gateway appends the client's address to X-Forwarded-For (apps.core.client_address).
+        "TRUSTED_PROXY_COUNT": "1",
     }
     env.pop("TASKS_RUN_IN_PROCESS", None)
     return env

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.core.client_address import client_address
 from apps.core.context import bound, new_id
 
 logger = logging.getLogger("shopstack.request")
@@ -44,6 +45,7 @@ class RequestContextMiddleware:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
+                    "client": client_address(request),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )

@@ -4,16 +4,21 @@ the event it publishes commit in one transaction on the users database."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.utils import timezone
@@ -21,6 +26,7 @@ from django.utils import timezone
 from apps.core.db import atomic
 from apps.core.events import publish
 from apps.core.exceptions import ValidationFailed
+from apps.core.lockout import lockout_check, lockout_clear, lockout_failure
 from apps.core.staff import staff_account_payload
 from apps.users.contracts import events as contract
 from apps.users.errors import EmailTaken, InvalidCredentials, RefreshTokenInvalid, RefreshTokenReused, ResetTokenInvalid
@@ -30,6 +36,8 @@ from apps.users.tokens import access_token_issue, new_secret, secret_hash
 logger = logging.getLogger(__name__)
 
 PRODUCER = "users"
+# One lockout count per account for every check of a shopper's password (sign-in, change).
+SIGN_IN_LOCKOUT = "sign_in"
 PROFILE_FIELDS = ("first_name", "last_name", "phone")
 ADDRESS_FIELDS = (
     "label",
@@ -137,13 +145,19 @@ def _refresh_tokens_revoke(*, now: datetime, reason: str, **filters: Any) -> int
 
 
 def customer_login(*, email: str, password: str) -> TokenPair:
-    """Sign in: a new token family (one per sign-in, i.e. per device or session)."""
-    customer = Customer.objects.filter(email=normalize_email(email)).first()
+    """Sign in: a new token family (one per sign-in, i.e. per device or session). A run of wrong
+    passwords locks the email out (apps.core.lockout), known account or not."""
+    email = normalize_email(email)
+    lockout_check(scope=SIGN_IN_LOCKOUT, identifier=email)
+    customer = Customer.objects.filter(email=email).first()
     if customer is None:
         _burn_password_check_time(password)
+        lockout_failure(scope=SIGN_IN_LOCKOUT, identifier=email)
         raise InvalidCredentials()
     if not _password_matches(customer, password) or not customer.is_active:
+        lockout_failure(scope=SIGN_IN_LOCKOUT, identifier=email)
         raise InvalidCredentials()
+    lockout_clear(scope=SIGN_IN_LOCKOUT, identifier=email)
     now = timezone.now()
     with atomic(PRODUCER):
         customer.last_login = now
@@ -151,10 +165,45 @@ def customer_login(*, email: str, password: str) -> TokenPair:
         return _token_pair_issue(customer=customer, family_id=uuid.uuid4(), now=now)
 
 
+def _rotation_key(refresh_token: str) -> tuple[str, Fernet]:
+    """Where a rotation's answer is kept for the grace window, and the key it is sealed with:
+    derived from the spent token itself, so only a holder of that token can read the pair."""
+    key = base64.urlsafe_b64encode(hashlib.sha256(b"refresh-rotation:" + refresh_token.encode()).digest())
+    return f"users:refresh-rotation:{secret_hash(refresh_token)}", Fernet(key)
+
+
+def _rotation_remember(*, refresh_token: str, pair: TokenPair) -> None:
+    cache_key, fernet = _rotation_key(refresh_token)
+    body = json.dumps(
+        {
+            **asdict(pair),
+            "access_expires_at": pair.access_expires_at.isoformat(),
+            "refresh_expires_at": pair.refresh_expires_at.isoformat(),
+        }
+    )
+    cache.set(cache_key, fernet.encrypt(body.encode()), timeout=settings.USERS_REFRESH_GRACE_SECONDS)
+
+
+def _rotation_recall(*, refresh_token: str) -> TokenPair | None:
+    cache_key, fernet = _rotation_key(refresh_token)
+    sealed = cache.get(cache_key)
+    if sealed is None:
+        return None
+    body = json.loads(fernet.decrypt(sealed))
+    return TokenPair(
+        access_token=body["access_token"],
+        access_expires_at=datetime.fromisoformat(body["access_expires_at"]),
+        refresh_token=body["refresh_token"],
+        refresh_expires_at=datetime.fromisoformat(body["refresh_expires_at"]),
+    )
+
+
 def token_refresh(*, refresh_token: str) -> TokenPair:
     """Rotate: the presented token is spent and a new one in its family replaces it. A spent
     (rotated) token presented again means two parties hold the family, one of them not the
-    shopper, so the whole family is revoked and both must sign in again."""
+    shopper, so the whole family is revoked and both must sign in again; except within
+    USERS_REFRESH_GRACE_SECONDS of the rotation, when it is the same client refreshing twice at
+    once and gets the same answer as the first time."""
     now = timezone.now()
     with atomic(PRODUCER):
         token = (
@@ -166,13 +215,22 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
         if token is None:
             raise RefreshTokenInvalid()
         reused = token.revoke_reason == RefreshToken.RevokeReason.ROTATED
+        if reused and token.revoked_at > now - timedelta(seconds=settings.USERS_REFRESH_GRACE_SECONDS):
+            # The first rotation stored its answer before committing (it held the row lock this
+            # request waited on), so a miss means the cache lost it: answer nothing either way.
+            replay = _rotation_recall(refresh_token=refresh_token)
+            if replay is None:
+                raise RefreshTokenInvalid()
+            return replay
         if reused:
             _refresh_tokens_revoke(now=now, reason=RefreshToken.RevokeReason.REUSE, family_id=token.family_id)
         elif token.is_usable(now=now) and token.customer.is_active:
             token.revoked_at = now
             token.revoke_reason = RefreshToken.RevokeReason.ROTATED
             token.save(update_fields=["revoked_at", "revoke_reason"])
-            return _token_pair_issue(customer=token.customer, family_id=token.family_id, now=now)
+            pair = _token_pair_issue(customer=token.customer, family_id=token.family_id, now=now)
+            _rotation_remember(refresh_token=refresh_token, pair=pair)
+            return pair
     # Raised after the block so the family's revocation is committed, not rolled back.
     if reused:
         logger.warning(
@@ -256,8 +314,11 @@ def customers_deactivate(*, customer_ids: list[uuid.UUID]) -> int:
 
 def customer_change_password(*, customer: Customer, current_password: str, new_password: str) -> TokenPair:
     """Change the password, sign out every other session, and return a fresh token pair so the
-    caller stays signed in."""
+    caller stays signed in. A wrong current password counts toward the account's sign-in
+    lockout: a stolen access token must not become a way to guess the password."""
+    lockout_check(scope=SIGN_IN_LOCKOUT, identifier=customer.email)
     if not _password_matches(customer, current_password):
+        lockout_failure(scope=SIGN_IN_LOCKOUT, identifier=customer.email)
         raise ValidationFailed({"current_password": ["The current password is incorrect."]})
     _validate_new_password(password=new_password, customer=customer, field="new_password")
     now = timezone.now()
@@ -278,9 +339,19 @@ def _reset_url(token: str) -> str:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Send a reset link if an active account has this email; do nothing visible otherwise, so
-    the answer never tells whether an account exists. The link carries the only copy of the
-    token; the database keeps its hash."""
+    """Queue the reset for `email` and return: the request does the same work whether or not
+    an account has it (no lookup), so neither the answer nor its timing tells. The task sends
+    the link (password_reset_send)."""
+    # Imported here: tasks.py imports this module.
+    from apps.core.tasks import enqueue
+    from apps.users.tasks import send_password_reset
+
+    enqueue(PRODUCER, send_password_reset, email=normalize_email(email))
+
+
+def password_reset_send(*, email: str) -> None:
+    """Send a reset link if an active account has this email; nothing otherwise. The link
+    carries the only copy of the token; the database keeps its hash."""
     customer = Customer.objects.filter(email=normalize_email(email), is_active=True).first()
     if customer is None:
         logger.info("password reset requested for an unknown or inactive email")

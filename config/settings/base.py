@@ -6,6 +6,7 @@ a service name means split (that service only, its own database in DATABASE_URL)
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "apps.core",
     *(SERVICES[name].app for name in ACTIVE_SERVICES),
 ]
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin sign-in into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -112,7 +116,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "apps.core.passwords.VisibleCharactersValidator"},
 ]
+
+# Every staff sign-in (each service's admin) goes through django-axes first: it refuses a locked
+# out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Client address ------------------------------------------------------------------------------
+# How many proxies in front of the app each append to X-Forwarded-For; the client is that many
+# entries from the right (apps.core.client_address). 0: the TCP peer (REMOTE_ADDR), nothing from
+# the header. Every throttle, lockout and request log keys on this address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Sign-in protection ------------------------------------------------------------------------
+# Shoppers (apps.core.lockout): after SIGN_IN_LOCKOUT_THRESHOLD wrong passwords for one email,
+# sign-in for it is refused for SIGN_IN_LOCKOUT_BASE_SECONDS, doubling with each further wrong
+# password up to SIGN_IN_LOCKOUT_MAX_SECONDS. The count is kept SIGN_IN_LOCKOUT_WINDOW_SECONDS
+# from the first failure and cleared by a successful sign-in.
+SIGN_IN_LOCKOUT_THRESHOLD = env_int("SIGN_IN_LOCKOUT_THRESHOLD", 5)
+SIGN_IN_LOCKOUT_BASE_SECONDS = env_int("SIGN_IN_LOCKOUT_BASE_SECONDS", 60)
+SIGN_IN_LOCKOUT_MAX_SECONDS = env_int("SIGN_IN_LOCKOUT_MAX_SECONDS", 3600)
+SIGN_IN_LOCKOUT_WINDOW_SECONDS = env_int("SIGN_IN_LOCKOUT_WINDOW_SECONDS", 24 * 3600)
+# Staff (django-axes, every service's admin): AXES_FAILURE_LIMIT wrong passwords for one username,
+# or from one client address, lock that username or address out for ADMIN_LOCKOUT_MINUTES.
+# Counted in the Django cache: shared (Redis) in production, so every process sees one count.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_address.client_address"
+AXES_RESET_ON_SUCCESS = True
+# The cache handler keeps nothing in axes' tables: its admin pages would only ever be empty.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
 # --- I18n, static, media ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -139,6 +180,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Without REDIS_URL (one local process) a per-process cache counts admin sign-ins correctly;
+# production refuses to start without the shared one.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
 
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -151,10 +195,23 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.problem_exception_handler",
+    # Every unauthenticated write and every credential check has a scope here (THROTTLE_<SCOPE>
+    # overrides it); per client address (apps.core.client_address), per account where the scope
+    # ends in _account or the caller is signed in. docs/security.md lists them.
     "DEFAULT_THROTTLE_RATES": {
-        "login": env_str("THROTTLE_LOGIN", "10/minute"),
-        "register": env_str("THROTTLE_REGISTER", "10/hour"),
-        "password_reset": env_str("THROTTLE_PASSWORD_RESET", "5/hour"),
+        scope: env_str(f"THROTTLE_{scope.upper()}", rate)
+        for scope, rate in {
+            "login": "10/minute",
+            "register": "10/hour",
+            "password_reset": "5/hour",
+            "password_reset_account": "3/hour",
+            "password_reset_confirm": "20/hour",
+            "password_change": "10/hour",
+            "token": "120/minute",
+            "cart_create": "30/hour",
+            "cart_write": "120/minute",
+            "payments_webhook": "600/minute",
+        }.items()
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

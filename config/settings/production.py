@@ -83,6 +83,10 @@ if AWS_ACCOUNT_ID == "123456789012":
 if _problems:
     raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 
+# API Gateway (HTTP API) appends the client's address to X-Forwarded-For and the ALB behind its
+# VPC link appends the gateway's: the client is 2 entries from the right.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 2)
+
 # Load balancer health checks arrive with the task's IP as Host; HealthCheckMiddleware answers
 # them before host validation, so ALLOWED_HOSTS stays strict.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
+from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
 from apps.orders import selectors, services
 from apps.orders.api import serializers as s
@@ -57,6 +58,25 @@ def _current_cart(request: Request) -> Cart | None:
     return selectors.cart_get_by_token(token=token) if token else None
 
 
+class CartCreateThrottle(ScopedRateThrottle):
+    """The budget for new anonymous carts (a row and a catalog call each): a line added with
+    neither a JWT nor a cart token, per client address."""
+
+    scope_attr = "cart_create_throttle_scope"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method != "POST" or request.user.is_authenticated or request.headers.get(CART_TOKEN_HEADER):
+            return True
+        return super().allow_request(request, view)
+
+
+class CartWriteThrottle(ScopedRateThrottle):
+    """Every cart change: per account when signed in, per client address for anonymous carts."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        return request.method in ("GET", "HEAD", "OPTIONS") or super().allow_request(request, view)
+
+
 class CartView(APIView):
     permission_classes = [AllowAny]
 
@@ -67,6 +87,9 @@ class CartView(APIView):
 
 class CartLinesView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [CartWriteThrottle, CartCreateThrottle]
+    throttle_scope = "cart_write"
+    cart_create_throttle_scope = "cart_create"
 
     @extend_schema(
         parameters=[CART_TOKEN_PARAMETER],
@@ -91,6 +114,8 @@ class CartLinesView(APIView):
 
 class CartLineView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [CartWriteThrottle]
+    throttle_scope = "cart_write"
 
     def _cart(self, request: Request) -> Cart:
         cart = _current_cart(request)
@@ -115,6 +140,8 @@ class CartLineView(APIView):
 
 class CartMergeView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [CartWriteThrottle]
+    throttle_scope = "cart_write"
 
     @extend_schema(
         parameters=[OpenApiParameter(CART_TOKEN_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],

@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schema import UNAUTHENTICATED, ProblemOutputSerializer
+from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, ProblemOutputSerializer
+from apps.core.api.throttles import ScopedRateThrottle
 from apps.payments import selectors, services, webhooks
 from apps.payments.api import serializers as s
 from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
@@ -67,6 +68,11 @@ class WebhookView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # The signature is the credential (HMAC-SHA256 over a 32+ character secret: not guessable),
+    # so the budget only bounds unauthenticated work per address, far above a provider's bursts;
+    # a provider retries a 429 like any other failure.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "payments_webhook"
 
     @extend_schema(
         operation_id="payments_webhook_receive",
@@ -87,6 +93,7 @@ class WebhookView(APIView):
             404: OpenApiResponse(PROBLEM, description="No such provider (`webhook_provider_unknown`)."),
             409: OpenApiResponse(PROBLEM, description="The event id was already received (`webhook_replayed`)."),
             422: OpenApiResponse(PROBLEM, description="The event names an unknown charge or payment."),
+            429: THROTTLED,
         },
     )
     def post(self, request: Request, provider: str) -> Response:

@@ -1,6 +1,6 @@
 """Views of the users API: thin, each validates input, calls one service or selector, and shapes
-the output. Sign-in, registration and password reset are open (and throttled); the rest need the
-shopper's access token."""
+the output. Sign-in, token rotation, registration and password reset are open; the rest need the
+shopper's access token. Every open write and every password check is throttled (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
 from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, VALIDATION_PROBLEM, ProblemOutputSerializer
-from apps.core.api.throttles import ScopedRateThrottle
+from apps.core.api.throttles import AccountRateThrottle, ScopedRateThrottle
 from apps.core.auth.keys import ALGORITHM, jwks
 from apps.core.exceptions import ValidationFailed
 from apps.users import selectors, services
@@ -85,7 +85,10 @@ class LoginView(ThrottledPublicView):
             200: s.TokenPairOutputSerializer,
             400: VALIDATION_PROBLEM,
             401: OpenApiResponse(PROBLEM, description="Wrong email or password (`invalid_credentials`)."),
-            429: THROTTLED,
+            429: OpenApiResponse(
+                PROBLEM,
+                description="Throttled (`throttled`), or the email is locked out by wrong passwords (`locked_out`).",
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -95,9 +98,9 @@ class LoginView(ThrottledPublicView):
         return Response(_token_pair_body(pair))
 
 
-class RefreshView(PublicView):
-    # Not throttled: a refresh token cannot be guessed, and shoppers behind one NAT address
-    # refresh often; sharing the sign-in budget would lock them out.
+class RefreshView(ThrottledPublicView):
+    # A budget of its own, generous: shoppers behind one NAT address refresh often.
+    throttle_scope = "token"
 
     @extend_schema(
         operation_id="users_token_refresh",
@@ -111,6 +114,7 @@ class RefreshView(PublicView):
                 description="Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
                 "which signs the whole session out (`refresh_token_reused`).",
             ),
+            429: THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:
@@ -120,12 +124,14 @@ class RefreshView(PublicView):
         return Response(_token_pair_body(pair))
 
 
-class RevokeView(PublicView):
+class RevokeView(ThrottledPublicView):
+    throttle_scope = "token"
+
     @extend_schema(
         operation_id="users_token_revoke",
         summary="Sign out: revoke a refresh token (and its session)",
         request=s.RefreshTokenInputSerializer,
-        responses={204: None, 400: VALIDATION_PROBLEM},
+        responses={204: None, 400: VALIDATION_PROBLEM, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = s.RefreshTokenInputSerializer(data=request.data)
@@ -157,11 +163,22 @@ class MeView(APIView):
 
 
 class PasswordChangeView(APIView):
+    # Signed in, so counted per account; wrong current passwords also count toward the lockout.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "password_change"
+
     @extend_schema(
         operation_id="users_me_password_change",
         summary="Change the password: other sessions are signed out, this one gets a new pair",
         request=s.PasswordChangeInputSerializer,
-        responses={200: s.TokenPairOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={
+            200: s.TokenPairOutputSerializer,
+            400: VALIDATION_PROBLEM,
+            401: UNAUTHENTICATED,
+            429: OpenApiResponse(
+                PROBLEM, description="Throttled (`throttled`) or locked out by wrong passwords (`locked_out`)."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordChangeInputSerializer(data=request.data)
@@ -175,6 +192,8 @@ class PasswordChangeView(APIView):
 
 
 class PasswordResetRequestView(ThrottledPublicView):
+    # Per address, and per email whatever the address, so no one is flooded with reset emails.
+    throttle_classes = [ScopedRateThrottle, AccountRateThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(
@@ -191,9 +210,10 @@ class PasswordResetRequestView(ThrottledPublicView):
         return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmView(PublicView):
-    # Not throttled: the token cannot be guessed, and a shopper retrying after a too-weak
-    # password should not spend the budget that limits reset emails.
+class PasswordResetConfirmView(ThrottledPublicView):
+    # Its own budget: a shopper retrying after a too-weak password should not spend the one
+    # that limits reset emails.
+    throttle_scope = "password_reset_confirm"
 
     @extend_schema(
         operation_id="users_password_reset_confirm",
@@ -204,6 +224,7 @@ class PasswordResetConfirmView(PublicView):
             400: OpenApiResponse(
                 PROBLEM, description="Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."
             ),
+            429: THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:

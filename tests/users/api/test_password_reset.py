@@ -15,7 +15,8 @@ from apps.users.tokens import secret_hash
 from tests.users import factories
 from tests.users.helpers import assert_problem, events
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+# Transactions commit: the request queues the reset (a task run once the transaction commits).
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 REQUEST = "/api/v1/users/password-reset/"
 CONFIRM = "/api/v1/users/password-reset/confirm/"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import jwt
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import override_settings
+from django.utils import timezone
 
 from apps.core.auth.keys import signing_key
 from apps.core.auth.tokens import verify_access_token
@@ -106,6 +110,7 @@ def test_refresh_rotates_the_token(api_client, customer):
     assert _refresh(api_client, second["refresh_token"]).status_code == 200
 
 
+@override_settings(USERS_REFRESH_GRACE_SECONDS=0)
 def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(api_client, customer):
     first = _login(api_client, customer)
     second = _refresh(api_client, first["refresh_token"]).json()
@@ -120,6 +125,42 @@ def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(api_client, cu
     assert not RefreshToken.objects.filter(family_id=family, revoked_at__isnull=True).exists()
     # ...but another sign-in (another family) is untouched.
     assert _refresh(api_client, other_session["refresh_token"]).status_code == 200
+
+
+def test_a_refresh_token_used_twice_at_once_gets_the_same_answer_and_keeps_the_session(api_client, customer):
+    # Given a shopper's two tabs refreshing one token at the same moment
+    first = _login(api_client, customer)
+
+    # When both requests arrive within the grace window
+    one = _refresh(api_client, first["refresh_token"])
+    two = _refresh(api_client, first["refresh_token"])
+
+    # Then both get the same new pair, and it works: nothing was taken as reuse
+    assert one.status_code == two.status_code == 200
+    assert one.json()["refresh_token"] == two.json()["refresh_token"]
+    assert one.json()["access_token"] == two.json()["access_token"]
+    assert _refresh(api_client, one.json()["refresh_token"]).status_code == 200
+    assert not RefreshToken.objects.filter(revoke_reason=RefreshToken.RevokeReason.REUSE).exists()
+
+
+def test_a_refresh_token_used_again_after_the_grace_window_is_reuse(api_client, customer):
+    first = _login(api_client, customer)
+    second = _refresh(api_client, first["refresh_token"]).json()
+    RefreshToken.objects.filter(token_hash=secret_hash(first["refresh_token"])).update(
+        revoked_at=timezone.now() - timedelta(seconds=settings.USERS_REFRESH_GRACE_SECONDS + 1)
+    )
+
+    assert_problem(_refresh(api_client, first["refresh_token"]), status=401, code="refresh_token_reused")
+    assert_problem(_refresh(api_client, second["refresh_token"]), status=401, code="refresh_token_invalid")
+
+
+def test_a_concurrent_refresh_whose_answer_the_cache_lost_is_invalid_but_not_reuse(api_client, customer):
+    first = _login(api_client, customer)
+    second = _refresh(api_client, first["refresh_token"]).json()
+    cache.clear()
+
+    assert_problem(_refresh(api_client, first["refresh_token"]), status=401, code="refresh_token_invalid")
+    assert _refresh(api_client, second["refresh_token"]).status_code == 200
 
 
 @pytest.mark.parametrize("token", ["not-a-token", "x" * 64])

@@ -1,0 +1,12 @@
+"""Celery entry points of the users service (thin: they call a service)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.users import services
+
+
+@shared_task(name="apps.users.send_password_reset", acks_late=True, ignore_result=True)
+def send_password_reset(email: str) -> None:
+    services.password_reset_send(email=email)
