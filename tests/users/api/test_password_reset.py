@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
@@ -147,3 +148,32 @@ def test_confirm_with_missing_fields_is_400(api_client):
     body = assert_problem(api_client.post(CONFIRM, {}, format="json"), status=400, code="invalid")
 
     assert set(body["errors"]) == {"token", "new_password"}
+
+
+def test_the_request_does_the_same_work_for_a_known_and_an_unknown_email(api_client, customer, monkeypatch):
+    # Given the work a reset request does before it answers (its database queries; the lookup
+    # and the email happen in a task, here run in-process once the transaction commits)
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(settings, "TASKS_RUN_IN_PROCESS", False)
+    queued = []
+    monkeypatch.setattr("apps.users.tasks.send_password_reset.apply_async", lambda **kw: queued.append(kw))
+
+    def work(email):
+        with (
+            CaptureQueriesContext(connections["users"]) as users,
+            CaptureQueriesContext(connections["default"]) as default,
+        ):
+            assert api_client.post(REQUEST, {"email": email}, format="json").status_code == 202
+        return [query["sql"] for query in (*users.captured_queries, *default.captured_queries)]
+
+    # When a known and an unknown email are asked for
+    known, unknown = work(customer.email), work("nobody@example.com")
+
+    # Then the requests did exactly the same: queue one task each, no lookup
+    assert known == unknown == []
+    assert queued == [
+        {"args": (), "kwargs": {"email": customer.email}},
+        {"args": (), "kwargs": {"email": "nobody@example.com"}},
+    ]
