@@ -4,9 +4,6 @@ the event it publishes commit in one transaction on the users database."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import logging
 import uuid
 from dataclasses import asdict, dataclass
@@ -14,11 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.utils import timezone
@@ -31,6 +26,7 @@ from apps.core.staff import staff_account_payload
 from apps.users.contracts import events as contract
 from apps.users.errors import EmailTaken, InvalidCredentials, RefreshTokenInvalid, RefreshTokenReused, ResetTokenInvalid
 from apps.users.models import Address, Customer, PasswordResetToken, RefreshToken, normalize_email
+from apps.users.rotation import rotation_recall, rotation_remember
 from apps.users.tokens import access_token_issue, new_secret, secret_hash
 
 logger = logging.getLogger(__name__)
@@ -165,37 +161,22 @@ def customer_login(*, email: str, password: str) -> TokenPair:
         return _token_pair_issue(customer=customer, family_id=uuid.uuid4(), now=now)
 
 
-def _rotation_key(refresh_token: str) -> tuple[str, Fernet]:
-    """Where a rotation's answer is kept for the grace window, and the key it is sealed with:
-    derived from the spent token itself, so only a holder of that token can read the pair."""
-    key = base64.urlsafe_b64encode(hashlib.sha256(b"refresh-rotation:" + refresh_token.encode()).digest())
-    return f"users:refresh-rotation:{secret_hash(refresh_token)}", Fernet(key)
-
-
-def _rotation_remember(*, refresh_token: str, pair: TokenPair) -> None:
-    cache_key, fernet = _rotation_key(refresh_token)
-    body = json.dumps(
-        {
-            **asdict(pair),
-            "access_expires_at": pair.access_expires_at.isoformat(),
-            "refresh_expires_at": pair.refresh_expires_at.isoformat(),
-        }
-    )
-    cache.set(cache_key, fernet.encrypt(body.encode()), timeout=settings.USERS_REFRESH_GRACE_SECONDS)
-
-
-def _rotation_recall(*, refresh_token: str) -> TokenPair | None:
-    cache_key, fernet = _rotation_key(refresh_token)
-    sealed = cache.get(cache_key)
-    if sealed is None:
+def _rotation_replay(*, token: RefreshToken, refresh_token: str) -> TokenPair | None:
+    """The pair the token's rotation answered, if it still stands: a session signed out since
+    (sign-out, password change, deactivation, a later rotation) gets nothing."""
+    answer = rotation_recall(refresh_token=refresh_token)
+    if answer is None or not token.customer.is_active:
         return None
-    body = json.loads(fernet.decrypt(sealed))
-    return TokenPair(
-        access_token=body["access_token"],
-        access_expires_at=datetime.fromisoformat(body["access_expires_at"]),
-        refresh_token=body["refresh_token"],
-        refresh_expires_at=datetime.fromisoformat(body["refresh_expires_at"]),
+    pair = TokenPair(
+        access_token=answer["access_token"],
+        access_expires_at=datetime.fromisoformat(answer["access_expires_at"]),
+        refresh_token=answer["refresh_token"],
+        refresh_expires_at=datetime.fromisoformat(answer["refresh_expires_at"]),
     )
+    live = RefreshToken.objects.filter(
+        family_id=token.family_id, token_hash=secret_hash(pair.refresh_token), revoked_at__isnull=True
+    )
+    return pair if live.exists() else None
 
 
 def token_refresh(*, refresh_token: str) -> TokenPair:
@@ -218,7 +199,8 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
         if reused and token.revoked_at > now - timedelta(seconds=settings.USERS_REFRESH_GRACE_SECONDS):
             # The first rotation stored its answer before committing (it held the row lock this
             # request waited on), so a miss means the cache lost it: answer nothing either way.
-            replay = _rotation_recall(refresh_token=refresh_token)
+            # A session signed out since (sign-out, password change, deactivation) stays out.
+            replay = _rotation_replay(token=token, refresh_token=refresh_token)
             if replay is None:
                 raise RefreshTokenInvalid()
             return replay
@@ -229,7 +211,7 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
             token.revoke_reason = RefreshToken.RevokeReason.ROTATED
             token.save(update_fields=["revoked_at", "revoke_reason"])
             pair = _token_pair_issue(customer=token.customer, family_id=token.family_id, now=now)
-            _rotation_remember(refresh_token=refresh_token, pair=pair)
+            rotation_remember(refresh_token=refresh_token, answer=asdict(pair))
             return pair
     # Raised after the block so the family's revocation is committed, not rolled back.
     if reused:
@@ -326,7 +308,9 @@ def customer_change_password(*, customer: Customer, current_password: str, new_p
         customer.set_password(new_password)
         customer.save(update_fields=["password", "updated_at"])
         _refresh_tokens_revoke(now=now, reason=RefreshToken.RevokeReason.PASSWORD, customer=customer)
-        return _token_pair_issue(customer=customer, family_id=uuid.uuid4(), now=now)
+        pair = _token_pair_issue(customer=customer, family_id=uuid.uuid4(), now=now)
+    lockout_clear(scope=SIGN_IN_LOCKOUT, identifier=customer.email)
+    return pair
 
 
 # --- Password reset ----------------------------------------------------------------------------

@@ -154,6 +154,14 @@ def test_a_refresh_token_used_again_after_the_grace_window_is_reuse(api_client, 
     assert_problem(_refresh(api_client, second["refresh_token"]), status=401, code="refresh_token_invalid")
 
 
+def test_a_session_signed_out_since_gets_nothing_from_the_grace_window(api_client, customer):
+    first = _login(api_client, customer)
+    second = _refresh(api_client, first["refresh_token"]).json()
+    assert api_client.post(REVOKE, {"refresh_token": second["refresh_token"]}, format="json").status_code == 204
+
+    assert_problem(_refresh(api_client, first["refresh_token"]), status=401, code="refresh_token_invalid")
+
+
 def test_a_concurrent_refresh_whose_answer_the_cache_lost_is_invalid_but_not_reuse(api_client, customer):
     first = _login(api_client, customer)
     second = _refresh(api_client, first["refresh_token"]).json()
