@@ -3,6 +3,8 @@ hops only, never from what the client wrote into X-Forwarded-For."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import RequestFactory, override_settings
 
@@ -41,3 +43,21 @@ def test_the_client_is_as_many_entries_from_the_right_as_there_are_proxies(hops,
 def test_a_short_or_garbled_header_falls_back_to_the_peer(forwarded):
     with override_settings(TRUSTED_PROXY_COUNT=2):
         assert client_address(_request(forwarded=forwarded)) == "10.0.0.9"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_request_logs_name_the_trusted_client_address(client):
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("shopstack.request")
+    logger.addHandler(handler)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        client.get("/health/live", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.1")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+    assert records[-1].client == "198.51.100.1"
