@@ -80,6 +80,8 @@ def test_the_list_query_count_does_not_grow_with_the_page(auth_client, customer)
         Address.objects.filter(customer=customer).delete()
         for _ in range(count):
             factories.address(customer=customer)
+        # The shopper's first request also reads the token revocation table; later ones hit its cache.
+        auth_client.get(LIST)
         with CaptureQueriesContext(connections[db_alias("users")]) as captured:
             assert auth_client.get(LIST).status_code == 200
         return len(captured)
