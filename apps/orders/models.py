@@ -112,8 +112,9 @@ class Order(models.Model):
     tax_rate = models.DecimalField(max_digits=6, decimal_places=4)
 
     shipping_address = models.JSONField()  # a snapshot: later address-book edits do not change it
-    # The payment provider's token for the shopper's method (never card data); sent once stock is held.
-    payment_method_token = models.CharField(max_length=255)
+    # The payment provider's token for the shopper's method (never card data: checkout refuses
+    # one); sent once stock is held, and blanked once the payment is decided or the order cancelled.
+    payment_method_token = models.CharField(max_length=255, blank=True)
     payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.NOT_REQUESTED)
     payment_id = models.CharField(max_length=64, blank=True)
     amount_captured = models.DecimalField(**MONEY, default=Decimal("0"))

@@ -194,6 +194,7 @@ LOGGING = {
     "formatters": {
         "json": {"()": "apps.core.logging.JSONFormatter"},
         "plain": {
+            "()": "apps.core.logging.PlainFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
     },
