@@ -242,6 +242,11 @@ def test_users_and_notifications_refuse_to_start_without_real_sealing_keys(servi
 
 @pytest.mark.parametrize("service", ["catalog", "orders", "payments"])
 def test_services_that_neither_seal_nor_open_need_no_sealing_keys(service):
-    result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, EVENT_SEALING_KEYS=None)
+    result = _start(
+        service=service,
+        webhook_secret=REAL_WEBHOOK_SECRET,
+        EVENT_SEALING_KEYS=None,
+        CATALOG_API_URL="https://api-internal.shop.example",
+    )
 
     assert result.returncode == 0, result.stderr

@@ -122,6 +122,16 @@ def test_create_with_missing_fields_is_400_and_creates_nothing(auth_client):
     assert Address.objects.count() == 0
 
 
+def test_a_card_number_in_an_address_is_400_and_creates_nothing(auth_client):
+    data = factories.address_input(line2="card 4111-1111-1111-1111 exp 12/30")
+
+    body = assert_problem(auth_client.post(LIST, data, format="json"), status=400, code="invalid")
+
+    assert set(body["errors"]) == {"line2"}
+    assert "1111" not in str(body)
+    assert Address.objects.count() == 0
+
+
 def test_a_bad_country_is_400(auth_client):
     body = assert_problem(
         auth_client.post(LIST, factories.address_input(country="Germany"), format="json"), status=400, code="invalid"
