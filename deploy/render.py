@@ -100,8 +100,10 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
 }
 # Secrets only one service gets, by service; the value is the secret's full ARN (a parameter).
 SERVICE_SECRETS: dict[str, dict[str, Any]] = {
-    "users": {"JWT_PRIVATE_KEY": ref("JwtPrivateKeySecretArn")},
+    # users seals the password reset link, notifications opens it (apps/core/sealing.py).
+    "users": {"JWT_PRIVATE_KEY": ref("JwtPrivateKeySecretArn"), "EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
     "payments": {"PAYMENTS_WEBHOOK_SECRET": ref("PaymentsWebhookSecretArn")},
+    "notifications": {"EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
 }
 
 

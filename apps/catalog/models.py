@@ -12,6 +12,7 @@ from django.core.validators import FileExtensionValidator, MinValueValidator, Re
 from django.db import models
 from django.db.models import F, Q
 
+from apps.core.auth.revocation import AbstractTokenRevocation
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code in capitals, e.g. EUR.")
@@ -222,3 +223,8 @@ class ReservationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} x {self.quantity}"
+
+
+class TokenRevocation(AbstractTokenRevocation):
+    class Meta(AbstractTokenRevocation.Meta):
+        pass

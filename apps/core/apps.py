@@ -11,7 +11,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import checks  # noqa: F401  (registers the system checks)
+        from apps.core.auth.revocation import register_token_revocation
         from apps.core.staff import register_staff_replication
 
         register_staff_replication()
+        register_token_revocation()
         autodiscover_modules("handlers")

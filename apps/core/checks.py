@@ -91,3 +91,23 @@ def check_retry_countdowns(app_configs=None, **kwargs) -> list[checks.Error]:
                 )
             )
     return errors
+
+
+@checks.register()
+def check_event_retention(app_configs=None, **kwargs) -> list[checks.Error]:
+    """An inbox row pruned while its event can still arrive again would let it act twice."""
+    from django.conf import settings
+
+    from apps.core.events.provisioning import DLQ_RETENTION_SECONDS
+
+    days = settings.INBOX_RETENTION_DAYS
+    if days * 24 * 3600 > DLQ_RETENTION_SECONDS and days > settings.OUTBOX_RETENTION_DAYS:
+        return []
+    return [
+        checks.Error(
+            f"INBOX_RETENTION_DAYS ({days}) must exceed the dead-letter queue's retention "
+            f"({DLQ_RETENTION_SECONDS // 86400} days) and OUTBOX_RETENTION_DAYS ({settings.OUTBOX_RETENTION_DAYS}).",
+            hint="A redriven or replayed event older than its inbox row would be handled twice.",
+            id="core.E003",
+        )
+    ]

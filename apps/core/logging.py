@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, carrying the request id and trace id."""
+"""Structured logging: one JSON object per line, carrying the request id and trace id. Card
+numbers are redacted from every line, whatever logged them (apps.core.cards)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
+from apps.core.cards import redact_card_numbers, redact_card_numbers_in
 from apps.core.context import request_id_var, trace_id_var
 
 # Attributes every LogRecord has; anything else was passed in `extra` and belongs in the output.
@@ -42,4 +44,11 @@ class JSONFormatter(logging.Formatter):
         entry.update({key: value for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return json.dumps(redact_card_numbers_in(entry), default=lambda value: redact_card_numbers(str(value)))
+
+
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines (development, tests), redacted like the JSON ones."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_card_numbers(super().format(record))

@@ -13,6 +13,7 @@ from django.conf import settings
 from apps.core.context import new_id, request_id_var, trace_id_var
 from apps.core.db import on_commit
 from apps.core.events.outbox import relay_pending
+from apps.core.events.retention import events_prune
 from apps.core.events.tasks import handle_event  # noqa: F401  (so workers register it)
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,13 @@ def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
 def relay_outbox() -> int:
     """The periodic sweep: sends whatever the after-commit relay could not (broker down, crash)."""
     return sum(relay_pending(service) for service in settings.ACTIVE_SERVICES)
+
+
+@shared_task(name="apps.core.prune_events", acks_late=True, ignore_result=True)
+def prune_events() -> None:
+    """The periodic retention sweep: sent outbox and old inbox rows of this process's services."""
+    for service in settings.ACTIVE_SERVICES:
+        events_prune(service=service)
 
 
 # --- The trace a task belongs to ---------------------------------------------------------------------

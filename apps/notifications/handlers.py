@@ -97,7 +97,7 @@ def on_password_reset_requested(envelope: Envelope) -> None:
         customer_id=data.customer_id,
         email=data.email,
         first_name=data.first_name,
-        reset_url=data.reset_url,
+        reset_url=data.sealed_reset_url,  # opened only to render the email
         expires_at=expires_at.strftime("%d %b %Y, %H:%M %Z").strip(),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from apps.core.sealing import unseal
 from apps.notifications.models import Category, Channel
 
 
@@ -19,7 +20,8 @@ class MessageTemplate:
     category: str = Category.TRANSACTIONAL
     # Email always; SMS too for messages short and urgent enough to be worth a text.
     channels: tuple[str, ...] = (Channel.EMAIL,)
-    # Context keys holding secrets (a reset link): redacted in the delivery log once sent.
+    # Context keys holding secrets (a reset link): kept sealed in the delivery log (opened only to
+    # render, apps.core.sealing) and redacted once sent.
     secret_keys: tuple[str, ...] = ()
 
     @property
@@ -94,4 +96,6 @@ def render_sms(template: str, context: dict[str, Any]) -> RenderedMessage:
 
 
 def render(template: str, channel: str, context: dict[str, Any]) -> RenderedMessage:
+    secrets = template_get(template).secret_keys
+    context = {key: unseal(value) if key in secrets else value for key, value in context.items()}
     return render_sms(template, context) if channel == Channel.SMS else render_email(template, context)

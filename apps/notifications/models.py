@@ -8,6 +8,7 @@ import uuid
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from apps.core.auth.revocation import AbstractTokenRevocation
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 
@@ -119,4 +120,9 @@ class OutboxEvent(AbstractOutboxEvent):
 
 class InboxEvent(AbstractInboxEvent):
     class Meta(AbstractInboxEvent.Meta):
+        pass
+
+
+class TokenRevocation(AbstractTokenRevocation):
+    class Meta(AbstractTokenRevocation.Meta):
         pass

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
+from apps.core.auth.revocation import AbstractTokenRevocation
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 MONEY = {"max_digits": 14, "decimal_places": 4}
@@ -111,8 +112,9 @@ class Order(models.Model):
     tax_rate = models.DecimalField(max_digits=6, decimal_places=4)
 
     shipping_address = models.JSONField()  # a snapshot: later address-book edits do not change it
-    # The payment provider's token for the shopper's method (never card data); sent once stock is held.
-    payment_method_token = models.CharField(max_length=255)
+    # The payment provider's token for the shopper's method (never card data: checkout refuses
+    # one); sent once stock is held, and blanked once the payment is decided or the order cancelled.
+    payment_method_token = models.CharField(max_length=255, blank=True)
     payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.NOT_REQUESTED)
     payment_id = models.CharField(max_length=64, blank=True)
     amount_captured = models.DecimalField(**MONEY, default=Decimal("0"))
@@ -225,3 +227,8 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount} {self.currency} of {self.order_id}"
+
+
+class TokenRevocation(AbstractTokenRevocation):
+    class Meta(AbstractTokenRevocation.Meta):
+        pass

@@ -450,7 +450,8 @@ def _order_cancel_locked(order: Order, *, reason: str, actor: str) -> Order:
     stock_committed = order.status in STOCK_COMMITTED_STATUSES
     order_transition(order=order, to=S.CANCELLED, reason=reason, actor=actor)
     order.cancel_reason = reason[:50]
-    order.save(update_fields=["cancel_reason", "updated_at"])
+    order.payment_method_token = ""
+    order.save(update_fields=["cancel_reason", "payment_method_token", "updated_at"])
     _publish(
         contract.ORDER_CANCELLED,
         contract.OrderCancelled(
@@ -679,7 +680,10 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
         order.payment_id = payment_id
         order.amount_captured += amount
         order.payment_status = PaymentStatus.CAPTURED
-        order.save(update_fields=["payment_id", "amount_captured", "payment_status", "updated_at"])
+        order.payment_method_token = ""  # the payment is decided: no credential kept
+        order.save(
+            update_fields=["payment_id", "amount_captured", "payment_status", "payment_method_token", "updated_at"]
+        )
         if order.status == S.STOCK_RESERVED and currency == order.currency and amount >= order.total:
             order_transition(order=order, to=S.CONFIRMED, reason="payment captured", actor="event:payments")
             _publish(
@@ -712,7 +716,7 @@ def saga_payment_failed(*, order_id: str, reason_code: str) -> None:
             _ignored(order, "payment.failed")
             return
         order.payment_status = PaymentStatus.FAILED
-        order.save(update_fields=["payment_status", "updated_at"])
+        order.save(update_fields=["payment_status", "updated_at"])  # the cancel below forgets the token
         _order_cancel_locked(order, reason=f"payment_failed:{reason_code}"[:50], actor="event:payments")
 
 

@@ -13,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 
+from apps.core.auth.revocation import AbstractTokenRevocation
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -225,3 +226,8 @@ class SandboxRefund(models.Model):
 
     def __str__(self) -> str:
         return self.refund_id
+
+
+class TokenRevocation(AbstractTokenRevocation):
+    class Meta(AbstractTokenRevocation.Meta):
+        pass

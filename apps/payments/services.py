@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.db.models import Sum
 
+from apps.core.cards import redact_card_numbers_in
 from apps.core.db import atomic
 from apps.core.events import publish
 from apps.payments.contracts import events as contract
@@ -579,8 +580,10 @@ def webhook_receive(
     with atomic(SERVICE):
         try:
             with atomic(SERVICE):
+                # Kept for staff to read; a provider never sends a full card number, but if one
+                # ever did, it must not rest here.
                 event = WebhookEvent.objects.create(
-                    provider=provider, event_id=event_id, event_type=event_type, payload=payload
+                    provider=provider, event_id=event_id, event_type=event_type, payload=redact_card_numbers_in(payload)
                 )
         except IntegrityError:
             raise WebhookReplayed() from None

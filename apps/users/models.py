@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from apps.core.auth.revocation import AbstractTokenRevocation
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 phone_validator = RegexValidator(
@@ -100,6 +101,7 @@ class RefreshToken(models.Model):
     class RevokeReason(models.TextChoices):
         ROTATED = "rotated", "Rotated"
         LOGOUT = "logout", "Logged out"
+        LOGOUT_ALL = "logout_all", "Signed out everywhere"
         REUSE = "reuse", "Reuse detected in family"
         PASSWORD = "password", "Password changed or reset"
         DEACTIVATED = "deactivated", "Account deactivated"
@@ -148,4 +150,9 @@ class OutboxEvent(AbstractOutboxEvent):
 
 class InboxEvent(AbstractInboxEvent):
     class Meta(AbstractInboxEvent.Meta):
+        pass
+
+
+class TokenRevocation(AbstractTokenRevocation):
+    class Meta(AbstractTokenRevocation.Meta):
         pass

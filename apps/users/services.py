@@ -18,10 +18,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
+from apps.core.auth.revocation import tokens_revoke
 from apps.core.db import atomic
 from apps.core.events import publish
 from apps.core.exceptions import ValidationFailed
 from apps.core.lockout import lockout_check, lockout_clear, lockout_failure
+from apps.core.sealing import seal
 from apps.core.staff import staff_account_payload
 from apps.users.contracts import events as contract
 from apps.users.errors import EmailTaken, InvalidCredentials, RefreshTokenInvalid, RefreshTokenReused, ResetTokenInvalid
@@ -140,6 +142,16 @@ def _refresh_tokens_revoke(*, now: datetime, reason: str, **filters: Any) -> int
     return RefreshToken.objects.filter(revoked_at__isnull=True, **filters).update(revoked_at=now, revoke_reason=reason)
 
 
+def _customer_tokens_revoke(*, customer: Customer, now: datetime, reason: str) -> None:
+    """Sign the shopper out everywhere: refresh tokens at once, and access tokens issued until
+    now in users at once and in every other service as soon as `user.tokens_revoked` reaches it.
+    Must run inside atomic("users"), with the customer row written (and so locked) in it."""
+    _refresh_tokens_revoke(now=now, reason=reason, customer=customer)
+    tokens_revoke(service=PRODUCER, subject_id=customer.id, not_before=now)
+    payload = contract.TokensRevoked(customer_id=str(customer.id), not_before=now.isoformat(), reason=reason)
+    publish(producer=PRODUCER, event_type=contract.TOKENS_REVOKED, payload=payload)
+
+
 def customer_login(*, email: str, password: str) -> TokenPair:
     """Sign in: a new token family (one per sign-in, i.e. per device or session). A run of wrong
     passwords locks the email out (apps.core.lockout), known account or not."""
@@ -235,6 +247,14 @@ def token_revoke(*, refresh_token: str) -> None:
             _refresh_tokens_revoke(now=now, reason=RefreshToken.RevokeReason.LOGOUT, family_id=token.family_id)
 
 
+def customer_sign_out_everywhere(*, customer: Customer) -> None:
+    """End every session of the shopper: all refresh token families and all access tokens."""
+    now = timezone.now()
+    with atomic(PRODUCER):
+        _lock_customer(customer.id)
+        _customer_tokens_revoke(customer=customer, now=now, reason=RefreshToken.RevokeReason.LOGOUT_ALL)
+
+
 # --- Customers ---------------------------------------------------------------------------------
 
 
@@ -277,7 +297,7 @@ def customer_admin_save(*, customer: Customer, changed_fields: list[str]) -> Cus
     with atomic(PRODUCER):
         customer.save()
         if "is_active" in changed_fields and not customer.is_active:
-            _refresh_tokens_revoke(now=timezone.now(), reason=RefreshToken.RevokeReason.DEACTIVATED, customer=customer)
+            _customer_tokens_revoke(customer=customer, now=timezone.now(), reason=RefreshToken.RevokeReason.DEACTIVATED)
         if changed_fields:
             _publish_user_updated(customer)
     return customer
@@ -307,7 +327,8 @@ def customer_change_password(*, customer: Customer, current_password: str, new_p
     with atomic(PRODUCER):
         customer.set_password(new_password)
         customer.save(update_fields=["password", "updated_at"])
-        _refresh_tokens_revoke(now=now, reason=RefreshToken.RevokeReason.PASSWORD, customer=customer)
+        _customer_tokens_revoke(customer=customer, now=now, reason=RefreshToken.RevokeReason.PASSWORD)
+        # Issued at the revocation's instant, so its `iat` is not before it: this pair stays valid.
         pair = _token_pair_issue(customer=customer, family_id=uuid.uuid4(), now=now)
     lockout_clear(scope=SIGN_IN_LOCKOUT, identifier=customer.email)
     return pair
@@ -335,7 +356,8 @@ def password_reset_request(*, email: str) -> None:
 
 def password_reset_send(*, email: str) -> None:
     """Send a reset link if an active account has this email; nothing otherwise. The link
-    carries the only copy of the token; the database keeps its hash."""
+    carries the only copy of the token; the database keeps its hash, the event only the sealed
+    link (see apps.core.sealing)."""
     customer = Customer.objects.filter(email=normalize_email(email), is_active=True).first()
     if customer is None:
         logger.info("password reset requested for an unknown or inactive email")
@@ -351,7 +373,7 @@ def password_reset_send(*, email: str) -> None:
             customer_id=str(customer.id),
             email=customer.email,
             first_name=customer.first_name,
-            reset_url=_reset_url(token),
+            sealed_reset_url=seal(_reset_url(token)),
             expires_at=expires_at.isoformat(),
         )
         publish(producer=PRODUCER, event_type=contract.PASSWORD_RESET_REQUESTED, payload=payload)
@@ -376,7 +398,7 @@ def password_reset_confirm(*, token: str, new_password: str) -> None:
         customer.set_password(new_password)
         customer.save(update_fields=["password", "updated_at"])
         PasswordResetToken.objects.filter(customer=customer, used_at__isnull=True).update(used_at=now)
-        _refresh_tokens_revoke(now=now, reason=RefreshToken.RevokeReason.PASSWORD, customer=customer)
+        _customer_tokens_revoke(customer=customer, now=now, reason=RefreshToken.RevokeReason.PASSWORD)
 
 
 # --- Addresses ---------------------------------------------------------------------------------

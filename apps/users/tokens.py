@@ -36,7 +36,9 @@ def access_token_issue(*, customer_id: uuid.UUID, email: str, now: datetime | No
         "aud": settings.JWT_AUDIENCE,
         "sub": str(customer_id),
         "email": email,
-        "iat": int(issued_at.timestamp()),
+        # To the microsecond (RFC 7519 allows a fraction): a revocation refuses tokens issued
+        # before it, and a sign-in in the same second after it must not be caught too.
+        "iat": issued_at.timestamp(),
         "exp": int(expires_at.timestamp()),
         "jti": uuid.uuid4().hex,
         "typ": ACCESS_TOKEN_TYPE,

@@ -235,6 +235,11 @@ JWT_ALLOW_DEV_KEY = True
 JWT_ACCESS_TOKEN_SECONDS = env_int("JWT_ACCESS_TOKEN_SECONDS", 15 * 60)
 JWT_REFRESH_TOKEN_SECONDS = env_int("JWT_REFRESH_TOKEN_SECONDS", 14 * 24 * 3600)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 10)
+# How long a service trusts its cached "tokens of this subject issued before T are refused"
+# (apps/core/auth/revocation.py). The worker applying a revocation overwrites the entry, so with
+# the shared Redis the bound is the event's delivery time; with a cache per process (no
+# REDIS_URL) add this TTL.
+AUTH_REVOCATION_CACHE_SECONDS = env_int("AUTH_REVOCATION_CACHE_SECONDS", 30)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -246,6 +251,7 @@ LOGGING = {
     "formatters": {
         "json": {"()": "apps.core.logging.JSONFormatter"},
         "plain": {
+            "()": "apps.core.logging.PlainFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
     },
@@ -273,6 +279,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>
 SHOP_FRONTEND_URL = env_str("SHOP_FRONTEND_URL", "http://localhost:8000")
 
 # --- Events ------------------------------------------------------------------------------------
+# Keys sealing secrets inside event payloads (apps/core/sealing.py: the password reset link), held
+# only by users (seals) and notifications (opens). Comma-separated; the first seals, all open.
+# Locally they default to the (shared, development) secret key; production requires them.
+EVENT_SEALING_KEYS = env_list("EVENT_SEALING_KEYS", [SECRET_KEY])
 # In-process delivery all-in-one; SNS -> SQS -> Celery in the split shape.
 EVENT_TRANSPORT = env_str(
     "EVENT_TRANSPORT",
@@ -325,6 +335,12 @@ EVENTS_RETRY_BACKOFF = dict(
 EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
 AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+# Retention of event rows (apps/core/events/retention.py), pruned every EVENTS_PRUNE_SECONDS:
+# sent outbox rows (replay_events can resend them until then), and inbox rows, which must outlive
+# every redelivery (a DLQ keeps a message 14 days) and every replay (system check core.E003).
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7)
+INBOX_RETENTION_DAYS = env_int("INBOX_RETENTION_DAYS", 30)
+EVENTS_PRUNE_SECONDS = env_int("EVENTS_PRUNE_SECONDS", 3600)
 
 
 def _queue_url(name: str) -> str:
@@ -356,6 +372,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 READINESS_CHECKS = [] if ALL_IN_ONE else ["apps.core.events.health.check_broker"]
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "apps.core.relay_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
+    "prune-events": {"task": "apps.core.prune_events", "schedule": EVENTS_PRUNE_SECONDS},
 }
 
 # --- Per-service settings ----------------------------------------------------------------------

@@ -11,7 +11,8 @@ from django.test import override_settings
 from tests.assertions import assert_problem
 from tests.core.tokens import access_token
 
-pytestmark = [pytest.mark.urls("tests.core.urls")]
+# Authentication reads the service's own token revocation table (cached), never users.
+pytestmark = [pytest.mark.urls("tests.core.urls"), pytest.mark.django_db(databases="__all__")]
 
 
 def _assert_problem(response, status: int, code: str) -> dict:

@@ -256,7 +256,13 @@ _ALLOWED_EXPORTS = {
 # Parameters naming one resource made outside the stacks: the shared secrets (by full ARN; each
 # parameter's AllowedPattern only admits a secret ARN, checked in test_secrets.py) and the SES
 # identity notifications sends from.
-_ALLOWED_PARAMETERS = {"JwtPublicKeysSecretArn", "JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn", "SesIdentityArn"}
+_ALLOWED_PARAMETERS = {
+    "JwtPublicKeysSecretArn",
+    "JwtPrivateKeySecretArn",
+    "PaymentsWebhookSecretArn",
+    "EventSealingKeysSecretArn",
+    "SesIdentityArn",
+}
 # "*" as a resource, only for an action that has no resource of its own, in the named statement.
 _STAR_RESOURCE_EXCEPTIONS = {
     ("ecr:GetAuthorizationToken", None): "GetAuthorizationToken has no resource-level permissions",
@@ -393,6 +399,8 @@ def service_parameters(service: str, **overrides: Any) -> dict[str, Any]:
         parameters["JwtPrivateKeySecretArn"] = secret_arn("shopstack/jwt-private-key")
     if service == "payments":
         parameters["PaymentsWebhookSecretArn"] = secret_arn("shopstack/payments/webhook")
+    if service in {"users", "notifications"}:
+        parameters["EventSealingKeysSecretArn"] = secret_arn("shopstack/event-sealing-keys")
     if service == "notifications":
         parameters["SesIdentityArn"] = SES_IDENTITY_ARN
         parameters["NotificationsFromEmail"] = "ShopStack <shop@shop.example.com>"

@@ -26,6 +26,8 @@ from tests.deploy.templates import (
 
 WEBHOOK_SECRET_ARN = secret_arn("shopstack/payments/webhook")
 PRIVATE_KEY_ARN = secret_arn("shopstack/jwt-private-key")
+SEALING_KEYS_ARN = secret_arn("shopstack/event-sealing-keys")
+SEALS_EVENTS = {"users", "notifications"}
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -64,11 +66,16 @@ def test_a_secret_given_otherwise_fails_the_check(value_from):
 @pytest.mark.parametrize("name", ["service", "service-asg"])
 def test_the_secret_parameters_admit_only_full_arns(name):
     template = load(name)
-    expected = {"JwtPublicKeysSecretArn", "JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn"}
+    expected = {
+        "JwtPublicKeysSecretArn",
+        "JwtPrivateKeySecretArn",
+        "PaymentsWebhookSecretArn",
+        "EventSealingKeysSecretArn",
+    }
     assert secret_arn_parameters(template) >= expected
-    # Only the users and payments secrets may be left out (each one's Rule requires it there).
+    # Only the per-service secrets may be left out (each one's Rule requires it there).
     optional = {name for name in expected if template["Parameters"][name].get("Default") == ""}
-    assert optional == {"JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn"}
+    assert optional == {"JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn", "EventSealingKeysSecretArn"}
     rules = {
         json.dumps(rule["RuleCondition"]): [assertion["Assert"] for assertion in rule["Assertions"]]
         for rule in template["Rules"].values()
@@ -76,6 +83,8 @@ def test_the_secret_parameters_admit_only_full_arns(name):
     for service, parameter in (("users", "JwtPrivateKeySecretArn"), ("payments", "PaymentsWebhookSecretArn")):
         required = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
         assert required in rules[json.dumps({"Fn::Equals": [{"Ref": "ServiceName"}, service]})]
+    sealing = {"Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "notifications")]}
+    assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventSealingKeysSecretArn"}, ""]}]} in rules[json.dumps(sealing)]
 
 
 def _base(value_from: Any) -> str:
@@ -114,11 +123,12 @@ def test_the_execution_role_may_read_exactly_the_secrets_it_injects(service):
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
-def test_only_payments_gets_the_webhook_secret_and_only_users_the_signing_key(service):
+def test_each_service_gets_only_its_own_secrets(service):
     for container in task_containers(load("service"), service_parameters(service)).values():
         secrets = {secret["Name"]: secret["ValueFrom"] for secret in container["Secrets"]}
         assert secrets.get("PAYMENTS_WEBHOOK_SECRET") == (WEBHOOK_SECRET_ARN if service == "payments" else None)
         assert secrets.get("JWT_PRIVATE_KEY") == (PRIVATE_KEY_ARN if service == "users" else None)
+        assert secrets.get("EVENT_SEALING_KEYS") == (SEALING_KEYS_ARN if service in SEALS_EVENTS else None)
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -129,6 +139,7 @@ def test_the_ec2_web_tier_reads_the_same_secrets(service):
     readable = resolve(statement["Resource"], template, parameters)
     assert (WEBHOOK_SECRET_ARN in readable) == (service == "payments")
     assert (PRIVATE_KEY_ARN in readable) == (service == "users")
+    assert (SEALING_KEYS_ARN in readable) == (service in SEALS_EVENTS)
     assert secret_arn("shopstack/jwt-public-keys") in readable
     for colour in ("Blue", "Green"):
         data = template["Resources"][f"LaunchTemplate{colour}"]["Properties"]["LaunchTemplateData"]
@@ -139,4 +150,5 @@ def test_the_ec2_web_tier_reads_the_same_secrets(service):
             '--secret-id "${PaymentsWebhookSecretArn}" --query SecretString --output text)"\nfi\n'
         ) in text
         assert "\nPAYMENTS_WEBHOOK_SECRET=$webhook\n" in text
+        assert '--secret-id "${EventSealingKeysSecretArn}"' in text and "\nEVENT_SEALING_KEYS=$sealing\n" in text
         assert '--secret-id "${JwtPublicKeysSecretArn}"' in text and '--secret-id "${JwtPrivateKeySecretArn}"' in text

@@ -14,7 +14,9 @@ SERVICES_UNDER_TEST = ("users", "catalog", "notifications")
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
-    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    # MESSAGING_MOTO_PORT pins the port (where a machine allots ports per user); else a free one.
+    port = int(os.environ["MESSAGING_MOTO_PORT"]) if os.environ.get("MESSAGING_MOTO_PORT") else None
+    server = MotoServer(tmp_path_factory.mktemp("moto"), port=port)
     server.start()
     yield server
     server.stop()

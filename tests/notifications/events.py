@@ -12,6 +12,7 @@ from apps.core.db import atomic
 from apps.core.events import Envelope, publish
 from apps.core.events.envelope import to_jsonable
 from apps.core.events.handlers import deliver
+from apps.core.sealing import seal
 from apps.orders.contracts import events as orders
 from apps.payments.contracts import events as payments
 from apps.users.contracts import events as users
@@ -62,12 +63,14 @@ def user_updated(registered: users.UserRegistered, **overrides: Any) -> users.Us
     return users.UserUpdated(**values)
 
 
-def password_reset_requested(customer_id: str, **overrides: Any) -> users.PasswordResetRequested:
+def password_reset_requested(
+    customer_id: str, *, reset_url: str = "http://localhost:8000/reset-password?token=s3cr3t-t0ken", **overrides: Any
+) -> users.PasswordResetRequested:
     values = {
         "customer_id": customer_id,
         "email": "ada@example.com",
         "first_name": "Ada",
-        "reset_url": "http://localhost:8000/reset-password?token=s3cr3t-t0ken",
+        "sealed_reset_url": seal(reset_url),
         "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
         **overrides,
     }

@@ -11,7 +11,14 @@ PRODUCT_UPDATED = "product.updated"
 PUBLISHES = (STOCK_RESERVED, STOCK_REJECTED, PRODUCT_UPDATED)
 # order.* are the orders service's events (apps.orders.contracts.events): the stock side of the saga;
 # refund.requested (also theirs) puts refunded goods back in stock when its restock lines name any.
-SUBSCRIBES = ("staff.changed", "order.created", "order.cancelled", "order.confirmed", "refund.requested")
+SUBSCRIBES = (
+    "staff.changed",
+    "user.tokens_revoked",
+    "order.created",
+    "order.cancelled",
+    "order.confirmed",
+    "refund.requested",
+)
 
 
 @dataclass(frozen=True)

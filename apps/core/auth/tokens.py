@@ -24,6 +24,7 @@ class TokenUser:
     id: uuid.UUID
     email: str
     token_id: str
+    issued_at: float = 0.0
 
     is_authenticated = True
     is_anonymous = False
@@ -62,4 +63,8 @@ def verify_access_token(token: str) -> TokenUser:
         subject = uuid.UUID(claims["sub"])
     except ValueError as error:
         raise InvalidToken("The token subject is invalid.") from error
-    return TokenUser(id=subject, email=claims.get("email", ""), token_id=claims["jti"])
+    try:
+        issued_at = float(claims["iat"])
+    except (TypeError, ValueError) as error:
+        raise InvalidToken("The token issue time is invalid.") from error
+    return TokenUser(id=subject, email=claims.get("email", ""), token_id=claims["jti"], issued_at=issued_at)

@@ -50,17 +50,21 @@ class AbstractInboxEvent(models.Model):
     class Meta:
         abstract = True
         ordering = ["-received_at"]
+        # The retention sweep deletes by age (apps/core/events/retention.py).
+        indexes = [models.Index(fields=["received_at"], name="%(app_label)s_inbox_received")]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
 
 
 def outbox_indexes(service: str) -> list[models.Index]:
-    """The relay's scan: unsent rows in order. A partial index keeps it small forever."""
+    """The relay's scan: unsent rows in order (a partial index keeps it small forever); and the
+    retention sweep's: sent rows by age."""
     return [
         models.Index(
             fields=["occurred_at"],
             name=f"{service}_outbox_unsent",
             condition=models.Q(sent_at__isnull=True),
-        )
+        ),
+        models.Index(fields=["sent_at"], name=f"{service}_outbox_sent", condition=models.Q(sent_at__isnull=False)),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 PUBLISHES: tuple[str, ...] = ()
 SUBSCRIBES = (
     "staff.changed",
+    "user.tokens_revoked",
     "user.registered",
     "user.updated",
     "user.password_reset_requested",

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from rest_framework import serializers
 
+from apps.core.api.validators import refuse_card_number_text, refuse_card_number_token
 from apps.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, Refund
 from apps.orders.pricing import money_str
 from apps.orders.selectors import ORDER_ORDERINGS
@@ -25,13 +26,19 @@ class CartLineQuantityInput(serializers.Serializer):
 
 
 class ShippingAddressInput(serializers.Serializer):
-    full_name = serializers.CharField(max_length=200)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    city = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    postal_code = serializers.CharField(max_length=20)
+    # The address travels in events and reaches logs and other services: no card number in it.
+    full_name = serializers.CharField(max_length=200, validators=[refuse_card_number_text])
+    line1 = serializers.CharField(max_length=200, validators=[refuse_card_number_text])
+    line2 = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", validators=[refuse_card_number_text]
+    )
+    city = serializers.CharField(max_length=100, validators=[refuse_card_number_text])
+    region = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", validators=[refuse_card_number_text]
+    )
+    postal_code = serializers.CharField(max_length=20, validators=[refuse_card_number_text])
     country = serializers.RegexField(r"^[A-Za-z]{2}$", help_text="ISO 3166-1 alpha-2 code.")
+    # Not checked: an international phone number is as long as some card numbers.
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
     def validate_country(self, value: str) -> str:
@@ -40,7 +47,9 @@ class ShippingAddressInput(serializers.Serializer):
 
 class CheckoutInput(serializers.Serializer):
     shipping_address = ShippingAddressInput()
-    payment_method_token = serializers.CharField(max_length=255)
+    # Refused before anything is stored or published: a card number typed here would otherwise
+    # rest on the order and travel in payment.requested.
+    payment_method_token = serializers.CharField(max_length=255, validators=[refuse_card_number_token])
 
 
 class OrderListFilterInput(serializers.Serializer):

@@ -24,6 +24,7 @@ PUBLISHES = (
 # The saga's answers (catalog's and payments' contracts define them), and staff replication.
 SUBSCRIBES = (
     "staff.changed",
+    "user.tokens_revoked",
     "stock.reserved",
     "stock.rejected",
     "payment.succeeded",

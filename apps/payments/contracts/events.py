@@ -16,7 +16,7 @@ PAYMENT_REQUESTED = "payment.requested"
 REFUND_REQUESTED = "refund.requested"
 
 PUBLISHES = (PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_REFUNDED, PAYMENT_REFUND_FAILED)
-SUBSCRIBES = ("staff.changed", PAYMENT_REQUESTED, REFUND_REQUESTED)
+SUBSCRIBES = ("staff.changed", "user.tokens_revoked", PAYMENT_REQUESTED, REFUND_REQUESTED)
 
 # PaymentFailed.reason_code values.
 REASON_DECLINED = "declined"

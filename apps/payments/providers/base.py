@@ -7,10 +7,11 @@ is what makes retrying a charge after a timeout or a redelivered event safe."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
+
+from apps.core.cards import has_card_number_shape
 
 
 class ProviderError(Exception):
@@ -73,11 +74,7 @@ class PaymentProvider(Protocol):
     def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> RefundResult: ...
 
 
-# 12-19 digits, optionally grouped by spaces or dashes: the shape of a primary account number.
-_CARD_NUMBER = re.compile(r"^\d(?:[ -]?\d){11,18}$")
-
-
 def looks_like_card_number(value: str) -> bool:
-    """True for anything shaped like a card number: such a value is refused, never passed on,
-    logged or stored (tokens from a provider never look like this)."""
-    return bool(_CARD_NUMBER.match(value.strip()))
+    """True for anything holding a card-number-shaped run (apps.core.cards): such a value is
+    refused, never passed on, logged or stored (tokens from a provider never look like this)."""
+    return has_card_number_shape(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.validators import refuse_card_number_text
 from apps.users.models import Address, Customer, phone_validator
 
 # --- Inputs ------------------------------------------------------------------------------------
@@ -48,14 +49,18 @@ class PasswordResetConfirmInputSerializer(serializers.Serializer):
     new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
+NO_CARD = refuse_card_number_text
+
+
 class AddressInputSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    full_name = serializers.CharField(max_length=200)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    postal_code = serializers.CharField(max_length=20)
+    # Free text a shopper may paste anything into; a card number is refused (apps.core.cards).
+    label = serializers.CharField(max_length=50, required=False, allow_blank=True, validators=[NO_CARD])
+    full_name = serializers.CharField(max_length=200, validators=[NO_CARD])
+    line1 = serializers.CharField(max_length=200, validators=[NO_CARD])
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, validators=[NO_CARD])
+    city = serializers.CharField(max_length=100, validators=[NO_CARD])
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True, validators=[NO_CARD])
+    postal_code = serializers.CharField(max_length=20, validators=[NO_CARD])
     country = serializers.RegexField(
         r"^[A-Za-z]{2}$",
         help_text="ISO 3166-1 alpha-2 country code, e.g. DE.",

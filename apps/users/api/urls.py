@@ -15,6 +15,7 @@ urlpatterns = [
     path("token/revoke/", views.RevokeView.as_view(), name="token-revoke"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("me/sign-out-everywhere/", views.SignOutEverywhereView.as_view(), name="sign-out-everywhere"),
     path("password-reset/", views.PasswordResetRequestView.as_view(), name="password-reset"),
     path("password-reset/confirm/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path("addresses/", addresses, name="address-list"),

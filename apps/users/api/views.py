@@ -188,6 +188,19 @@ class PasswordChangeView(APIView):
         return Response(_token_pair_body(pair))
 
 
+class SignOutEverywhereView(APIView):
+    @extend_schema(
+        operation_id="users_me_sign_out_everywhere",
+        summary="Sign out everywhere: every refresh token and every access token issued so far stop working",
+        request=None,
+        responses={204: None, 401: UNAUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        services.customer_sign_out_everywhere(customer=customer)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # --- Password reset ----------------------------------------------------------------------------
 
 

@@ -8,8 +8,10 @@ USER_REGISTERED = "user.registered"
 USER_UPDATED = "user.updated"
 PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
 STAFF_CHANGED = "staff.changed"
+# Every service subscribes: it refuses the subject's access tokens issued before not_before.
+TOKENS_REVOKED = "user.tokens_revoked"
 
-PUBLISHES = (USER_REGISTERED, USER_UPDATED, PASSWORD_RESET_REQUESTED, STAFF_CHANGED)
+PUBLISHES = (USER_REGISTERED, USER_UPDATED, PASSWORD_RESET_REQUESTED, STAFF_CHANGED, TOKENS_REVOKED)
 SUBSCRIBES: tuple[str, ...] = ()
 
 
@@ -34,11 +36,24 @@ class UserUpdated:
 
 @dataclass(frozen=True)
 class PasswordResetRequested:
+    """`sealed_reset_url` is the link sealed with EVENT_SEALING_KEYS (apps.core.sealing): the
+    outbox row and the message on the topic never hold a usable link."""
+
     customer_id: str
     email: str
     first_name: str
-    reset_url: str
+    sealed_reset_url: str
     expires_at: str
+
+
+@dataclass(frozen=True)
+class TokensRevoked:
+    """The shopper's access tokens issued before `not_before` (ISO 8601) are void:
+    the account was deactivated, its password changed or reset, or it signed out everywhere."""
+
+    customer_id: str
+    not_before: str
+    reason: str
 
 
 @dataclass(frozen=True)

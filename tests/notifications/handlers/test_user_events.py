@@ -87,6 +87,7 @@ def test_password_reset_email_carries_the_link_and_the_log_keeps_no_copy_of_it()
 
     envelope = events.published(producer="users", event_type=users.PASSWORD_RESET_REQUESTED, payload=reset)
 
+    assert "abc123-secret" not in str(envelope.to_dict())
     delivery = Delivery.objects.get(event_id=envelope.id)
     assert (delivery.template, delivery.status, delivery.recipient) == ("password_reset", "sent", "ada@example.com")
     email = mail.outbox[-1]
@@ -97,6 +98,23 @@ def test_password_reset_email_carries_the_link_and_the_log_keeps_no_copy_of_it()
     assert "abc123-secret" not in str(delivery.context)
     # Never by SMS, whatever the shopper chose.
     assert not Delivery.objects.filter(event_id=envelope.id, channel="sms").exists()
+
+
+def test_a_pending_password_reset_delivery_keeps_the_link_sealed(settings):
+    registered = events.user_registered()
+    events.published(producer="users", event_type=users.USER_REGISTERED, payload=registered)
+    reset = events.password_reset_requested(registered.customer_id, reset_url="http://shop/reset?token=pending-secret")
+    # Sealed under a key this service no longer holds: the send fails, and the row stays behind.
+    settings.EVENT_SEALING_KEYS = ["a-key-notifications-does-not-hold-" + "x" * 8]
+    envelope = events.envelope(users.PASSWORD_RESET_REQUESTED, reset, producer="users")
+    settings.EVENT_SEALING_KEYS = ["the-key-notifications-holds-now-" + "y" * 8]
+
+    events.delivered(envelope)
+
+    delivery = Delivery.objects.get(event_id=envelope.id)
+    assert delivery.status == "failed" and "UnsealError" in delivery.last_error
+    assert "pending-secret" not in str(delivery.context) + delivery.last_error
+    assert [email.subject for email in mail.outbox] == ["Welcome to ShopStack, Ada"]
 
 
 def test_user_events_keep_the_contact_copy_current_and_ignore_stale_ones():

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from apps.orders.models import CartLine, Order, OrderStatus
+from apps.orders.models import CartLine, Order, OrderStatus, OutboxEvent
 from tests.assertions import assert_problem
 from tests.orders.conftest import ADDRESS, client_for, published
 
@@ -126,6 +126,29 @@ def test_invalid_body_is_a_field_error(filled_cart, body, field):
     assert response.status_code == 400
     assert field in response.json()["errors"]
     assert not Order.objects.exists()
+    assert CartLine.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**BODY, "payment_method_token": "4242424242424242"}, "payment_method_token"),
+        ({**BODY, "payment_method_token": "4242 4242 4242 4242"}, "payment_method_token"),
+        ({**BODY, "payment_method_token": "4000-0566-5566-5556"}, "payment_method_token"),
+        # One digit mistyped (not Luhn-valid): still most of a card number, still refused.
+        ({**BODY, "payment_method_token": "4242424242424241"}, "payment_method_token"),
+        ({**BODY, "payment_method_token": "card 378282246310005 exp 12/30"}, "payment_method_token"),
+        ({**BODY, "shipping_address": {**ADDRESS, "line2": "pay with 4111 1111 1111 1111"}}, "shipping_address"),
+    ],
+)
+def test_a_card_number_is_refused_before_anything_is_stored_or_published(filled_cart, body, field):
+    response = checkout(filled_cart, body)
+
+    body = assert_problem(response, status=400, code="invalid")
+    assert field in body["errors"]
+    assert "4242" not in response.content.decode() and "1111 1111" not in response.content.decode()
+    assert not Order.objects.exists()
+    assert not OutboxEvent.objects.exists()
     assert CartLine.objects.count() == 2
 
 

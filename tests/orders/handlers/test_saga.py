@@ -58,6 +58,7 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
     assert order.status == OrderStatus.CONFIRMED
     assert order.payment_status == PaymentStatus.CAPTURED
     assert order.amount_captured == order.total
+    assert order.payment_method_token == ""  # decided: the order keeps no credential
     [confirmed] = published("order.confirmed", order)
     assert confirmed["email"] == shopper.email
     assert confirmed["total"] == "34.90"
@@ -85,12 +86,14 @@ def test_redelivered_events_have_no_second_effect(place_order, shopper):
 
 def test_stock_rejected_cancels_as_out_of_stock(place_order, shopper):
     order = place_order(shopper)
+    assert order.payment_method_token == "pm_test_visa"  # kept only until it is asked for
 
     send("stock.rejected", "catalog", order_id=str(order.id), short=[{"sku": "MUG-01", "requested": 2, "available": 0}])
 
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert order.cancel_reason == "out_of_stock"
+    assert order.payment_method_token == ""
     [cancelled] = published("order.cancelled", order)
     assert cancelled["reason"] == "out_of_stock"
     assert cancelled["lines"] == [{"sku": "MUG-01", "quantity": 2}]
@@ -115,6 +118,7 @@ def test_payment_failed_cancels_and_releases(place_order, shopper):
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert order.payment_status == PaymentStatus.FAILED
+    assert order.payment_method_token == ""
     [cancelled] = published("order.cancelled", order)
     assert cancelled["reason"] == "payment_failed:declined"
     assert published("order.confirmed", order) == []

@@ -50,7 +50,7 @@ def test_login_returns_a_verifiable_access_token_and_a_refresh_token(api_client,
     assert claims["iss"] == settings.JWT_ISSUER
     assert claims["aud"] == settings.JWT_AUDIENCE
     assert claims["typ"] == "access"
-    assert claims["exp"] - claims["iat"] == settings.JWT_ACCESS_TOKEN_SECONDS
+    assert claims["exp"] - int(claims["iat"]) == settings.JWT_ACCESS_TOKEN_SECONDS
     assert claims["jti"]
     # Only the hash of the refresh token is stored.
     stored = RefreshToken.objects.get(customer=customer)
