@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.services import SERVICES, UnknownServiceError, active_service_names
-from config.settings.env import env_bool, env_int, env_list, env_str
+from config.settings.env import env_bool, env_int, env_list, env_str, local_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("SHOPSTACK_VAR_DIR", str(BASE_DIR / "var")))
@@ -33,6 +33,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First, so its management commands (runserver, migrate) replace Django's own.
+    "apps.core",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -42,7 +44,6 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
-    "apps.core",
     *(SERVICES[name].app for name in ACTIVE_SERVICES),
 ]
 
@@ -86,11 +87,23 @@ TEMPLATES = [
 # service has its own alias. Split: the process has exactly one database, DATABASE_URL, holding
 # its service's tables and Django's own. The router (apps.core.routers) maps models to aliases.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+# SQLite (all-in-one) serves concurrent requests from one file per alias: WAL lets readers run
+# beside the one writer; IMMEDIATE takes the write lock when a transaction begins, so a writer
+# waits up to this many seconds for its turn instead of failing with "database is locked" when a
+# read-only transaction later tries to write (SQLite cannot upgrade it while another writes).
+SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30)
 
 
 def _database(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
     config.setdefault("OPTIONS", {})
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"].update(
+            transaction_mode="IMMEDIATE",
+            timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+            # synchronous=NORMAL is durable under WAL except for the last commits on power loss.
+            init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        )
     return config
 
 
@@ -226,7 +239,7 @@ SPECTACULAR_SETTINGS = {
 # --- Tokens (JWT, RS256) ----------------------------------------------------------------------
 # users signs with JWT_PRIVATE_KEY; every service verifies with JWT_PUBLIC_KEYS (a JWKS document
 # or PEM keys), locally. Without either, a development key is generated once under VAR_DIR.
-JWT_ISSUER = env_str("JWT_ISSUER", "http://localhost:8000")
+JWT_ISSUER = env_str("JWT_ISSUER", local_url())
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "shopstack")
 JWT_PRIVATE_KEY = env_str("JWT_PRIVATE_KEY", "") or None
 JWT_PUBLIC_KEYS = env_str("JWT_PUBLIC_KEYS", "") or None
@@ -276,7 +289,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>
 
 # --- Public URLs --------------------------------------------------------------------------------
 # Where shoppers land from links in emails (password reset, order pages).
-SHOP_FRONTEND_URL = env_str("SHOP_FRONTEND_URL", "http://localhost:8000")
+SHOP_FRONTEND_URL = env_str("SHOP_FRONTEND_URL", local_url())
 
 # --- Events ------------------------------------------------------------------------------------
 # Keys sealing secrets inside event payloads (apps/core/sealing.py: the password reset link), held

@@ -33,3 +33,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def local_url(host: str = "localhost") -> str:
+    """The address of this machine's shop server on PORT (what scripts/run serves on): the
+    default of every URL that points back at the all-in-one shop, so another PORT moves them all."""
+    return f"http://{host}:{env_int('PORT', 8000)}"

@@ -86,3 +86,24 @@ def test_undeclared_event_types_are_refused_both_ways():
         publish(producer="users", event_type="order.created", payload={})
     with pytest.raises(UndeclaredEventError, match="SUBSCRIBES"):
         event_handler("catalog", "user.registered")(lambda envelope: None)
+
+
+def test_handlers_run_while_the_producer_holds_no_transaction(monkeypatch):
+    # A relay holding users' write lock while catalog's handler waits for catalog's would
+    # deadlock with a catalog relay delivering to users (SQLite locks a whole database file).
+    from django.db import connections
+
+    from apps.core.events import handlers
+
+    producer_in_transaction = []
+    monkeypatch.setitem(
+        handlers._handlers,
+        ("catalog", "staff.changed"),
+        lambda envelope: producer_in_transaction.append(connections["users"].in_atomic_block),
+    )
+
+    with atomic("users"):
+        envelope = publish(producer="users", event_type="staff.changed", payload=_staff("lock-free"))
+
+    assert producer_in_transaction == [False]
+    assert UsersOutbox.objects.get(id=envelope.id).sent_at is not None

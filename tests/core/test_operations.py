@@ -6,7 +6,10 @@ import json
 import logging
 
 import pytest
+from django.db import connections
+from django.db.migrations.recorder import MigrationRecorder
 
+from apps.core import health
 from apps.core.logging import ContextFilter, JSONFormatter
 
 
@@ -17,6 +20,21 @@ def test_readiness_checks_every_database(client):
     checks = response.json()["checks"]
     assert {"database:default", "database:users", "database:catalog"} <= set(checks)
     assert set(checks.values()) == {"ok"}
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_readiness_fails_while_a_database_misses_a_migration(client, monkeypatch):
+    # given orders' database without its latest migration (as after a plain migrate of `default`)
+    monkeypatch.setattr(health, "_migrated", set())
+    recorder = MigrationRecorder(connections["orders"])
+    latest = recorder.migration_qs.filter(app="orders").order_by("-applied").first()
+    recorder.record_unapplied(latest.app, latest.name)
+
+    response = client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database:orders"] == "unmigrated"
+    assert response.json()["checks"]["database:catalog"] == "ok"
 
 
 def test_liveness_answers_a_load_balancer_probing_by_ip(client):

@@ -9,13 +9,14 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections
+from django.db.models import Model
 from django.utils import timezone
 
 from apps.core.context import current_trace_id
 from apps.core.db import atomic, on_commit
 from apps.core.events.declarations import publishes
 from apps.core.events.envelope import Envelope, to_jsonable
-from apps.core.events.transport import get_transport
+from apps.core.events.transport import Transport, get_transport
 from apps.core.services import db_alias
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,16 @@ def relay_after_commit(producer: str) -> None:
 
 def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
     """Send unsent outbox rows in order; returns how many were sent. Several relays may run at
-    once: rows are claimed with FOR UPDATE SKIP LOCKED (a no-op lock on SQLite)."""
+    once: rows are claimed with FOR UPDATE SKIP LOCKED while they are sent.
+
+    A transport that runs the subscribers' handlers in this process (all-in-one) sends outside
+    the producer's transaction instead: the handlers write other services' databases, and a relay
+    holding its producer's write lock while it waits for theirs would deadlock with the relay of
+    a service it delivers to (SQLite locks a whole database file for the length of a write)."""
     outbox = apps.get_model(producer, "OutboxEvent")
     transport = get_transport()
+    if getattr(transport, "runs_handlers", False):
+        return _relay_unclaimed(outbox, transport, batch_size=batch_size)
     sent = 0
     while True:
         with atomic(producer):
@@ -76,23 +84,41 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
             if not rows:
                 return sent
             for row in rows:
-                try:
-                    transport.send(row.to_envelope())
-                except Exception as error:
-                    row.attempts += 1
-                    row.last_error = f"{type(error).__name__}: {error}"[:2000]
-                    row.save(update_fields=["attempts", "last_error"])
-                    logger.warning(
-                        "outbox send of %s %s failed (attempt %s): %s",
-                        row.event_type,
-                        row.id,
-                        row.attempts,
-                        error,
-                    )
+                if not _send(row, transport):
                     return sent  # keep order: stop here, the sweep resumes from this row
-                row.sent_at = timezone.now()
-                row.attempts += 1
-                row.save(update_fields=["sent_at", "attempts"])
                 sent += 1
         if len(rows) < batch_size:
             return sent
+
+
+def _relay_unclaimed(outbox: type[Model], transport: Transport, *, batch_size: int) -> int:
+    """Rows are read without a lock, so two relays may both send one: the consumer's inbox
+    turns the second delivery into a no-op, and each consumer still sees the events in order
+    (a delivery waits for the other's commit, then finds the event handled)."""
+    sent = 0
+    while True:
+        rows = list(outbox.objects.filter(sent_at__isnull=True).order_by("occurred_at")[:batch_size])
+        if not rows:
+            return sent
+        for row in rows:
+            if not _send(row, transport):
+                return sent
+            sent += 1
+        if len(rows) < batch_size:
+            return sent
+
+
+def _send(row: Model, transport: Transport) -> bool:
+    """Send one outbox row and record the attempt on it; False when the transport failed."""
+    try:
+        transport.send(row.to_envelope())
+    except Exception as error:
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        row.save(update_fields=["attempts", "last_error"])
+        logger.warning("outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error)
+        return False
+    row.sent_at = timezone.now()
+    row.attempts += 1
+    row.save(update_fields=["sent_at", "attempts"])
+    return True

@@ -27,6 +27,9 @@ class InProcessTransport:
     An exception propagates, so the outbox row stays unsent and is retried; consumers that had
     already handled it skip it then, through their inbox."""
 
+    # The relay must not hold the producer's transaction while handlers write their databases.
+    runs_handlers = True
+
     def send(self, envelope: Envelope) -> None:
         from apps.core.events.handlers import deliver
 

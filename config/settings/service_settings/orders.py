@@ -1,10 +1,10 @@
 """Settings of the orders service."""
 
-from config.settings.env import env_int, env_str
+from config.settings.env import env_int, env_str, local_url
 
 # Catalog's API, called synchronously for current prices and availability (apps/orders/integrations.py).
 # All-in-one, catalog is served by the same runserver; split, by catalog's own service URL.
-CATALOG_API_URL = env_str("CATALOG_API_URL", "http://127.0.0.1:8000")
+CATALOG_API_URL = env_str("CATALOG_API_URL", local_url("127.0.0.1"))
 CATALOG_API_TIMEOUT_SECONDS = float(env_str("CATALOG_API_TIMEOUT_SECONDS", "2.0"))
 # Attempts in all (1 = no retry); the backoff doubles from CATALOG_API_BACKOFF_SECONDS.
 CATALOG_API_ATTEMPTS = env_int("CATALOG_API_ATTEMPTS", 3)
