@@ -155,6 +155,9 @@ REST_FRAMEWORK = {
         "login": env_str("THROTTLE_LOGIN", "10/minute"),
         "register": env_str("THROTTLE_REGISTER", "10/hour"),
         "password_reset": env_str("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "phone_verification": env_str("THROTTLE_PHONE_VERIFICATION", "5/hour"),
+        "phone_confirm": env_str("THROTTLE_PHONE_CONFIRM", "10/hour"),
+        "checkout": env_str("THROTTLE_CHECKOUT", "20/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -231,6 +234,11 @@ AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None
 AWS_SES_ENDPOINT_URL = env_str("AWS_SES_ENDPOINT_URL", "") or None
 # Prefix for every queue and topic name, so several stacks (or test runs) share one account.
 AWS_RESOURCE_PREFIX = env_str("AWS_RESOURCE_PREFIX", "")
+# SMS through SNS Publish (apps/core/sms.py; notifications' texts and users' verification codes).
+# Type "Transactional" (delivery priority) or "Promotional"; an alphanumeric sender id shown where
+# the destination country supports it, empty for none.
+SMS_TYPE = env_str("SMS_TYPE", "Transactional")
+SMS_SENDER_ID = env_str("SMS_SENDER_ID", "")
 EVENTS_TOPIC_NAME = env_str("EVENTS_TOPIC_NAME", "shopstack-events")
 
 # --- Celery ------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login": "1000/minute",
     "register": "1000/minute",
     "password_reset": "1000/minute",
+    "phone_verification": "1000/minute",
+    "phone_confirm": "1000/minute",
+    "checkout": "1000/minute",
 }
 # Static files as local development serves them (DEBUG's WhiteNoise defaults): found in the apps
 # through Django's finders, so tests need no collectstatic. Without autorefresh WhiteNoise scans

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
+from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
 from apps.orders import selectors, services
 from apps.orders.api import serializers as s
@@ -133,6 +134,12 @@ class CartMergeView(APIView):
 
 class OrdersView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "checkout"
+
+    def get_throttles(self) -> list[ScopedRateThrottle]:
+        # Checkout only, per shopper: each attempt can end in texts and emails (a declined card)
+        # and holds stock; listing one's orders costs nothing worth limiting.
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True))
     def get(self, request: Request) -> Response:

@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from apps.orders.models import CartLine, Order, OrderStatus
 from tests.assertions import assert_problem
@@ -184,3 +185,17 @@ def test_unrelated_key_makes_a_second_order(filled_cart, shopper_client):
     shopper_client.post(LINES, {"sku": "MUG-01", "quantity": 1}, format="json")
     checkout(filled_cart, key=uuid.uuid4().hex)
     assert Order.objects.count() == 2
+
+
+def test_checkout_is_throttled_per_shopper_but_listing_orders_is_not(catalog, shopper_client, settings):
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "checkout": "2/hour"},
+    }
+    attempts = [checkout(shopper_client, key=f"key-{n}") for n in range(3)]
+
+    assert [response.status_code for response in attempts[:2]] == [422, 422]  # empty cart, but counted
+    assert_problem(attempts[2], status=429, code="throttled")
+    assert shopper_client.get(ORDERS).status_code == 200
+    cache.clear()
