@@ -141,6 +141,22 @@ def test_mixed_currencies_are_refused(filled_cart, catalog, shopper_client):
     assert CartLine.objects.count() == 3
 
 
+def test_an_item_priced_in_a_non_currency_is_not_sold(catalog, shopper_client):
+    # Catalog data from before the ISO 4217 check: XXX is "no currency", nothing to charge in.
+    catalog.add("OLD-THING", price="5.00", currency="EUR")
+    shopper_client.post(LINES, {"sku": "OLD-THING", "quantity": 1}, format="json")
+    catalog.add("OLD-THING", price="5.00", currency="XXX")
+
+    response = checkout(shopper_client)
+
+    body = assert_problem(response, status=422, code="items_unavailable")
+    assert body["items"] == [{"sku": "OLD-THING", "reason": "not_sold"}]
+    assert not Order.objects.exists()
+    assert shopper_client.get("/api/v1/orders/cart/").status_code == 200  # the cart still shows
+    refused = shopper_client.post(LINES, {"sku": "OLD-THING", "quantity": 2}, format="json")
+    assert_problem(refused, status=400, code="unknown_sku")
+
+
 def test_items_no_longer_sold_or_short_are_refused(filled_cart, catalog):
     catalog.add("TEE-RED-M", active=False)
     catalog.add("MUG-01", available=1)
