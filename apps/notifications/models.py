@@ -100,7 +100,8 @@ class Recipient(models.Model):
 
 
 class Preference(models.Model):
-    """A shopper's choices. No row means the defaults: marketing allowed, no SMS."""
+    """A shopper's choices. No row means the defaults: marketing allowed, no SMS. Opting in to SMS
+    texts only a verified phone (Recipient.phone_verified)."""
 
     customer_id = models.UUIDField(primary_key=True)
     marketing_opt_out = models.BooleanField(default=False)

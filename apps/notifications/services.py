@@ -151,6 +151,7 @@ def _sms_count_take(*, phone: str) -> bool:
     row under a unique constraint, retrying as an update when a concurrent first text won."""
     day = timezone.now().date()
     cap = settings.NOTIFICATIONS_SMS_DAILY_CAP
+    SmsDailyCount.objects.filter(phone=phone, day__lt=day).delete()  # past days count for nothing
     for _ in range(2):
         if SmsDailyCount.objects.filter(phone=phone, day=day, count__lt=cap).update(count=F("count") + 1):
             return True

@@ -390,6 +390,8 @@ def phone_verification_request(*, customer: Customer) -> PhoneVerification:
         PhoneVerification.objects.filter(customer=customer, confirmed_at__isnull=True, expires_at__gt=now).update(
             expires_at=now
         )
+        # Rows older than the limits' day count for nothing: the account's own are dropped here.
+        PhoneVerification.objects.filter(customer=customer, created_at__lte=now - timedelta(days=1)).delete()
         verification = PhoneVerification(
             customer=customer,
             phone=phone,
