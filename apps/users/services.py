@@ -18,6 +18,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -374,10 +375,11 @@ def phone_verification_request(*, customer: Customer) -> PhoneVerification:
     now = timezone.now()
     code = f"{secrets.randbelow(10**6):06d}"
     with atomic(PRODUCER):
-        # Locks the account, and every account holding this number, so concurrent requests are
-        # counted one after the other instead of all passing the limit together.
-        _lock_customer(customer.id)
-        list(Customer.objects.select_for_update().filter(phone=customer.phone).values_list("pk", flat=True))
+        # Locks the account and every account holding this number, so concurrent requests are
+        # counted one after the other instead of all passing the limit together; in one query,
+        # in primary key order, so two requests never hold each other's next row (deadlock).
+        holders = Customer.objects.filter(Q(pk=customer.id) | Q(phone=customer.phone))
+        list(holders.select_for_update().order_by("pk").values_list("pk", flat=True))
         last = PhoneVerification.objects.filter(customer=customer).order_by("-created_at").first()
         if last is not None and last.created_at > now - timedelta(seconds=settings.USERS_PHONE_CODE_INTERVAL_SECONDS):
             raise PhoneCodeLimit()
