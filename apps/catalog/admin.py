@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.catalog import selectors, services
+from apps.catalog.images import image_clean
 from apps.catalog.models import (
     Category,
     Product,
@@ -79,8 +80,22 @@ def _stock(variant: Variant) -> Stock:
         return Stock(on_hand=0, reserved=0)
 
 
+class ProductImageForm(forms.ModelForm):
+    class Meta:
+        model = ProductImage
+        fields = ["image", "alt_text", "position"]
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        # A new upload is replaced by its checked, metadata-free re-encoding; a kept one is as stored.
+        if upload and not getattr(upload, "_committed", False):
+            return image_clean(upload)
+        return upload
+
+
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
+    form = ProductImageForm
     extra = 1
     fields = ["image", "alt_text", "position"]
 

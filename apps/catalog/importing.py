@@ -23,6 +23,7 @@ from typing import Any
 from django.utils.text import slugify
 
 from apps.catalog.models import Category, Stock, Variant
+from apps.core.currencies import CURRENCY_MESSAGE, is_currency
 
 REQUIRED = ("product_slug", "product_name", "sku", "price")
 KNOWN = (
@@ -41,7 +42,6 @@ KNOWN = (
     "variant_active",
 )
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
@@ -221,8 +221,8 @@ def _convert(number: int, raw: dict[str, Any], errors: list[RowError]) -> Import
         if len(values[name]) > limit:
             errors.append(RowError(number, name, f"At most {limit} characters."))
     currency = values["currency"] or "EUR"
-    if not _CURRENCY.match(currency):
-        errors.append(RowError(number, "currency", "A three-letter ISO 4217 code in capitals, e.g. EUR."))
+    if not is_currency(currency):
+        errors.append(RowError(number, "currency", CURRENCY_MESSAGE))
     price = attempt("price", lambda: _money(values["price"], required=False)) if values["price"] else None
     compare_at = attempt("compare_at_price", lambda: _money(values["compare_at_price"], required=False))
     weight = attempt("weight_grams", lambda: _count(values["weight_grams"]))

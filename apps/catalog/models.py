@@ -8,16 +8,16 @@ import uuid
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchVectorField
-from django.core.validators import FileExtensionValidator, MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from apps.catalog.images import image_check
 from apps.core.auth.revocation import AbstractTokenRevocation
+from apps.core.currencies import currency_validator
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
-currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code in capitals, e.g. EUR.")
 non_negative_money = MinValueValidator(Decimal("0"), "Must not be negative.")
-IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "gif", "avif"]
 
 
 class OutboxEvent(AbstractOutboxEvent):
@@ -177,7 +177,8 @@ class StockAdjustment(models.Model):
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     # The default storage: S3 in the split shape, the local disk all-in-one.
-    image = models.FileField(upload_to="products/%Y/%m/", validators=[FileExtensionValidator(IMAGE_EXTENSIONS)])
+    # Checked by content, not by name (apps/catalog/images.py); uploads are re-encoded first.
+    image = models.FileField(upload_to="products/%Y/%m/", validators=[image_check])
     alt_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveIntegerField(default=0)
 

@@ -77,9 +77,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(Recipient)
 class RecipientAdmin(ReadOnlyAdmin):
-    list_display = ["customer_id", "email", "first_name", "phone", "as_of"]
+    list_display = ["customer_id", "email", "first_name", "phone", "phone_verified", "as_of"]
     search_fields = ["=customer_id", "email"]
-    fields = ["customer_id", "email", "first_name", "phone", "as_of", "updated_at"]
+    fields = ["customer_id", "email", "first_name", "phone", "phone_verified", "as_of", "updated_at"]
     readonly_fields = fields
 
 

@@ -6,7 +6,6 @@ through SNS Publish to a phone number."""
 
 from __future__ import annotations
 
-import re
 import smtplib
 from email.utils import make_msgid
 from typing import Protocol
@@ -16,7 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
 
-from apps.core.aws import client
+from apps.core.sms import sms_publish
 from apps.notifications.messages import RenderedMessage
 from apps.notifications.models import Channel
 
@@ -104,34 +103,14 @@ class EmailChannel:
         return getattr(email, "provider_message_id", None) or message_id
 
 
-# Separators people type in phone numbers; what remains must be E.164 (+ and 8 to 15 digits).
-_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
-_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
-
-
-def normalize_phone(raw: str) -> str | None:
-    """The E.164 form SNS needs, or None when the number has no country code we can trust."""
-    phone = _PHONE_SEPARATORS.sub("", raw or "")
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    return phone if _E164.match(phone) else None
-
-
 class SmsChannel:
     name = Channel.SMS
 
     def send(self, *, to: str, message: RenderedMessage) -> str:
-        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": settings.NOTIFICATIONS_SMS_TYPE}}
-        if settings.NOTIFICATIONS_SMS_SENDER_ID:
-            attributes["AWS.SNS.SMS.SenderID"] = {
-                "DataType": "String",
-                "StringValue": settings.NOTIFICATIONS_SMS_SENDER_ID,
-            }
         try:
-            response = client("sns").publish(PhoneNumber=to, Message=message.text, MessageAttributes=attributes)
+            return sms_publish(to=to, text=message.text)
         except Exception as error:
             raise classify(error) from error
-        return response["MessageId"]
 
 
 _CHANNELS: dict[str, MessageChannel] = {Channel.EMAIL: EmailChannel(), Channel.SMS: SmsChannel()}

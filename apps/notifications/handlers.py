@@ -5,7 +5,7 @@ deliveries it records and the inbox row commit together."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -37,9 +37,12 @@ PAYMENT_FAILURES = {
 
 
 def _payload(schema: type[Payload], envelope: Envelope) -> Payload:
-    """The payload as its contract's dataclass; fields a newer producer added are ignored."""
-    names = {field.name for field in fields(schema)}  # type: ignore[arg-type]
-    missing = names - envelope.payload.keys()
+    """The payload as its contract's dataclass; fields a newer producer added are ignored, and a
+    field with a default may be absent (an older producer's event)."""
+    schema_fields = fields(schema)  # type: ignore[arg-type]
+    names = {field.name for field in schema_fields}
+    required = {field.name for field in schema_fields if field.default is MISSING}
+    missing = required - envelope.payload.keys()
     if missing:
         raise ValueError(f"{envelope.type} {envelope.id} lacks {', '.join(sorted(missing))}")
     return schema(**{key: value for key, value in envelope.payload.items() if key in names})
@@ -67,6 +70,7 @@ def _recipient_upsert(envelope: Envelope, data: users.UserRegistered | users.Use
         email=data.email,
         first_name=data.first_name,
         phone=data.phone,
+        phone_verified=data.phone_verified,
         as_of=envelope.occurred_at,
     )
 
@@ -130,7 +134,8 @@ def on_order_cancelled(envelope: Envelope) -> None:
         customer_id=data.customer_id,
         email=data.email,
         order_number=data.order_number,
-        reason=CANCELLATION_REASONS.get(data.reason, data.reason.replace("_", " ")),
+        # Producers may add a detail after a colon (orders: "payment_failed:declined").
+        reason=CANCELLATION_REASONS.get(data.reason.split(":", 1)[0], data.reason.replace("_", " ")),
         order_url=_order_url(data.order_id),
     )
 

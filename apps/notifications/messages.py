@@ -56,7 +56,9 @@ TEMPLATES: dict[str, MessageTemplate] = {
         MessageTemplate(ORDER_CONFIRMED, channels=_EMAIL_AND_SMS),
         MessageTemplate(ORDER_CANCELLED, channels=_EMAIL_AND_SMS),
         MessageTemplate(ORDER_SHIPPED, channels=_EMAIL_AND_SMS),
-        MessageTemplate(PAYMENT_FAILED, channels=_EMAIL_AND_SMS),
+        # Email only: a failed payment cancels the order, and that cancellation is the one text
+        # a declined checkout sends (two texts per decline made each checkout attempt worth two).
+        MessageTemplate(PAYMENT_FAILED),
         MessageTemplate(PAYMENT_REFUNDED),
     )
 }

@@ -38,6 +38,7 @@ class Delivery(models.Model):
         MARKETING_OPT_OUT = "marketing_opt_out", "Shopper opted out of marketing"
         NO_ADDRESS = "no_address", "No address known for the shopper"
         INVALID_PHONE = "invalid_phone", "Phone number not in international format"
+        SMS_DAILY_CAP = "sms_daily_cap", "The number had its day's texts"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event_id = models.UUIDField(help_text="The event that caused this message.")
@@ -85,6 +86,8 @@ class Recipient(models.Model):
     email = models.EmailField(max_length=254, blank=True)
     first_name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # Only a number the shopper verified (users texted it a code) is ever texted.
+    phone_verified = models.BooleanField(default=False)
     # When the event this copy was taken from happened: an older event arriving late (queues do
     # not keep order) must not overwrite a newer copy.
     as_of = models.DateTimeField()
@@ -98,7 +101,8 @@ class Recipient(models.Model):
 
 
 class Preference(models.Model):
-    """A shopper's choices. No row means the defaults: marketing allowed, no SMS."""
+    """A shopper's choices. No row means the defaults: marketing allowed, no SMS. Opting in to SMS
+    texts only a verified phone (Recipient.phone_verified)."""
 
     customer_id = models.UUIDField(primary_key=True)
     marketing_opt_out = models.BooleanField(default=False)
@@ -111,6 +115,22 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.customer_id}"
+
+
+class SmsDailyCount(models.Model):
+    """Texts recorded for one number on one day (UTC), whoever they were for: the counter the
+    per-recipient daily cap (NOTIFICATIONS_SMS_DAILY_CAP) is taken from, by conditional update."""
+
+    phone = models.CharField(max_length=16, help_text="E.164.")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["phone", "day"], name="notifications_sms_count_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.count} SMS to {self.phone} on {self.day}"
 
 
 class OutboxEvent(AbstractOutboxEvent):

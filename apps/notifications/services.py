@@ -13,13 +13,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core.db import atomic
+from apps.core.sms import normalize_phone
 from apps.notifications import messages, selectors
-from apps.notifications.channels import PermanentSendError, TransientSendError, channel_get, normalize_phone
-from apps.notifications.models import Channel, Delivery, Preference, Recipient
+from apps.notifications.channels import PermanentSendError, TransientSendError, channel_get
+from apps.notifications.models import Channel, Delivery, Preference, Recipient, SmsDailyCount
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ _ERROR_LIMIT = 2000
 
 
 def recipient_upsert(
-    *, customer_id: uuid.UUID, email: str, first_name: str, phone: str, as_of: datetime
+    *, customer_id: uuid.UUID, email: str, first_name: str, phone: str, phone_verified: bool, as_of: datetime
 ) -> Recipient | None:
     """Apply a shopper's contact details from a user event, unless a newer event already did
     (queues do not keep order). Returns the row, or None when the update was stale."""
@@ -40,7 +43,12 @@ def recipient_upsert(
             try:
                 with atomic(SERVICE):
                     return Recipient.objects.create(
-                        customer_id=customer_id, email=email, first_name=first_name, phone=phone, as_of=as_of
+                        customer_id=customer_id,
+                        email=email,
+                        first_name=first_name,
+                        phone=phone,
+                        phone_verified=phone_verified,
+                        as_of=as_of,
                     )
             except IntegrityError:  # a concurrent event created it first: update that row
                 recipient = Recipient.objects.select_for_update().get(customer_id=customer_id)
@@ -48,6 +56,7 @@ def recipient_upsert(
             logger.info("stale contact details for customer %s ignored", customer_id)
             return None
         recipient.email, recipient.first_name, recipient.phone, recipient.as_of = email, first_name, phone, as_of
+        recipient.phone_verified = phone_verified
         recipient.save()
         return recipient
 
@@ -85,7 +94,8 @@ def notification_record(
     """Record the deliveries an event calls for and have them sent after commit.
 
     Email goes to `email`, else to the shopper's known address; SMS only to a shopper who opted
-    in and gave a phone. A marketing message to a shopper who opted out is logged as skipped.
+    in and verified their phone, and is skipped once the number had its day's texts. A marketing
+    message to a shopper who opted out is logged as skipped.
     Safe to call twice for one event: each (event, channel) is recorded once."""
     message = messages.template_get(template)
     recipient = selectors.recipient_get(customer_id=customer_id) if customer_id else None
@@ -96,7 +106,14 @@ def notification_record(
     if Channel.EMAIL in message.channels:
         address = email or (recipient.email if recipient else "")
         targets.append((Channel.EMAIL, address, "" if address else Delivery.SkipReason.NO_ADDRESS))
-    if Channel.SMS in message.channels and preference and preference.sms_opt_in and recipient and recipient.phone:
+    if (
+        Channel.SMS in message.channels
+        and preference
+        and preference.sms_opt_in
+        and recipient
+        and recipient.phone
+        and recipient.phone_verified
+    ):
         phone = normalize_phone(recipient.phone)
         targets.append((Channel.SMS, phone or recipient.phone, "" if phone else Delivery.SkipReason.INVALID_PHONE))
 
@@ -105,6 +122,10 @@ def notification_record(
         for channel, address, skip_reason in targets:
             if not skip_reason and message.is_marketing and preference and preference.marketing_opt_out:
                 skip_reason = Delivery.SkipReason.MARKETING_OPT_OUT
+            if not skip_reason and channel == Channel.SMS and _delivery_exists(event_id=event_id, channel=channel):
+                continue  # a redelivered event: its text was counted the first time
+            if not skip_reason and channel == Channel.SMS and not _sms_count_take(phone=address):
+                skip_reason = Delivery.SkipReason.SMS_DAILY_CAP
             delivery = _delivery_create(
                 event_id=event_id,
                 event_type=event_type,
@@ -118,6 +139,31 @@ def notification_record(
             if delivery is not None:
                 deliveries.append(delivery)
     return deliveries
+
+
+def _delivery_exists(*, event_id: uuid.UUID, channel: str) -> bool:
+    return Delivery.objects.filter(event_id=event_id, channel=channel).exists()
+
+
+def _sms_count_take(*, phone: str) -> bool:
+    """Count one text to `phone` today if the day's cap allows it. Race-safe: the increment is
+    one conditional UPDATE (row-locked by the database), and the day's first text inserts the
+    row under a unique constraint, retrying as an update when a concurrent first text won."""
+    day = timezone.now().date()
+    cap = settings.NOTIFICATIONS_SMS_DAILY_CAP
+    SmsDailyCount.objects.filter(phone=phone, day__lt=day).delete()  # past days count for nothing
+    for _ in range(2):
+        if SmsDailyCount.objects.filter(phone=phone, day=day, count__lt=cap).update(count=F("count") + 1):
+            return True
+        if SmsDailyCount.objects.filter(phone=phone, day=day).exists() or cap < 1:
+            return False
+        try:
+            with atomic(SERVICE):
+                SmsDailyCount.objects.create(phone=phone, day=day, count=1)
+            return True
+        except IntegrityError:
+            continue
+    return False
 
 
 def _delivery_create(

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from apps.catalog.contracts.client import CatalogClient, CatalogError, CatalogUnavailable, VariantSnapshot
+from apps.core.currencies import is_currency
 from apps.core.exceptions import ServiceUnavailable
 from apps.core.http import call_with_retries, trace_headers
 
@@ -41,7 +42,8 @@ def catalog_client() -> CatalogClient:
 
 
 def catalog_variants(*, skus: Iterable[str]) -> dict[str, VariantSnapshot]:
-    """The current snapshot of each SKU catalog knows; unknown SKUs are absent from the result.
+    """The current snapshot of each SKU catalog knows; unknown SKUs, and SKUs priced in no
+    ISO 4217 currency, are absent from the result.
     Raises ServiceUnavailable ("catalog_unavailable", 503) when catalog cannot answer."""
     wanted = sorted(set(skus))
     if not wanted:
@@ -51,7 +53,7 @@ def catalog_variants(*, skus: Iterable[str]) -> dict[str, VariantSnapshot]:
     try:
         # The client already retried (CATALOG_API_ATTEMPTS); one more round would only multiply
         # the shopper's wait, so this maps its final error without retrying again.
-        return call_with_retries(
+        variants = call_with_retries(
             lambda: client.variants(wanted, headers=headers),
             service="catalog",
             retry_on=(CatalogUnavailable,),
@@ -65,3 +67,9 @@ def catalog_variants(*, skus: Iterable[str]) -> dict[str, VariantSnapshot]:
         raise ServiceUnavailable(
             "The catalog service gave an unexpected answer; try again shortly.", code="catalog_unavailable"
         ) from error
+    # A price in something that is not an ISO 4217 currency (XXX, catalog data from before the
+    # check) can be neither rounded nor charged: such a SKU is not for sale, like an unknown one.
+    invalid = sorted(sku for sku, variant in variants.items() if not is_currency(variant.currency))
+    if invalid:
+        logger.error("catalog priced %s in a code that is not a currency; not sold", ", ".join(invalid))
+    return {sku: variant for sku, variant in variants.items() if sku not in invalid}

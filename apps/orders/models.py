@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.auth.revocation import AbstractTokenRevocation
+from apps.core.currencies import currency_validator
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 MONEY = {"max_digits": 14, "decimal_places": 4}
@@ -104,7 +105,7 @@ class Order(models.Model):
     # When the status last changed: the saga timeout measures how long a step has waited.
     status_changed_at = models.DateTimeField()
 
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     subtotal = models.DecimalField(**MONEY)
     shipping = models.DecimalField(**MONEY)
     tax = models.DecimalField(**MONEY)
@@ -160,7 +161,7 @@ class OrderLine(models.Model):
     product_name = models.CharField(max_length=255)
     variant_name = models.CharField(max_length=255, blank=True)
     unit_price = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     quantity = models.PositiveIntegerField()
     line_total = models.DecimalField(**MONEY)
     quantity_refunded = models.PositiveIntegerField(default=0)
@@ -209,7 +210,7 @@ class Refund(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     reason = models.CharField(max_length=255, blank=True)
     # [{"sku": ..., "quantity": ...}]: the lines refunded, if refunded by line.
     lines = models.JSONField(default=list, blank=True)

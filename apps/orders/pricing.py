@@ -7,17 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-# ISO 4217 minor units that differ from the usual 2.
-_MINOR_UNITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
-
-
-def minor_unit(currency: str) -> Decimal:
-    """The smallest amount of `currency`: Decimal("0.01") for EUR, Decimal("1") for JPY."""
-    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
+from apps.core.currencies import minor_unit
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:

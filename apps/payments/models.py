@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.core.auth.revocation import AbstractTokenRevocation
+from apps.core.currencies import currency_validator
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -32,7 +33,7 @@ class PaymentIntent(models.Model):
     order_number = models.CharField(max_length=64, blank=True)
     customer_id = models.UUIDField()
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     # Orders' key for this payment; sent to the provider so a retried charge is never doubled.
     idempotency_key = models.CharField(max_length=255, unique=True)
@@ -79,7 +80,7 @@ class Charge(models.Model):
     provider = models.CharField(max_length=50)
     provider_charge_id = models.CharField(max_length=255)
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     amount_refunded = models.DecimalField(**MONEY, default=Decimal("0.00"))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUCCEEDED)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -124,7 +125,7 @@ class Refund(models.Model):
     charge = models.ForeignKey(Charge, on_delete=models.PROTECT, related_name="refunds", null=True, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.ORDERS)
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     reason = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     provider_refund_id = models.CharField(max_length=255, blank=True)
@@ -196,7 +197,7 @@ class SandboxCharge(models.Model):
     charge_id = models.CharField(max_length=64, unique=True)
     idempotency_key = models.CharField(max_length=255, unique=True)
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
     decline_code = models.CharField(max_length=50, blank=True)
     # How many times this key met a simulated outage (tok_transient).
@@ -218,7 +219,7 @@ class SandboxRefund(models.Model):
     idempotency_key = models.CharField(max_length=255, unique=True)
     charge = models.ForeignKey(SandboxCharge, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

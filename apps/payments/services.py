@@ -21,6 +21,7 @@ from django.db import IntegrityError
 from django.db.models import Sum
 
 from apps.core.cards import redact_card_numbers_in
+from apps.core.currencies import is_currency
 from apps.core.db import atomic
 from apps.core.events import publish
 from apps.payments.contracts import events as contract
@@ -77,8 +78,10 @@ def parse_amount(value: Any) -> Decimal | None:
 
 
 def parse_currency(value: Any) -> str | None:
+    """An active ISO 4217 code (apps/core/currencies.py), or None: three letters are not enough
+    (XXX or XTS are no money to charge in)."""
     currency = str(value or "").strip().upper()
-    return currency if len(currency) == 3 and currency.isalpha() else None
+    return currency if is_currency(currency) else None
 
 
 def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:

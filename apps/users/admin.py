@@ -34,8 +34,19 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["email"]
     ordering = ["-date_joined"]
     # The password hash is never shown or edited here; shoppers reset their own password.
-    fields = ["id", "email", "first_name", "last_name", "phone", "is_active", "date_joined", "last_login"]
-    readonly_fields = ["id", "email", "date_joined", "last_login"]
+    fields = [
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "phone_verified_at",
+        "is_active",
+        "date_joined",
+        "last_login",
+    ]
+    # Only a texted code verifies a phone; staff cannot mark one verified.
+    readonly_fields = ["id", "email", "phone_verified_at", "date_joined", "last_login"]
     inlines = [AddressInline]
     actions = ["deactivate"]
     show_full_result_count = False

@@ -36,3 +36,34 @@ class EmailTaken(Conflict):
 class ResetTokenInvalid(ApplicationError):
     default_code = "reset_token_invalid"
     default_detail = "The password reset link is invalid, expired or already used; request a new one."
+
+
+class PhoneNotVerifiable(ApplicationError):
+    default_code = "phone_not_verifiable"
+    default_detail = "Set a phone number in international format (starting with + and the country code) first."
+
+
+class PhoneAlreadyVerified(Conflict):
+    default_code = "phone_already_verified"
+    default_detail = "This phone number is already verified."
+
+
+class PhoneCodeLimit(ApplicationError):
+    """Too many codes asked for: too soon after the last one, or the number's or account's day
+    is used up. 429, so a client backs off the same way as for a throttle."""
+
+    status_code = 429
+    default_code = "phone_code_limit"
+    default_detail = "Too many verification codes requested; try again later."
+
+
+class PhoneCodeInvalid(ApplicationError):
+    # One answer for wrong, expired, spent and out of attempts: a guesser learns nothing.
+    default_code = "phone_code_invalid"
+    default_detail = "The code is wrong, expired or used up; request a new one."
+
+
+class SmsUnavailable(ApplicationError):
+    status_code = 503
+    default_code = "sms_unavailable"
+    default_detail = "The code could not be texted right now; try again in a few minutes."

@@ -38,6 +38,9 @@ class Customer(models.Model):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True, validators=[phone_validator])
+    # Set when the shopper proved they receive texts at `phone` (a code sent to it); a changed
+    # phone clears it. Notifications texts only a verified number.
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     last_login = models.DateTimeField(null=True, blank=True)
@@ -61,6 +64,10 @@ class Customer(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def phone_verified(self) -> bool:
+        return self.phone_verified_at is not None
 
 
 class Address(models.Model):
@@ -141,6 +148,31 @@ class PasswordResetToken(models.Model):
 
     def __str__(self) -> str:
         return f"password reset {self.id} ({self.customer_id})"
+
+
+class PhoneVerification(models.Model):
+    """A code texted to a phone number to prove the shopper receives texts there. Only a keyed
+    hash of the code is stored; the text carries the only copy. Rows are also the ledger the
+    per-number and per-account request limits count."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phone_verifications")
+    phone = models.CharField(max_length=16, help_text="E.164, as texted.")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="users_phoneverif_customer_idx"),
+            models.Index(fields=["phone", "created_at"], name="users_phoneverif_phone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"phone verification {self.id} ({self.customer_id})"
 
 
 class OutboxEvent(AbstractOutboxEvent):

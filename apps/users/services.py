@@ -1,10 +1,12 @@
 """Writes of the users service: registration, sign-in and token rotation, profile and password
-changes, password reset, addresses, and the staff account replication events. Every change and
+changes, password reset, phone verification, addresses, and the staff account replication events. Every change and
 the event it publishes commit in one transaction on the users database."""
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -16,7 +18,9 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from apps.core.auth.revocation import tokens_revoke
 from apps.core.db import atomic
@@ -24,10 +28,22 @@ from apps.core.events import publish
 from apps.core.exceptions import ValidationFailed
 from apps.core.lockout import lockout_check, lockout_clear, lockout_failure
 from apps.core.sealing import seal
+from apps.core.sms import normalize_phone, sms_publish
 from apps.core.staff import staff_account_payload
 from apps.users.contracts import events as contract
-from apps.users.errors import EmailTaken, InvalidCredentials, RefreshTokenInvalid, RefreshTokenReused, ResetTokenInvalid
-from apps.users.models import Address, Customer, PasswordResetToken, RefreshToken, normalize_email
+from apps.users.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    PhoneAlreadyVerified,
+    PhoneCodeInvalid,
+    PhoneCodeLimit,
+    PhoneNotVerifiable,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    ResetTokenInvalid,
+    SmsUnavailable,
+)
+from apps.users.models import Address, Customer, PasswordResetToken, PhoneVerification, RefreshToken, normalize_email
 from apps.users.rotation import rotation_recall, rotation_remember
 from apps.users.tokens import access_token_issue, new_secret, secret_hash
 
@@ -72,6 +88,7 @@ def _publish_user_registered(customer: Customer) -> None:
         first_name=customer.first_name,
         last_name=customer.last_name,
         phone=customer.phone,
+        phone_verified=customer.phone_verified,
     )
     publish(producer=PRODUCER, event_type=contract.USER_REGISTERED, payload=payload)
 
@@ -84,6 +101,7 @@ def _publish_user_updated(customer: Customer) -> None:
         last_name=customer.last_name,
         phone=customer.phone,
         is_active=customer.is_active,
+        phone_verified=customer.phone_verified,
     )
     publish(producer=PRODUCER, event_type=contract.USER_UPDATED, payload=payload)
 
@@ -284,6 +302,10 @@ def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
         return customer
     for field in changed:
         setattr(customer, field, data[field])
+    if "phone" in changed and customer.phone_verified_at is not None:
+        # A verification proves one number; a new one must be proved again before it gets texts.
+        customer.phone_verified_at = None
+        changed.append("phone_verified_at")
     customer.full_clean(exclude=["password", "email"], validate_unique=False, validate_constraints=False)
     with atomic(PRODUCER):
         customer.save(update_fields=[*changed, "updated_at"])
@@ -293,7 +315,10 @@ def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
 
 def customer_admin_save(*, customer: Customer, changed_fields: list[str]) -> Customer:
     """A staff edit in the admin: the same event as a shopper's edit, and deactivation signs the
-    shopper out everywhere (their refresh tokens stop working at once)."""
+    shopper out everywhere (their refresh tokens stop working at once). A changed phone is
+    unverified, as when the shopper changes it."""
+    if "phone" in changed_fields:
+        customer.phone_verified_at = None
     with atomic(PRODUCER):
         customer.save()
         if "is_active" in changed_fields and not customer.is_active:
@@ -399,6 +424,107 @@ def password_reset_confirm(*, token: str, new_password: str) -> None:
         customer.save(update_fields=["password", "updated_at"])
         PasswordResetToken.objects.filter(customer=customer, used_at__isnull=True).update(used_at=now)
         _customer_tokens_revoke(customer=customer, now=now, reason=RefreshToken.RevokeReason.PASSWORD)
+
+
+# --- Phone verification ------------------------------------------------------------------------
+# Users texts the code itself (apps/core/sms.py) rather than through an event to notifications:
+# an event would hold the code in plaintext in the outbox row, on the queue and in notifications'
+# delivery log. Here only a keyed hash (HMAC with SECRET_KEY: a 6-digit code's plain hash is
+# reversed by trying a million codes) is stored, and the text carries the only copy.
+
+
+def _phone_code_hash(*, verification_id: uuid.UUID, code: str) -> str:
+    return salted_hmac("users.phone_verification", f"{verification_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def _phone_codes_requested(*, now: datetime, **filters: Any) -> int:
+    return PhoneVerification.objects.filter(created_at__gt=now - timedelta(days=1), **filters).count()
+
+
+def phone_verification_request(*, customer: Customer) -> PhoneVerification:
+    """Text a fresh code to the shopper's phone; earlier codes stop working. Limited: one code a
+    USERS_PHONE_CODE_INTERVAL_SECONDS, and a day's codes per number and per account."""
+    phone = normalize_phone(customer.phone)
+    if phone is None:
+        raise PhoneNotVerifiable()
+    if customer.phone_verified:
+        raise PhoneAlreadyVerified()
+    now = timezone.now()
+    code = f"{secrets.randbelow(10**6):06d}"
+    with atomic(PRODUCER):
+        # Locks the account and every account holding this number, so concurrent requests are
+        # counted one after the other instead of all passing the limit together; in one query,
+        # in primary key order, so two requests never hold each other's next row (deadlock).
+        holders = Customer.objects.filter(Q(pk=customer.id) | Q(phone=customer.phone))
+        list(holders.select_for_update().order_by("pk").values_list("pk", flat=True))
+        last = PhoneVerification.objects.filter(customer=customer).order_by("-created_at").first()
+        if last is not None and last.created_at > now - timedelta(seconds=settings.USERS_PHONE_CODE_INTERVAL_SECONDS):
+            raise PhoneCodeLimit()
+        if (
+            _phone_codes_requested(now=now, phone=phone) >= settings.USERS_PHONE_CODES_PER_NUMBER_DAY
+            or _phone_codes_requested(now=now, customer=customer) >= settings.USERS_PHONE_CODES_PER_ACCOUNT_DAY
+        ):
+            logger.warning("phone verification limit reached for customer %s", customer.id)
+            raise PhoneCodeLimit()
+        PhoneVerification.objects.filter(customer=customer, confirmed_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now
+        )
+        # Rows older than the limits' day count for nothing: the account's own are dropped here.
+        PhoneVerification.objects.filter(customer=customer, created_at__lte=now - timedelta(days=1)).delete()
+        verification = PhoneVerification(
+            customer=customer,
+            phone=phone,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.USERS_PHONE_CODE_SECONDS),
+        )
+        verification.code_hash = _phone_code_hash(verification_id=verification.id, code=code)
+        verification.save(force_insert=True)
+    # After commit: the request counts against the limits even when the text fails (a failing
+    # provider must not open a way around them).
+    minutes = settings.USERS_PHONE_CODE_SECONDS // 60
+    try:
+        sms_publish(to=phone, text=f"Your ShopStack verification code is {code}. It expires in {minutes} minutes.")
+    except Exception as error:
+        logger.warning("phone verification code for customer %s not sent: %s", customer.id, error)
+        raise SmsUnavailable() from error
+    return verification
+
+
+def phone_verification_confirm(*, customer: Customer, code: str) -> Customer:
+    """Mark the phone verified if `code` is the latest code texted to it; each wrong guess uses
+    one of USERS_PHONE_CODE_ATTEMPTS. Publishes user.updated so notifications may text it."""
+    now = timezone.now()
+    matched = False
+    with atomic(PRODUCER):
+        _lock_customer(customer.id)
+        customer.refresh_from_db()
+        phone = normalize_phone(customer.phone)
+        verification = (
+            PhoneVerification.objects.filter(customer=customer, confirmed_at__isnull=True, expires_at__gt=now)
+            .order_by("-created_at")
+            .first()
+        )
+        usable = (
+            verification is not None
+            and verification.phone == phone
+            and verification.attempts < settings.USERS_PHONE_CODE_ATTEMPTS
+            and not customer.phone_verified
+        )
+        if usable:
+            verification.attempts += 1
+            matched = hmac.compare_digest(
+                verification.code_hash, _phone_code_hash(verification_id=verification.id, code=code)
+            )
+            if matched:
+                verification.confirmed_at = now
+                customer.phone_verified_at = now
+                customer.save(update_fields=["phone_verified_at", "updated_at"])
+                _publish_user_updated(customer)
+            verification.save(update_fields=["attempts", "confirmed_at"])
+    # Raised after the block, so the spent attempt is committed rather than rolled back.
+    if not matched:
+        raise PhoneCodeInvalid()
+    return customer
 
 
 # --- Addresses ---------------------------------------------------------------------------------

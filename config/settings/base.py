@@ -224,6 +224,9 @@ REST_FRAMEWORK = {
             "cart_create": "30/hour",
             "cart_write": "120/minute",
             "payments_webhook": "600/minute",
+            "phone_verification": "5/hour",
+            "phone_confirm": "10/hour",
+            "checkout": "20/hour",
         }.items()
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -311,6 +314,11 @@ AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None
 AWS_SES_ENDPOINT_URL = env_str("AWS_SES_ENDPOINT_URL", "") or None
 # Prefix for every queue and topic name, so several stacks (or test runs) share one account.
 AWS_RESOURCE_PREFIX = env_str("AWS_RESOURCE_PREFIX", "")
+# SMS through SNS Publish (apps/core/sms.py; notifications' texts and users' verification codes).
+# Type "Transactional" (delivery priority) or "Promotional"; an alphanumeric sender id shown where
+# the destination country supports it, empty for none.
+SMS_TYPE = env_str("SMS_TYPE", "Transactional")
+SMS_SENDER_ID = env_str("SMS_SENDER_ID", "")
 EVENTS_TOPIC_NAME = env_str("EVENTS_TOPIC_NAME", "shopstack-events")
 
 # --- Celery ------------------------------------------------------------------------------------

@@ -65,3 +65,35 @@ def image(*, product: Product, name: str = "products/2026/01/shirt.jpg", positio
     instance = ProductImage.objects.create(product=product, image=name, alt_text="A shirt", position=position)
     services.product_listing_refresh(product_ids=[product.pk])
     return instance
+
+
+def admin_product_form(**overrides: Any) -> dict:
+    """The admin's product add/change form with one new variant and no images."""
+    data = {
+        "name": "Linen Shirt",
+        "slug": "linen-shirt",
+        "category": "",
+        "brand": "Northwind",
+        "description": "Cool in summer.",
+        "attributes": "{}",
+        "active": "on",
+        "variants-TOTAL_FORMS": "1",
+        "variants-INITIAL_FORMS": "0",
+        "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
+        "variants-0-sku": "LINEN-M",
+        "variants-0-name": "M",
+        "variants-0-price": "49.00",
+        "variants-0-currency": "EUR",
+        "variants-0-compare_at_price": "",
+        "variants-0-option_values": '{"size": "M"}',
+        "variants-0-weight_grams": "250",
+        "variants-0-active": "on",
+        "variants-0-position": "0",
+        "images-TOTAL_FORMS": "0",
+        "images-INITIAL_FORMS": "0",
+        "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000",
+    }
+    data.update(overrides)
+    return data

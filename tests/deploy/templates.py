@@ -266,9 +266,9 @@ _ALLOWED_PARAMETERS = {
 # "*" as a resource, only for an action that has no resource of its own, in the named statement.
 _STAR_RESOURCE_EXCEPTIONS = {
     ("ecr:GetAuthorizationToken", None): "GetAuthorizationToken has no resource-level permissions",
-    # SNS Publish to a phone number (notifications' SMS channel, apps/notifications/channels.py)
-    # names no ARN, so "*" is the only resource IAM accepts; the statement exists only in the
-    # notifications stack, and its Deny SmsOnlyNoTopics keeps it off every topic and endpoint.
+    # SNS Publish to a phone number (apps/core/sms.py: notifications' texts, users' verification
+    # codes) names no ARN, so "*" is the only resource IAM accepts; the statement exists only in
+    # those two stacks, and in notifications' its Deny SmsOnlyNoTopics keeps it off every topic.
     ("sns:Publish", "SmsToPhoneNumbers"): "SMS to phone numbers has no resource ARN",
 }
 _ALLOWED_SUBS = (

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.users.models import Customer
 from apps.users.tokens import access_token_issue
+from tests.moto import moto, moto_endpoint  # noqa: F401 (fixtures: phone codes go by SNS SMS)
 from tests.users import factories
 
 

@@ -9,7 +9,9 @@ from rest_framework import serializers
 
 class PreferenceOutputSerializer(serializers.Serializer):
     marketing_opt_out = serializers.BooleanField(help_text="No marketing messages (orders and accounts still are).")
-    sms_opt_in = serializers.BooleanField(help_text="Order updates by SMS too, to the phone on the account.")
+    sms_opt_in = serializers.BooleanField(
+        help_text="Order updates by SMS too, to the phone on the account once it is verified (users service)."
+    )
     updated_at = serializers.DateTimeField(allow_null=True, help_text="Null until the shopper first chooses.")
 
 

@@ -160,6 +160,12 @@ class CartMergeView(APIView):
 
 class OrdersView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "checkout"
+
+    def get_throttles(self) -> list[ScopedRateThrottle]:
+        # Checkout only, per shopper: each attempt can end in texts and emails (a declined card)
+        # and holds stock; listing one's orders costs nothing worth limiting.
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True))
     def get(self, request: Request) -> Response:

@@ -73,14 +73,22 @@ class AddressInputSerializer(serializers.Serializer):
         return value.upper()
 
 
+class PhoneConfirmInputSerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^[0-9]{6}$", help_text="The 6-digit code texted to the phone.")
+
+
 # --- Outputs -----------------------------------------------------------------------------------
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
-        fields = ["id", "email", "first_name", "last_name", "phone", "date_joined"]
+        fields = ["id", "email", "first_name", "last_name", "phone", "phone_verified", "date_joined"]
         read_only_fields = fields
+
+    phone_verified = serializers.BooleanField(
+        read_only=True, help_text="Whether the phone was verified with a texted code; only then is it texted."
+    )
 
 
 class TokenPairOutputSerializer(serializers.Serializer):

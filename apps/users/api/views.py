@@ -201,6 +201,53 @@ class SignOutEverywhereView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class PhoneVerificationView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "phone_verification"
+
+    @extend_schema(
+        operation_id="users_me_phone_verification_request",
+        summary="Text a verification code to the account's phone",
+        request=None,
+        responses={
+            202: s.AcceptedOutputSerializer,
+            400: OpenApiResponse(PROBLEM, description="No phone in international format (`phone_not_verifiable`)."),
+            401: UNAUTHENTICATED,
+            409: OpenApiResponse(PROBLEM, description="Already verified (`phone_already_verified`)."),
+            429: OpenApiResponse(PROBLEM, description="Throttled, or too many codes (`phone_code_limit`)."),
+            503: OpenApiResponse(PROBLEM, description="The text could not be sent (`sms_unavailable`)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        services.phone_verification_request(customer=customer)
+        body = {"detail": "A verification code has been texted to your phone."}
+        return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PhoneConfirmView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "phone_confirm"
+
+    @extend_schema(
+        operation_id="users_me_phone_verification_confirm",
+        summary="Verify the account's phone with the texted code",
+        request=s.PhoneConfirmInputSerializer,
+        responses={
+            200: s.CustomerOutputSerializer,
+            400: OpenApiResponse(PROBLEM, description="Wrong, expired or used-up code (`phone_code_invalid`)."),
+            401: UNAUTHENTICATED,
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PhoneConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        customer = services.phone_verification_confirm(customer=customer, code=data.validated_data["code"])
+        return Response(s.CustomerOutputSerializer(customer).data)
+
+
 # --- Password reset ----------------------------------------------------------------------------
 
 

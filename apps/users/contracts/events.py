@@ -22,6 +22,9 @@ class UserRegistered:
     first_name: str
     last_name: str
     phone: str
+    # Whether the shopper proved they receive texts at `phone`; only then may it be texted.
+    # Defaults to False so an event from before the field existed reads as unverified.
+    phone_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class UserUpdated:
     last_name: str
     phone: str
     is_active: bool
+    phone_verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,9 @@ CATALOG_CACHE_MAX_AGE = env_int("CATALOG_CACHE_MAX_AGE", 60)
 CATALOG_RESPONSE_CACHE_SECONDS = env_int("CATALOG_RESPONSE_CACHE_SECONDS", 0)
 # How many SKUs one GET /variants/ call may ask for.
 CATALOG_MAX_VARIANT_LOOKUP = env_int("CATALOG_MAX_VARIANT_LOOKUP", 100)
+
+# Product image uploads (apps/catalog/images.py): the decoded content must be JPEG, PNG, WebP or
+# GIF, at most this many bytes and pixels (width x height x frames: decompression bombs are small
+# files that decode to gigabytes); every upload is re-encoded, which drops EXIF and other metadata.
+CATALOG_IMAGE_MAX_BYTES = env_int("CATALOG_IMAGE_MAX_BYTES", 10 * 1024 * 1024)
+CATALOG_IMAGE_MAX_PIXELS = env_int("CATALOG_IMAGE_MAX_PIXELS", 40_000_000)

@@ -10,3 +10,15 @@ USERS_PASSWORD_RESET_PATH = env_str("USERS_PASSWORD_RESET_PATH", "/reset-passwor
 # refresh (two tabs, a retried request), not a stolen copy: it gets the same new pair instead of
 # signing the session out. Later than that, a second use is reuse and revokes the family.
 USERS_REFRESH_GRACE_SECONDS = env_int("USERS_REFRESH_GRACE_SECONDS", 10)
+
+# Phone verification (a code texted to the shopper's number; notifications texts only verified
+# numbers). A code works for USERS_PHONE_CODE_SECONDS and USERS_PHONE_CODE_ATTEMPTS wrong guesses;
+# a new one can be asked for after USERS_PHONE_CODE_INTERVAL_SECONDS, and at most
+# USERS_PHONE_CODES_PER_NUMBER_DAY times a day per number (whichever accounts ask) and
+# USERS_PHONE_CODES_PER_ACCOUNT_DAY times a day per account (whichever numbers). The endpoints'
+# own throttles are THROTTLE_PHONE_VERIFICATION and THROTTLE_PHONE_CONFIRM (base settings).
+USERS_PHONE_CODE_SECONDS = env_int("USERS_PHONE_CODE_SECONDS", 10 * 60)
+USERS_PHONE_CODE_ATTEMPTS = env_int("USERS_PHONE_CODE_ATTEMPTS", 5)
+USERS_PHONE_CODE_INTERVAL_SECONDS = env_int("USERS_PHONE_CODE_INTERVAL_SECONDS", 60)
+USERS_PHONE_CODES_PER_NUMBER_DAY = env_int("USERS_PHONE_CODES_PER_NUMBER_DAY", 5)
+USERS_PHONE_CODES_PER_ACCOUNT_DAY = env_int("USERS_PHONE_CODES_PER_ACCOUNT_DAY", 5)

@@ -5,65 +5,18 @@ negative price or a negative resulting stock."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from apps.catalog.models import Product, ProductImage, Stock, StockAdjustment, Variant
-from tests.catalog import factories
+from tests.catalog import factories, images
 from tests.catalog.helpers import events
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
-@pytest.fixture
-def staff_client() -> Client:
-    user = get_user_model().objects.create_superuser("alice", "alice@example.com", "pw-alice-123")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def _product_form(**overrides) -> dict:
-    data = {
-        "name": "Linen Shirt",
-        "slug": "linen-shirt",
-        "category": "",
-        "brand": "Northwind",
-        "description": "Cool in summer.",
-        "attributes": "{}",
-        "active": "on",
-        "variants-TOTAL_FORMS": "1",
-        "variants-INITIAL_FORMS": "0",
-        "variants-MIN_NUM_FORMS": "0",
-        "variants-MAX_NUM_FORMS": "1000",
-        "variants-0-sku": "LINEN-M",
-        "variants-0-name": "M",
-        "variants-0-price": "49.00",
-        "variants-0-currency": "EUR",
-        "variants-0-compare_at_price": "",
-        "variants-0-option_values": '{"size": "M"}',
-        "variants-0-weight_grams": "250",
-        "variants-0-active": "on",
-        "variants-0-position": "0",
-        "images-TOTAL_FORMS": "0",
-        "images-INITIAL_FORMS": "0",
-        "images-MIN_NUM_FORMS": "0",
-        "images-MAX_NUM_FORMS": "1000",
-    }
-    data.update(overrides)
-    return data
-
-
 def test_adding_a_product_with_a_variant_and_an_image(staff_client):
-    upload = SimpleUploadedFile("front.jpg", b"\xff\xd8\xff fake jpeg", content_type="image/jpeg")
-    data = _product_form(
+    upload = images.upload("front.jpg", images.jpeg_with_exif(), "image/jpeg")
+    data = factories.admin_product_form(
         **{
             "images-TOTAL_FORMS": "1",
             "images-0-image": upload,
@@ -84,10 +37,10 @@ def test_adding_a_product_with_a_variant_and_an_image(staff_client):
 
 
 def test_changing_a_price_in_the_admin_publishes_product_updated(staff_client):
-    staff_client.post("/admin/catalog/product/add/", _product_form())
+    staff_client.post("/admin/catalog/product/add/", factories.admin_product_form())
     product = Product.objects.get()
     variant = product.variants.get()
-    data = _product_form(
+    data = factories.admin_product_form(
         **{
             "variants-INITIAL_FORMS": "1",
             "variants-0-id": str(variant.pk),
@@ -103,10 +56,23 @@ def test_changing_a_price_in_the_admin_publishes_product_updated(staff_client):
 
 
 def test_a_negative_price_is_a_validation_error(staff_client):
-    response = staff_client.post("/admin/catalog/product/add/", _product_form(**{"variants-0-price": "-1.00"}))
+    response = staff_client.post(
+        "/admin/catalog/product/add/", factories.admin_product_form(**{"variants-0-price": "-1.00"})
+    )
 
     assert response.status_code == 200
     assert "Must not be negative." in response.content.decode()
+    assert not Product.objects.exists()
+
+
+@pytest.mark.parametrize("currency", ["XXX", "XTS", "QQQ"])
+def test_a_currency_that_is_not_iso_4217_is_a_validation_error(staff_client, currency):
+    response = staff_client.post(
+        "/admin/catalog/product/add/", factories.admin_product_form(**{"variants-0-currency": currency})
+    )
+
+    assert response.status_code == 200
+    assert "Use an ISO 4217 currency code" in response.content.decode()
     assert not Product.objects.exists()
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import boto3
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from moto import mock_aws
 
 from apps.catalog.models import ProductImage
-from tests.catalog import factories
+from tests.catalog import factories, images
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 BUCKET = "shopstack-media-test"
@@ -44,7 +43,7 @@ def test_admin_upload_goes_to_s3_under_the_catalog_prefix(s3_storage, api_client
     client.force_login(user)
     product = factories.product_with_variants(count=1, slug="tee")
     variant = product.variants.get()
-    upload = SimpleUploadedFile("tee.png", b"\x89PNG fake", content_type="image/png")
+    upload = images.upload("tee.png", images.png_with_text())
     data = {
         "name": product.name,
         "slug": "tee",

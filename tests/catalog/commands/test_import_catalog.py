@@ -149,3 +149,16 @@ def test_progress_goes_to_stderr_on_large_files(tmp_path):
     assert "validated: 1000/2100 rows" in err
     assert "imported: 2000/2100 rows" in err
     assert Variant.objects.count() == 2100
+
+
+@pytest.mark.parametrize("currency", ["XXX", "XTS", "XAU", "ABC", "eur"])
+def test_a_code_that_is_not_an_iso_4217_currency_is_refused(tmp_path, currency):
+    path = tmp_path / "catalog.csv"
+    path.write_text(HEADER + f"mug,Mug,Acme,,MUG-1,One,10.00,{currency},,1\n")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_catalog", str(path), stdout=StringIO(), stderr=err)
+
+    assert "row 2: currency: Use an ISO 4217 currency code" in err.getvalue()
+    assert not Product.objects.exists()

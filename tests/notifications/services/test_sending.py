@@ -1,5 +1,6 @@
-"""Sending: SMS only to shoppers who opted in (against the moto server's SNS), marketing
-messages respect the opt-out, each delivery row is sent at most once, and failures end in a
+"""Sending: SMS only to shoppers who opted in and verified their phone (against the moto server's
+SNS), at most the day's cap to one number, one text per declined checkout; marketing messages
+respect the opt-out, each delivery row is sent at most once, and failures end in a
 state staff can see."""
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import pytest
 from django.core import mail
 from django.db import connections
 
+from apps.core import sms
 from apps.core.db import atomic
+from apps.core.events.envelope import to_jsonable
 from apps.notifications import channels, messages, services
-from apps.notifications.models import Category, Delivery
+from apps.notifications.models import Category, Delivery, Recipient, SmsDailyCount
 from apps.notifications.tasks import send_delivery
 from apps.orders.contracts import events as orders
+from apps.payments.contracts import events as payments
 from apps.users.contracts import events as users
 from tests.notifications import events
 
@@ -24,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def _register(**fields) -> users.UserRegistered:
-    registered = events.user_registered(**fields)
+    registered = events.user_registered(**{"phone_verified": True, **fields})
     events.published(producer="users", event_type=users.USER_REGISTERED, payload=registered)
     mail.outbox.clear()
     return registered
@@ -108,7 +112,128 @@ def test_opting_out_of_sms_again_stops_it(moto):
     ],
 )
 def test_phone_numbers_are_normalized_to_e164(raw, normalized):
-    assert channels.normalize_phone(raw) == normalized
+    assert sms.normalize_phone(raw) == normalized
+
+
+def test_an_opted_in_shopper_whose_phone_is_not_verified_gets_no_sms(moto):
+    shopper = _register(phone="+49 30 1234567", phone_verified=False)
+    services.preference_update(customer_id=uuid.UUID(shopper.customer_id), sms_opt_in=True)
+    before = len(moto.sms_messages())
+
+    envelope = _order_confirmed(shopper.customer_id)
+
+    assert list(Delivery.objects.filter(event_id=envelope.id).values_list("channel", flat=True)) == ["email"]
+    assert len(moto.sms_messages()) == before
+
+
+def test_a_phone_changed_after_verification_gets_no_sms(moto):
+    shopper = _register(phone="+49 30 1234567")
+    services.preference_update(customer_id=uuid.UUID(shopper.customer_id), sms_opt_in=True)
+    # What users publishes when the shopper sets another number: unverified until proved.
+    events.published(
+        producer="users",
+        event_type=users.USER_UPDATED,
+        payload=events.user_updated(shopper, phone="+44 20 7946 0000", phone_verified=False),
+    )
+
+    envelope = _order_confirmed(shopper.customer_id)
+
+    assert not Delivery.objects.filter(event_id=envelope.id, channel="sms").exists()
+
+
+def test_an_event_from_before_the_verified_flag_reads_as_unverified(moto):
+    shopper = events.user_registered()
+    payload = {key: value for key, value in to_jsonable(shopper).items() if key != "phone_verified"}
+    assert events.delivered(events.envelope(users.USER_REGISTERED, payload, producer="users"))
+
+    assert Recipient.objects.get(customer_id=shopper.customer_id).phone_verified is False
+
+
+def test_a_number_gets_at_most_the_daily_cap_of_texts_whichever_shoppers_they_are_for(moto, settings):
+    settings.NOTIFICATIONS_SMS_DAILY_CAP = 2
+    shoppers = [_register(phone="+49 30 1234567", email=f"s{n}@example.com") for n in range(2)]
+    for shopper in shoppers:
+        services.preference_update(customer_id=uuid.UUID(shopper.customer_id), sms_opt_in=True)
+    before = len(moto.sms_messages())
+
+    envelopes = [_order_confirmed(shopper.customer_id) for shopper in shoppers * 2]
+
+    statuses = [Delivery.objects.get(event_id=envelope.id, channel="sms").status for envelope in envelopes]
+    assert statuses == ["sent", "sent", "skipped", "skipped"]
+    assert Delivery.objects.get(event_id=envelopes[2].id, channel="sms").skip_reason == "sms_daily_cap"
+    assert len(moto.sms_messages()) == before + 2
+    # The emails still go.
+    assert set(Delivery.objects.filter(channel="email").values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_redelivered_event_does_not_count_against_the_cap_twice(moto, settings):
+    settings.NOTIFICATIONS_SMS_DAILY_CAP = 2
+    shopper = _register()
+    services.preference_update(customer_id=uuid.UUID(shopper.customer_id), sms_opt_in=True)
+    envelope = _order_confirmed(shopper.customer_id)
+
+    services.notification_record(
+        template=messages.ORDER_CONFIRMED,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        customer_id=uuid.UUID(shopper.customer_id),
+    )
+
+    assert SmsDailyCount.objects.get(phone="+49301234567").count == 1
+
+
+def test_the_daily_cap_holds_under_concurrent_events(moto, settings):
+    settings.NOTIFICATIONS_SMS_DAILY_CAP = 3
+    shopper = _register()
+    services.preference_update(customer_id=uuid.UUID(shopper.customer_id), sms_opt_in=True)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            barrier.wait()
+            services.notification_record(
+                template=messages.ORDER_SHIPPED,
+                event_id=uuid.uuid4(),
+                event_type=orders.ORDER_SHIPPED,
+                customer_id=uuid.UUID(shopper.customer_id),
+                context={"order_number": "SS-1"},
+            )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=record) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    sms_rows = Delivery.objects.filter(channel="sms", template=messages.ORDER_SHIPPED)
+    assert sms_rows.exclude(skip_reason="sms_daily_cap").count() == 3
+    assert SmsDailyCount.objects.get(phone="+49301234567").count == 3
+
+
+def test_a_declined_checkout_sends_one_text(moto):
+    shopper = _register()
+    services.preference_update(customer_id=uuid.UUID(shopper.customer_id), sms_opt_in=True)
+    before = len(moto.sms_messages())
+
+    # What a declined card produces: payments' payment.failed, then orders' order.cancelled.
+    failed = events.envelope(payments.PAYMENT_FAILED, events.payment_failed(shopper.customer_id), producer="payments")
+    cancelled = events.envelope(
+        orders.ORDER_CANCELLED,
+        events.order_cancelled(shopper.customer_id, reason="payment_failed:declined"),
+        producer="orders",
+    )
+    events.delivered(failed)
+    events.delivered(cancelled)
+
+    texts = moto.sms_messages()[before:]
+    assert len(texts) == 1
+    assert "could not take payment" in texts[0]["message"]
 
 
 # --- Marketing vs transactional ----------------------------------------------------------------

@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from apps.orders.models import CartLine, Order, OrderStatus, OutboxEvent
 from tests.assertions import assert_problem
@@ -163,6 +164,22 @@ def test_mixed_currencies_are_refused(filled_cart, catalog, shopper_client):
     assert CartLine.objects.count() == 3
 
 
+def test_an_item_priced_in_a_non_currency_is_not_sold(catalog, shopper_client):
+    # Catalog data from before the ISO 4217 check: XXX is "no currency", nothing to charge in.
+    catalog.add("OLD-THING", price="5.00", currency="EUR")
+    shopper_client.post(LINES, {"sku": "OLD-THING", "quantity": 1}, format="json")
+    catalog.add("OLD-THING", price="5.00", currency="XXX")
+
+    response = checkout(shopper_client)
+
+    body = assert_problem(response, status=422, code="items_unavailable")
+    assert body["items"] == [{"sku": "OLD-THING", "reason": "not_sold"}]
+    assert not Order.objects.exists()
+    assert shopper_client.get("/api/v1/orders/cart/").status_code == 200  # the cart still shows
+    refused = shopper_client.post(LINES, {"sku": "OLD-THING", "quantity": 2}, format="json")
+    assert_problem(refused, status=400, code="unknown_sku")
+
+
 def test_items_no_longer_sold_or_short_are_refused(filled_cart, catalog):
     catalog.add("TEE-RED-M", active=False)
     catalog.add("MUG-01", available=1)
@@ -207,3 +224,17 @@ def test_unrelated_key_makes_a_second_order(filled_cart, shopper_client):
     shopper_client.post(LINES, {"sku": "MUG-01", "quantity": 1}, format="json")
     checkout(filled_cart, key=uuid.uuid4().hex)
     assert Order.objects.count() == 2
+
+
+def test_checkout_is_throttled_per_shopper_but_listing_orders_is_not(catalog, shopper_client, settings):
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "checkout": "2/hour"},
+    }
+    attempts = [checkout(shopper_client, key=f"key-{n}") for n in range(3)]
+
+    assert [response.status_code for response in attempts[:2]] == [422, 422]  # empty cart, but counted
+    assert_problem(attempts[2], status=429, code="throttled")
+    assert shopper_client.get(ORDERS).status_code == 200
+    cache.clear()

@@ -176,7 +176,15 @@ def test_an_idempotency_key_reused_for_another_order_is_refused():
 
 @pytest.mark.parametrize(
     "override",
-    [{"amount": "-1.00"}, {"amount": "12.345"}, {"amount": "abc"}, {"currency": "EURO"}, {"order_id": "not-a-uuid"}],
+    [
+        {"amount": "-1.00"},
+        {"amount": "12.345"},
+        {"amount": "abc"},
+        {"currency": "EURO"},
+        {"currency": "XXX"},  # ISO 4217's "no currency": three capitals are not enough
+        {"currency": "XTS"},  # ISO 4217's testing code
+        {"order_id": "not-a-uuid"},
+    ],
 )
 def test_an_unusable_request_is_dropped_without_a_charge_or_an_event(override):
     envelope = factories.payment_requested(**override)

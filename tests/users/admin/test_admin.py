@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.users import services
 from apps.users.contracts.events import USER_UPDATED
@@ -88,6 +89,28 @@ def test_editing_a_customer_publishes_user_updated(admin_client):
     customer.refresh_from_db()
     assert customer.first_name == "Edited"
     assert [p["first_name"] for p in events(USER_UPDATED)] == ["Edited"]
+
+
+def test_a_staff_edit_of_the_phone_unverifies_it(admin_client):
+    customer = factories.customer(phone_verified_at=timezone.now())
+    form = {
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "phone": "+49 30 7654321",
+        "phone_verified_at": "2020-01-01 00:00:00",  # read-only: ignored
+        "is_active": "on",
+        "addresses-TOTAL_FORMS": "0",
+        "addresses-INITIAL_FORMS": "0",
+        "addresses-MIN_NUM_FORMS": "0",
+        "addresses-MAX_NUM_FORMS": "1000",
+    }
+
+    response = admin_client.post(_url("customer_change", customer.pk), form)
+
+    assert response.status_code == 302, response.content
+    customer.refresh_from_db()
+    assert (customer.phone, customer.phone_verified_at) == ("+49 30 7654321", None)
+    assert events(USER_UPDATED)[-1]["phone_verified"] is False
 
 
 def test_customers_cannot_be_added_or_deleted_in_the_admin(admin_client):

@@ -26,6 +26,7 @@ def test_me_returns_the_profile(auth_client, customer):
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "phone": customer.phone,
+        "phone_verified": False,
         "date_joined": response.json()["date_joined"],
     }
 
@@ -55,6 +56,7 @@ def test_patch_me_updates_the_profile_and_publishes_user_updated(auth_client, cu
             "last_name": customer.last_name,
             "phone": "+1 555 0100",
             "is_active": True,
+            "phone_verified": False,
         }
     ]
 

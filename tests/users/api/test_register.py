@@ -45,6 +45,7 @@ def test_register_creates_the_account_and_publishes_user_registered(api_client):
             "first_name": "New",
             "last_name": "Shopper",
             "phone": "+44 20 7946 0958",
+            "phone_verified": False,
         }
     ]
 
