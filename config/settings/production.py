@@ -41,8 +41,9 @@ def _is_local(url: str) -> bool:
 _problems = []
 if DEBUG:
     _problems.append("DJANGO_DEBUG must be off")
-if SECRET_KEY.startswith("insecure") or len(SECRET_KEY) < 32:
-    _problems.append("DJANGO_SECRET_KEY must be a real secret of 32+ characters")
+# Django's own measure of a real key (security.W009): 50+ characters, 5+ distinct ones.
+if SECRET_KEY.startswith(("insecure", "django-insecure")) or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+    _problems.append("DJANGO_SECRET_KEY must be a real secret of 50+ characters")
 if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
     _problems.append("DJANGO_ALLOWED_HOSTS must list the served host names (no '*')")
 if any(db["ENGINE"].endswith("sqlite3") for db in DATABASES.values()):
@@ -83,13 +84,20 @@ if AWS_ACCOUNT_ID == "123456789012":
 if _problems:
     raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 
-# Load balancer health checks arrive with the task's IP as Host; HealthCheckMiddleware answers
-# them before host validation, so ALLOWED_HOSTS stays strict.
+# HTTPS. The load balancer ends TLS and sets X-Forwarded-Proto (it overwrites a client's), so
+# that header says whether the client's request was secure; plain HTTP is redirected to HTTPS and
+# HTTPS answers carry HSTS (a year, subdomains, preload-ready). Load balancer and container health
+# checks come over plain HTTP with the task's IP as Host: HealthCheckMiddleware answers them ahead
+# of SecurityMiddleware and of host validation, and the exemption keeps them unredirected should
+# that order ever change.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
 # Catalog's rendered answers are kept 15 s in each process (apps/core/api/caching.py), so at most

@@ -22,7 +22,7 @@ REAL_WEBHOOK_SECRET = "whsec_" + "7f3a9c" * 6
 # only thing under test.
 SECURE = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "s3cr3t-" + "x" * 40,
+    "DJANGO_SECRET_KEY": "Vq3-8sKp_Zr1mT9xWc4LhN7yBd2FgJ6uEa5oRi0kYt8HnQ3vXs1M",
     "DJANGO_ALLOWED_HOSTS": "api.shop.example",
     "DATABASE_URL": "postgres://shopstack@db.internal:5432/shopstack",
     **{f"{name.upper()}_DATABASE_URL": f"postgres://shopstack@db.internal:5432/{name}" for name in SERVICES},
@@ -227,3 +227,56 @@ def test_catalog_keeps_rendered_answers_15_seconds_by_default():
 
     assert (default.returncode, default.stdout.strip()) == (0, "15"), default.stderr
     assert (off.returncode, off.stdout.strip()) == (0, "0"), off.stderr
+
+
+# --- Django's deployment checklist -----------------------------------------------------------------
+
+
+def _check_deploy(*, service: str | None, **env_changes: str | None) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", ""), **SECURE, "PAYMENTS_WEBHOOK_SECRET": REAL_WEBHOOK_SECRET}
+    if service:
+        env["SERVICE"] = service
+    env.update(SERVICE_NEEDS.get(service, {}))
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("service", [*SERVICES, None])
+def test_check_deploy_finds_nothing_to_warn_about(service):
+    result = _check_deploy(service=service)
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "WARNINGS" not in result.stderr + result.stdout
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "warning"),
+    [("DJANGO_SECURE_SSL_REDIRECT", "security.W008"), ("DJANGO_SECURE_HSTS_SECONDS", "security.W004")],
+)
+def test_check_deploy_warns_when_https_protection_is_turned_off(variable, warning):
+    result = _check_deploy(service="catalog", **{variable: "0"})
+
+    assert result.returncode != 0
+    assert warning in result.stderr
+
+
+@pytest.mark.parametrize(
+    "secret", ["s3cr3t-" + "x" * 40, "ab" * 30, "django-insecure-" + "Vq3-8sKp_Zr1mT9xWc4LhN7yBd2FgJ6u"]
+)
+def test_a_secret_key_django_calls_weak_is_refused(secret):
+    result = _start(service="catalog", webhook_secret=None, DJANGO_SECRET_KEY=secret)
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be a real secret of 50+ characters" in result.stderr
