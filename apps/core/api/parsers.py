@@ -1,5 +1,6 @@
-"""Strict JSON for every request body: bounded in size and nesting, no NaN or infinities. What
-does not fit is a 400 (or 413) problem body before any view, serializer or database sees it."""
+"""Strict JSON for every request body: bounded in size and nesting, no NaN or infinities, no NUL
+characters. What does not fit is a 400 (or 413) problem body before any view, serializer or
+database sees it."""
 
 from __future__ import annotations
 
@@ -29,36 +30,41 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether `value` nests arrays and objects more than `limit` levels deep (iterative: the
-    point is to refuse what recursive code would choke on)."""
+def _shape_problem(value: Any, limit: int) -> str | None:
+    """Why `value` cannot be taken, or None: nested more than `limit` levels, or a string with a
+    NUL character (PostgreSQL keeps none in text or jsonb). Iterative: the point is to refuse
+    what recursive code would choke on."""
     pending = [(value, 1)]
     while pending:
         current, depth = pending.pop()
+        if isinstance(current, str):
+            if "\x00" in current:
+                return "a string holds a NUL character"
+            continue
         if isinstance(current, dict):
-            children = current.values()
+            children = [*current, *current.values()]
         elif isinstance(current, list):
             children = current
         else:
             continue
         if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+            return f"nested more than {limit} levels deep"
+        pending.extend((child, depth + 1) for child in children)
+    return None
 
 
 def json_loads_strict(body: bytes | str) -> Any:
     """Parse a JSON document under the API's limits (API_MAX_JSON_DEPTH levels, finite numbers,
-    no NaN/Infinity). Raises ValueError, saying why, for anything else."""
+    no NaN/Infinity, no NUL in strings). Raises ValueError, saying why, for anything else."""
     if isinstance(body, bytes):
         body = body.decode("utf-8")
     try:
         value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    limit = settings.API_MAX_JSON_DEPTH
-    if _depth_exceeds(value, limit):
-        raise ValueError(f"nested more than {limit} levels deep")
+    problem = _shape_problem(value, settings.API_MAX_JSON_DEPTH)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
