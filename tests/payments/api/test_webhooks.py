@@ -264,3 +264,11 @@ def test_a_signed_body_json_cannot_keep_is_a_400_problem_not_a_replay(captured, 
     _nothing_changed(captured)
     # and the same id, well formed, is then applied: it was never received
     assert _post(_body("charge.refunded", _refund_data(captured), event_id="evt_new")).status_code == 200
+
+
+def test_a_body_over_the_size_limit_is_a_413_problem(captured, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    body = _body("charge.refunded", {**_refund_data(captured), "note": "x" * 3000})
+
+    assert_problem(_post(body), status=413, code="request_too_large")
+    _nothing_changed(captured)
