@@ -52,6 +52,7 @@ MIDDLEWARE = [
     # Inside health (whose 503 is its own JSON) and outside everything else, so every error an
     # API path answers becomes a problem body, whichever layer made it.
     "apps.core.api.middleware.ApiResponseMiddleware",
+    "apps.core.api.middleware.RefuseNulMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/<service>/ from the image in the split shape (no web server in the task).

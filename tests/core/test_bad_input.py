@@ -114,3 +114,27 @@ def test_a_method_not_allowed_keeps_its_allow_header(signed_in):
 
     assert_problem(response, status=405, code="method_not_allowed")
     assert "POST" in response["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/echo/%00/", {}),
+        ("/echo/?q=a%00b", {}),
+        ("/echo/?a%00=b", {}),
+        ("/echo/", {"HTTP_X_CART_TOKEN": "a\x00b"}),
+    ],
+)
+def test_a_nul_character_in_the_path_query_or_a_header_is_a_400_problem(signed_in, path, headers):
+    response = signed_in.get(path, **headers)
+
+    body = assert_problem(response, status=400, code="bad_request")
+    assert "NUL" in body["detail"]
+    assert response["Cache-Control"] == "private, no-store"
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "\u0000"])
+def test_a_nul_character_in_a_json_string_is_a_400_problem(signed_in, text):
+    body = '{"quantity": 1, "address": {"city": "' + text.replace("\x00", "\\u0000") + '"}}'
+
+    assert_problem(_post(signed_in, body), status=400, code="parse_error")

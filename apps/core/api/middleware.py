@@ -1,5 +1,6 @@
 """What every API answer gets, whoever made it (DRF, Django, a middleware, DEBUG's error pages):
-errors as problem bodies, and `Cache-Control: no-store` unless the view chose a cache policy.
+errors as problem bodies, and `Cache-Control: no-store` unless the view chose a cache policy. And
+a request holding a NUL character, which no database column can take, refused up front.
 
 API paths are all but the admin's and static and media files': unknown URLs included."""
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from apps.core.problems import PROBLEM_CONTENT_TYPE
+from apps.core.problems import PROBLEM_CONTENT_TYPE, problem_response
 from apps.core.views import problem_for_status
 
 # Answers that may carry tokens or personal data must not be kept by browsers or proxies
@@ -47,3 +48,27 @@ def _as_problem(request: HttpRequest, original: HttpResponseBase) -> HttpRespons
         if name.lower() not in _NOT_COPIED:
             problem[name] = value
     return problem
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path, the query or a header is a 400 problem before any view runs:
+    PostgreSQL keeps none in text, so it would reach a query as a 500 (a cart line's SKU in its
+    URL did). No client needs one; JSON bodies are held to the same by apps.core.api.parsers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if _holds_nul(request):
+            return problem_response(status=400, code="bad_request", detail="The request holds a NUL character.")
+        return self.get_response(request)
+
+
+def _holds_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path:
+        return True
+    if any("\x00" in name or any("\x00" in value for value in values) for name, values in request.GET.lists()):
+        return True
+    return any(
+        "\x00" in value for name, value in request.META.items() if name.startswith("HTTP_") and isinstance(value, str)
+    )
