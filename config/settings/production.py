@@ -1,8 +1,9 @@
-"""Production: nothing insecure by default. Refuses to start on a development secret (also the
-payments webhook secret), DEBUG or open allowed hosts, a development email backend or sender, or
+"""Production: nothing insecure by default. Refuses to start on a development or weak secret (also
+the payments webhook secret), DEBUG or open allowed hosts, a development email backend or sender,
 a local address where another machine must be named (catalog's API for orders, the shop front end
-in links), or without the shared cache (REDIS_URL, over TLS); expects PostgreSQL, SQS, SNS, S3, SES
-and ElastiCache from the environment."""
+in links), a CORS origin over plain HTTP, or without the shared cache (REDIS_URL, over TLS);
+redirects HTTP to HTTPS and sends HSTS, so `manage.py check --deploy` finds nothing to warn about;
+expects PostgreSQL, SQS, SNS, S3, SES and ElastiCache from the environment."""
 
 import ipaddress
 from urllib.parse import urlsplit
@@ -79,6 +80,11 @@ if not REDIS_URL or _is_local(REDIS_URL):
     )
 elif urlsplit(REDIS_URL).scheme != "rediss":
     _problems.append("REDIS_URL must use TLS (rediss://): the deployed cache accepts nothing else")
+# A storefront allowed to call the API from the browser is itself served over HTTPS; an http://
+# origin would let a network attacker's page act with the shopper's tokens.
+_plain_origins = [origin for origin in CORS_ALLOWED_ORIGINS if not origin.startswith("https://")]
+if _plain_origins:
+    _problems.append(f"CORS_ALLOWED_ORIGINS must list https:// origins only (not {', '.join(_plain_origins)})")
 if AWS_ACCOUNT_ID == "123456789012":
     _problems.append("AWS_ACCOUNT_ID must be the real account (queue URLs are built from it)")
 if _problems:

@@ -280,3 +280,33 @@ def test_a_secret_key_django_calls_weak_is_refused(secret):
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be a real secret of 50+ characters" in result.stderr
+
+
+# --- CORS: only storefronts served over HTTPS ------------------------------------------------------
+
+
+def test_no_cross_origin_caller_is_allowed_by_default():
+    result = _start(service="catalog", webhook_secret=None, print_setting="CORS_ALLOWED_ORIGINS")
+
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr
+
+
+def test_the_storefronts_listed_may_call_the_api():
+    origins = "https://shop.example.com, https://m.shop.example.com"
+    result = _start(
+        service="catalog", webhook_secret=None, print_setting="CORS_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS=origins
+    )
+
+    assert (result.returncode, result.stdout.strip()) == (
+        0,
+        str(["https://shop.example.com", "https://m.shop.example.com"]),
+    )
+
+
+def test_a_storefront_origin_over_plain_http_is_refused():
+    result = _start(
+        service="catalog", webhook_secret=None, CORS_ALLOWED_ORIGINS="https://shop.example.com,http://shop.example.com"
+    )
+
+    assert result.returncode != 0
+    assert "CORS_ALLOWED_ORIGINS must list https:// origins only (not http://shop.example.com)" in result.stderr
