@@ -20,9 +20,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from apps.catalog.models import Category, Stock, Variant
+from apps.catalog.models import OPTION_NAME, Category, Stock, Variant, validate_attributes, validate_option_values
 from apps.core.currencies import CURRENCY_MESSAGE, is_currency
 
 REQUIRED = ("product_slug", "product_name", "sku", "price")
@@ -42,7 +43,6 @@ KNOWN = (
     "variant_active",
 )
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
 MAX_PRICE = Decimal("9999999999.99")
@@ -184,11 +184,16 @@ def _object(value: Any, *, options: bool) -> dict[str, Any]:
             raise ValueError("Not a JSON object.")
     if options:
         for name, option in data.items():
-            if not _OPTION_NAME.match(str(name)):
-                raise ValueError(f"Option name {name!r}: lower-case letters, digits and _ only.")
+            if not OPTION_NAME.fullmatch(str(name)):
+                raise ValueError(f"Option name {name!r}: lower-case letters and digits, single _ between them.")
             if not isinstance(option, (str, int)) or isinstance(option, bool):
                 raise ValueError(f"Option {name!r} needs a text value.")
         data = {str(name): str(option) for name, option in data.items()}
+    # The model's own rules (what the admin and every service are held to), said as a row error.
+    try:
+        (validate_option_values if options else validate_attributes)(data)
+    except ValidationError as error:
+        raise ValueError(" ".join(error.messages)) from None
     return data
 
 

@@ -4,10 +4,13 @@ hold whatever code path writes (no negative price or stock) are database CheckCo
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -18,6 +21,46 @@ from apps.core.currencies import currency_validator
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 non_negative_money = MinValueValidator(Decimal("0"), "Must not be negative.")
+# An option's name (colour, size, cup_size): shoppers filter by it (?option=colour:red), so it is
+# a plain word, never something with "__" that reads like a lookup.
+OPTION_NAME = re.compile(r"(?=.{1,40}\Z)[a-z](?:_?[a-z0-9])*")  # use fullmatch
+OPTION_VALUE_MAX_LENGTH = 100
+ATTRIBUTE_NAME_MAX_LENGTH = 100
+_SCALARS = (str, int, float, bool)
+
+
+def validate_option_values(value: Any) -> None:
+    """A variant's options: an object of option name -> non-empty text, e.g. {"colour": "red"}."""
+    if not isinstance(value, dict):
+        raise ValidationError('Give an object of option names and values, e.g. {"colour": "red", "size": "M"}.')
+    for name, option in value.items():
+        if not isinstance(name, str) or not OPTION_NAME.fullmatch(name):
+            raise ValidationError(
+                f"Option name {name!r}: lower-case letters and digits, single _ between them, at most 40."
+            )
+        if not isinstance(option, str) or not option.strip() or len(option) > OPTION_VALUE_MAX_LENGTH:
+            raise ValidationError(f"Option {name!r} needs a text value of 1 to {OPTION_VALUE_MAX_LENGTH} characters.")
+
+
+def validate_attributes(value: Any) -> None:
+    """A product's facts: an object of name -> text, number, true/false or a list of those."""
+    if not isinstance(value, dict):
+        raise ValidationError('Give an object of facts, e.g. {"material": "cotton"}.')
+    for name, fact in value.items():
+        if not name.strip() or len(name) > ATTRIBUTE_NAME_MAX_LENGTH:
+            raise ValidationError(f"Attribute names are 1 to {ATTRIBUTE_NAME_MAX_LENGTH} characters.")
+        facts = fact if isinstance(fact, list) else [fact]
+        if not all(isinstance(item, _SCALARS) for item in facts):
+            raise ValidationError(f"Attribute {name!r} must be text, a number, true/false or a list of those.")
+
+
+def _clean_json(instance: models.Model, name: str, validate: Any) -> None:
+    # In clean(), not as field validators: Django skips those for "empty" values (None, [], ""),
+    # which are wrong shapes too.
+    try:
+        validate(getattr(instance, name))
+    except ValidationError as error:
+        raise ValidationError({name: error.messages}) from None
 
 
 class OutboxEvent(AbstractOutboxEvent):
@@ -81,6 +124,9 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        _clean_json(self, "attributes", validate_attributes)
+
 
 class Variant(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
@@ -109,6 +155,9 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return self.sku
+
+    def clean(self) -> None:
+        _clean_json(self, "option_values", validate_option_values)
 
 
 class Stock(models.Model):

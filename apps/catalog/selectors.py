@@ -28,6 +28,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.json import KeyTextTransform
 
 from apps.catalog.models import Category, Product, ProductImage, Variant
 from apps.core.exceptions import NotFound
@@ -137,8 +138,12 @@ def product_list(*, filters: ProductFilters, ordering: str) -> QuerySet:
             variants = variants.filter(price__gte=filters.min_price)
         if filters.max_price is not None:
             variants = variants.filter(price__lte=filters.max_price)
-        for name, value in filters.options.items():
-            variants = variants.filter(**{f"option_values__{name}__iexact": value})
+        for position, (name, value) in enumerate(filters.options.items()):
+            # The name as a key of the JSON object, never parsed as a lookup path ("__").
+            alias = f"option_{position}"
+            variants = variants.alias(**{alias: KeyTextTransform(name, "option_values")}).filter(
+                **{f"{alias}__iexact": value}
+            )
         queryset = queryset.filter(Exists(variants))
     if filters.in_stock is not None:
         queryset = queryset.filter(in_stock=filters.in_stock)

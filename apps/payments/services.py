@@ -26,7 +26,7 @@ from apps.core.db import atomic
 from apps.core.events import publish
 from apps.payments.contracts import events as contract
 from apps.payments.errors import WebhookPayloadInvalid, WebhookReplayed, WebhookUnprocessable
-from apps.payments.models import Charge, PaymentIntent, Refund, WebhookEvent
+from apps.payments.models import MONEY, Charge, PaymentIntent, Refund, WebhookEvent
 from apps.payments.providers import (
     PaymentDeclined,
     ProviderError,
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 SERVICE = PRODUCER = "payments"
 CENT = Decimal("0.01")
+# The first amount the money columns (12 digits, 2 after the point) cannot hold.
+MAX_AMOUNT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 # Provider decline codes with a reason of their own in payment.failed; every other decline
 # (expired_card, do_not_honor, ...) is reported as "declined".
 DECLINE_REASONS = {
@@ -68,11 +70,14 @@ class PaymentRequest:
 
 def parse_amount(value: Any) -> Decimal | None:
     """A positive amount with at most two decimal places, from a decimal string; else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        return None
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+    # Bounded before quantize: "1e100" would overflow its precision (InvalidOperation).
+    if not amount.is_finite() or amount <= 0 or amount >= MAX_AMOUNT or amount != amount.quantize(CENT):
         return None
     return amount.quantize(CENT)
 
@@ -589,7 +594,11 @@ def webhook_receive(
                     provider=provider, event_id=event_id, event_type=event_type, payload=redact_card_numbers_in(payload)
                 )
         except IntegrityError:
-            raise WebhookReplayed() from None
+            # A replay only if the event is there (committed by the first delivery, or by a
+            # concurrent one this insert waited for); any other integrity error is a bug to see.
+            if WebhookEvent.objects.filter(provider=provider, event_id=event_id).exists():
+                raise WebhookReplayed() from None
+            raise
         handler = WEBHOOK_HANDLERS.get(event_type)
         # Providers send many event types; those payments does not act on are acknowledged.
         event.outcome = handler(provider=provider, data=data) if handler else "ignored"

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from apps.payments.errors import WebhookSignatureInvalid, WebhookTimestampExpired
 
 SIGNATURE_HEADER = "X-Shopstack-Signature"
 SCHEME = "v1"
+# Strict shapes: ASCII digits only (str.isdigit takes "²", which int() refuses), a plausible
+# timestamp length, and the hex digest's exact length; a few v1 values while rotating secrets.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+MAX_HEADER_LENGTH = 1024
 
 
 def signature(*, body: bytes, secret: str, timestamp: int) -> str:
@@ -26,17 +32,24 @@ def signature_header(*, body: bytes, secret: str, timestamp: int | None = None) 
 
 
 def _parse(header: str) -> tuple[int, list[str]]:
-    timestamp: int | None = None
+    if len(header) > MAX_HEADER_LENGTH:
+        raise WebhookSignatureInvalid("The signature header is malformed.")
+    timestamps: list[str] = []
     signatures: list[str] = []
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
-        elif key == SCHEME and value:
+        if key == "t":
+            timestamps.append(value)
+        elif key == SCHEME:
             signatures.append(value)
-    if timestamp is None or not signatures:
+    if (
+        len(timestamps) != 1
+        or not _TIMESTAMP.fullmatch(timestamps[0])
+        or not signatures
+        or not all(_SIGNATURE.fullmatch(value) for value in signatures)
+    ):
         raise WebhookSignatureInvalid("The signature header is malformed.")
-    return timestamp, signatures
+    return int(timestamps[0]), signatures
 
 
 def verify(

@@ -44,12 +44,19 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
+    "drf_spectacular_sidecar",  # Swagger UI from our own static files
+    "corsheaders",
     *(SERVICES[name].app for name in ACTIVE_SERVICES),
 ]
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestContextMiddleware",
     "apps.core.health.HealthCheckMiddleware",
+    # Inside health (whose 503 is its own JSON) and outside everything else, so every error an
+    # API path answers becomes a problem body, whichever layer made it.
+    "apps.core.api.middleware.ApiResponseMiddleware",
+    "apps.core.api.middleware.RefuseNulMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/<service>/ from the image in the split shape (no web server in the task).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -201,11 +208,11 @@ SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.core.api.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, in every shape: errors are problem bodies whatever the client accepts (the
+    # browsable API rendered them as HTML). The docs pages (/api/v1/<service>/docs/) explore it.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.negotiation.LenientContentNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.problem_exception_handler",
     # Every unauthenticated write and every credential check has a scope here (THROTTLE_<SCOPE>
@@ -237,7 +244,36 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# --- Input limits --------------------------------------------------------------------------------
+# A request body (JSON or form) larger than this is refused with 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+# JSON nested deeper than this is refused with 400: no endpoint takes more than a few levels,
+# and recursive code (serializers, encoders) would otherwise meet the whole depth.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+
+# --- CORS ----------------------------------------------------------------------------------------
+# Browser storefronts on other origins that may call the API, e.g. https://shop.example.com
+# (scheme and host, comma-separated). Empty: no cross-origin calls. Tokens travel in the
+# Authorization header, never in cookies, so credentials are not allowed cross-origin.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/(api|\.well-known)/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-none-match",
+    "x-cart-token",
+    "x-request-id",
+    "x-trace-id",
+]
+CORS_EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID", "X-Trace-ID"]
 
 # --- Tokens (JWT, RS256) ----------------------------------------------------------------------
 # users signs with JWT_PRIVATE_KEY; every service verifies with JWT_PUBLIC_KEYS (a JWKS document

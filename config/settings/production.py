@@ -1,8 +1,9 @@
-"""Production: nothing insecure by default. Refuses to start on a development secret (also the
-payments webhook secret), DEBUG or open allowed hosts, a development email backend or sender, or
+"""Production: nothing insecure by default. Refuses to start on a development or weak secret (also
+the payments webhook secret), DEBUG or open allowed hosts, a development email backend or sender,
 a local address where another machine must be named (catalog's API for orders, the shop front end
-in links), or without the shared cache (REDIS_URL, over TLS); expects PostgreSQL, SQS, SNS, S3, SES
-and ElastiCache from the environment."""
+in links), a CORS origin over plain HTTP, or without the shared cache (REDIS_URL, over TLS);
+redirects HTTP to HTTPS and sends HSTS, so `manage.py check --deploy` finds nothing to warn about;
+expects PostgreSQL, SQS, SNS, S3, SES and ElastiCache from the environment."""
 
 import ipaddress
 from urllib.parse import urlsplit
@@ -41,8 +42,9 @@ def _is_local(url: str) -> bool:
 _problems = []
 if DEBUG:
     _problems.append("DJANGO_DEBUG must be off")
-if SECRET_KEY.startswith("insecure") or len(SECRET_KEY) < 32:
-    _problems.append("DJANGO_SECRET_KEY must be a real secret of 32+ characters")
+# Django's own measure of a real key (security.W009): 50+ characters, 5+ distinct ones.
+if SECRET_KEY.startswith(("insecure", "django-insecure")) or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+    _problems.append("DJANGO_SECRET_KEY must be a real secret of 50+ characters")
 if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
     _problems.append("DJANGO_ALLOWED_HOSTS must list the served host names (no '*')")
 if any(db["ENGINE"].endswith("sqlite3") for db in DATABASES.values()):
@@ -85,6 +87,11 @@ if not REDIS_URL or _is_local(REDIS_URL):
     )
 elif urlsplit(REDIS_URL).scheme != "rediss":
     _problems.append("REDIS_URL must use TLS (rediss://): the deployed cache accepts nothing else")
+# A storefront allowed to call the API from the browser is itself served over HTTPS; an http://
+# origin would let a network attacker's page act with the shopper's tokens.
+_plain_origins = [origin for origin in CORS_ALLOWED_ORIGINS if not origin.startswith("https://")]
+if _plain_origins:
+    _problems.append(f"CORS_ALLOWED_ORIGINS must list https:// origins only (not {', '.join(_plain_origins)})")
 if AWS_ACCOUNT_ID == "123456789012":
     _problems.append("AWS_ACCOUNT_ID must be the real account (queue URLs are built from it)")
 if _problems:
@@ -94,13 +101,20 @@ if _problems:
 # VPC link appends the gateway's: the client is 2 entries from the right.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 2)
 
-# Load balancer health checks arrive with the task's IP as Host; HealthCheckMiddleware answers
-# them before host validation, so ALLOWED_HOSTS stays strict.
+# HTTPS. The load balancer ends TLS and sets X-Forwarded-Proto (it overwrites a client's), so
+# that header says whether the client's request was secure; plain HTTP is redirected to HTTPS and
+# HTTPS answers carry HSTS (a year, subdomains, preload-ready). Load balancer and container health
+# checks come over plain HTTP with the task's IP as Host: HealthCheckMiddleware answers them ahead
+# of SecurityMiddleware and of host validation, and the exemption keeps them unredirected should
+# that order ever change.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
 # Catalog's rendered answers are kept 15 s in each process (apps/core/api/caching.py), so at most

@@ -22,7 +22,7 @@ REAL_WEBHOOK_SECRET = "whsec_" + "7f3a9c" * 6
 # only thing under test.
 SECURE = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "s3cr3t-" + "x" * 40,
+    "DJANGO_SECRET_KEY": "Vq3-8sKp_Zr1mT9xWc4LhN7yBd2FgJ6uEa5oRi0kYt8HnQ3vXs1M",
     "DJANGO_ALLOWED_HOSTS": "api.shop.example",
     "DATABASE_URL": "postgres://shopstack@db.internal:5432/shopstack",
     **{f"{name.upper()}_DATABASE_URL": f"postgres://shopstack@db.internal:5432/{name}" for name in SERVICES},
@@ -250,3 +250,86 @@ def test_services_that_neither_seal_nor_open_need_no_sealing_keys(service):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+# --- Django's deployment checklist -----------------------------------------------------------------
+
+
+def _check_deploy(*, service: str | None, **env_changes: str | None) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", ""), **SECURE, "PAYMENTS_WEBHOOK_SECRET": REAL_WEBHOOK_SECRET}
+    if service:
+        env["SERVICE"] = service
+    env.update(SERVICE_NEEDS.get(service, {}))
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("service", [*SERVICES, None])
+def test_check_deploy_finds_nothing_to_warn_about(service):
+    result = _check_deploy(service=service)
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "WARNINGS" not in result.stderr + result.stdout
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "warning"),
+    [("DJANGO_SECURE_SSL_REDIRECT", "security.W008"), ("DJANGO_SECURE_HSTS_SECONDS", "security.W004")],
+)
+def test_check_deploy_warns_when_https_protection_is_turned_off(variable, warning):
+    result = _check_deploy(service="catalog", **{variable: "0"})
+
+    assert result.returncode != 0
+    assert warning in result.stderr
+
+
+@pytest.mark.parametrize(
+    "secret", ["s3cr3t-" + "x" * 40, "ab" * 30, "django-insecure-" + "Vq3-8sKp_Zr1mT9xWc4LhN7yBd2FgJ6u"]
+)
+def test_a_secret_key_django_calls_weak_is_refused(secret):
+    result = _start(service="catalog", webhook_secret=None, DJANGO_SECRET_KEY=secret)
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be a real secret of 50+ characters" in result.stderr
+
+
+# --- CORS: only storefronts served over HTTPS ------------------------------------------------------
+
+
+def test_no_cross_origin_caller_is_allowed_by_default():
+    result = _start(service="catalog", webhook_secret=None, print_setting="CORS_ALLOWED_ORIGINS")
+
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr
+
+
+def test_the_storefronts_listed_may_call_the_api():
+    origins = "https://shop.example.com, https://m.shop.example.com"
+    result = _start(
+        service="catalog", webhook_secret=None, print_setting="CORS_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS=origins
+    )
+
+    assert (result.returncode, result.stdout.strip()) == (
+        0,
+        str(["https://shop.example.com", "https://m.shop.example.com"]),
+    )
+
+
+def test_a_storefront_origin_over_plain_http_is_refused():
+    result = _start(
+        service="catalog", webhook_secret=None, CORS_ALLOWED_ORIGINS="https://shop.example.com,http://shop.example.com"
+    )
+
+    assert result.returncode != 0
+    assert "CORS_ALLOWED_ORIGINS must list https:// origins only (not http://shop.example.com)" in result.stderr

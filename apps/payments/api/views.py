@@ -3,7 +3,6 @@ webhook endpoint (no JWT: authenticated by its HMAC signature)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.parsers import json_loads_strict
 from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, ProblemOutputSerializer
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.payments import selectors, services, webhooks
@@ -107,9 +107,9 @@ class WebhookView(APIView):
             tolerance_seconds=settings.PAYMENTS_WEBHOOK_TOLERANCE_SECONDS,
         )
         try:
-            payload = json.loads(body)
-        except ValueError:
-            raise WebhookPayloadInvalid("The body is not JSON.") from None
+            payload = json_loads_strict(body)
+        except ValueError as error:  # also not UTF-8 (UnicodeDecodeError is a ValueError)
+            raise WebhookPayloadInvalid(f"The body is not JSON within the API's limits: {error}.") from None
         if not isinstance(payload, dict):
             raise WebhookPayloadInvalid()
         event = s.WebhookEventInputSerializer(data=payload)

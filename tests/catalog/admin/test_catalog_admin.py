@@ -128,3 +128,21 @@ def test_stock_and_reservations_are_listed_read_only(staff_client):
     assert staff_client.get("/admin/catalog/stock/").status_code == 200
     assert staff_client.get("/admin/catalog/reservation/").status_code == 200
     assert staff_client.get("/admin/catalog/stock/add/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("variants-0-option_values", '["red", "M"]'),
+        ("variants-0-option_values", "null"),
+        ("variants-0-option_values", '{"colour__exact": "red"}'),
+        ("attributes", '["cotton"]'),
+        ("attributes", "null"),
+    ],
+)
+def test_json_of_the_wrong_shape_is_a_form_error_and_saves_nothing(staff_client, field, value):
+    response = staff_client.post("/admin/catalog/product/add/", factories.admin_product_form(**{field: value}))
+
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    assert not Product.objects.exists()

@@ -197,3 +197,16 @@ def test_catalog_down_is_a_503_problem(catalog, shopper_client):
     ):
         assert_problem(response, status=503, code="catalog_unavailable")
     assert cart_state()[0][1:] == ("MUG-01", 1)
+
+
+@pytest.mark.parametrize("sku", ["%00", "MUG%0001"])
+def test_a_nul_character_in_a_cart_lines_sku_is_a_400_problem(catalog, shopper_client, sku):
+    shopper_client.post(LINES, {"sku": "MUG-01", "quantity": 1}, format="json")
+    before = cart_state()
+
+    changed = shopper_client.patch(f"{LINES}{sku}/", {"quantity": 2}, format="json")
+    removed = shopper_client.delete(f"{LINES}{sku}/")
+
+    assert_problem(changed, status=400, code="bad_request")
+    assert_problem(removed, status=400, code="bad_request")
+    assert cart_state() == before

@@ -219,3 +219,56 @@ def test_a_refund_payments_is_still_making_is_not_recorded_twice(captured):
     assert response.json()["outcome"] == "already_recorded"
     assert Refund.objects.count() == 1
     assert all_event_types() == []
+
+
+# --- what outside testers sent: never a 500, never a replay that was not one -------------------
+
+
+@pytest.mark.parametrize(
+    "make_header",
+    [
+        pytest.param(lambda sig: f"t=\u00b2,v1={sig}", id="superscript-digit"),
+        pytest.param(lambda sig: f"t=\u0661\u0662\u0663,v1={sig}", id="arabic-indic-digits"),
+        pytest.param(lambda sig: f"t={'9' * 5000},v1={sig}", id="5000-digits"),
+        pytest.param(lambda sig: f"t=-1,v1={sig}", id="negative"),
+        pytest.param(lambda sig: f"t=1,t=2,v1={sig}", id="two-timestamps"),
+        pytest.param(lambda sig: f"t={int(time.time())},v1=" + "z" * 64, id="not-hex"),
+        pytest.param(lambda sig: f"t={int(time.time())},v1={sig}," + "v1=00," * 400, id="huge-header"),
+    ],
+)
+def test_a_malformed_signature_header_is_a_401_problem(captured, make_header):
+    body = _body("charge.refunded", _refund_data(captured))
+    valid = signature_header(body=body, secret=_secret()).split("v1=")[1]
+
+    assert_problem(_post(body, header=make_header(valid)), status=401, code="webhook_signature_invalid")
+    _nothing_changed(captured)
+
+
+@pytest.mark.parametrize("amount", ["1e100", "1e5000", "-1e100", "10000000000.00", "NaN", "Infinity", "sNaN", True, []])
+def test_a_signed_refund_with_an_amount_out_of_range_is_a_400_problem(captured, amount):
+    data = {**_refund_data(captured), "amount": amount}
+
+    assert_problem(_post(_body("charge.refunded", data)), status=400, code="webhook_payload_invalid")
+    _nothing_changed(captured)
+
+
+@pytest.mark.parametrize(
+    "raw_amount",
+    ["NaN", "Infinity", "-Infinity", "1e5000", '"7.50\\u0000"', "[" * 100 + "]" * 100],
+)
+def test_a_signed_body_json_cannot_keep_is_a_400_problem_not_a_replay(captured, raw_amount):
+    event = _body("charge.refunded", {**_refund_data(captured), "amount": "__AMOUNT__"}, event_id="evt_new")
+    body = event.replace(b'"__AMOUNT__"', raw_amount.encode())
+
+    assert_problem(_post(body), status=400, code="webhook_payload_invalid")
+    _nothing_changed(captured)
+    # and the same id, well formed, is then applied: it was never received
+    assert _post(_body("charge.refunded", _refund_data(captured), event_id="evt_new")).status_code == 200
+
+
+def test_a_body_over_the_size_limit_is_a_413_problem(captured, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    body = _body("charge.refunded", {**_refund_data(captured), "note": "x" * 3000})
+
+    assert_problem(_post(body), status=413, code="request_too_large")
+    _nothing_changed(captured)
