@@ -37,8 +37,7 @@ def split_stack(moto_server, tmp_path_factory):
     first = stack.manage("users", "provision_aws").stdout
     assert "created: topic" in first
     for service in SERVICES_UNDER_TEST:
-        if service != "users":
-            stack.start_worker(service)
+        stack.start_worker(service)
     yield stack
     stack.stop()
     for service in SERVICES_UNDER_TEST:
