@@ -7,9 +7,11 @@ import re
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.selectors import ORDERINGS
+from apps.core.api.serializers import QueryInputSerializer
 
 _OPTION = re.compile(r"^([a-z][a-z0-9_]{0,39}):(.{1,100})$")
 LIST_PARAMETERS = {
@@ -34,14 +36,14 @@ class StrictBooleanField(serializers.BooleanField):
     FALSE_VALUES = {"false", "False", "0"}
 
 
-class ProductListInputSerializer(serializers.Serializer):
+class ProductListInputSerializer(QueryInputSerializer):
     category = serializers.SlugField(required=False, help_text="A category slug; its descendants are included.")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     in_stock = StrictBooleanField(required=False)
     brand = serializers.CharField(max_length=100, required=False)
     option = serializers.ListField(
-        child=serializers.CharField(max_length=150),
+        child=serializers.RegexField(_OPTION, max_length=150),
         required=False,
         max_length=10,
         help_text="name:value, e.g. colour:red; repeat for several (all must match one variant).",
@@ -83,12 +85,6 @@ class ProductListItemSerializer(serializers.Serializer):
     in_stock = serializers.BooleanField()
     image_url = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
-
-
-class ProductListOutputSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = ProductListItemSerializer(many=True)
 
 
 class VariantOutputSerializer(serializers.Serializer):
@@ -133,15 +129,21 @@ class ProductDetailOutputSerializer(serializers.Serializer):
         return any(getattr(v, "stock", None) and v.stock.available > 0 for v in product.variants.all())
 
 
+@extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/CategoryNode"}})
+class CategoryChildrenField(serializers.ListField):
+    """A node's children, nodes of the same shape (documented as such: a field cannot nest its
+    own serializer)."""
+
+
 class CategoryNodeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     slug = serializers.CharField()
     position = serializers.IntegerField()
-    children = serializers.ListField(child=serializers.DictField(), help_text="Nodes of this same shape.")
+    children = CategoryChildrenField(child=serializers.DictField(), help_text="Nodes of this same shape.")
 
 
-class VariantLookupInputSerializer(serializers.Serializer):
+class VariantLookupInputSerializer(QueryInputSerializer):
     sku = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
 
     def validate_sku(self, skus: list[str]) -> list[str]:

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators
+from django.core import validators
 from rest_framework import serializers
 
+from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.users.models import Address, Customer, phone_validator
 
 # --- Inputs ------------------------------------------------------------------------------------
 
 
-class RegisterInputSerializer(serializers.Serializer):
+class NewPasswordField(serializers.CharField):
+    """A password being set. Django's password validators check it (in the service); the field
+    also states, and checks, their minimum length, read when the serializer is built (settings
+    may change it), so the schema documents it."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=128, write_only=True, trim_whitespace=False, **kwargs)
+
+    def bind(self, field_name: str, parent: serializers.BaseSerializer) -> None:
+        super().bind(field_name, parent)
+        lengths = [v.min_length for v in get_default_password_validators() if isinstance(v, MinimumLengthValidator)]
+        if lengths:
+            self.min_length = max(lengths)
+            self.validators = [*self.validators, validators.MinLengthValidator(self.min_length)]
+
+
+class RegisterInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = NewPasswordField()
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     phone = serializers.CharField(
@@ -19,36 +38,47 @@ class RegisterInputSerializer(serializers.Serializer):
     )
 
 
-class LoginInputSerializer(serializers.Serializer):
+class LoginInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
-class RefreshTokenInputSerializer(serializers.Serializer):
+class RefreshTokenInputSerializer(InputSerializer):
     refresh_token = serializers.CharField(max_length=256, write_only=True)
 
 
-class ProfileUpdateInputSerializer(serializers.Serializer):
+class ProfileUpdateInputSerializer(InputSerializer):
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, validators=[phone_validator])
 
 
-class PasswordChangeInputSerializer(serializers.Serializer):
+class PasswordChangeInputSerializer(InputSerializer):
     current_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
-class PasswordResetRequestInputSerializer(serializers.Serializer):
+class PasswordResetRequestInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
 
 
-class PasswordResetConfirmInputSerializer(serializers.Serializer):
+class PasswordResetConfirmInputSerializer(InputSerializer):
     token = serializers.CharField(max_length=256, write_only=True)
-    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
-class AddressInputSerializer(serializers.Serializer):
+# `ordering` values of the address list and the cursor ordering each one means (the unique id
+# breaks ties).
+ADDRESS_ORDERINGS = {"created_at": ("created_at", "id"), "-created_at": ("-created_at", "-id")}
+
+
+class AddressListInputSerializer(QueryInputSerializer):
+    ordering = serializers.ChoiceField(
+        choices=list(ADDRESS_ORDERINGS), default="created_at", help_text="Oldest first (default) or newest first."
+    )
+
+
+class AddressInputSerializer(InputSerializer):
     label = serializers.CharField(max_length=50, required=False, allow_blank=True)
     full_name = serializers.CharField(max_length=200)
     line1 = serializers.CharField(max_length=200)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -17,14 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
-from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, VALIDATION_PROBLEM, ProblemOutputSerializer
+from apps.core.api.schema import problem
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.auth.keys import ALGORITHM, jwks
-from apps.core.exceptions import ValidationFailed
 from apps.users import selectors, services
 from apps.users.api import serializers as s
-
-PROBLEM = ProblemOutputSerializer
 
 
 def _token_pair_body(pair: services.TokenPair) -> dict[str, Any]:
@@ -62,9 +59,7 @@ class RegisterView(ThrottledPublicView):
         request=s.RegisterInputSerializer,
         responses={
             201: s.CustomerOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            409: OpenApiResponse(PROBLEM, description="The email is taken (`email_taken`)."),
-            429: THROTTLED,
+            409: problem("The email is taken (`email_taken`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -83,9 +78,7 @@ class LoginView(ThrottledPublicView):
         request=s.LoginInputSerializer,
         responses={
             200: s.TokenPairOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: OpenApiResponse(PROBLEM, description="Wrong email or password (`invalid_credentials`)."),
-            429: THROTTLED,
+            401: problem("Wrong email or password (`invalid_credentials`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -105,10 +98,8 @@ class RefreshView(PublicView):
         request=s.RefreshTokenInputSerializer,
         responses={
             200: s.TokenPairOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: OpenApiResponse(
-                PROBLEM,
-                description="Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
+            401: problem(
+                "Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
                 "which signs the whole session out (`refresh_token_reused`).",
             ),
         },
@@ -125,7 +116,7 @@ class RevokeView(PublicView):
         operation_id="users_token_revoke",
         summary="Sign out: revoke a refresh token (and its session)",
         request=s.RefreshTokenInputSerializer,
-        responses={204: None, 400: VALIDATION_PROBLEM},
+        responses={204: None},
     )
     def post(self, request: Request) -> Response:
         data = s.RefreshTokenInputSerializer(data=request.data)
@@ -138,7 +129,7 @@ class RevokeView(PublicView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="users_me_retrieve", responses={200: s.CustomerOutputSerializer, 401: UNAUTHENTICATED})
+    @extend_schema(operation_id="users_me_retrieve", responses={200: s.CustomerOutputSerializer})
     def get(self, request: Request) -> Response:
         customer = selectors.customer_get_active(customer_id=request.user.id)
         return Response(s.CustomerOutputSerializer(customer).data)
@@ -146,7 +137,7 @@ class MeView(APIView):
     @extend_schema(
         operation_id="users_me_update",
         request=s.ProfileUpdateInputSerializer,
-        responses={200: s.CustomerOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={200: s.CustomerOutputSerializer},
     )
     def patch(self, request: Request) -> Response:
         data = s.ProfileUpdateInputSerializer(data=request.data, partial=True)
@@ -161,7 +152,7 @@ class PasswordChangeView(APIView):
         operation_id="users_me_password_change",
         summary="Change the password: other sessions are signed out, this one gets a new pair",
         request=s.PasswordChangeInputSerializer,
-        responses={200: s.TokenPairOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={200: s.TokenPairOutputSerializer},
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordChangeInputSerializer(data=request.data)
@@ -181,7 +172,7 @@ class PasswordResetRequestView(ThrottledPublicView):
         operation_id="users_password_reset_request",
         summary="Email a password reset link (always 202, whether or not the account exists)",
         request=s.PasswordResetRequestInputSerializer,
-        responses={202: s.AcceptedOutputSerializer, 400: VALIDATION_PROBLEM, 429: THROTTLED},
+        responses={202: s.AcceptedOutputSerializer},
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordResetRequestInputSerializer(data=request.data)
@@ -201,9 +192,7 @@ class PasswordResetConfirmView(PublicView):
         request=s.PasswordResetConfirmInputSerializer,
         responses={
             204: None,
-            400: OpenApiResponse(
-                PROBLEM, description="Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."
-            ),
+            400: problem("Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -216,42 +205,31 @@ class PasswordResetConfirmView(PublicView):
 # --- Addresses ---------------------------------------------------------------------------------
 
 
-# `ordering` values and the cursor ordering each one means (the unique id breaks ties).
-ADDRESS_ORDERINGS = {"created_at": ("created_at", "id"), "-created_at": ("-created_at", "-id")}
-
-
 @extend_schema_view(
     list=extend_schema(
         operation_id="users_addresses_list",
-        parameters=[
-            OpenApiParameter(
-                "ordering", str, enum=list(ADDRESS_ORDERINGS), description="Oldest first (default) or newest first."
-            )
-        ],
-        responses={200: s.AddressOutputSerializer(many=True), 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        parameters=[s.AddressListInputSerializer],
+        responses={200: s.AddressOutputSerializer(many=True)},
     ),
     create=extend_schema(
         operation_id="users_addresses_create",
         request=s.AddressInputSerializer,
-        responses={201: s.AddressOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={201: s.AddressOutputSerializer},
     ),
     retrieve=extend_schema(
         operation_id="users_addresses_retrieve",
-        responses={200: s.AddressOutputSerializer, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+        responses={200: s.AddressOutputSerializer},
     ),
     partial_update=extend_schema(
         operation_id="users_addresses_update",
         request=s.AddressInputSerializer(partial=True),
         responses={
             200: s.AddressOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: UNAUTHENTICATED,
-            404: OpenApiResponse(PROBLEM),
         },
     ),
     destroy=extend_schema(
         operation_id="users_addresses_destroy",
-        responses={204: None, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+        responses={204: None},
     ),
 )
 class AddressViewSet(viewsets.GenericViewSet):
@@ -268,10 +246,9 @@ class AddressViewSet(viewsets.GenericViewSet):
         return selectors.address_get(customer_id=self.request.user.id, address_id=address_id)
 
     def list(self, request: Request) -> Response:
-        ordering = request.query_params.get("ordering", "created_at")
-        if ordering not in ADDRESS_ORDERINGS:
-            raise ValidationFailed({"ordering": [f"Must be one of: {', '.join(ADDRESS_ORDERINGS)}."]})
-        self.cursor_ordering = ADDRESS_ORDERINGS[ordering]
+        query = s.AddressListInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.cursor_ordering = s.ADDRESS_ORDERINGS[query.validated_data["ordering"]]
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.AddressOutputSerializer(page, many=True).data)
 
