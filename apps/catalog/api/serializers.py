@@ -144,7 +144,9 @@ class CategoryNodeSerializer(serializers.Serializer):
 
 
 class VariantLookupInputSerializer(QueryInputSerializer):
-    sku = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+    sku = serializers.ListField(
+        child=serializers.CharField(max_length=64), allow_empty=False, min_length=1, help_text="Repeat per SKU."
+    )
 
     def validate_sku(self, skus: list[str]) -> list[str]:
         limit = settings.CATALOG_MAX_VARIANT_LOOKUP

@@ -15,8 +15,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -247,7 +246,7 @@ class VariantLookupView(PublicView):
 
     @extend_schema(
         operation_id="catalog_variants_lookup",
-        parameters=[OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat per SKU.")],
+        parameters=[s.VariantLookupInputSerializer],
         responses={
             200: s.VariantLookupOutputSerializer,
             400: problem("No or too many SKUs."),
