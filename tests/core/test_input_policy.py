@@ -67,6 +67,14 @@ def test_every_listing_refuses_paging_it_does_not_do(path, params):
     assert response["Content-Type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize("value", ["1", "0", "yes", "True", ""])
+def test_a_boolean_query_parameter_is_true_or_false_only(value):
+    response = _client(signed_in=False).get("/api/v1/catalog/products/", {"in_stock": value})
+
+    problem = assert_problem(response, status=400, code="invalid")
+    assert problem["errors"]["in_stock"] == ["Must be true or false."]
+
+
 def _input_serializers():
     for service in SERVICES.values():
         module = import_module(f"{service.app}.api.serializers")

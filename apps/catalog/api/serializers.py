@@ -29,18 +29,11 @@ LIST_PARAMETERS = {
 }
 
 
-class StrictBooleanField(serializers.BooleanField):
-    """Only true/false (and 1/0): DRF would also take "yes", "on" and friends."""
-
-    TRUE_VALUES = {"true", "True", "1"}
-    FALSE_VALUES = {"false", "False", "0"}
-
-
 class ProductListInputSerializer(QueryInputSerializer):
     category = serializers.SlugField(required=False, help_text="A category slug; its descendants are included.")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
-    in_stock = StrictBooleanField(required=False)
+    in_stock = serializers.BooleanField(required=False)
     brand = serializers.CharField(max_length=100, required=False)
     option = serializers.ListField(
         child=serializers.RegexField(_OPTION, max_length=150),

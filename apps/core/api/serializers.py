@@ -1,6 +1,7 @@
 """The input policy of every service's API, in the base classes its input serializers derive from:
-a JSON value must already have its field's JSON type (no 0 for false, no number for a string), and
-a field the serializer does not know is refused (400), never silently ignored."""
+a JSON value must already have its field's JSON type (no 0 for false, no number for a string), a
+boolean query parameter is `true` or `false` (not 1, yes, on), and a field or parameter the
+serializer does not know is refused (400), never silently ignored."""
 
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ def _json_type_error(field: serializers.Field, value: Any) -> str | None:
     return None
 
 
+def _query_error(field: serializers.Field, value: Any) -> str | None:
+    """Why `value` (a query string's) is not what the schema documents for `field`, or None. Only
+    booleans need it: DRF also reads 1, yes, on... as true; the schema says true or false."""
+    if isinstance(field, serializers.BooleanField) and value not in ("true", "false"):
+        return "Must be true or false."
+    return None
+
+
 class InputSerializer(serializers.Serializer):
     """Base of every JSON body's serializer (nested ones included)."""
 
@@ -57,12 +66,11 @@ class InputSerializer(serializers.Serializer):
             if not self.unknown_fields_allowed:
                 for name in sorted(set(data) - set(self.fields) - self.extra_names):
                     errors[name] = ["Unknown field."]
-            if self.json_types:
-                for name, field in self.fields.items():
-                    if name in data and not field.read_only:
-                        error = _json_type_error(field, data[name])
-                        if error:
-                            errors[name] = [error]
+            for name, field in self.fields.items():
+                if name in data and not field.read_only:
+                    error = _json_type_error(field, data[name]) if self.json_types else _query_error(field, data[name])
+                    if error:
+                        errors[name] = [error]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
