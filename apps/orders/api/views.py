@@ -88,7 +88,11 @@ def _current_cart(request: Request) -> Cart | None:
 class CartView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses={200: s.CartOutput, 404: CART_NOT_FOUND})
+    @extend_schema(
+        operation_id="orders_cart_retrieve",
+        parameters=[CART_TOKEN_PARAMETER],
+        responses={200: s.CartOutput, 404: CART_NOT_FOUND},
+    )
     def get(self, request: Request) -> Response:
         return _cart_response(_current_cart(request))
 
@@ -97,6 +101,7 @@ class CartLinesView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
+        operation_id="orders_cart_line_add",
         parameters=[CART_TOKEN_PARAMETER],
         request=s.CartLineAddInput,
         responses={
@@ -136,6 +141,7 @@ class CartLineView(APIView):
         return cart
 
     @extend_schema(
+        operation_id="orders_cart_line_update",
         parameters=[CART_TOKEN_PARAMETER],
         request=s.CartLineQuantityInput,
         responses={
@@ -154,6 +160,7 @@ class CartLineView(APIView):
         return _cart_response(cart)
 
     @extend_schema(
+        operation_id="orders_cart_line_remove",
         parameters=[CART_TOKEN_PARAMETER],
         responses={204: None, 404: problem("No such cart (`cart_not_found`) or line (`cart_line_not_found`).")},
     )
@@ -166,6 +173,7 @@ class CartMergeView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="orders_cart_merge",
         parameters=[OpenApiParameter(CART_TOKEN_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
         request=None,
         responses={
@@ -189,7 +197,9 @@ class OrdersView(APIView):
     permission_classes = [IsAuthenticated]
     pagination_class = CursorPagination  # documents the list as pages (ServiceAutoSchema)
 
-    @extend_schema(parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True))
+    @extend_schema(
+        operation_id="orders_list", parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True)
+    )
     def get(self, request: Request) -> Response:
         filters = s.OrderListFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -202,6 +212,7 @@ class OrdersView(APIView):
         return paginator.get_paginated_response(s.OrderSummaryOutput(page, many=True).data)
 
     @extend_schema(
+        operation_id="orders_checkout",
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY_HEADER,
@@ -251,7 +262,10 @@ class OrdersView(APIView):
 class OrderView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: s.OrderDetailOutput, 404: problem("No such order (`order_not_found`).")})
+    @extend_schema(
+        operation_id="orders_retrieve",
+        responses={200: s.OrderDetailOutput, 404: problem("No such order (`order_not_found`).")},
+    )
     def get(self, request: Request, order_id) -> Response:
         order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=order_id)
         return Response(s.OrderDetailOutput(order).data)
@@ -261,6 +275,7 @@ class OrderCancelView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="orders_cancel",
         request=None,
         responses={
             200: s.OrderDetailOutput,
