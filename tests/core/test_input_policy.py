@@ -67,12 +67,23 @@ def test_every_listing_refuses_paging_it_does_not_do(path, params):
     assert response["Content-Type"].startswith("application/problem+json")
 
 
-@pytest.mark.parametrize("value", ["1", "0", "yes", "True", ""])
+@pytest.mark.parametrize("value", ["1", "0", "yes", "True"])
 def test_a_boolean_query_parameter_is_true_or_false_only(value):
     response = _client(signed_in=False).get("/api/v1/catalog/products/", {"in_stock": value})
 
     problem = assert_problem(response, status=400, code="invalid")
     assert problem["errors"]["in_stock"] == ["Must be true or false."]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/v1/orders/", "status"), ("/api/v1/payments/", "status"), ("/api/v1/users/addresses/", "ordering")],
+)
+def test_an_empty_query_parameter_is_refused_not_read_as_absent(path, name):
+    response = _client(signed_in=True).get(path, {name: ""})
+
+    problem = assert_problem(response, status=400, code="invalid")
+    assert problem["errors"][name] == ["Give a value, or leave the parameter out."]
 
 
 def _input_serializers():

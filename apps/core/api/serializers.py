@@ -1,7 +1,8 @@
 """The input policy of every service's API, in the base classes its input serializers derive from:
 a JSON value must already have its field's JSON type (no 0 for false, no number for a string), a
-boolean query parameter is `true` or `false` (not 1, yes, on), and a field or parameter the
-serializer does not know is refused (400), never silently ignored."""
+query parameter given has a value (`?status=` is not "no filter"), a boolean one is `true` or
+`false` (not 1, yes, on), and a field or parameter the serializer does not know is refused (400),
+never silently ignored."""
 
 from __future__ import annotations
 
@@ -43,8 +44,11 @@ def _json_type_error(field: serializers.Field, value: Any) -> str | None:
 
 
 def _query_error(field: serializers.Field, value: Any) -> str | None:
-    """Why `value` (a query string's) is not what the schema documents for `field`, or None. Only
-    booleans need it: DRF also reads 1, yes, on... as true; the schema says true or false."""
+    """Why `value` (a query string's) is not what the schema documents for `field`, or None, where
+    DRF is laxer than the schema: it reads 1, yes, on... as true, and an empty optional parameter
+    (`?status=`) as an absent one."""
+    if value == "" and not getattr(field, "allow_blank", False):
+        return "Give a value, or leave the parameter out."
     if isinstance(field, serializers.BooleanField) and value not in ("true", "false"):
         return "Must be true or false."
     return None
