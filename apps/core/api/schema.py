@@ -55,7 +55,7 @@ class ServiceAutoSchema(AutoSchema):
 
     def get_operation_id(self) -> str:
         # drf-spectacular names the service's root path "root" (orders' list was `root_list`).
-        name = super().get_operation_id().replace("root_", "")
+        name = super().get_operation_id().removeprefix("root_")
         service = _service_of(self.view)
         return name if name.startswith(f"{service}_") else f"{service}_{name}"
 
@@ -98,15 +98,15 @@ class ServiceAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
-        problem_content = {
-            PROBLEM_CONTENT_TYPE: {"schema": self.resolve_serializer(ProblemOutputSerializer, "response").ref}
-        }
+        ref = self.resolve_serializer(ProblemOutputSerializer, "response").ref
         responses = operation["responses"]
         for code, response in responses.items():
             if int(code) >= 400:
-                response["content"] = problem_content
+                response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": dict(ref)}}
         for code, description in self._implied_problems(operation).items():
-            responses.setdefault(str(code), {"description": description, "content": problem_content})
+            responses.setdefault(
+                str(code), {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": dict(ref)}}}
+            )
         if getattr(self.view, "conditional_get", False) and self.method == "GET":
             responses.setdefault("304", {"description": "Not modified: the If-None-Match ETag still matches."})
         operation["responses"] = dict(sorted(responses.items()))
