@@ -213,7 +213,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.negotiation.LenientContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ServiceAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.problem_exception_handler",
     # Every unauthenticated write and every credential check has a scope here (THROTTLE_<SCOPE>
     # overrides it); per client address (apps.core.client_address), per account where the scope

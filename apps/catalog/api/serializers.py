@@ -4,14 +4,21 @@ the output shapes (also what the OpenAPI schema documents)."""
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.models import OPTION_NAME, OPTION_VALUE_MAX_LENGTH
 from apps.catalog.selectors import ORDERINGS
+from apps.core.api.serializers import QueryInputSerializer
+
+# name:value, the documented pattern of `option` (the same rule as OPTION_NAME, written so that a
+# generated client can check it too: no \Z, which JSON Schema's regex dialect lacks).
+_OPTION = re.compile(rf"^(?=[a-z0-9_]{{1,40}}:)[a-z](?:_?[a-z0-9])*:.{{1,{OPTION_VALUE_MAX_LENGTH}}}$")
 
 LIST_PARAMETERS = {
     "category",
@@ -28,21 +35,14 @@ LIST_PARAMETERS = {
 }
 
 
-class StrictBooleanField(serializers.BooleanField):
-    """Only true/false (and 1/0): DRF would also take "yes", "on" and friends."""
-
-    TRUE_VALUES = {"true", "True", "1"}
-    FALSE_VALUES = {"false", "False", "0"}
-
-
-class ProductListInputSerializer(serializers.Serializer):
+class ProductListInputSerializer(QueryInputSerializer):
     category = serializers.SlugField(required=False, help_text="A category slug; its descendants are included.")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
-    in_stock = StrictBooleanField(required=False)
+    in_stock = serializers.BooleanField(required=False)
     brand = serializers.CharField(max_length=100, required=False)
     option = serializers.ListField(
-        child=serializers.CharField(max_length=150),
+        child=serializers.RegexField(_OPTION, max_length=150),
         required=False,
         max_length=10,
         help_text="name:value, e.g. colour:red; repeat for several (all must match one variant).",
@@ -101,12 +101,6 @@ class ProductListItemSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ProductListOutputSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = ProductListItemSerializer(many=True)
-
-
 class VariantOutputSerializer(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
@@ -149,16 +143,24 @@ class ProductDetailOutputSerializer(serializers.Serializer):
         return any(getattr(v, "stock", None) and v.stock.available > 0 for v in product.variants.all())
 
 
+@extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/CategoryNode"}})
+class CategoryChildrenField(serializers.ListField):
+    """A node's children, nodes of the same shape (documented as such: a field cannot nest its
+    own serializer)."""
+
+
 class CategoryNodeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     slug = serializers.CharField()
     position = serializers.IntegerField()
-    children = serializers.ListField(child=serializers.DictField(), help_text="Nodes of this same shape.")
+    children = CategoryChildrenField(child=serializers.DictField(), help_text="Nodes of this same shape.")
 
 
-class VariantLookupInputSerializer(serializers.Serializer):
-    sku = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False)
+class VariantLookupInputSerializer(QueryInputSerializer):
+    sku = serializers.ListField(
+        child=serializers.CharField(max_length=64), allow_empty=False, min_length=1, help_text="Repeat per SKU."
+    )
 
     def validate_sku(self, skus: list[str]) -> list[str]:
         limit = settings.CATALOG_MAX_VARIANT_LOOKUP

@@ -15,8 +15,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,12 +25,12 @@ from apps.catalog import selectors
 from apps.catalog.api import serializers as s
 from apps.core.api.caching import CachedAnswer, ResponseCache
 from apps.core.api.pagination import CursorPagination
-from apps.core.api.schema import ProblemOutputSerializer
+from apps.core.api.schema import problem
 from apps.core.exceptions import ValidationFailed
 
-PROBLEM = ProblemOutputSerializer
-BAD_QUERY = OpenApiResponse(
-    PROBLEM, description="Unknown parameter or filter value (`invalid`), or a malformed cursor (`invalid_cursor`)."
+BAD_QUERY = problem(
+    "Unknown parameter or filter value (`invalid`), a bad page_size (`invalid_page_size`), or a malformed "
+    "cursor (`invalid_cursor`)."
 )
 
 
@@ -82,6 +81,8 @@ class CachedPublicView(PublicView):
     With CATALOG_RESPONSE_CACHE_SECONDS > 0 (production's default) the rendered answer is also
     kept in this process (RESPONSES) for that long, keyed by absolute URL and Accept, and served
     without a query: a fraction of the staleness the public Cache-Control already allows."""
+
+    conditional_get = True  # read by ServiceAutoSchema: documents If-None-Match and the 304
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         seconds = settings.CATALOG_RESPONSE_CACHE_SECONDS
@@ -197,24 +198,18 @@ def _list_filters(request: Request) -> tuple[selectors.ProductFilters, str]:
 
 
 class ProductListView(CachedPublicView):
+    pagination_class = ProductCursorPagination
+
     @extend_schema(
         operation_id="catalog_products_list",
-        parameters=[
-            s.ProductListInputSerializer,
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to CATALOG_MAX_PAGE_SIZE (100)."),
-        ],
-        responses={
-            200: s.ProductListOutputSerializer,
-            304: OpenApiResponse(description="Not modified."),
-            400: BAD_QUERY,
-        },
+        parameters=[s.ProductListInputSerializer],
+        responses={200: s.ProductListItemSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
         filters, ordering = _list_filters(request)
         # Read by CursorPagination.get_ordering.
         self.cursor_ordering = selectors.ORDERINGS[ordering]
-        paginator = ProductCursorPagination()
+        paginator = self.pagination_class()
         if filters == selectors.ProductFilters() and paginator.cursor_query_param not in request.query_params:
             # The shop's landing page: read without building the queryset (see product_list_start).
             page = paginator.paginate_first_page(
@@ -232,8 +227,7 @@ class ProductDetailView(CachedPublicView):
         operation_id="catalog_products_retrieve",
         responses={
             200: s.ProductDetailOutputSerializer,
-            304: OpenApiResponse(description="Not modified."),
-            404: OpenApiResponse(PROBLEM, description="No such active product (`product_not_found`)."),
+            404: problem("No such active product (`product_not_found`)."),
         },
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -252,10 +246,10 @@ class VariantLookupView(PublicView):
 
     @extend_schema(
         operation_id="catalog_variants_lookup",
-        parameters=[OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat per SKU.")],
+        parameters=[s.VariantLookupInputSerializer],
         responses={
             200: s.VariantLookupOutputSerializer,
-            400: OpenApiResponse(PROBLEM, description="No or too many SKUs."),
+            400: problem("No or too many SKUs."),
         },
     )
     def get(self, request: Request) -> Response:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
+
+from apps.core.api.serializers import InputSerializer
 
 
 class PreferenceOutputSerializer(serializers.Serializer):
@@ -15,13 +15,6 @@ class PreferenceOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True, help_text="Null until the shopper first chooses.")
 
 
-class PreferenceUpdateInputSerializer(serializers.Serializer):
+class PreferenceUpdateInputSerializer(InputSerializer):
     marketing_opt_out = serializers.BooleanField(required=False)
     sms_opt_in = serializers.BooleanField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # A misspelt field would otherwise be ignored and the shopper left thinking it took.
-        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs

@@ -7,7 +7,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schema import UNAUTHENTICATED, VALIDATION_PROBLEM
 from apps.notifications import selectors, services
 from apps.notifications.api import serializers as s
 from apps.notifications.models import Preference
@@ -28,7 +27,7 @@ class PreferenceView(APIView):
     @extend_schema(
         operation_id="notifications_preferences_retrieve",
         summary="The signed-in shopper's notification preferences",
-        responses={200: s.PreferenceOutputSerializer, 401: UNAUTHENTICATED},
+        responses={200: s.PreferenceOutputSerializer},
     )
     def get(self, request: Request) -> Response:
         return Response(_body(selectors.preference_get(customer_id=request.user.id)))
@@ -37,7 +36,7 @@ class PreferenceView(APIView):
         operation_id="notifications_preferences_update",
         summary="Change the signed-in shopper's notification preferences",
         request=s.PreferenceUpdateInputSerializer,
-        responses={200: s.PreferenceOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={200: s.PreferenceOutputSerializer},
     )
     def patch(self, request: Request) -> Response:
         data = s.PreferenceUpdateInputSerializer(data=request.data)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from rest_framework import serializers
 
+from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.core.api.validators import refuse_card_number_text, refuse_card_number_token
 from apps.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, Refund
 from apps.orders.pricing import money_str
@@ -15,17 +16,17 @@ from apps.orders.selectors import ORDER_ORDERINGS
 # --- Input ---------------------------------------------------------------------------------------
 
 
-class CartLineAddInput(serializers.Serializer):
+class CartLineAddInput(InputSerializer):
     sku = serializers.CharField(max_length=64)
     # Range checked by the service (ORDERS_MAX_LINE_QUANTITY), so the error has one shape.
     quantity = serializers.IntegerField(default=1)
 
 
-class CartLineQuantityInput(serializers.Serializer):
+class CartLineQuantityInput(InputSerializer):
     quantity = serializers.IntegerField()
 
 
-class ShippingAddressInput(serializers.Serializer):
+class ShippingAddressInput(InputSerializer):
     # The address travels in events and reaches logs and other services: no card number in it.
     full_name = serializers.CharField(max_length=200, validators=[refuse_card_number_text])
     line1 = serializers.CharField(max_length=200, validators=[refuse_card_number_text])
@@ -45,14 +46,21 @@ class ShippingAddressInput(serializers.Serializer):
         return value.upper()
 
 
-class CheckoutInput(serializers.Serializer):
+class CheckoutInput(InputSerializer):
     shipping_address = ShippingAddressInput()
     # Refused before anything is stored or published: a card number typed here would otherwise
     # rest on the order and travel in payment.requested.
-    payment_method_token = serializers.CharField(max_length=255, validators=[refuse_card_number_token])
+    payment_method_token = serializers.CharField(
+        max_length=255,
+        validators=[refuse_card_number_token],
+        help_text="The payment provider's token for the card. In development (the sandbox provider): "
+        "`tok_success`, `tok_visa` or `tok_mastercard` charge; `tok_decline` and `tok_insufficient_funds` "
+        "decline; `tok_transient` fails a few times, then charges; any other token is declined "
+        "(`invalid_payment_method`) and the order cancelled.",
+    )
 
 
-class OrderListFilterInput(serializers.Serializer):
+class OrderListFilterInput(QueryInputSerializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
     ordering = serializers.ChoiceField(choices=ORDER_ORDERINGS, required=False)
 

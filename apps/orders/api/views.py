@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
+from apps.core.api.schema import problem
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
 from apps.orders import selectors, services
@@ -39,6 +40,33 @@ CART_TOKEN_PARAMETER = OpenApiParameter(
     required=False,
     description="The anonymous cart's token (ignored when signed in).",
 )
+CART_NOT_FOUND = problem("The cart token is unknown or the cart was merged (`cart_not_found`).")
+CATALOG_UNAVAILABLE = problem("The catalog cannot answer for prices and stock now (`catalog_unavailable`).")
+# Development payment tokens (the sandbox provider, apps/payments/providers/sandbox.py); any other
+# token is declined as `invalid_payment_method`, and the order is cancelled.
+PAYMENT_TOKEN_EXAMPLES = [
+    OpenApiExample(
+        name,
+        value={
+            "shipping_address": {
+                "full_name": "Ada Lovelace",
+                "line1": "1 Analytical Way",
+                "city": "London",
+                "postal_code": "N1 9GU",
+                "country": "GB",
+            },
+            "payment_method_token": token,
+        },
+        summary=summary,
+        request_only=True,
+    )
+    for name, token, summary in (
+        ("card charged", "tok_success", "Sandbox: charged (visa 4242); also tok_visa, tok_mastercard"),
+        ("card declined", "tok_decline", "Sandbox: declined, card_declined; the order is cancelled"),
+        ("insufficient funds", "tok_insufficient_funds", "Sandbox: declined, insufficient_funds"),
+        ("provider outage", "tok_transient", "Sandbox: fails transiently a few times, then charged"),
+    )
+]
 
 
 def _cart_response(cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None) -> Response:
@@ -80,7 +108,11 @@ class CartWriteThrottle(ScopedRateThrottle):
 class CartView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses=s.CartOutput)
+    @extend_schema(
+        operation_id="orders_cart_retrieve",
+        parameters=[CART_TOKEN_PARAMETER],
+        responses={200: s.CartOutput, 404: CART_NOT_FOUND},
+    )
     def get(self, request: Request) -> Response:
         return _cart_response(_current_cart(request))
 
@@ -92,9 +124,19 @@ class CartLinesView(APIView):
     cart_create_throttle_scope = "cart_create"
 
     @extend_schema(
+        operation_id="orders_cart_line_add",
         parameters=[CART_TOKEN_PARAMETER],
         request=s.CartLineAddInput,
-        responses={200: s.CartOutput, 201: s.CartCreatedOutput},
+        responses={
+            200: s.CartOutput,
+            201: s.CartCreatedOutput,
+            400: problem(
+                "Invalid input, an unknown SKU (`unknown_sku`), a quantity out of range "
+                "(`invalid_quantity`) or a full cart (`cart_limit_reached`)."
+            ),
+            404: CART_NOT_FOUND,
+            503: CATALOG_UNAVAILABLE,
+        },
     )
     def post(self, request: Request) -> Response:
         """Add a SKU (quantities add up). Without a JWT or cart token, a new anonymous cart is made
@@ -123,7 +165,17 @@ class CartLineView(APIView):
             raise CartNotFound()
         return cart
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER], request=s.CartLineQuantityInput, responses=s.CartOutput)
+    @extend_schema(
+        operation_id="orders_cart_line_update",
+        parameters=[CART_TOKEN_PARAMETER],
+        request=s.CartLineQuantityInput,
+        responses={
+            200: s.CartOutput,
+            400: problem("Invalid input, or a quantity out of range (`invalid_quantity`)."),
+            404: problem("No such cart (`cart_not_found`) or line (`cart_line_not_found`)."),
+            503: CATALOG_UNAVAILABLE,
+        },
+    )
     def patch(self, request: Request, sku: str) -> Response:
         """Set the line's quantity (1 to the limit; remove a line with DELETE)."""
         data = s.CartLineQuantityInput(data=request.data)
@@ -132,7 +184,11 @@ class CartLineView(APIView):
         services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
         return _cart_response(cart)
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses={204: None})
+    @extend_schema(
+        operation_id="orders_cart_line_remove",
+        parameters=[CART_TOKEN_PARAMETER],
+        responses={204: None, 404: problem("No such cart (`cart_not_found`) or line (`cart_line_not_found`).")},
+    )
     def delete(self, request: Request, sku: str) -> Response:
         services.cart_line_remove(cart=self._cart(request), sku=sku)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -144,9 +200,15 @@ class CartMergeView(APIView):
     throttle_scope = "cart_write"
 
     @extend_schema(
+        operation_id="orders_cart_merge",
         parameters=[OpenApiParameter(CART_TOKEN_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
         request=None,
-        responses=s.CartOutput,
+        responses={
+            200: s.CartOutput,
+            400: problem("No X-Cart-Token header (`invalid`), or the merged cart would break a limit."),
+            404: CART_NOT_FOUND,
+            503: CATALOG_UNAVAILABLE,
+        },
     )
     def post(self, request: Request) -> Response:
         """Merge the anonymous cart named by X-Cart-Token into the signed-in shopper's cart; the
@@ -160,6 +222,7 @@ class CartMergeView(APIView):
 
 class OrdersView(APIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = CursorPagination  # documents the list as pages (ServiceAutoSchema)
     throttle_scope = "checkout"
 
     def get_throttles(self) -> list[ScopedRateThrottle]:
@@ -167,7 +230,9 @@ class OrdersView(APIView):
         # and holds stock; listing one's orders costs nothing worth limiting.
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
-    @extend_schema(parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True))
+    @extend_schema(
+        operation_id="orders_list", parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True)
+    )
     def get(self, request: Request) -> Response:
         filters = s.OrderListFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -175,11 +240,12 @@ class OrdersView(APIView):
         ordering = filters.validated_data.get("ordering", "-created_at")
         # The cursor's position field, then the primary key as the unique tiebreak.
         self.cursor_ordering = (ordering, "-id" if ordering.startswith("-") else "id")
-        paginator = CursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(s.OrderSummaryOutput(page, many=True).data)
 
     @extend_schema(
+        operation_id="orders_checkout",
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY_HEADER,
@@ -188,10 +254,23 @@ class OrdersView(APIView):
                 required=True,
                 description="One unique value per checkout attempt; a retry with the same key and "
                 "body returns the same order, with another body it is refused (422).",
+                pattern=_IDEMPOTENCY_KEY.pattern,
             )
         ],
         request=s.CheckoutInput,
-        responses={201: s.OrderDetailOutput, 200: s.OrderDetailOutput},
+        examples=PAYMENT_TOKEN_EXAMPLES,
+        responses={
+            201: s.OrderDetailOutput,
+            200: s.OrderDetailOutput,
+            400: problem("Invalid input, or no valid Idempotency-Key header (`idempotency_key_required`)."),
+            409: problem("The cart changed during checkout (`cart_changed`); review it and retry."),
+            422: problem(
+                "An empty cart (`cart_empty`), items no longer sold or in stock (`items_unavailable`), "
+                "several currencies (`mixed_currencies`), or the key reused with another body "
+                "(`idempotency_key_reused`)."
+            ),
+            503: CATALOG_UNAVAILABLE,
+        },
     )
     def post(self, request: Request) -> Response:
         """Checkout: the shopper's cart becomes a pending order; stock and payment follow."""
@@ -216,7 +295,10 @@ class OrdersView(APIView):
 class OrderView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.OrderDetailOutput)
+    @extend_schema(
+        operation_id="orders_retrieve",
+        responses={200: s.OrderDetailOutput, 404: problem("No such order (`order_not_found`).")},
+    )
     def get(self, request: Request, order_id) -> Response:
         order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=order_id)
         return Response(s.OrderDetailOutput(order).data)
@@ -225,7 +307,15 @@ class OrderView(APIView):
 class OrderCancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=s.OrderDetailOutput)
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=None,
+        responses={
+            200: s.OrderDetailOutput,
+            404: problem("No such order (`order_not_found`)."),
+            409: problem("Already shipped, or otherwise past cancelling (`illegal_transition`)."),
+        },
+    )
     def post(self, request: Request, order_id) -> Response:
         """Cancel before shipping; after shipping it is 409 (ask for a refund instead)."""
         services.order_cancel_by_customer(customer_id=request.user.id, order_id=order_id)

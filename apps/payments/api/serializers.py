@@ -6,12 +6,25 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.payments.models import PaymentIntent, Refund
 
+# `ordering` values of the payment list and the cursor ordering each one means (the unique id
+# breaks ties).
+PAYMENT_ORDERINGS = {
+    "-created_at": ("-created_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "-amount": ("-amount", "-id"),
+    "amount": ("amount", "id"),
+}
 
-class PaymentFilterInputSerializer(serializers.Serializer):
+
+class PaymentFilterInputSerializer(QueryInputSerializer):
     status = serializers.ChoiceField(choices=PaymentIntent.Status.choices, required=False)
     order_id = serializers.UUIDField(required=False)
+    ordering = serializers.ChoiceField(
+        choices=list(PAYMENT_ORDERINGS), default="-created_at", help_text="Newest first by default."
+    )
 
 
 class PaymentRefundOutputSerializer(serializers.ModelSerializer):
@@ -51,12 +64,15 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
         return str(charge.amount_refunded if charge is not None else Decimal("0.00"))
 
 
-class WebhookEventInputSerializer(serializers.Serializer):
+class WebhookEventInputSerializer(InputSerializer):
     """A provider event: `{"id": "evt_...", "type": "charge.refunded", "data": {...}}`.
 
     `charge.refunded` data: charge_id, refund_id, amount, currency (and the refund's
     idempotency_key, when payments made it).
     `charge.failed` data: idempotency_key, failure_code, failure_message."""
+
+    # The provider defines events and adds fields to them over time.
+    unknown_fields_allowed = True
 
     id = serializers.CharField(max_length=255)
     type = serializers.CharField(max_length=100)

@@ -6,28 +6,21 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import filters, viewsets
-from rest_framework.pagination import LimitOffsetPagination
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.pagination import CursorPagination
 from apps.core.api.parsers import json_loads_strict
-from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, ProblemOutputSerializer
+from apps.core.api.schema import problem
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.payments import selectors, services, webhooks
 from apps.payments.api import serializers as s
 from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
 from apps.payments.providers import get_provider
-
-PROBLEM = ProblemOutputSerializer
-
-
-class PaymentPagination(LimitOffsetPagination):
-    default_limit = 20
-    max_limit = 100
 
 
 class PaymentViewSet(viewsets.GenericViewSet):
@@ -35,27 +28,25 @@ class PaymentViewSet(viewsets.GenericViewSet):
     payment is a 404, exactly like a missing one."""
 
     serializer_class = s.PaymentOutputSerializer
-    pagination_class = PaymentPagination
-    filter_backends = [filters.OrderingFilter]
-    ordering_fields = ["created_at", "amount"]
-
-    def get_queryset(self):
-        query = s.PaymentFilterInputSerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return selectors.payment_list(customer_id=self.request.user.id, **query.validated_data)
+    pagination_class = CursorPagination
 
     @extend_schema(
         operation_id="payments_list",
         parameters=[s.PaymentFilterInputSerializer],
-        responses={200: s.PaymentOutputSerializer(many=True), 400: OpenApiResponse(PROBLEM), 401: UNAUTHENTICATED},
+        responses={200: s.PaymentOutputSerializer(many=True)},
     )
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        query = s.PaymentFilterInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = dict(query.validated_data)
+        # Read by CursorPagination.get_ordering.
+        self.cursor_ordering = s.PAYMENT_ORDERINGS[filters.pop("ordering")]
+        page = self.paginate_queryset(selectors.payment_list(customer_id=request.user.id, **filters))
         return self.get_paginated_response(s.PaymentOutputSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="payments_retrieve",
-        responses={200: s.PaymentOutputSerializer, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+        responses={200: s.PaymentOutputSerializer, 404: problem("No such payment (`payment_not_found`).")},
     )
     def retrieve(self, request: Request, payment_id: uuid.UUID) -> Response:
         payment = selectors.payment_get(customer_id=request.user.id, payment_id=payment_id)
@@ -84,16 +75,13 @@ class WebhookView(APIView):
         ],
         responses={
             200: s.WebhookReceivedOutputSerializer,
-            400: OpenApiResponse(PROBLEM, description="Not a valid event (`webhook_payload_invalid`, `invalid`)."),
-            401: OpenApiResponse(
-                PROBLEM,
-                description="Bad signature (`webhook_signature_invalid`) or a stale timestamp "
-                "(`webhook_timestamp_expired`).",
+            400: problem("Not a valid event (`webhook_payload_invalid`, `invalid`)."),
+            401: problem(
+                "Bad signature (`webhook_signature_invalid`) or a stale timestamp (`webhook_timestamp_expired`)."
             ),
-            404: OpenApiResponse(PROBLEM, description="No such provider (`webhook_provider_unknown`)."),
-            409: OpenApiResponse(PROBLEM, description="The event id was already received (`webhook_replayed`)."),
-            422: OpenApiResponse(PROBLEM, description="The event names an unknown charge or payment."),
-            429: THROTTLED,
+            404: problem("No such provider (`webhook_provider_unknown`)."),
+            409: problem("The event id was already received (`webhook_replayed`)."),
+            422: problem("The event names an unknown charge or payment."),
         },
     )
     def post(self, request: Request, provider: str) -> Response:

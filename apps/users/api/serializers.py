@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.password_validation import MinimumLengthValidator, get_default_password_validators
+from django.core import validators
 from rest_framework import serializers
 
+from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.core.api.validators import refuse_card_number_text
 from apps.users.models import Address, Customer, phone_validator
 
 # --- Inputs ------------------------------------------------------------------------------------
 
 
-class RegisterInputSerializer(serializers.Serializer):
+class NewPasswordField(serializers.CharField):
+    """A password being set. Django's password validators check it (in the service); the field
+    also states, and checks, their minimum length, read when the serializer is built (settings
+    may change it), so the schema documents it."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=128, write_only=True, trim_whitespace=False, **kwargs)
+
+    def bind(self, field_name: str, parent: serializers.BaseSerializer) -> None:
+        super().bind(field_name, parent)
+        lengths = [v.min_length for v in get_default_password_validators() if isinstance(v, MinimumLengthValidator)]
+        if lengths:
+            self.min_length = max(lengths)
+            self.validators = [*self.validators, validators.MinLengthValidator(self.min_length)]
+
+
+class RegisterInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = NewPasswordField()
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     phone = serializers.CharField(
@@ -20,39 +39,50 @@ class RegisterInputSerializer(serializers.Serializer):
     )
 
 
-class LoginInputSerializer(serializers.Serializer):
+class LoginInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
-class RefreshTokenInputSerializer(serializers.Serializer):
+class RefreshTokenInputSerializer(InputSerializer):
     refresh_token = serializers.CharField(max_length=256, write_only=True)
 
 
-class ProfileUpdateInputSerializer(serializers.Serializer):
+class ProfileUpdateInputSerializer(InputSerializer):
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, validators=[phone_validator])
 
 
-class PasswordChangeInputSerializer(serializers.Serializer):
+class PasswordChangeInputSerializer(InputSerializer):
     current_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
-class PasswordResetRequestInputSerializer(serializers.Serializer):
+class PasswordResetRequestInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
 
 
-class PasswordResetConfirmInputSerializer(serializers.Serializer):
+class PasswordResetConfirmInputSerializer(InputSerializer):
     token = serializers.CharField(max_length=256, write_only=True)
-    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = NewPasswordField()
+
+
+# `ordering` values of the address list and the cursor ordering each one means (the unique id
+# breaks ties).
+ADDRESS_ORDERINGS = {"created_at": ("created_at", "id"), "-created_at": ("-created_at", "-id")}
+
+
+class AddressListInputSerializer(QueryInputSerializer):
+    ordering = serializers.ChoiceField(
+        choices=list(ADDRESS_ORDERINGS), default="created_at", help_text="Oldest first (default) or newest first."
+    )
 
 
 NO_CARD = refuse_card_number_text
 
 
-class AddressInputSerializer(serializers.Serializer):
+class AddressInputSerializer(InputSerializer):
     # Free text a shopper may paste anything into; a card number is refused (apps.core.cards).
     label = serializers.CharField(max_length=50, required=False, allow_blank=True, validators=[NO_CARD])
     full_name = serializers.CharField(max_length=200, validators=[NO_CARD])
@@ -73,7 +103,7 @@ class AddressInputSerializer(serializers.Serializer):
         return value.upper()
 
 
-class PhoneConfirmInputSerializer(serializers.Serializer):
+class PhoneConfirmInputSerializer(InputSerializer):
     code = serializers.RegexField(r"^[0-9]{6}$", help_text="The 6-digit code texted to the phone.")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -17,14 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.pagination import CursorPagination
-from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, VALIDATION_PROBLEM, ProblemOutputSerializer
+from apps.core.api.schema import problem
 from apps.core.api.throttles import AccountRateThrottle, ScopedRateThrottle
 from apps.core.auth.keys import ALGORITHM, jwks
-from apps.core.exceptions import ValidationFailed
 from apps.users import selectors, services
 from apps.users.api import serializers as s
-
-PROBLEM = ProblemOutputSerializer
 
 
 def _token_pair_body(pair: services.TokenPair) -> dict[str, Any]:
@@ -62,9 +59,7 @@ class RegisterView(ThrottledPublicView):
         request=s.RegisterInputSerializer,
         responses={
             201: s.CustomerOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            409: OpenApiResponse(PROBLEM, description="The email is taken (`email_taken`)."),
-            429: THROTTLED,
+            409: problem("The email is taken (`email_taken`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -83,12 +78,8 @@ class LoginView(ThrottledPublicView):
         request=s.LoginInputSerializer,
         responses={
             200: s.TokenPairOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: OpenApiResponse(PROBLEM, description="Wrong email or password (`invalid_credentials`)."),
-            429: OpenApiResponse(
-                PROBLEM,
-                description="Throttled (`throttled`), or the email is locked out by wrong passwords (`locked_out`).",
-            ),
+            401: problem("Wrong email or password (`invalid_credentials`)."),
+            429: problem("Throttled (`throttled`), or the email is locked out by wrong passwords (`locked_out`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -108,13 +99,10 @@ class RefreshView(ThrottledPublicView):
         request=s.RefreshTokenInputSerializer,
         responses={
             200: s.TokenPairOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: OpenApiResponse(
-                PROBLEM,
-                description="Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
+            401: problem(
+                "Invalid, expired or revoked (`refresh_token_invalid`), or already used, "
                 "which signs the whole session out (`refresh_token_reused`).",
             ),
-            429: THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:
@@ -131,7 +119,7 @@ class RevokeView(ThrottledPublicView):
         operation_id="users_token_revoke",
         summary="Sign out: revoke a refresh token (and its session)",
         request=s.RefreshTokenInputSerializer,
-        responses={204: None, 400: VALIDATION_PROBLEM, 429: THROTTLED},
+        responses={204: None},
     )
     def post(self, request: Request) -> Response:
         data = s.RefreshTokenInputSerializer(data=request.data)
@@ -144,7 +132,7 @@ class RevokeView(ThrottledPublicView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="users_me_retrieve", responses={200: s.CustomerOutputSerializer, 401: UNAUTHENTICATED})
+    @extend_schema(operation_id="users_me_retrieve", responses={200: s.CustomerOutputSerializer})
     def get(self, request: Request) -> Response:
         customer = selectors.customer_get_active(customer_id=request.user.id)
         return Response(s.CustomerOutputSerializer(customer).data)
@@ -152,7 +140,7 @@ class MeView(APIView):
     @extend_schema(
         operation_id="users_me_update",
         request=s.ProfileUpdateInputSerializer,
-        responses={200: s.CustomerOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={200: s.CustomerOutputSerializer},
     )
     def patch(self, request: Request) -> Response:
         data = s.ProfileUpdateInputSerializer(data=request.data, partial=True)
@@ -173,11 +161,7 @@ class PasswordChangeView(APIView):
         request=s.PasswordChangeInputSerializer,
         responses={
             200: s.TokenPairOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: UNAUTHENTICATED,
-            429: OpenApiResponse(
-                PROBLEM, description="Throttled (`throttled`) or locked out by wrong passwords (`locked_out`)."
-            ),
+            429: problem("Throttled (`throttled`) or locked out by wrong passwords (`locked_out`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -193,7 +177,7 @@ class SignOutEverywhereView(APIView):
         operation_id="users_me_sign_out_everywhere",
         summary="Sign out everywhere: every refresh token and every access token issued so far stop working",
         request=None,
-        responses={204: None, 401: UNAUTHENTICATED},
+        responses={204: None},
     )
     def post(self, request: Request) -> Response:
         customer = selectors.customer_get_active(customer_id=request.user.id)
@@ -211,11 +195,10 @@ class PhoneVerificationView(APIView):
         request=None,
         responses={
             202: s.AcceptedOutputSerializer,
-            400: OpenApiResponse(PROBLEM, description="No phone in international format (`phone_not_verifiable`)."),
-            401: UNAUTHENTICATED,
-            409: OpenApiResponse(PROBLEM, description="Already verified (`phone_already_verified`)."),
-            429: OpenApiResponse(PROBLEM, description="Throttled, or too many codes (`phone_code_limit`)."),
-            503: OpenApiResponse(PROBLEM, description="The text could not be sent (`sms_unavailable`)."),
+            400: problem("No phone in international format (`phone_not_verifiable`)."),
+            409: problem("Already verified (`phone_already_verified`)."),
+            429: problem("Throttled, or too many codes (`phone_code_limit`)."),
+            503: problem("The text could not be sent (`sms_unavailable`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -235,9 +218,7 @@ class PhoneConfirmView(APIView):
         request=s.PhoneConfirmInputSerializer,
         responses={
             200: s.CustomerOutputSerializer,
-            400: OpenApiResponse(PROBLEM, description="Wrong, expired or used-up code (`phone_code_invalid`)."),
-            401: UNAUTHENTICATED,
-            429: THROTTLED,
+            400: problem("Wrong, expired or used-up code (`phone_code_invalid`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -260,7 +241,7 @@ class PasswordResetRequestView(ThrottledPublicView):
         operation_id="users_password_reset_request",
         summary="Email a password reset link (always 202, whether or not the account exists)",
         request=s.PasswordResetRequestInputSerializer,
-        responses={202: s.AcceptedOutputSerializer, 400: VALIDATION_PROBLEM, 429: THROTTLED},
+        responses={202: s.AcceptedOutputSerializer},
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordResetRequestInputSerializer(data=request.data)
@@ -281,10 +262,7 @@ class PasswordResetConfirmView(ThrottledPublicView):
         request=s.PasswordResetConfirmInputSerializer,
         responses={
             204: None,
-            400: OpenApiResponse(
-                PROBLEM, description="Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."
-            ),
-            429: THROTTLED,
+            400: problem("Invalid input, or an invalid, expired or used token (`reset_token_invalid`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -297,42 +275,31 @@ class PasswordResetConfirmView(ThrottledPublicView):
 # --- Addresses ---------------------------------------------------------------------------------
 
 
-# `ordering` values and the cursor ordering each one means (the unique id breaks ties).
-ADDRESS_ORDERINGS = {"created_at": ("created_at", "id"), "-created_at": ("-created_at", "-id")}
-
-
 @extend_schema_view(
     list=extend_schema(
         operation_id="users_addresses_list",
-        parameters=[
-            OpenApiParameter(
-                "ordering", str, enum=list(ADDRESS_ORDERINGS), description="Oldest first (default) or newest first."
-            )
-        ],
-        responses={200: s.AddressOutputSerializer(many=True), 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        parameters=[s.AddressListInputSerializer],
+        responses={200: s.AddressOutputSerializer(many=True)},
     ),
     create=extend_schema(
         operation_id="users_addresses_create",
         request=s.AddressInputSerializer,
-        responses={201: s.AddressOutputSerializer, 400: VALIDATION_PROBLEM, 401: UNAUTHENTICATED},
+        responses={201: s.AddressOutputSerializer},
     ),
     retrieve=extend_schema(
         operation_id="users_addresses_retrieve",
-        responses={200: s.AddressOutputSerializer, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+        responses={200: s.AddressOutputSerializer},
     ),
     partial_update=extend_schema(
         operation_id="users_addresses_update",
         request=s.AddressInputSerializer(partial=True),
         responses={
             200: s.AddressOutputSerializer,
-            400: VALIDATION_PROBLEM,
-            401: UNAUTHENTICATED,
-            404: OpenApiResponse(PROBLEM),
         },
     ),
     destroy=extend_schema(
         operation_id="users_addresses_destroy",
-        responses={204: None, 401: UNAUTHENTICATED, 404: OpenApiResponse(PROBLEM)},
+        responses={204: None},
     ),
 )
 class AddressViewSet(viewsets.GenericViewSet):
@@ -349,10 +316,9 @@ class AddressViewSet(viewsets.GenericViewSet):
         return selectors.address_get(customer_id=self.request.user.id, address_id=address_id)
 
     def list(self, request: Request) -> Response:
-        ordering = request.query_params.get("ordering", "created_at")
-        if ordering not in ADDRESS_ORDERINGS:
-            raise ValidationFailed({"ordering": [f"Must be one of: {', '.join(ADDRESS_ORDERINGS)}."]})
-        self.cursor_ordering = ADDRESS_ORDERINGS[ordering]
+        query = s.AddressListInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.cursor_ordering = s.ADDRESS_ORDERINGS[query.validated_data["ordering"]]
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.AddressOutputSerializer(page, many=True).data)
 
