@@ -16,9 +16,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from apps.core.exceptions import ApplicationError
-from apps.orders import services
 from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange, Refund
 from apps.orders.selectors import order_refundable_amount
+from apps.orders.services.cancellation import order_cancel
+from apps.orders.services.fulfilment import order_mark_delivered, order_ship
+from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.transitions import staff_actor
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -148,7 +151,7 @@ class OrderAdmin(admin.ModelAdmin):
             forms_by_order = {order: ShipOrderForm(request.POST, prefix=str(order.pk)) for order in orders}
             if all(form.is_valid() for form in forms_by_order.values()):
                 for order, form in forms_by_order.items():
-                    self._run(request, order, "shipped", services.order_ship, **form.cleaned_data)
+                    self._run(request, order, "shipped", order_ship, **form.cleaned_data)
                 return None
         else:
             forms_by_order = {order: ShipOrderForm(prefix=str(order.pk)) for order in orders}
@@ -167,12 +170,12 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected orders delivered", permissions=["change"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
-            self._run(request, order, "marked delivered", services.order_mark_delivered)
+            self._run(request, order, "marked delivered", order_mark_delivered)
 
     @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["change"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
-            self._run(request, order, "cancelled", services.order_cancel, reason="staff_cancelled")
+            self._run(request, order, "cancelled", order_cancel, reason="staff_cancelled")
 
     @admin.action(description="Refund the selected order…", permissions=["change"])
     def refund_order(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
@@ -183,7 +186,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _run(self, request: HttpRequest, order: Order, done: str, service, **kwargs) -> None:
         try:
-            service(order=order, actor=services.staff_actor(request.user), **kwargs)
+            service(order=order, actor=staff_actor(request.user), **kwargs)
         except ApplicationError as error:
             self.message_user(request, f"{order.number}: {error.detail}", messages.ERROR)
         else:
@@ -198,13 +201,13 @@ class OrderAdmin(admin.ModelAdmin):
         form = RefundForm(request.POST or None, order=order)
         if request.method == "POST" and form.is_valid():
             try:
-                refund = services.order_refund_request(
+                refund = order_refund_request(
                     order=order,
                     amount=form.cleaned_data["amount"],
                     lines=form.cleaned_data["lines"] or None,
                     restock=form.cleaned_data["restock"],
                     reason=form.cleaned_data["reason"],
-                    actor=services.staff_actor(request.user),
+                    actor=staff_actor(request.user),
                 )
             except ApplicationError as error:
                 form.add_error(None, str(error.detail))

@@ -179,7 +179,7 @@ class OrderLine(models.Model):
 
 class OrderStatusChange(models.Model):
     """The order's history: every transition, who made it and why. Written only by
-    services.order_transition."""
+    services.transitions.order_transition."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)

@@ -15,7 +15,8 @@ from django.db.models import QuerySet, Sum
 from apps.orders import integrations
 from apps.orders.errors import CartNotFound, OrderNotFound
 from apps.orders.models import Cart, Order, Refund
-from apps.orders.pricing import PricedLine, Totals, quantize, totals_calculate
+from apps.orders.pricing.money import quantize
+from apps.orders.pricing.totals import PricedLine, Totals, totals_calculate
 
 ORDER_ORDERINGS = ("created_at", "-created_at", "total", "-total")
 

@@ -14,8 +14,10 @@ from rest_framework.test import APIClient
 from apps.catalog.contracts.client import CatalogUnavailable, VariantSnapshot
 from apps.core.events import Envelope
 from apps.core.events.handlers import deliver
-from apps.orders import integrations, services
+from apps.orders import integrations
 from apps.orders.models import Order, OutboxEvent
+from apps.orders.services.cart import cart_line_add
+from apps.orders.services.checkout import order_checkout
 from tests.core.tokens import access_token
 
 
@@ -122,8 +124,8 @@ def place_order(catalog) -> Callable[..., Order]:
 
     def place(shopper: Shopper, lines: Mapping[str, int] | None = None, *, key: str | None = None) -> Order:
         for sku, quantity in (lines or {"MUG-01": 2}).items():
-            services.cart_line_add(customer_id=shopper.id, sku=sku, quantity=quantity)
-        return services.order_checkout(
+            cart_line_add(customer_id=shopper.id, sku=sku, quantity=quantity)
+        return order_checkout(
             customer_id=shopper.id,
             email=shopper.email,
             idempotency_key=key or uuid.uuid4().hex,

@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from apps.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, Refund
-from apps.orders.pricing import money_str
+from apps.orders.pricing.money import money_str
 from apps.orders.selectors import ORDER_ORDERINGS
 
 # --- Input ---------------------------------------------------------------------------------------

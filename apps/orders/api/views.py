@@ -23,10 +23,13 @@ from rest_framework.views import APIView
 from apps.core.api.pagination import CursorPagination
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
-from apps.orders import selectors, services
+from apps.orders import selectors
 from apps.orders.api import serializers as s
 from apps.orders.errors import CartNotFound, IdempotencyKeyRequired
 from apps.orders.models import Cart
+from apps.orders.services import cart as cart_services
+from apps.orders.services.cancellation import order_cancel_by_customer
+from apps.orders.services.checkout import order_checkout
 
 CART_TOKEN_HEADER = "X-Cart-Token"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -102,12 +105,12 @@ class CartLinesView(APIView):
         data = s.CartLineAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         if request.user.is_authenticated:
-            cart = services.cart_line_add(customer_id=request.user.id, **data.validated_data)
+            cart = cart_services.cart_line_add(customer_id=request.user.id, **data.validated_data)
         elif request.headers.get(CART_TOKEN_HEADER):
             cart = selectors.cart_get_by_token(token=request.headers[CART_TOKEN_HEADER])
-            services.cart_line_add(cart=cart, **data.validated_data)
+            cart_services.cart_line_add(cart=cart, **data.validated_data)
         else:
-            cart, token = services.cart_anonymous_create(**data.validated_data)
+            cart, token = cart_services.cart_anonymous_create(**data.validated_data)
             return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED)
         return _cart_response(cart)
 
@@ -129,12 +132,12 @@ class CartLineView(APIView):
         data = s.CartLineQuantityInput(data=request.data)
         data.is_valid(raise_exception=True)
         cart = self._cart(request)
-        services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
+        cart_services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
         return _cart_response(cart)
 
     @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses={204: None})
     def delete(self, request: Request, sku: str) -> Response:
-        services.cart_line_remove(cart=self._cart(request), sku=sku)
+        cart_services.cart_line_remove(cart=self._cart(request), sku=sku)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -154,7 +157,7 @@ class CartMergeView(APIView):
         token = request.headers.get(CART_TOKEN_HEADER)
         if not token:
             raise ValidationFailed({CART_TOKEN_HEADER: ["This header is required."]})
-        cart = services.cart_merge(customer_id=request.user.id, token=token)
+        cart = cart_services.cart_merge(customer_id=request.user.id, token=token)
         return _cart_response(cart)
 
 
@@ -194,7 +197,7 @@ class OrdersView(APIView):
             raise IdempotencyKeyRequired()
         data = s.CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.order_checkout(
+        result = order_checkout(
             customer_id=request.user.id,
             email=request.user.email,
             idempotency_key=key,
@@ -222,6 +225,6 @@ class OrderCancelView(APIView):
     @extend_schema(request=None, responses=s.OrderDetailOutput)
     def post(self, request: Request, order_id) -> Response:
         """Cancel before shipping; after shipping it is 409 (ask for a refund instead)."""
-        services.order_cancel_by_customer(customer_id=request.user.id, order_id=order_id)
+        order_cancel_by_customer(customer_id=request.user.id, order_id=order_id)
         order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=order_id)
         return Response(s.OrderDetailOutput(order).data)

@@ -10,7 +10,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.orders.models import Order, OrderStatus, OrderStatusChange
-from apps.orders.services import order_ship
+from apps.orders.services.fulfilment import order_ship
 from tests.assertions import assert_problem
 from tests.orders import factories
 from tests.orders.conftest import advance_to_confirmed, client_for, published

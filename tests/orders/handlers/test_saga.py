@@ -10,7 +10,9 @@ import pytest
 
 from apps.core.events.handlers import deliver
 from apps.orders.models import InboxEvent, OrderStatus, PaymentStatus, Refund
-from apps.orders.services import order_cancel, order_refund_request, payment_idempotency_key
+from apps.orders.services.cancellation import order_cancel
+from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.saga import payment_idempotency_key
 from tests.orders.conftest import advance_to_confirmed, event, published, send
 
 pytestmark = pytest.mark.django_db(databases="__all__")

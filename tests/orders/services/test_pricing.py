@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from apps.orders.pricing import PricedLine, line_refund_amount, minor_unit, quantize, totals_calculate
+from apps.orders.pricing.money import minor_unit, quantize
+from apps.orders.pricing.totals import PricedLine, line_refund_amount, totals_calculate
 
 
 def totals(lines, currency="EUR", *, flat="4.90", threshold="50.00", tax="0.20"):

@@ -9,7 +9,7 @@ import pytest
 
 from apps.orders.errors import InvalidRefund, RefundNotAllowed, RefundTooLarge
 from apps.orders.models import OrderLine, OutboxEvent, Refund
-from apps.orders.services import order_refund_request
+from apps.orders.services.refunds import order_refund_request
 from tests.orders.conftest import advance_to_confirmed, published
 
 pytestmark = pytest.mark.django_db(databases="__all__")
