@@ -38,6 +38,7 @@ def _product_form(**overrides) -> dict:
         "brand": "Northwind",
         "description": "Cool in summer.",
         "attributes": "{}",
+        "tax_class": "standard",
         "active": "on",
         "variants-TOTAL_FORMS": "1",
         "variants-INITIAL_FORMS": "0",
