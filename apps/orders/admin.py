@@ -16,7 +16,21 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from apps.core.exceptions import ApplicationError
-from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange, Refund
+from apps.orders.models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Promotion,
+    Refund,
+    ShippingMethod,
+    ShippingRate,
+    ShippingZone,
+    TaxRate,
+    Voucher,
+    VoucherUse,
+)
 from apps.orders.selectors import order_refundable_amount
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.fulfilment import order_mark_delivered, order_ship
@@ -252,3 +266,57 @@ class CartAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- Pricing rules -------------------------------------------------------------------------------------
+
+
+class ShippingRateInline(admin.TabularInline):
+    model = ShippingRate
+    extra = 1
+
+
+@admin.register(ShippingZone)
+class ShippingZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "countries", "regions", "position", "active"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+
+
+@admin.register(ShippingMethod)
+class ShippingMethodAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "zone", "rate_basis", "currency", "free_from", "min_days", "max_days", "active"]
+    list_filter = ["active", "rate_basis", "zone"]
+    list_select_related = ["zone"]
+    inlines = [ShippingRateInline]
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ["country", "region", "tax_class", "rate", "valid_from", "valid_until", "name"]
+    list_filter = ["tax_class", "country"]
+    search_fields = ["country", "region", "name"]
+
+
+class VoucherUseInline(ReadOnlyInline):
+    model = VoucherUse
+    fields = ["order", "customer_id", "discount", "currency", "used_at", "released_at"]
+    readonly_fields = fields
+
+
+@admin.register(Voucher)
+class VoucherAdmin(admin.ModelAdmin):
+    """Uses are counted by checkout (never edited here) and audited in the inline below."""
+
+    list_display = ["code", "kind", "value", "currency", "min_spend", "used_count", "usage_limit", "ends_at", "active"]
+    list_filter = ["active", "kind"]
+    search_fields = ["code"]
+    readonly_fields = ["used_count", "created_at"]
+    inlines = [VoucherUseInline]
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ["name", "percentage", "starts_at", "ends_at", "active"]
+    list_filter = ["active"]
+    search_fields = ["name"]

@@ -16,6 +16,7 @@ from apps.core.events import Envelope
 from apps.core.events.handlers import deliver
 from apps.orders import integrations
 from apps.orders.models import Order, OutboxEvent
+from apps.orders.pricing.demo import pricing_demo_seed
 from apps.orders.services.cart import cart_line_add
 from apps.orders.services.checkout import order_checkout
 from tests.core.tokens import access_token
@@ -38,6 +39,15 @@ def client_for(shopper: Shopper | None) -> APIClient:
         token = access_token(subject=shopper.id, email=shopper.email)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def pricing_rules(request) -> None:
+    """Every database test starts with the demo pricing rules: the UK ships standard at 4.90
+    (free from 50.00) and taxes at 20 %, as the shop did before zones and rates were data."""
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("django_db_blocker")
+        pricing_demo_seed()
 
 
 @pytest.fixture

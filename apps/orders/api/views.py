@@ -25,8 +25,9 @@ from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
 from apps.orders import selectors
 from apps.orders.api import serializers as s
-from apps.orders.errors import CartNotFound, IdempotencyKeyRequired
+from apps.orders.errors import CartNotFound, IdempotencyKeyRequired, ShippingDestinationUnsupported
 from apps.orders.models import Cart
+from apps.orders.pricing.basket import Destination
 from apps.orders.services import cart as cart_services
 from apps.orders.services.cancellation import order_cancel_by_customer
 from apps.orders.services.checkout import order_checkout
@@ -44,8 +45,25 @@ CART_TOKEN_PARAMETER = OpenApiParameter(
 )
 
 
-def _cart_response(cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None) -> Response:
-    priced = selectors.cart_priced(cart=cart)
+def _cart_priced(request: Request, cart: Cart | None) -> selectors.PricedCart:
+    """The cart priced for the destination and method in the query (country, region,
+    shipping_method), or the shop's default country and the cheapest method."""
+    query = s.DestinationInput(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    where = query.validated_data
+    destination = Destination.parse(country=where["country"], region=where["region"]) if "country" in where else None
+    return selectors.cart_priced(
+        cart=cart,
+        destination=destination,
+        shipping_method=where.get("shipping_method"),
+        customer_id=request.user.id if request.user.is_authenticated else None,
+    )
+
+
+def _cart_response(
+    cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None, request: Request
+) -> Response:
+    priced = _cart_priced(request, cart)
     if token is None:
         return Response(s.CartOutput(priced).data, status=status_code)
     data = s.CartOutput(priced).data
@@ -85,7 +103,7 @@ class CartView(APIView):
 
     @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses=s.CartOutput)
     def get(self, request: Request) -> Response:
-        return _cart_response(_current_cart(request))
+        return _cart_response(_current_cart(request), request=request)
 
 
 class CartLinesView(APIView):
@@ -111,8 +129,8 @@ class CartLinesView(APIView):
             cart_services.cart_line_add(cart=cart, **data.validated_data)
         else:
             cart, token = cart_services.cart_anonymous_create(**data.validated_data)
-            return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED)
-        return _cart_response(cart)
+            return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED, request=request)
+        return _cart_response(cart, request=request)
 
 
 class CartLineView(APIView):
@@ -133,12 +151,59 @@ class CartLineView(APIView):
         data.is_valid(raise_exception=True)
         cart = self._cart(request)
         cart_services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
-        return _cart_response(cart)
+        return _cart_response(cart, request=request)
 
     @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses={204: None})
     def delete(self, request: Request, sku: str) -> Response:
         cart_services.cart_line_remove(cart=self._cart(request), sku=sku)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+DESTINATION_PARAMETERS = [
+    OpenApiParameter("country", OpenApiTypes.STR, required=False, description="ISO 3166-1 alpha-2."),
+    OpenApiParameter("region", OpenApiTypes.STR, required=False, description="ISO 3166-2, where rates differ."),
+]
+
+
+class CartVoucherView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [CartWriteThrottle]
+    throttle_scope = "cart_write"
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], request=s.VoucherInput, responses=s.CartOutput)
+    def post(self, request: Request) -> Response:
+        """Apply a voucher code (it replaces any other). Refusals are 422 problems, each with its
+        own code (voucher_unknown, voucher_expired, voucher_used_up, voucher_customer_limit,
+        voucher_minimum_not_met, voucher_not_applicable), and leave the cart unchanged."""
+        data = s.VoucherInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = _current_cart(request)
+        if cart is None:
+            raise CartNotFound()
+        customer_id = request.user.id if request.user.is_authenticated else None
+        cart = cart_services.cart_voucher_apply(cart=cart, code=data.validated_data["code"], customer_id=customer_id)
+        return _cart_response(cart, request=request)
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses=s.CartOutput)
+    def delete(self, request: Request) -> Response:
+        cart = _current_cart(request)
+        if cart is None:
+            raise CartNotFound()
+        return _cart_response(cart_services.cart_voucher_remove(cart=cart), request=request)
+
+
+class ShippingQuoteView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER, *DESTINATION_PARAMETERS], responses=s.ShippingQuoteOutput)
+    def get(self, request: Request) -> Response:
+        """The shipping methods offered for the cart and address, each with its price and the
+        cart's total with it. A country the shop does not ship to is a 422
+        (shipping_destination_unsupported); an unknown country a 400."""
+        priced = _cart_priced(request, _current_cart(request))
+        if priced.pricing_error in (ShippingDestinationUnsupported.default_code,):
+            raise ShippingDestinationUnsupported()
+        return Response(s.ShippingQuoteOutput(priced).data)
 
 
 class CartMergeView(APIView):
@@ -158,7 +223,7 @@ class CartMergeView(APIView):
         if not token:
             raise ValidationFailed({CART_TOKEN_HEADER: ["This header is required."]})
         cart = cart_services.cart_merge(customer_id=request.user.id, token=token)
-        return _cart_response(cart)
+        return _cart_response(cart, request=request)
 
 
 class OrdersView(APIView):

@@ -9,6 +9,7 @@ from apps.core.db import atomic
 from apps.orders.contracts import events as contract
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order
+from apps.orders.pricing.vouchers import voucher_uses_release
 from apps.orders.selectors import order_get_for_customer
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.transitions import (
@@ -48,6 +49,7 @@ def order_cancel_locked(order: Order, *, reason: str, actor: str) -> Order:
             lines=contract_lines(order),
         ),
     )
+    voucher_uses_release(order=order)
     order_refund_all_captured(order, reason=f"order cancelled: {reason}", actor=actor, restock=stock_committed)
     return order
 

@@ -8,12 +8,14 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils import timezone
 
 from apps.core.db import atomic
 from apps.orders import integrations
 from apps.orders.errors import CartLimitReached, CartLineNotFound, CartNotFound, InvalidQuantity, UnknownSku
 from apps.orders.models import Cart, CartLine
-from apps.orders.selectors import cart_token_hash
+from apps.orders.pricing.vouchers import voucher_check
+from apps.orders.selectors import cart_basket_lines, cart_token_hash
 from apps.orders.services.transitions import SERVICE
 
 
@@ -127,3 +129,31 @@ def cart_merge(*, customer_id: uuid.UUID, token: str) -> Cart:
         source.save(update_fields=["status", "updated_at"])
         target.save(update_fields=["updated_at"])
     return target
+
+
+def cart_voucher_apply(*, cart: Cart, code: str, customer_id: uuid.UUID | None = None) -> Cart:
+    """Put a voucher code on the cart (one at most: a new code replaces the old). The code is
+    checked against the cart now (unknown, expired, used up, minimum spend, applies to nothing:
+    each its own 422); a refused code leaves the cart as it was. Checkout checks it again."""
+    lines = list(cart.lines.all())
+    variants = integrations.catalog_variants(skus=[line.sku for line in lines]) if lines else {}
+    basket = cart_basket_lines([(line.sku, line.quantity) for line in lines], variants)
+    currencies = {variant.currency for variant in variants.values()}
+    voucher = voucher_check(
+        code=code,
+        currency=next(iter(currencies)) if len(currencies) == 1 else "",
+        lines=[(line.sku, line.category_slugs, line.unit_price * line.quantity) for line in basket],
+        customer_id=customer_id,
+        now=timezone.now(),
+    )
+    with atomic(SERVICE):
+        Cart.objects.filter(pk=cart.pk).update(voucher_code=voucher.code, updated_at=timezone.now())
+    cart.refresh_from_db()
+    return cart
+
+
+def cart_voucher_remove(*, cart: Cart) -> Cart:
+    with atomic(SERVICE):
+        Cart.objects.filter(pk=cart.pk).update(voucher_code="", updated_at=timezone.now())
+    cart.refresh_from_db()
+    return cart

@@ -10,10 +10,8 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -22,8 +20,10 @@ from apps.orders import integrations
 from apps.orders.contracts import events as contract
 from apps.orders.errors import CartChanged, CartEmpty, IdempotencyKeyReused, ItemsUnavailable, MixedCurrencies
 from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange
-from apps.orders.pricing.money import quantize
-from apps.orders.pricing.totals import PricedLine, totals_calculate
+from apps.orders.pricing.basket import Destination, basket_price
+from apps.orders.pricing.totals import tax_breakdown
+from apps.orders.pricing.vouchers import voucher_use_record
+from apps.orders.selectors import cart_basket_lines
 from apps.orders.services.transitions import SERVICE, S, customer_actor, event_publish
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,10 @@ class CheckoutResult:
     created: bool  # False: an earlier request with the same Idempotency-Key made it
 
 
-def _fingerprint(*, shipping_address: Mapping[str, Any], payment_method_token: str) -> str:
+def _fingerprint(*, shipping_address: Mapping[str, Any], payment_method_token: str, shipping_method: str | None) -> str:
     body = {"shipping_address": dict(shipping_address), "payment_method_token": payment_method_token}
+    if shipping_method is not None:
+        body["shipping_method"] = shipping_method
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -82,11 +84,16 @@ def order_checkout(
     idempotency_key: str,
     shipping_address: Mapping[str, Any],
     payment_method_token: str,
+    shipping_method: str | None = None,
 ) -> CheckoutResult:
-    """Turn the shopper's cart into a pending order priced with catalog's current prices, empty
-    the cart and publish order.created, all in one transaction. The same Idempotency-Key with the
-    same body returns the same order; with a different body it is refused."""
-    fingerprint = _fingerprint(shipping_address=shipping_address, payment_method_token=payment_method_token)
+    """Turn the shopper's cart into a pending order priced with catalog's current prices by the
+    pricing function the cart shows (destination, `shipping_method` or the cheapest offered, the
+    cart's voucher), count the voucher's use, empty the cart and publish order.created, all in one
+    transaction. The same Idempotency-Key with the same body returns the same order; with a
+    different body it is refused."""
+    fingerprint = _fingerprint(
+        shipping_address=shipping_address, payment_method_token=payment_method_token, shipping_method=shipping_method
+    )
     existing = Order.objects.filter(customer_id=customer_id, idempotency_key=idempotency_key).first()
     if existing is not None:
         return _replay(existing, fingerprint)
@@ -98,14 +105,19 @@ def order_checkout(
     # The catalog call happens outside the transaction: no row lock is held across the network.
     variants = integrations.catalog_variants(skus=[line.sku for line in lines])
     currency, priced = _price_cart_lines(lines, variants)
-    tax_rate = Decimal(settings.ORDERS_TAX_RATE)
-    totals = totals_calculate(
-        lines=[PricedLine(sku=line.sku, unit_price=variant.price, quantity=line.quantity) for line, variant in priced],
-        currency=currency,
-        shipping_flat_rate=Decimal(settings.ORDERS_SHIPPING_FLAT_RATE),
-        free_shipping_threshold=Decimal(settings.ORDERS_FREE_SHIPPING_THRESHOLD),
-        tax_rate=tax_rate,
+    destination = Destination.parse(
+        country=shipping_address.get("country", ""), region=shipping_address.get("region", "")
     )
+    basket = basket_price(
+        lines=cart_basket_lines([(line.sku, line.quantity) for line in lines], variants),
+        currency=currency,
+        destination=destination,
+        shipping_method=shipping_method,
+        voucher_code=cart.voucher_code,
+        customer_id=customer_id,
+    )
+    totals = basket.pricing
+    line_prices = {price.sku: price for price in totals.lines}
     try:
         with atomic(SERVICE):
             locked_cart = Cart.objects.select_for_update().get(pk=cart.pk)
@@ -114,7 +126,7 @@ def order_checkout(
             if existing is not None:
                 return _replay(existing, fingerprint)
             current = {line.sku: line.quantity for line in locked_cart.lines.all()}
-            if current != {line.sku: line.quantity for line in lines}:
+            if current != {line.sku: line.quantity for line in lines} or locked_cart.voucher_code != cart.voucher_code:
                 raise CartChanged()
             now = timezone.now()
             order = Order.objects.create(
@@ -128,7 +140,14 @@ def order_checkout(
                 shipping=totals.shipping,
                 tax=totals.tax,
                 total=totals.total,
-                tax_rate=tax_rate,
+                tax_rate=totals.shipping_tax_rate,
+                discount=totals.discount,
+                shipping_tax=totals.shipping_tax,
+                prices_include_tax=totals.prices_include_tax,
+                tax_breakdown=tax_breakdown(totals),
+                shipping_method=totals.shipping_method.code,
+                shipping_method_name=totals.shipping_method.name,
+                voucher_code=basket.voucher.code if basket.voucher else "",
                 shipping_address=dict(shipping_address),
                 payment_method_token=payment_method_token,
                 idempotency_key=idempotency_key,
@@ -143,15 +162,25 @@ def order_checkout(
                     unit_price=variant.price,
                     currency=currency,
                     quantity=line.quantity,
-                    line_total=quantize(variant.price * line.quantity, currency),
+                    line_total=line_prices[line.sku].amount,
+                    discount=line_prices[line.sku].discount,
+                    tax_rate=line_prices[line.sku].tax_rate,
+                    tax=line_prices[line.sku].tax,
+                    total=line_prices[line.sku].total,
                 )
                 for line, variant in priced
             )
+            if basket.voucher is not None:
+                voucher_discount = sum(d.amount for d in totals.discounts if d.source == "voucher")
+                voucher_use_record(
+                    voucher=basket.voucher, order=order, customer_id=customer_id, discount=voucher_discount
+                )
             OrderStatusChange.objects.create(
                 order=order, from_status="", to_status=S.PENDING, reason="checkout", actor=customer_actor(customer_id)
             )
             locked_cart.lines.all().delete()
-            locked_cart.save(update_fields=["updated_at"])
+            locked_cart.voucher_code = ""
+            locked_cart.save(update_fields=["voucher_code", "updated_at"])
             event_publish(
                 contract.ORDER_CREATED,
                 contract.OrderCreated(

@@ -71,10 +71,11 @@ def order_refund_request(
 ) -> Refund:
     """Ask payments to refund part or all of the captured money, and publish refund.requested.
 
-    Give `amount`, or `lines` ({sku: quantity}, refunded at their price plus the tax charged on
-    it), or neither for everything still refundable. `restock` asks catalog to put the refunded
-    lines back in stock (by line or in full only: an amount names no goods). Refusals (more than
-    captured minus refunded and in-flight refunds, more units than sold) change nothing."""
+    Give `amount`, or `lines` ({sku: quantity}, refunded at the pro-rata part of what was paid for
+    the line: its discounted price with its tax), or neither for everything still refundable.
+    `restock` asks catalog to put the refunded lines back in stock (by line or in full only: an
+    amount names no goods). Refusals (more than captured minus refunded and in-flight refunds,
+    more units than sold) change nothing."""
     if amount is not None and lines:
         raise InvalidRefund("Refund by amount or by lines, not both.")
     with atomic(SERVICE):
@@ -94,11 +95,15 @@ def order_refund_request(
                 if not 1 <= quantity <= remaining:
                     raise InvalidRefund(f"Line {sku!r} can be refunded 1 to {remaining} units.", extra={"sku": sku})
                 total += line_refund_amount(
-                    unit_price=line.unit_price, quantity=quantity, tax_rate=order.tax_rate, currency=order.currency
+                    line_total=line.total,
+                    quantity=line.quantity,
+                    already_refunded=line.quantity_refunded,
+                    refunding=quantity,
+                    currency=order.currency,
                 )
                 refunded_lines.append({"sku": sku, "quantity": quantity})
-            # Per-line rounding can put the last units one minor unit above what is left: refund
-            # what is left rather than refuse.
+            # Line refunds never add up past what was paid for the goods, but an earlier refund by
+            # amount may leave one minor unit less than the lines' share: refund what is left.
             amount = available if Decimal("0") < total - available <= minor_unit(order.currency) else total
         elif amount is not None:
             if amount <= 0 or quantize(amount, order.currency) != amount:

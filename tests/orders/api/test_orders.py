@@ -74,7 +74,7 @@ def test_detail_has_history_and_payment_status(place_order, shopper, shopper_cli
 
     assert body["status"] == "confirmed"
     assert body["payment_status"] == "captured"
-    assert body["amount_captured"] == body["total"] == "34.90"
+    assert body["amount_captured"] == body["total"] == "35.88"
     assert [(c["from_status"], c["to_status"]) for c in body["status_history"]] == [
         ("", "pending"),
         ("pending", "stock_reserved"),

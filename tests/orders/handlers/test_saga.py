@@ -40,7 +40,7 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
         "order_id": str(order.id),
         "order_number": order.number,
         "customer_id": str(shopper.id),
-        "amount": "34.90",  # 2 x 12.50 + 4.90 shipping + 5.00 tax
+        "amount": "35.88",  # 2 x 12.50 + 4.90 shipping + 5.98 tax (goods 5.00, shipping 0.98)
         "currency": "EUR",
         "payment_method_token": "pm_test_visa",
         "idempotency_key": f"order-{order.id}-payment",
@@ -62,7 +62,7 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
     assert order.amount_captured == order.total
     [confirmed] = published("order.confirmed", order)
     assert confirmed["email"] == shopper.email
-    assert confirmed["total"] == "34.90"
+    assert confirmed["total"] == "35.88"
     assert [change.to_status for change in order.status_changes.all()] == ["pending", "stock_reserved", "confirmed"]
 
 
@@ -177,7 +177,9 @@ def test_a_short_capture_does_not_confirm(place_order, shopper):
 
 
 def test_payment_refunded_records_the_refund(place_order, shopper):
-    order = advance_to_confirmed(place_order(shopper, {"MUG-01": 2}))  # 25.00 + 4.90 + 5.00 = 34.90
+    order = advance_to_confirmed(
+        place_order(shopper, {"MUG-01": 2})
+    )  # 25.00 + 4.90 + 5.98 tax (shipping taxed too) = 35.88
     refund = order_refund_request(order=order, amount=Decimal("10.00"), actor="staff:alice")
 
     send(
