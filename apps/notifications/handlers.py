@@ -5,7 +5,7 @@ deliveries it records and the inbox row commit together."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -39,7 +39,13 @@ PAYMENT_FAILURES = {
 def _payload(schema: type[Payload], envelope: Envelope) -> Payload:
     """The payload as its contract's dataclass; fields a newer producer added are ignored."""
     names = {field.name for field in fields(schema)}  # type: ignore[arg-type]
-    missing = names - envelope.payload.keys()
+    # Fields with a default were added later in the same version: an older producer may omit them.
+    required = {
+        field.name
+        for field in fields(schema)  # type: ignore[arg-type]
+        if field.default is MISSING and field.default_factory is MISSING
+    }
+    missing = required - envelope.payload.keys()
     if missing:
         raise ValueError(f"{envelope.type} {envelope.id} lacks {', '.join(sorted(missing))}")
     return schema(**{key: value for key, value in envelope.payload.items() if key in names})
@@ -117,6 +123,13 @@ def on_order_confirmed(envelope: Envelope) -> None:
         total=data.total,
         currency=data.currency,
         lines=data.lines,
+        items=data.items,
+        subtotal=data.subtotal,
+        discount=data.discount,
+        shipping=data.shipping,
+        shipping_method=data.shipping_method,
+        tax=data.tax,
+        prices_include_tax=data.prices_include_tax,
         order_url=_order_url(data.order_id),
     )
 

@@ -271,6 +271,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>
 # --- Public URLs --------------------------------------------------------------------------------
 # Where shoppers land from links in emails (password reset, order pages).
 SHOP_FRONTEND_URL = env_str("SHOP_FRONTEND_URL", "http://localhost:8000")
+# The shop as its emails name it (the sender's name and postal address, which EU law wants in
+# commercial emails).
+SHOP_NAME = env_str("SHOP_NAME", "ShopStack")
+SHOP_ADDRESS = env_str("SHOP_ADDRESS", "")
 
 # --- Events ------------------------------------------------------------------------------------
 # In-process delivery all-in-one; SNS -> SQS -> Celery in the split shape.

@@ -7,6 +7,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -124,6 +125,7 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
                     total=money_str(order.total, order.currency),
                     currency=order.currency,
                     lines=contract_lines(order),
+                    **_confirmation_breakdown(order),
                 ),
             )
         elif order.status == S.STOCK_RESERVED:
@@ -133,6 +135,33 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
             order_refund_all_captured(order, reason="payment captured after cancellation", actor="event:payments")
         else:
             _ignored(order, "payment.succeeded")
+
+
+def _confirmation_breakdown(order: Order) -> dict[str, Any]:
+    """What the confirmation email shows beyond the total, as decimal strings."""
+
+    def money(amount: Decimal) -> str:
+        return money_str(amount, order.currency)
+
+    return {
+        "items": [
+            contract.ConfirmedItem(
+                product_name=line.product_name,
+                variant_name=line.variant_name,
+                quantity=line.quantity,
+                unit_price=money(line.unit_price),
+                discount=money(line.discount),
+                total=money(line.line_total - line.discount),
+            )
+            for line in order.lines.all()
+        ],
+        "subtotal": money(order.subtotal),
+        "discount": money(order.discount),
+        "shipping": money(order.shipping),
+        "shipping_method": order.shipping_method_name,
+        "tax": money(order.tax),
+        "prices_include_tax": order.prices_include_tax,
+    }
 
 
 def saga_payment_failed(*, order_id: str, reason_code: str) -> None:

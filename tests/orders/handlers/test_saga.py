@@ -63,6 +63,25 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
     [confirmed] = published("order.confirmed", order)
     assert confirmed["email"] == shopper.email
     assert confirmed["total"] == "35.88"
+    # The confirmation email's breakdown, and nothing it does not show (no SKU prices' tax rates, no address)
+    assert confirmed["items"] == [
+        {
+            "product_name": "Product MUG-01",
+            "variant_name": "Variant MUG-01",
+            "quantity": 2,
+            "unit_price": "12.50",
+            "discount": "0.00",
+            "total": "25.00",
+        }
+    ]
+    assert (confirmed["subtotal"], confirmed["discount"], confirmed["shipping"], confirmed["tax"]) == (
+        "25.00",
+        "0.00",
+        "4.90",
+        "5.98",
+    )
+    assert (confirmed["shipping_method"], confirmed["prices_include_tax"]) == ("Standard", False)
+    assert "shipping_address" not in confirmed
     assert [change.to_status for change in order.status_changes.all()] == ["pending", "stock_reserved", "confirmed"]
 
 
