@@ -1,5 +1,5 @@
 """Demo pricing rules (manage.py seed_pricing_demo, and the tests' baseline): shipping to the UK
-and part of the EU, their tax rates, and a welcome voucher. Idempotent."""
+and part of the EU, their tax rates, a welcome voucher and a free-shipping one. Idempotent."""
 
 from __future__ import annotations
 
@@ -70,3 +70,4 @@ def pricing_demo_seed(*, currency: str = "EUR") -> None:
         code="WELCOME10",
         defaults={"kind": DiscountKind.PERCENTAGE, "value": D("10"), "currency": currency, "min_spend": D("20.00")},
     )
+    Voucher.objects.get_or_create(code="FREESHIP", defaults={"kind": DiscountKind.FREE_SHIPPING, "currency": currency})
