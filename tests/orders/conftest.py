@@ -17,6 +17,7 @@ from apps.core.events.handlers import deliver
 from apps.orders import integrations
 from apps.orders.models import Order, OutboxEvent
 from apps.orders.pricing.demo import pricing_demo_seed
+from apps.orders.pricing.rules import pricing_rules_forget
 from apps.orders.services.cart import cart_line_add
 from apps.orders.services.checkout import order_checkout
 from tests.core.tokens import access_token
@@ -45,6 +46,8 @@ def client_for(shopper: Shopper | None) -> APIClient:
 def pricing_rules(request) -> None:
     """Every database test starts with the demo pricing rules: the UK ships standard at 4.90
     (free from 50.00) and taxes at 20 %, as the shop did before zones and rates were data."""
+    # A test's rows are rolled back without signals: no process copy of the rules may outlive it.
+    pricing_rules_forget()
     if request.node.get_closest_marker("django_db") is not None:
         request.getfixturevalue("django_db_blocker")
         pricing_demo_seed()

@@ -18,7 +18,7 @@ from apps.core.exceptions import ValidationFailed
 from apps.orders.errors import ShippingDestinationUnsupported, ShippingMethodUnavailable
 from apps.orders.models import Voucher
 from apps.orders.pricing.countries import COUNTRIES
-from apps.orders.pricing.rules import method_rules, promotions_running, shipping_zone_for, tax_rates_for
+from apps.orders.pricing.rules import promotions_running, shipping_methods_for, tax_rates_for
 from apps.orders.pricing.tax import SHIPPING_TAX_CLASS
 from apps.orders.pricing.totals import BasketLine, Pricing, basket_calculate
 from apps.orders.pricing.vouchers import voucher_check, voucher_rule
@@ -66,8 +66,8 @@ def basket_price(
     rates = tax_rates_for(country=destination.country, region=destination.region, on=now.date())
     lines = [dataclasses.replace(line, tax_rate=rates.get(line.tax_class, Decimal("0"))) for line in lines]
 
-    zone = shipping_zone_for(country=destination.country, region=destination.region)
-    if zone is None:
+    methods = shipping_methods_for(country=destination.country, region=destination.region, currency=currency)
+    if methods is None:
         raise ShippingDestinationUnsupported(extra={"country": destination.country, "region": destination.region})
 
     voucher = None
@@ -92,7 +92,7 @@ def basket_price(
             shipping_method=method,
             shipping_tax_rate=rates.get(SHIPPING_TAX_CLASS, Decimal("0")),
         )
-        for method in method_rules(zone=zone, currency=currency)
+        for method in methods
     ]
     options = [option for option in options if option.shipping_offered]
     if shipping_method is None:

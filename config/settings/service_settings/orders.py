@@ -24,6 +24,8 @@ ORDERS_PRICES_INCLUDE_TAX = env_bool("ORDERS_PRICES_INCLUDE_TAX", False)
 ORDERS_TAX_ROUNDING = env_str("ORDERS_TAX_ROUNDING", "total")
 # Where a cart is priced before the shopper gives an address (tax and the cheapest shipping).
 ORDERS_DEFAULT_COUNTRY = env_str("ORDERS_DEFAULT_COUNTRY", "GB")
+# How long each process keeps the zones, methods, tax rates and promotions (0: read every time).
+ORDERS_PRICING_RULES_CACHE_SECONDS = env_int("ORDERS_PRICING_RULES_CACHE_SECONDS", 30)
 
 # A saga step (stock reservation, payment) that has not answered within this many seconds is
 # given up: the order is cancelled and compensated (orders.tasks.expire_stalled_orders).

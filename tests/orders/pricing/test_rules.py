@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from apps.orders.errors import VoucherCustomerLimit
-from apps.orders.models import Order, TaxRate, Voucher, VoucherUse
+from apps.orders.models import Order, Promotion, TaxRate, Voucher, VoucherUse
 from apps.orders.pricing.rules import tax_rates_for
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.cart import cart_line_add, cart_voucher_apply
@@ -87,3 +87,16 @@ def test_cancelling_an_order_gives_its_voucher_use_back(catalog, place_order, sh
 def test_staff_manage_the_rules_in_the_admin(admin_client, model):
     assert admin_client.get(reverse(f"admin:orders_{model}_changelist")).status_code == 200
     assert admin_client.get(reverse(f"admin:orders_{model}_add")).status_code == 200
+
+
+def test_a_rule_saved_in_the_admin_applies_at_once_despite_the_cache(catalog, shopper_client, settings):
+    # Given the rules cached by a first pricing
+    settings.ORDERS_PRICING_RULES_CACHE_SECONDS = 300
+    shopper_client.post("/api/v1/orders/cart/lines/", {"sku": "MUG-01", "quantity": 2}, format="json")
+    assert shopper_client.get("/api/v1/orders/cart/").json()["totals"]["discount"] == "0.00"
+
+    # When staff add a promotion
+    Promotion.objects.create(name="Mugs", percentage=Decimal("10"), skus=["MUG-01"])
+
+    # Then the next pricing sees it
+    assert shopper_client.get("/api/v1/orders/cart/").json()["totals"]["discount"] == "2.50"
