@@ -104,7 +104,8 @@ def cart_line_remove(*, cart: Cart, sku: str) -> None:
 
 def cart_merge(*, customer_id: uuid.UUID, token: str) -> Cart:
     """Move an anonymous cart's lines into the shopper's cart (quantities add up, capped at the
-    line limit) and retire the anonymous cart, so its token stops working."""
+    line limit), its voucher code too if the shopper's cart has none, and retire the anonymous
+    cart, so its token stops working."""
     target = cart_for_customer(customer_id=customer_id)
     with atomic(SERVICE):
         source = (
@@ -127,7 +128,10 @@ def cart_merge(*, customer_id: uuid.UUID, token: str) -> Cart:
         source.lines.all().delete()
         source.status = Cart.Status.MERGED
         source.save(update_fields=["status", "updated_at"])
-        target.save(update_fields=["updated_at"])
+        # A code entered before signing in follows the goods, unless the shopper's cart has one.
+        if source.voucher_code and not target.voucher_code:
+            target.voucher_code = source.voucher_code
+        target.save(update_fields=["voucher_code", "updated_at"])
     return target
 
 

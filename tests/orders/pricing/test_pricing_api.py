@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.orders.models import Cart, Order, Promotion, Voucher, VoucherUse
 from apps.orders.services.refunds import order_refund_request
 from tests.assertions import assert_problem
-from tests.orders.conftest import ADDRESS, advance_to_confirmed
+from tests.orders.conftest import ADDRESS, advance_to_confirmed, client_for
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -137,3 +137,17 @@ def test_a_discounted_line_refunded_gives_back_its_discounted_price_and_its_tax(
     refund = order_refund_request(order=order, lines={"TEE-RED-M": 1}, actor="staff:alice")
 
     assert refund.amount == Decimal("21.59")  # not 19.99 x 1.20 = 23.99
+
+
+def test_a_code_applied_before_signing_in_follows_the_cart_into_the_shoppers(catalog, shopper_client, shopper):
+    # Given an anonymous cart with a code
+    anonymous = client_for(None)
+    token = anonymous.post(LINES, {"sku": "MUG-01", "quantity": 2}, format="json").json()["token"]
+    assert anonymous.post(VOUCHER, {"code": "WELCOME10"}, format="json", HTTP_X_CART_TOKEN=token).status_code == 200
+
+    # When the shopper signs in and merges it
+    merged = shopper_client.post("/api/v1/orders/cart/merge/", HTTP_X_CART_TOKEN=token).json()
+
+    # Then the code is on the shopper's cart and priced
+    assert merged["voucher_code"] == "WELCOME10"
+    assert merged["totals"]["discount"] == "2.50"
