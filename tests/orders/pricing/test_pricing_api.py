@@ -151,3 +151,23 @@ def test_a_code_applied_before_signing_in_follows_the_cart_into_the_shoppers(cat
     # Then the code is on the shopper's cart and priced
     assert merged["voucher_code"] == "WELCOME10"
     assert merged["totals"]["discount"] == "2.50"
+
+
+def test_a_code_that_lapses_after_it_was_applied_is_shown_off_and_refused_at_checkout(catalog, shopper_client, shopper):
+    # Given a code applied to the cart, which then ends
+    voucher = Voucher.objects.create(code="FLASH", kind="percentage", value=Decimal("20"))
+    fill(shopper_client)
+    shopper_client.post(VOUCHER, {"code": "FLASH"}, format="json")
+    voucher.ends_at = timezone.now() - datetime.timedelta(seconds=1)
+    voucher.save()
+
+    # Then the cart is priced without it and says why, and checkout refuses it, changing nothing
+    cart = shopper_client.get(CART).json()
+    assert (cart["voucher_code"], cart["pricing_error"], cart["totals"]["discount"]) == (
+        "FLASH",
+        "voucher_expired",
+        "0.00",
+    )
+    assert_problem(checkout(shopper_client), status=422, code="voucher_expired")
+    assert not Order.objects.exists()
+    assert Cart.objects.get(customer_id=shopper.id).lines.count() == 1
