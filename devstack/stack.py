@@ -244,6 +244,8 @@ def up(*, seed: bool = True, fresh: bool = False) -> None:
     )
     if seed and (ROOT / "apps/catalog/management/commands/seed_demo.py").exists():
         _manage("catalog", "seed_demo", "--if-empty")
+        # Shipping zones, tax rates and a voucher: without them orders ships nowhere.
+        _manage("orders", "seed_pricing_demo")
 
     for service in SERVICES:
         for role in ("web", "worker", "relay"):

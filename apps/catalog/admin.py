@@ -103,7 +103,7 @@ class ProductImageInline(admin.TabularInline):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "brand", "category", "active", "updated_at"]
-    list_filter = ["active", ("category", admin.RelatedOnlyFieldListFilter), "brand"]
+    list_filter = ["active", ("category", admin.RelatedOnlyFieldListFilter), "tax_class", "brand"]
     search_fields = ["name", "slug", "brand", "variants__sku"]
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["category"]
@@ -116,6 +116,7 @@ class ProductAdmin(admin.ModelAdmin):
         "brand",
         "description",
         "attributes",
+        "tax_class",
         "active",
         "created_at",
         "updated_at",

@@ -15,6 +15,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from apps.catalog.contracts.client import TAX_CLASSES
 from apps.catalog.images import image_check
 from apps.core.auth.revocation import AbstractTokenRevocation
 from apps.core.currencies import currency_validator
@@ -97,6 +98,9 @@ class Product(models.Model):
     brand = models.CharField(max_length=100, blank=True, db_index=True)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products")
     attributes = models.JSONField(default=dict, blank=True, help_text="Free-form facts, e.g. material.")
+    # Which of the destination's tax rates applies (orders holds the rates): standard, reduced,
+    # zero-rated or exempt.
+    tax_class = models.CharField(max_length=16, choices=[(c, c.capitalize()) for c in TAX_CLASSES], default="standard")
     active = models.BooleanField(default=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -235,6 +235,20 @@ def variants_by_sku(*, skus: list[str]) -> list[Variant]:
     )
 
 
+def category_ancestry() -> dict[int, list[str]]:
+    """category id -> its slug, then its parent's, up to the root (one query: the tree is small)."""
+    parents = {pk: (slug, parent) for pk, slug, parent in Category.objects.values_list("id", "slug", "parent_id")}
+    ancestry: dict[int, list[str]] = {}
+    for pk in parents:
+        slugs, current, seen = [], pk, set()
+        while current is not None and current in parents and current not in seen:
+            seen.add(current)
+            slug, current = parents[current]
+            slugs.append(slug)
+        ancestry[pk] = slugs
+    return ancestry
+
+
 def variant_snapshots(*, product_ids: list[Any]) -> dict[str, tuple]:
     """sku -> the state product.updated carries, to tell what an edit changed."""
     return {

@@ -37,11 +37,14 @@ PAYMENT_FAILURES = {
 
 
 def _payload(schema: type[Payload], envelope: Envelope) -> Payload:
-    """The payload as its contract's dataclass; fields a newer producer added are ignored, and a
-    field with a default may be absent (an older producer's event)."""
-    schema_fields = fields(schema)  # type: ignore[arg-type]
-    names = {field.name for field in schema_fields}
-    required = {field.name for field in schema_fields if field.default is MISSING}
+    """The payload as its contract's dataclass; fields a newer producer added are ignored."""
+    names = {field.name for field in fields(schema)}  # type: ignore[arg-type]
+    # Fields with a default were added later in the same version: an older producer may omit them.
+    required = {
+        field.name
+        for field in fields(schema)  # type: ignore[arg-type]
+        if field.default is MISSING and field.default_factory is MISSING
+    }
     missing = required - envelope.payload.keys()
     if missing:
         raise ValueError(f"{envelope.type} {envelope.id} lacks {', '.join(sorted(missing))}")
@@ -121,6 +124,13 @@ def on_order_confirmed(envelope: Envelope) -> None:
         total=data.total,
         currency=data.currency,
         lines=data.lines,
+        items=data.items,
+        subtotal=data.subtotal,
+        discount=data.discount,
+        shipping=data.shipping,
+        shipping_method=data.shipping_method,
+        tax=data.tax,
+        prices_include_tax=data.prices_include_tax,
         order_url=_order_url(data.order_id),
     )
 

@@ -78,7 +78,12 @@ def _render(name: str, part: str, context: dict[str, Any]) -> str:
 
 
 def _full_context(context: dict[str, Any]) -> dict[str, Any]:
-    return {"shop_url": settings.SHOP_FRONTEND_URL.rstrip("/"), "shop_name": "ShopStack", **context}
+    return {
+        "shop_url": settings.SHOP_FRONTEND_URL.rstrip("/"),
+        "shop_name": settings.SHOP_NAME,
+        "shop_address": settings.SHOP_ADDRESS,
+        **context,
+    }
 
 
 def render_email(template: str, context: dict[str, Any]) -> RenderedMessage:

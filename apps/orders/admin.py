@@ -16,9 +16,26 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from apps.core.exceptions import ApplicationError
-from apps.orders import services
-from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange, Refund
+from apps.orders.models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Promotion,
+    Refund,
+    ShippingMethod,
+    ShippingRate,
+    ShippingZone,
+    TaxRate,
+    Voucher,
+    VoucherUse,
+)
 from apps.orders.selectors import order_refundable_amount
+from apps.orders.services.cancellation import order_cancel
+from apps.orders.services.fulfilment import order_mark_delivered, order_ship
+from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.transitions import staff_actor
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -148,7 +165,7 @@ class OrderAdmin(admin.ModelAdmin):
             forms_by_order = {order: ShipOrderForm(request.POST, prefix=str(order.pk)) for order in orders}
             if all(form.is_valid() for form in forms_by_order.values()):
                 for order, form in forms_by_order.items():
-                    self._run(request, order, "shipped", services.order_ship, **form.cleaned_data)
+                    self._run(request, order, "shipped", order_ship, **form.cleaned_data)
                 return None
         else:
             forms_by_order = {order: ShipOrderForm(prefix=str(order.pk)) for order in orders}
@@ -167,12 +184,12 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected orders delivered", permissions=["change"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
-            self._run(request, order, "marked delivered", services.order_mark_delivered)
+            self._run(request, order, "marked delivered", order_mark_delivered)
 
     @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["change"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
-            self._run(request, order, "cancelled", services.order_cancel, reason="staff_cancelled")
+            self._run(request, order, "cancelled", order_cancel, reason="staff_cancelled")
 
     @admin.action(description="Refund the selected order…", permissions=["change"])
     def refund_order(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
@@ -183,7 +200,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _run(self, request: HttpRequest, order: Order, done: str, service, **kwargs) -> None:
         try:
-            service(order=order, actor=services.staff_actor(request.user), **kwargs)
+            service(order=order, actor=staff_actor(request.user), **kwargs)
         except ApplicationError as error:
             self.message_user(request, f"{order.number}: {error.detail}", messages.ERROR)
         else:
@@ -198,13 +215,13 @@ class OrderAdmin(admin.ModelAdmin):
         form = RefundForm(request.POST or None, order=order)
         if request.method == "POST" and form.is_valid():
             try:
-                refund = services.order_refund_request(
+                refund = order_refund_request(
                     order=order,
                     amount=form.cleaned_data["amount"],
                     lines=form.cleaned_data["lines"] or None,
                     restock=form.cleaned_data["restock"],
                     reason=form.cleaned_data["reason"],
-                    actor=services.staff_actor(request.user),
+                    actor=staff_actor(request.user),
                 )
             except ApplicationError as error:
                 form.add_error(None, str(error.detail))
@@ -249,3 +266,57 @@ class CartAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- Pricing rules -------------------------------------------------------------------------------------
+
+
+class ShippingRateInline(admin.TabularInline):
+    model = ShippingRate
+    extra = 1
+
+
+@admin.register(ShippingZone)
+class ShippingZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "countries", "regions", "position", "active"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+
+
+@admin.register(ShippingMethod)
+class ShippingMethodAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "zone", "rate_basis", "currency", "free_from", "min_days", "max_days", "active"]
+    list_filter = ["active", "rate_basis", "zone"]
+    list_select_related = ["zone"]
+    inlines = [ShippingRateInline]
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ["country", "region", "tax_class", "rate", "valid_from", "valid_until", "name"]
+    list_filter = ["tax_class", "country"]
+    search_fields = ["country", "region", "name"]
+
+
+class VoucherUseInline(ReadOnlyInline):
+    model = VoucherUse
+    fields = ["order", "customer_id", "discount", "currency", "used_at", "released_at"]
+    readonly_fields = fields
+
+
+@admin.register(Voucher)
+class VoucherAdmin(admin.ModelAdmin):
+    """Uses are counted by checkout (never edited here) and audited in the inline below."""
+
+    list_display = ["code", "kind", "value", "currency", "min_spend", "used_count", "usage_limit", "ends_at", "active"]
+    list_filter = ["active", "kind"]
+    search_fields = ["code"]
+    readonly_fields = ["used_count", "created_at"]
+    inlines = [VoucherUseInline]
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ["name", "percentage", "starts_at", "ends_at", "active"]
+    list_filter = ["active"]
+    search_fields = ["name"]

@@ -83,3 +83,46 @@ class RefundTooLarge(UnprocessableEntity):
 class InvalidRefund(ApplicationError):
     default_code = "invalid_refund"
     default_detail = "The refund request is invalid."
+
+
+# --- Pricing: each refusal leaves the cart as it was -------------------------------------------------
+
+
+class VoucherUnknown(UnprocessableEntity):
+    default_code = "voucher_unknown"
+    default_detail = "No such voucher code."
+
+
+class VoucherExpired(UnprocessableEntity):
+    default_code = "voucher_expired"
+    default_detail = "The voucher code is not valid now (not started yet, or ended)."
+
+
+class VoucherUsedUp(UnprocessableEntity):
+    default_code = "voucher_used_up"
+    default_detail = "The voucher code has been used as many times as it may."
+
+
+class VoucherCustomerLimit(UnprocessableEntity):
+    default_code = "voucher_customer_limit"
+    default_detail = "You have used this voucher code as many times as it may be used per shopper."
+
+
+class VoucherMinimumNotMet(UnprocessableEntity):
+    default_code = "voucher_minimum_not_met"
+    default_detail = "The cart does not reach the voucher's minimum spend."
+
+
+class VoucherNotApplicable(UnprocessableEntity):
+    default_code = "voucher_not_applicable"
+    default_detail = "The voucher applies to nothing in the cart."
+
+
+class ShippingDestinationUnsupported(UnprocessableEntity):
+    default_code = "shipping_destination_unsupported"
+    default_detail = "The shop does not ship to that country or region."
+
+
+class ShippingMethodUnavailable(UnprocessableEntity):
+    default_code = "shipping_method_unavailable"
+    default_detail = "That shipping method is not offered for this address and cart."

@@ -18,7 +18,7 @@ from typing import Any
 
 from apps.catalog.contracts import events as catalog_events
 from apps.core.events import Envelope, event_handler
-from apps.orders import services
+from apps.orders.services import saga
 from apps.payments.contracts import events as payment_events
 
 logger = logging.getLogger(__name__)
@@ -54,13 +54,13 @@ def _amount(value: Any) -> Decimal:
 @event_handler(SERVICE, catalog_events.STOCK_RESERVED)
 def on_stock_reserved(envelope: Envelope) -> None:
     if (kwargs := _parsed(envelope, lambda p: {"order_id": _order_id(p)})) is not None:
-        services.saga_stock_reserved(**kwargs)
+        saga.saga_stock_reserved(**kwargs)
 
 
 @event_handler(SERVICE, catalog_events.STOCK_REJECTED)
 def on_stock_rejected(envelope: Envelope) -> None:
     if (kwargs := _parsed(envelope, lambda p: {"order_id": _order_id(p)})) is not None:
-        services.saga_stock_rejected(**kwargs)
+        saga.saga_stock_rejected(**kwargs)
 
 
 @event_handler(SERVICE, payment_events.PAYMENT_SUCCEEDED)
@@ -75,14 +75,14 @@ def on_payment_succeeded(envelope: Envelope) -> None:
         },
     )
     if kwargs is not None:
-        services.saga_payment_succeeded(**kwargs)
+        saga.saga_payment_succeeded(**kwargs)
 
 
 @event_handler(SERVICE, payment_events.PAYMENT_FAILED)
 def on_payment_failed(envelope: Envelope) -> None:
     kwargs = _parsed(envelope, lambda p: {"order_id": _order_id(p), "reason_code": str(p["reason_code"])})
     if kwargs is not None:
-        services.saga_payment_failed(**kwargs)
+        saga.saga_payment_failed(**kwargs)
 
 
 @event_handler(SERVICE, payment_events.PAYMENT_REFUNDED)
@@ -97,7 +97,7 @@ def on_payment_refunded(envelope: Envelope) -> None:
         },
     )
     if kwargs is not None:
-        services.saga_payment_refunded(**kwargs)
+        saga.saga_payment_refunded(**kwargs)
 
 
 @event_handler(SERVICE, payment_events.PAYMENT_REFUND_FAILED)
@@ -111,4 +111,4 @@ def on_payment_refund_failed(envelope: Envelope) -> None:
         },
     )
     if kwargs is not None:
-        services.saga_refund_failed(**kwargs)
+        saga.saga_refund_failed(**kwargs)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +13,32 @@ from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from apps.orders import integrations
-from apps.orders.errors import CartNotFound, OrderNotFound
+from apps.orders.errors import (
+    CartNotFound,
+    OrderNotFound,
+    ShippingDestinationUnsupported,
+    ShippingMethodUnavailable,
+    VoucherCustomerLimit,
+    VoucherExpired,
+    VoucherMinimumNotMet,
+    VoucherNotApplicable,
+    VoucherUnknown,
+    VoucherUsedUp,
+)
 from apps.orders.models import Cart, Order, Refund
-from apps.orders.pricing import PricedLine, Totals, quantize, totals_calculate
+from apps.orders.pricing.basket import Destination, basket_price
+from apps.orders.pricing.money import quantize
+from apps.orders.pricing.totals import BasketLine, LinePrice, Pricing
 
 ORDER_ORDERINGS = ("created_at", "-created_at", "total", "-total")
+VOUCHER_ERRORS = (
+    VoucherUnknown,
+    VoucherExpired,
+    VoucherUsedUp,
+    VoucherCustomerLimit,
+    VoucherMinimumNotMet,
+    VoucherNotApplicable,
+)
 
 
 def cart_token_hash(token: str) -> str:
@@ -52,6 +73,8 @@ class PricedCartLine:
     available: int
     # False when catalog no longer sells the SKU, or has fewer than `quantity` in stock.
     purchasable: bool
+    discount: Decimal | None = None
+    tax: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -59,11 +82,33 @@ class PricedCart:
     cart_id: uuid.UUID | None
     lines: list[PricedCartLine]
     currency: str | None
-    totals: Totals | None  # None for an empty cart, or lines in several currencies (checkout refuses it)
+    # None for an empty cart, lines in several currencies (checkout refuses it), or a destination
+    # the shop does not ship to (pricing_error says which).
+    pricing: Pricing | None
     purchasable: bool
+    voucher_code: str = ""
+    # The code of a refusal met while pricing (a voucher no longer valid is left out and named here).
+    pricing_error: str | None = None
+    shipping_options: list[Pricing] = field(default_factory=list)
 
 
-def _priced_line(sku: str, quantity: int, variant: Any | None) -> PricedCartLine:
+def cart_basket_lines(lines: Sequence[tuple[str, int]], variants: Mapping[str, Any]) -> list[BasketLine]:
+    """The cart's lines as the pricing function reads them, with catalog's current snapshot."""
+    return [
+        BasketLine(
+            sku=sku,
+            unit_price=variants[sku].price,
+            quantity=quantity,
+            tax_class=variants[sku].tax_class,
+            weight_grams=variants[sku].weight_grams,
+            category_slugs=variants[sku].category_slugs,
+        )
+        for sku, quantity in lines
+        if sku in variants
+    ]
+
+
+def _priced_line(sku: str, quantity: int, variant: Any | None, price: LinePrice | None) -> PricedCartLine:
     if variant is None:
         return PricedCartLine(sku, quantity, "", "", None, None, None, 0, False)
     return PricedCartLine(
@@ -76,36 +121,53 @@ def _priced_line(sku: str, quantity: int, variant: Any | None) -> PricedCartLine
         line_total=quantize(variant.price * quantity, variant.currency),
         available=variant.available,
         purchasable=variant.active and variant.available >= quantity,
+        discount=price.discount if price else None,
+        tax=price.tax if price else None,
     )
 
 
-def cart_priced(*, cart: Cart | None) -> PricedCart:
-    """The cart with catalog's current unit prices, line totals, availability and the order
-    totals it would make now. One catalog call for all lines."""
+def cart_priced(
+    *,
+    cart: Cart | None,
+    destination: Destination | None = None,
+    shipping_method: str | None = None,
+    customer_id: uuid.UUID | None = None,
+) -> PricedCart:
+    """The cart with catalog's current unit prices and availability, priced by the one pricing
+    function for `destination` (the shop's default country when none): discounts, shipping
+    (`shipping_method`, or the cheapest), tax and total. One catalog call for all lines."""
     lines = list(cart.lines.all()) if cart is not None else []
     variants: Mapping[str, Any] = integrations.catalog_variants(skus=[line.sku for line in lines]) if lines else {}
-    priced = [_priced_line(line.sku, line.quantity, variants.get(line.sku)) for line in lines]
-    currencies = {line.currency for line in priced if line.currency}
+    currencies = {variants[line.sku].currency for line in lines if line.sku in variants}
     currency = next(iter(currencies)) if len(currencies) == 1 else None
-    totals = None
+    voucher_code = cart.voucher_code if cart is not None else ""
+    basket, error = None, None
     if currency is not None:
-        totals = totals_calculate(
-            lines=[
-                PricedLine(sku=line.sku, unit_price=line.unit_price, quantity=line.quantity)
-                for line in priced
-                if line.unit_price is not None
-            ],
-            currency=currency,
-            shipping_flat_rate=Decimal(settings.ORDERS_SHIPPING_FLAT_RATE),
-            free_shipping_threshold=Decimal(settings.ORDERS_FREE_SHIPPING_THRESHOLD),
-            tax_rate=Decimal(settings.ORDERS_TAX_RATE),
-        )
+        destination = destination or Destination.parse(country=settings.ORDERS_DEFAULT_COUNTRY)
+        basket_lines = cart_basket_lines([(line.sku, line.quantity) for line in lines], variants)
+        arguments = {"lines": basket_lines, "currency": currency, "destination": destination}
+        try:
+            try:
+                basket = basket_price(
+                    **arguments, shipping_method=shipping_method, voucher_code=voucher_code, customer_id=customer_id
+                )
+            except VOUCHER_ERRORS as refusal:
+                # The cart still shows, priced without the code, and says why the code is off.
+                error = refusal.default_code
+                basket = basket_price(**arguments, shipping_method=shipping_method)
+        except (ShippingDestinationUnsupported, ShippingMethodUnavailable) as refusal:
+            error = refusal.default_code
+    by_sku = {price.sku: price for price in basket.pricing.lines} if basket else {}
+    priced = [_priced_line(line.sku, line.quantity, variants.get(line.sku), by_sku.get(line.sku)) for line in lines]
     return PricedCart(
         cart_id=cart.id if cart is not None else None,
         lines=priced,
         currency=currency,
-        totals=totals,
+        pricing=basket.pricing if basket else None,
         purchasable=bool(priced) and len(currencies) == 1 and all(line.purchasable for line in priced),
+        voucher_code=voucher_code,
+        pricing_error=error,
+        shipping_options=basket.options if basket else [],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.orders.services import orders_expire_stalled
+from apps.orders.services.saga import orders_expire_stalled
 
 
 @shared_task(name="orders.expire_stalled_orders", acks_late=True, ignore_result=True)

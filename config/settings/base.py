@@ -329,6 +329,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>
 # --- Public URLs --------------------------------------------------------------------------------
 # Where shoppers land from links in emails (password reset, order pages).
 SHOP_FRONTEND_URL = env_str("SHOP_FRONTEND_URL", local_url())
+# The shop as its emails name it (the sender's name and postal address, which EU law wants in
+# commercial emails).
+SHOP_NAME = env_str("SHOP_NAME", "ShopStack")
+SHOP_ADDRESS = env_str("SHOP_ADDRESS", "")
 
 # --- Events ------------------------------------------------------------------------------------
 # Keys sealing secrets inside event payloads (apps/core/sealing.py: the password reset link), held

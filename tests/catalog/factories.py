@@ -76,6 +76,7 @@ def admin_product_form(**overrides: Any) -> dict:
         "brand": "Northwind",
         "description": "Cool in summer.",
         "attributes": "{}",
+        "tax_class": "standard",
         "active": "on",
         "variants-TOTAL_FORMS": "1",
         "variants-INITIAL_FORMS": "0",

@@ -56,7 +56,7 @@ def shop(tmp_path_factory) -> Iterator[Path]:
     types; yields the file the server's console (and so its emails) goes to."""
     var_dir = tmp_path_factory.mktemp("all-in-one")
     environment = _environment(var_dir)
-    for command in (("migrate", "--noinput"), ("seed_demo", "--if-empty", "--products", "12")):
+    for command in (("migrate", "--noinput"), ("seed_demo", "--if-empty", "--products", "12"), ("seed_pricing_demo",)):
         result = _manage(environment, *command)
         assert result.returncode == 0, result.stderr
     console = var_dir / "console.log"

@@ -58,11 +58,25 @@ def test_register_buy_ship_and_refund():
     cart = shopper.call("GET", "/api/v1/orders/cart/").json()
     assert [line["sku"] for line in cart["lines"]] == [variant["sku"]]
 
+    # The shopper asks what shipping costs to their address, enters a code and picks express.
+    quote = shopper.call("GET", "/api/v1/orders/cart/shipping-methods/", params={"country": ADDRESS["country"]})
+    assert quote.status_code == 200, quote.text
+    assert "express" in [method["code"] for method in quote.json()["methods"]]
+    refused = shopper.call("POST", "/api/v1/orders/cart/voucher/", json={"code": "NO-SUCH-CODE"})
+    assert (refused.status_code, refused.json()["code"]) == (422, "voucher_unknown")
+    applied = shopper.call("POST", "/api/v1/orders/cart/voucher/", json={"code": "freeship"})
+    assert applied.status_code == 200, applied.text
+    shown = shopper.call("GET", "/api/v1/orders/cart/", params={"country": "GB", "shipping_method": "express"}).json()
+    assert (shown["voucher_code"], shown["totals"]["shipping"]) == ("FREESHIP", "0.00")
+
     key = str(uuid.uuid4())
-    body = {"shipping_address": ADDRESS, "payment_method_token": "tok_success"}
+    body = {"shipping_address": ADDRESS, "payment_method_token": "tok_success", "shipping_method": "express"}
     placed = shopper.call("POST", "/api/v1/orders/", json=body, headers={"Idempotency-Key": key})
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]
+    # Checkout charged exactly what the cart showed, with the code and the method chosen.
+    assert placed.json()["total"] == shown["totals"]["total"]
+    assert (placed.json()["voucher_code"], placed.json()["shipping_method"]) == ("FREESHIP", "express")
     replayed = shopper.call("POST", "/api/v1/orders/", json=body, headers={"Idempotency-Key": key})
     assert replayed.json()["id"] == order_id  # the same key places the order once
 

@@ -14,8 +14,12 @@ from rest_framework.test import APIClient
 from apps.catalog.contracts.client import CatalogUnavailable, VariantSnapshot
 from apps.core.events import Envelope
 from apps.core.events.handlers import deliver
-from apps.orders import integrations, services
+from apps.orders import integrations
 from apps.orders.models import Order, OutboxEvent
+from apps.orders.pricing.demo import pricing_demo_seed
+from apps.orders.pricing.rules import pricing_rules_forget
+from apps.orders.services.cart import cart_line_add
+from apps.orders.services.checkout import order_checkout
 from tests.core.tokens import access_token
 
 
@@ -36,6 +40,17 @@ def client_for(shopper: Shopper | None) -> APIClient:
         token = access_token(subject=shopper.id, email=shopper.email)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def pricing_rules(request) -> None:
+    """Every database test starts with the demo pricing rules: the UK ships standard at 4.90
+    (free from 50.00) and taxes at 20 %, as the shop did before zones and rates were data."""
+    # A test's rows are rolled back without signals: no process copy of the rules may outlive it.
+    pricing_rules_forget()
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("django_db_blocker")
+        pricing_demo_seed()
 
 
 @pytest.fixture
@@ -122,8 +137,8 @@ def place_order(catalog) -> Callable[..., Order]:
 
     def place(shopper: Shopper, lines: Mapping[str, int] | None = None, *, key: str | None = None) -> Order:
         for sku, quantity in (lines or {"MUG-01": 2}).items():
-            services.cart_line_add(customer_id=shopper.id, sku=sku, quantity=quantity)
-        return services.order_checkout(
+            cart_line_add(customer_id=shopper.id, sku=sku, quantity=quantity)
+        return order_checkout(
             customer_id=shopper.id,
             email=shopper.email,
             idempotency_key=key or uuid.uuid4().hex,

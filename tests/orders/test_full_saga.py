@@ -11,7 +11,7 @@ from apps.catalog.importing import validate_rows
 from apps.catalog.models import Stock, StockAdjustment
 from apps.catalog.services import catalog_import
 from apps.orders.models import Order, OrderStatus, Refund
-from apps.orders.services import order_refund_request
+from apps.orders.services.refunds import order_refund_request
 from tests.orders.conftest import ADDRESS, client_for, make_shopper
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

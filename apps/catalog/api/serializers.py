@@ -180,6 +180,11 @@ class VariantSnapshotOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     available = serializers.IntegerField()
     active = serializers.BooleanField()
+    weight_grams = serializers.IntegerField(help_text="0 when not recorded.")
+    tax_class = serializers.CharField()
+    category_slugs = serializers.ListField(
+        child=serializers.CharField(), help_text="The product's category first, then its ancestors."
+    )
 
 
 class VariantLookupOutputSerializer(serializers.Serializer):

@@ -255,6 +255,8 @@ class VariantLookupView(PublicView):
     def get(self, request: Request) -> Response:
         query = s.VariantLookupInputSerializer(data={"sku": request.query_params.getlist("sku")})
         query.is_valid(raise_exception=True)
+        variants = selectors.variants_by_sku(skus=query.validated_data["sku"])
+        ancestry = selectors.category_ancestry() if variants else {}
         results = [
             {
                 "sku": variant.sku,
@@ -265,8 +267,11 @@ class VariantLookupView(PublicView):
                 "currency": variant.currency,
                 "available": max(getattr(getattr(variant, "stock", None), "available", 0), 0),
                 "active": variant.active and variant.product.active,
+                "weight_grams": variant.weight_grams or 0,
+                "tax_class": variant.product.tax_class,
+                "category_slugs": ancestry.get(variant.product.category_id, []),
             }
-            for variant in selectors.variants_by_sku(skus=query.validated_data["sku"])
+            for variant in variants
         ]
         response = Response(s.VariantLookupOutputSerializer({"results": results}).data)
         response["Cache-Control"] = "no-store"  # prices and stock are read to be acted on now

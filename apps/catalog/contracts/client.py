@@ -22,6 +22,8 @@ VARIANTS_PATH = "/api/v1/catalog/variants/"
 # The API answers at most this many SKUs per call; the client splits longer lists.
 MAX_SKUS_PER_CALL = 100
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+# The tax classes a product can have; orders holds a rate per class and destination.
+TAX_CLASSES = ("standard", "reduced", "zero", "exempt")
 
 
 class CatalogError(Exception):
@@ -47,6 +49,11 @@ class VariantSnapshot:
     available: int
     active: bool
     product_id: str = ""
+    # For shipping (weight bands), tax (the class's rate at the destination) and promotions
+    # restricted to categories (the product's category and its ancestors).
+    weight_grams: int = 0
+    tax_class: str = "standard"
+    category_slugs: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VariantSnapshot:
@@ -60,6 +67,9 @@ class VariantSnapshot:
                 currency=str(data["currency"]),
                 available=int(data["available"]),
                 active=bool(data["active"]),
+                weight_grams=int(data.get("weight_grams") or 0),
+                tax_class=str(data.get("tax_class") or "standard"),
+                category_slugs=tuple(str(slug) for slug in data.get("category_slugs") or ()),
             )
         except (KeyError, TypeError, ValueError, InvalidOperation) as error:
             raise CatalogError(f"Unexpected variant in catalog's answer: {error!r}", body=data) from error

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.core.api.validators import refuse_card_number_text, refuse_card_number_token
 from apps.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, Refund
-from apps.orders.pricing import money_str
+from apps.orders.pricing.money import money_str
 from apps.orders.selectors import ORDER_ORDERINGS
 
 # --- Input ---------------------------------------------------------------------------------------
@@ -58,6 +58,21 @@ class CheckoutInput(InputSerializer):
         "decline; `tok_transient` fails a few times, then charges; any other token is declined "
         "(`invalid_payment_method`) and the order cancelled.",
     )
+    shipping_method = serializers.SlugField(
+        max_length=50, required=False, help_text="A code from the shipping quote; the cheapest when absent."
+    )
+
+
+class DestinationInput(QueryInputSerializer):
+    """Where the cart would go (query parameters); the shop's default country when absent."""
+
+    country = serializers.CharField(max_length=2, required=False)
+    region = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+    shipping_method = serializers.SlugField(max_length=50, required=False)
+
+
+class VoucherInput(InputSerializer):
+    code = serializers.CharField(max_length=50)
 
 
 class OrderListFilterInput(QueryInputSerializer):
@@ -88,10 +103,49 @@ class MoneyField(serializers.DecimalField):
 
 
 class TotalsOutput(serializers.Serializer):
+    """The pricing function's answer. Without prices_include_tax, total = subtotal - discount +
+    shipping + tax; with it, total = subtotal - discount + shipping and tax is the part of it
+    that is tax."""
+
     subtotal = MoneyField()
+    discount = MoneyField()
     shipping = MoneyField()
     tax = MoneyField()
     total = MoneyField()
+    prices_include_tax = serializers.BooleanField()
+    shipping_method = serializers.CharField(source="shipping_method.code", allow_null=True)
+    tax_lines = serializers.SerializerMethodField()
+    discounts = serializers.SerializerMethodField()
+
+    def get_tax_lines(self, pricing) -> list[dict]:
+        return [
+            {
+                "rate": str(line.rate),
+                "base": money_str(line.base, pricing.currency),
+                "tax": money_str(line.tax, pricing.currency),
+            }
+            for line in pricing.tax_lines
+        ]
+
+    def get_discounts(self, pricing) -> list[dict]:
+        return [
+            {"source": d.source, "name": d.name, "amount": money_str(d.amount, pricing.currency)}
+            for d in pricing.discounts
+        ]
+
+
+class ShippingOptionOutput(serializers.Serializer):
+    code = serializers.CharField(source="shipping_method.code")
+    name = serializers.CharField(source="shipping_method.name")
+    min_days = serializers.IntegerField(source="shipping_method.min_days")
+    max_days = serializers.IntegerField(source="shipping_method.max_days")
+    currency = serializers.CharField()
+    price = MoneyField(source="shipping")
+    total = MoneyField(help_text="The cart's total with this method.")
+
+
+class ShippingQuoteOutput(serializers.Serializer):
+    methods = ShippingOptionOutput(many=True, source="shipping_options")
 
 
 class CartLineOutput(serializers.Serializer):
@@ -102,6 +156,8 @@ class CartLineOutput(serializers.Serializer):
     unit_price = MoneyField(allow_null=True)
     currency = serializers.CharField(allow_null=True)
     line_total = MoneyField(allow_null=True)
+    discount = MoneyField(allow_null=True)
+    tax = MoneyField(allow_null=True)
     available = serializers.IntegerField()
     purchasable = serializers.BooleanField()
 
@@ -110,7 +166,11 @@ class CartOutput(serializers.Serializer):
     id = serializers.UUIDField(source="cart_id", allow_null=True)
     lines = CartLineOutput(many=True)
     currency = serializers.CharField(allow_null=True)
-    totals = TotalsOutput(allow_null=True)
+    totals = TotalsOutput(source="pricing", allow_null=True)
+    voucher_code = serializers.CharField(help_text="Empty when none is applied.")
+    pricing_error = serializers.CharField(
+        allow_null=True, help_text="Why the cart is priced without its voucher, or not at all (a problem code)."
+    )
     purchasable = serializers.BooleanField()
     max_line_quantity = serializers.SerializerMethodField()
 
@@ -125,6 +185,9 @@ class CartCreatedOutput(CartOutput):
 class OrderLineOutput(serializers.ModelSerializer):
     unit_price = MoneyField()
     line_total = MoneyField()
+    discount = MoneyField()
+    tax = MoneyField()
+    total = MoneyField()
 
     class Meta:
         model = OrderLine
@@ -136,6 +199,10 @@ class OrderLineOutput(serializers.ModelSerializer):
             "currency",
             "quantity",
             "line_total",
+            "discount",
+            "tax_rate",
+            "tax",
+            "total",
             "quantity_refunded",
         ]
 
@@ -160,6 +227,7 @@ class RefundOutput(serializers.ModelSerializer):
 
 class OrderSummaryOutput(serializers.ModelSerializer):
     subtotal = MoneyField()
+    discount = MoneyField()
     shipping = MoneyField()
     tax = MoneyField()
     total = MoneyField()
@@ -174,9 +242,13 @@ class OrderSummaryOutput(serializers.ModelSerializer):
             "payment_status",
             "currency",
             "subtotal",
+            "discount",
             "shipping",
             "tax",
             "total",
+            "prices_include_tax",
+            "shipping_method",
+            "voucher_code",
             "lines",
             "created_at",
         ]
@@ -194,6 +266,7 @@ class OrderDetailOutput(OrderSummaryOutput):
             "amount_captured",
             "amount_refunded",
             "shipping_address",
+            "tax_breakdown",
             "carrier",
             "tracking_number",
             "shipped_at",

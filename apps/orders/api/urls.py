@@ -10,6 +10,8 @@ urlpatterns = [
     path("cart/lines/", views.CartLinesView.as_view(), name="cart-lines"),
     path("cart/lines/<str:sku>/", views.CartLineView.as_view(), name="cart-line"),
     path("cart/merge/", views.CartMergeView.as_view(), name="cart-merge"),
+    path("cart/voucher/", views.CartVoucherView.as_view(), name="cart-voucher"),
+    path("cart/shipping-methods/", views.ShippingQuoteView.as_view(), name="cart-shipping-methods"),
     path("<uuid:order_id>/", views.OrderView.as_view(), name="order"),
     path("<uuid:order_id>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
 ]

@@ -24,10 +24,14 @@ from apps.core.api.pagination import CursorPagination
 from apps.core.api.schema import problem
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
-from apps.orders import selectors, services
+from apps.orders import selectors
 from apps.orders.api import serializers as s
-from apps.orders.errors import CartNotFound, IdempotencyKeyRequired
+from apps.orders.errors import CartNotFound, IdempotencyKeyRequired, ShippingDestinationUnsupported
 from apps.orders.models import Cart
+from apps.orders.pricing.basket import Destination
+from apps.orders.services import cart as cart_services
+from apps.orders.services.cancellation import order_cancel_by_customer
+from apps.orders.services.checkout import order_checkout
 
 CART_TOKEN_HEADER = "X-Cart-Token"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -69,8 +73,25 @@ PAYMENT_TOKEN_EXAMPLES = [
 ]
 
 
-def _cart_response(cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None) -> Response:
-    priced = selectors.cart_priced(cart=cart)
+def _cart_priced(request: Request, cart: Cart | None) -> selectors.PricedCart:
+    """The cart priced for the destination and method in the query (country, region,
+    shipping_method), or the shop's default country and the cheapest method."""
+    query = s.DestinationInput(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    where = query.validated_data
+    destination = Destination.parse(country=where["country"], region=where["region"]) if "country" in where else None
+    return selectors.cart_priced(
+        cart=cart,
+        destination=destination,
+        shipping_method=where.get("shipping_method"),
+        customer_id=request.user.id if request.user.is_authenticated else None,
+    )
+
+
+def _cart_response(
+    cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None, request: Request
+) -> Response:
+    priced = _cart_priced(request, cart)
     if token is None:
         return Response(s.CartOutput(priced).data, status=status_code)
     data = s.CartOutput(priced).data
@@ -114,7 +135,7 @@ class CartView(APIView):
         responses={200: s.CartOutput, 404: CART_NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
-        return _cart_response(_current_cart(request))
+        return _cart_response(_current_cart(request), request=request)
 
 
 class CartLinesView(APIView):
@@ -144,14 +165,14 @@ class CartLinesView(APIView):
         data = s.CartLineAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         if request.user.is_authenticated:
-            cart = services.cart_line_add(customer_id=request.user.id, **data.validated_data)
+            cart = cart_services.cart_line_add(customer_id=request.user.id, **data.validated_data)
         elif request.headers.get(CART_TOKEN_HEADER):
             cart = selectors.cart_get_by_token(token=request.headers[CART_TOKEN_HEADER])
-            services.cart_line_add(cart=cart, **data.validated_data)
+            cart_services.cart_line_add(cart=cart, **data.validated_data)
         else:
-            cart, token = services.cart_anonymous_create(**data.validated_data)
-            return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED)
-        return _cart_response(cart)
+            cart, token = cart_services.cart_anonymous_create(**data.validated_data)
+            return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED, request=request)
+        return _cart_response(cart, request=request)
 
 
 class CartLineView(APIView):
@@ -181,8 +202,8 @@ class CartLineView(APIView):
         data = s.CartLineQuantityInput(data=request.data)
         data.is_valid(raise_exception=True)
         cart = self._cart(request)
-        services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
-        return _cart_response(cart)
+        cart_services.cart_line_set_quantity(cart=cart, sku=sku, quantity=data.validated_data["quantity"])
+        return _cart_response(cart, request=request)
 
     @extend_schema(
         operation_id="orders_cart_line_remove",
@@ -190,8 +211,55 @@ class CartLineView(APIView):
         responses={204: None, 404: problem("No such cart (`cart_not_found`) or line (`cart_line_not_found`).")},
     )
     def delete(self, request: Request, sku: str) -> Response:
-        services.cart_line_remove(cart=self._cart(request), sku=sku)
+        cart_services.cart_line_remove(cart=self._cart(request), sku=sku)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+DESTINATION_PARAMETERS = [
+    OpenApiParameter("country", OpenApiTypes.STR, required=False, description="ISO 3166-1 alpha-2."),
+    OpenApiParameter("region", OpenApiTypes.STR, required=False, description="ISO 3166-2, where rates differ."),
+]
+
+
+class CartVoucherView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [CartWriteThrottle]
+    throttle_scope = "cart_write"
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], request=s.VoucherInput, responses=s.CartOutput)
+    def post(self, request: Request) -> Response:
+        """Apply a voucher code (it replaces any other). Refusals are 422 problems, each with its
+        own code (voucher_unknown, voucher_expired, voucher_used_up, voucher_customer_limit,
+        voucher_minimum_not_met, voucher_not_applicable), and leave the cart unchanged."""
+        data = s.VoucherInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = _current_cart(request)
+        if cart is None:
+            raise CartNotFound()
+        customer_id = request.user.id if request.user.is_authenticated else None
+        cart = cart_services.cart_voucher_apply(cart=cart, code=data.validated_data["code"], customer_id=customer_id)
+        return _cart_response(cart, request=request)
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses=s.CartOutput)
+    def delete(self, request: Request) -> Response:
+        cart = _current_cart(request)
+        if cart is None:
+            raise CartNotFound()
+        return _cart_response(cart_services.cart_voucher_remove(cart=cart), request=request)
+
+
+class ShippingQuoteView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[CART_TOKEN_PARAMETER, *DESTINATION_PARAMETERS], responses=s.ShippingQuoteOutput)
+    def get(self, request: Request) -> Response:
+        """The shipping methods offered for the cart and address, each with its price and the
+        cart's total with it. A country the shop does not ship to is a 422
+        (shipping_destination_unsupported); an unknown country a 400."""
+        priced = _cart_priced(request, _current_cart(request))
+        if priced.pricing_error in (ShippingDestinationUnsupported.default_code,):
+            raise ShippingDestinationUnsupported()
+        return Response(s.ShippingQuoteOutput(priced).data)
 
 
 class CartMergeView(APIView):
@@ -216,8 +284,8 @@ class CartMergeView(APIView):
         token = request.headers.get(CART_TOKEN_HEADER)
         if not token:
             raise ValidationFailed({CART_TOKEN_HEADER: ["This header is required."]})
-        cart = services.cart_merge(customer_id=request.user.id, token=token)
-        return _cart_response(cart)
+        cart = cart_services.cart_merge(customer_id=request.user.id, token=token)
+        return _cart_response(cart, request=request)
 
 
 class OrdersView(APIView):
@@ -279,7 +347,7 @@ class OrdersView(APIView):
             raise IdempotencyKeyRequired()
         data = s.CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.order_checkout(
+        result = order_checkout(
             customer_id=request.user.id,
             email=request.user.email,
             idempotency_key=key,
@@ -318,6 +386,6 @@ class OrderCancelView(APIView):
     )
     def post(self, request: Request, order_id) -> Response:
         """Cancel before shipping; after shipping it is 409 (ask for a refund instead)."""
-        services.order_cancel_by_customer(customer_id=request.user.id, order_id=order_id)
+        order_cancel_by_customer(customer_id=request.user.id, order_id=order_id)
         order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=order_id)
         return Response(s.OrderDetailOutput(order).data)

@@ -4,7 +4,7 @@ Money travels as a decimal string with its currency ("12.50", "EUR"), never a fl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ORDER_CREATED = "order.created"
 ORDER_CONFIRMED = "order.confirmed"
@@ -62,8 +62,22 @@ class PaymentRequested:
 
 
 @dataclass(frozen=True)
+class ConfirmedItem:
+    """A line as the confirmation email shows it: `total` is what the shopper paid for it (after
+    `discount`; tax included when prices include tax, else before tax)."""
+
+    product_name: str
+    variant_name: str
+    quantity: int
+    unit_price: str
+    discount: str
+    total: str
+
+
+@dataclass(frozen=True)
 class OrderConfirmed:
-    """Catalog commits the reservation (on hand decreases); notifications tells the shopper."""
+    """Catalog commits the reservation (on hand decreases); notifications tells the shopper, with
+    the price breakdown (added in version 1 with defaults: older payloads still parse)."""
 
     order_id: str
     order_number: str
@@ -72,6 +86,13 @@ class OrderConfirmed:
     total: str
     currency: str
     lines: list[OrderLine]
+    items: list[ConfirmedItem] = field(default_factory=list)
+    subtotal: str = ""
+    discount: str = ""
+    shipping: str = ""
+    shipping_method: str = ""
+    tax: str = ""
+    prices_include_tax: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Settings of the orders service."""
 
-from config.settings.env import env_int, env_str, local_url
+from config.settings.env import env_bool, env_int, env_str, local_url
 
 # Catalog's API, called synchronously for current prices and availability (apps/orders/integrations.py).
 # All-in-one, catalog is served by the same runserver; split, by catalog's own service URL.
@@ -14,11 +14,18 @@ CATALOG_API_BACKOFF_SECONDS = float(env_str("CATALOG_API_BACKOFF_SECONDS", "0.2"
 ORDERS_MAX_LINE_QUANTITY = env_int("ORDERS_MAX_LINE_QUANTITY", 20)
 ORDERS_MAX_CART_LINES = env_int("ORDERS_MAX_CART_LINES", 100)
 
-# Totals, as decimal strings (never floats). The shop sells in one currency at a time, so the
-# shipping amounts are in the order's currency.
-ORDERS_SHIPPING_FLAT_RATE = env_str("ORDERS_SHIPPING_FLAT_RATE", "4.90")
-ORDERS_FREE_SHIPPING_THRESHOLD = env_str("ORDERS_FREE_SHIPPING_THRESHOLD", "50.00")
-ORDERS_TAX_RATE = env_str("ORDERS_TAX_RATE", "0.20")
+# Pricing (apps/orders/pricing, docs/pricing.md). Shipping zones, methods, tax rates, vouchers
+# and promotions are data in orders' database (the admin); these say how prices are read.
+# Whether catalog's prices include tax (EU shops show final prices): the tax is then taken out
+# of each amount rather than added to it.
+ORDERS_PRICES_INCLUDE_TAX = env_bool("ORDERS_PRICES_INCLUDE_TAX", False)
+# "total": each rate's tax is rounded once, then shared among the lines; "line": each line's tax
+# is rounded on its own (the sum may then differ from the rate x the base by a few minor units).
+ORDERS_TAX_ROUNDING = env_str("ORDERS_TAX_ROUNDING", "total")
+# Where a cart is priced before the shopper gives an address (tax and the cheapest shipping).
+ORDERS_DEFAULT_COUNTRY = env_str("ORDERS_DEFAULT_COUNTRY", "GB")
+# How long each process keeps the zones, methods, tax rates and promotions (0: read every time).
+ORDERS_PRICING_RULES_CACHE_SECONDS = env_int("ORDERS_PRICING_RULES_CACHE_SECONDS", 30)
 
 # A saga step (stock reservation, payment) that has not answered within this many seconds is
 # given up: the order is cancelled and compensated (orders.tasks.expire_stalled_orders).

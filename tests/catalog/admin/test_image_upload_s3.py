@@ -51,6 +51,7 @@ def test_admin_upload_goes_to_s3_under_the_catalog_prefix(s3_storage, api_client
         "brand": product.brand,
         "description": product.description,
         "attributes": "{}",
+        "tax_class": "standard",
         "active": "on",
         "variants-TOTAL_FORMS": "1",
         "variants-INITIAL_FORMS": "1",

@@ -15,9 +15,11 @@ from tests.catalog.helpers import assert_problem
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_client_reads_prices_and_availability_from_a_live_catalog(live_server):
-    product = factories.product(name="Tee")
-    factories.variant(product=product, sku="TEE-M", name="M", price="19.90", on_hand=5, reserved=2)
+def test_client_reads_prices_availability_weight_tax_class_and_categories_from_a_live_catalog(live_server):
+    clothing = factories.category(slug="clothing")
+    tees = factories.category(slug="tees", parent=clothing)
+    product = factories.product(name="Tee", category=tees, tax_class="reduced")
+    factories.variant(product=product, sku="TEE-M", name="M", price="19.90", on_hand=5, reserved=2, weight_grams=180)
     factories.variant(product=product, sku="TEE-OFF", name="Off", price="5.00", active=False)
 
     snapshots = CatalogClient(live_server.url, timeout=5).variants(["TEE-M", "TEE-OFF", "GHOST"])
@@ -32,6 +34,9 @@ def test_client_reads_prices_and_availability_from_a_live_catalog(live_server):
             available=3,
             active=True,
             product_id=str(product.pk),
+            weight_grams=180,
+            tax_class="reduced",
+            category_slugs=("tees", "clothing"),
         ),
         "TEE-OFF": VariantSnapshot(
             sku="TEE-OFF",
@@ -42,6 +47,9 @@ def test_client_reads_prices_and_availability_from_a_live_catalog(live_server):
             available=10,
             active=False,
             product_id=str(product.pk),
+            weight_grams=0,
+            tax_class="reduced",
+            category_slugs=("tees", "clothing"),
         ),
     }
 

@@ -133,3 +133,42 @@ def test_text_bodies_are_not_html_escaped_and_html_bodies_are(shopper):
     email = mail.outbox[0]
     assert "shipped with Smith & Sons <Express>." in email.body
     assert "Smith &amp; Sons &lt;Express&gt;" in email.alternatives[0].content
+
+
+def test_the_confirmation_shows_names_line_prices_discounts_shipping_tax_and_total(shopper, settings):
+    # Given a confirmed order with a discounted line, express shipping and tax, from a named shop
+    settings.SHOP_NAME = "Northwind Goods"
+    settings.SHOP_ADDRESS = "1 Harbour Road, Dublin D01 X2Y3, Ireland"
+    payload = events.order_confirmed(
+        shopper.customer_id,
+        total="44.58",
+        items=[
+            orders.ConfirmedItem("Mug", "Blue", 2, "12.50", "2.50", "22.50"),
+            orders.ConfirmedItem("Tee", "M", 1, "19.99", "0.00", "19.99"),
+        ],
+        subtotal="44.99",
+        discount="2.50",
+        shipping="4.90",
+        shipping_method="Express",
+        tax="7.19",
+        prices_include_tax=True,
+    )
+
+    # When orders publishes it
+    events.published(producer="orders", event_type=orders.ORDER_CONFIRMED, payload=payload)
+
+    # Then the email lists the breakdown, and the shop by its name and address
+    [email] = mail.outbox
+    for phrase in [
+        "2 x Mug (Blue): 22.50 EUR (2.50 off)",
+        "1 x Tee (M): 19.99 EUR",
+        "Subtotal: 44.99 EUR",
+        "Discounts: -2.50 EUR",
+        "Shipping (Express): 4.90 EUR",
+        "Tax included: 7.19 EUR",
+        "Total: 44.58 EUR",
+    ]:
+        assert phrase in email.body
+    html = email.alternatives[0][0]
+    assert "Northwind Goods" in html and "1 Harbour Road, Dublin D01 X2Y3, Ireland" in html
+    assert "ShopStack" not in html

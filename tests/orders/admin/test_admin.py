@@ -19,7 +19,7 @@ CHANGELIST = reverse("admin:orders_order_changelist")
 
 @pytest.fixture
 def confirmed(place_order, shopper):
-    return advance_to_confirmed(place_order(shopper, {"MUG-01": 2}))  # total 34.90
+    return advance_to_confirmed(place_order(shopper, {"MUG-01": 2}))  # total 35.88
 
 
 def test_changelist_filters_and_search(admin_client, confirmed, place_order, other_shopper):
@@ -91,7 +91,7 @@ def test_cancel_action(admin_client, confirmed):
 
     confirmed.refresh_from_db()
     assert confirmed.status == OrderStatus.CANCELLED
-    assert Decimal(published("refund.requested", confirmed)[0]["amount"]) == Decimal("34.90")
+    assert Decimal(published("refund.requested", confirmed)[0]["amount"]) == Decimal("35.88")
 
 
 def test_refund_form_refuses_too_much_and_accepts_a_line(admin_client, confirmed):
@@ -99,7 +99,7 @@ def test_refund_form_refuses_too_much_and_accepts_a_line(admin_client, confirmed
     # The refund action leads to the form
     redirect = admin_client.post(CHANGELIST, {"action": "refund_order", ACTION_CHECKBOX_NAME: [str(confirmed.pk)]})
     assert redirect.status_code == 302 and redirect["Location"] == url
-    assert "34.90" in admin_client.get(url).content.decode()
+    assert "35.88" in admin_client.get(url).content.decode()
 
     too_much = admin_client.post(url, {"amount": "40.00", "reason": "oops"})
     assert too_much.status_code == 200

@@ -50,11 +50,15 @@ def test_anonymous_cart_is_created_with_its_token_and_priced_by_catalog(catalog)
             "unit_price": "12.50",
             "currency": "EUR",
             "line_total": "25.00",
+            "discount": "0.00",
+            "tax": "5.00",
             "available": 100,
             "purchasable": True,
         }
     ]
-    assert body["totals"] == {"subtotal": "25.00", "shipping": "4.90", "tax": "5.00", "total": "34.90"}
+    totals = {key: body["totals"][key] for key in ("subtotal", "discount", "shipping", "tax", "total")}
+    assert totals == {"subtotal": "25.00", "discount": "0.00", "shipping": "4.90", "tax": "5.98", "total": "35.88"}
+    assert body["totals"]["tax_lines"] == [{"rate": "0.2000", "base": "29.90", "tax": "5.98"}]
     # Only the token's hash is kept
     assert not Cart.objects.filter(token_hash=token).exists()
 

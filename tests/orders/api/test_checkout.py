@@ -43,8 +43,8 @@ def test_checkout_places_a_pending_order_priced_now(filled_cart, catalog, shoppe
     assert body["status"] == "pending"
     assert body["payment_status"] == "not_requested"
     assert body["currency"] == "EUR"
-    # 2 x 12.55 + 19.99 = 45.09; shipping 4.90; tax 9.018 -> 9.02
-    assert (body["subtotal"], body["shipping"], body["tax"], body["total"]) == ("45.09", "4.90", "9.02", "59.01")
+    # 2 x 12.55 + 19.99 = 45.09; shipping 4.90; tax 20 % of goods and shipping: 9.998 -> 10.00
+    assert (body["subtotal"], body["shipping"], body["tax"], body["total"]) == ("45.09", "4.90", "10.00", "59.99")
     mug = next(line for line in body["lines"] if line["sku"] == "MUG-01")
     assert mug == {
         "sku": "MUG-01",
@@ -54,6 +54,10 @@ def test_checkout_places_a_pending_order_priced_now(filled_cart, catalog, shoppe
         "currency": "EUR",
         "quantity": 2,
         "line_total": "25.10",
+        "discount": "0.00",
+        "tax_rate": "0.2000",
+        "tax": "5.02",
+        "total": "30.12",
         "quantity_refunded": 0,
     }
     assert body["shipping_address"]["country"] == "GB"
@@ -61,7 +65,7 @@ def test_checkout_places_a_pending_order_priced_now(filled_cart, catalog, shoppe
 
     order = Order.objects.get()
     assert order.customer_id == shopper.id and order.email == shopper.email
-    assert order.total == Decimal("59.01")
+    assert order.total == Decimal("59.99")
     assert not CartLine.objects.exists()
     [created] = published("order.created", order)
     assert created["order_number"] == body["number"]

@@ -10,7 +10,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.orders.models import Order, OrderStatus, OrderStatusChange
-from apps.orders.services import order_ship
+from apps.orders.services.fulfilment import order_ship
 from tests.assertions import assert_problem
 from tests.orders import factories
 from tests.orders.conftest import advance_to_confirmed, client_for, published
@@ -76,7 +76,7 @@ def test_detail_has_history_and_payment_status(place_order, shopper, shopper_cli
 
     assert body["status"] == "confirmed"
     assert body["payment_status"] == "captured"
-    assert body["amount_captured"] == body["total"] == "34.90"
+    assert body["amount_captured"] == body["total"] == "35.88"
     assert [(c["from_status"], c["to_status"]) for c in body["status_history"]] == [
         ("", "pending"),
         ("pending", "stock_reserved"),

@@ -10,7 +10,9 @@ import pytest
 
 from apps.core.events.handlers import deliver
 from apps.orders.models import InboxEvent, OrderStatus, PaymentStatus, Refund
-from apps.orders.services import order_cancel, order_refund_request, payment_idempotency_key
+from apps.orders.services.cancellation import order_cancel
+from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.saga import payment_idempotency_key
 from tests.orders.conftest import advance_to_confirmed, event, published, send
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -38,7 +40,7 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
         "order_id": str(order.id),
         "order_number": order.number,
         "customer_id": str(shopper.id),
-        "amount": "34.90",  # 2 x 12.50 + 4.90 shipping + 5.00 tax
+        "amount": "35.88",  # 2 x 12.50 + 4.90 shipping + 5.98 tax (goods 5.00, shipping 0.98)
         "currency": "EUR",
         "payment_method_token": "pm_test_visa",
         "idempotency_key": f"order-{order.id}-payment",
@@ -61,7 +63,26 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
     assert order.payment_method_token == ""  # decided: the order keeps no credential
     [confirmed] = published("order.confirmed", order)
     assert confirmed["email"] == shopper.email
-    assert confirmed["total"] == "34.90"
+    assert confirmed["total"] == "35.88"
+    # The confirmation email's breakdown, and nothing it does not show (no SKU prices' tax rates, no address)
+    assert confirmed["items"] == [
+        {
+            "product_name": "Product MUG-01",
+            "variant_name": "Variant MUG-01",
+            "quantity": 2,
+            "unit_price": "12.50",
+            "discount": "0.00",
+            "total": "25.00",
+        }
+    ]
+    assert (confirmed["subtotal"], confirmed["discount"], confirmed["shipping"], confirmed["tax"]) == (
+        "25.00",
+        "0.00",
+        "4.90",
+        "5.98",
+    )
+    assert (confirmed["shipping_method"], confirmed["prices_include_tax"]) == ("Standard", False)
+    assert "shipping_address" not in confirmed
     assert [change.to_status for change in order.status_changes.all()] == ["pending", "stock_reserved", "confirmed"]
 
 
@@ -179,7 +200,9 @@ def test_a_short_capture_does_not_confirm(place_order, shopper):
 
 
 def test_payment_refunded_records_the_refund(place_order, shopper):
-    order = advance_to_confirmed(place_order(shopper, {"MUG-01": 2}))  # 25.00 + 4.90 + 5.00 = 34.90
+    order = advance_to_confirmed(
+        place_order(shopper, {"MUG-01": 2})
+    )  # 25.00 + 4.90 + 5.98 tax (shipping taxed too) = 35.88
     refund = order_refund_request(order=order, amount=Decimal("10.00"), actor="staff:alice")
 
     send(

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order, OrderStatus
-from apps.orders.services import order_cancel, order_ship, orders_expire_stalled
+from apps.orders.services.cancellation import order_cancel
+from apps.orders.services.fulfilment import order_ship
+from apps.orders.services.saga import orders_expire_stalled
 from apps.orders.tasks import expire_stalled_orders
 from tests.orders.conftest import advance_to_confirmed, published, send
 

@@ -7,7 +7,7 @@ import pytest
 
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import OrderStatus, OrderStatusChange
-from apps.orders.services import ALLOWED_TRANSITIONS, order_transition
+from apps.orders.services.transitions import ALLOWED_TRANSITIONS, order_transition
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

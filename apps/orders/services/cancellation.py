@@ -1,0 +1,69 @@
+"""Cancellation before shipping, by the shopper, staff or a failed saga step: order.cancelled and
+the compensation (captured money back, committed stock restocked)."""
+
+from __future__ import annotations
+
+import uuid
+
+from apps.core.db import atomic
+from apps.orders.contracts import events as contract
+from apps.orders.errors import IllegalTransition
+from apps.orders.models import Order
+from apps.orders.pricing.vouchers import voucher_uses_release
+from apps.orders.selectors import order_get_for_customer
+from apps.orders.services.refunds import order_refund_all_captured
+from apps.orders.services.transitions import (
+    SERVICE,
+    S,
+    contract_lines,
+    customer_actor,
+    event_publish,
+    order_lock,
+    order_transition,
+)
+
+# Once order.confirmed is out, catalog has committed the stock (the units left the shelf), and
+# order.cancelled only releases a reservation still held; from these statuses a cancellation
+# must name the goods to put back, in the refund's restock lines.
+STOCK_COMMITTED_STATUSES = (S.CONFIRMED, S.PARTIALLY_REFUNDED)
+
+
+def order_cancel_locked(order: Order, *, reason: str, actor: str) -> Order:
+    if order.status == S.PARTIALLY_REFUNDED and order.shipped_at is not None:
+        raise IllegalTransition(
+            f"Order {order.number} has shipped; refund it instead.",
+            extra={"from_status": order.status, "to_status": S.CANCELLED},
+        )
+    stock_committed = order.status in STOCK_COMMITTED_STATUSES
+    order_transition(order=order, to=S.CANCELLED, reason=reason, actor=actor)
+    order.cancel_reason = reason[:50]
+    order.payment_method_token = ""
+    order.save(update_fields=["cancel_reason", "payment_method_token", "updated_at"])
+    event_publish(
+        contract.ORDER_CANCELLED,
+        contract.OrderCancelled(
+            order_id=str(order.id),
+            order_number=order.number,
+            customer_id=str(order.customer_id),
+            email=order.email,
+            reason=reason,
+            lines=contract_lines(order),
+        ),
+    )
+    voucher_uses_release(order=order)
+    order_refund_all_captured(order, reason=f"order cancelled: {reason}", actor=actor, restock=stock_committed)
+    return order
+
+
+def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
+    """Cancel before shipping (shopper, staff or a failed saga step), publish order.cancelled
+    (catalog releases a held reservation, notifications tell the shopper) and ask for any captured
+    money back (refund.requested, restocking the goods if catalog had committed them)."""
+    with atomic(SERVICE):
+        locked = order_lock(order.pk)
+        return order_cancel_locked(locked, reason=reason, actor=actor)
+
+
+def order_cancel_by_customer(*, customer_id: uuid.UUID, order_id: uuid.UUID) -> Order:
+    order = order_get_for_customer(customer_id=customer_id, order_id=order_id)
+    return order_cancel(order=order, reason="customer_request", actor=customer_actor(customer_id))

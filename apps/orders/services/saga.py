@@ -1,0 +1,270 @@
+"""The checkout saga's inbound steps (called by handlers.py) and its timeout: stock reserved or
+rejected, payment captured, failed or refunded, and the sweep of steps that waited too long."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core.db import atomic
+from apps.orders.contracts import events as contract
+from apps.orders.models import Order, PaymentStatus, Refund
+from apps.orders.pricing.money import money_str
+from apps.orders.services.cancellation import order_cancel_locked
+from apps.orders.services.refunds import order_refund_all_captured
+from apps.orders.services.transitions import (
+    ALLOWED_TRANSITIONS,
+    SERVICE,
+    SYSTEM_ACTOR,
+    WAITING_STATUSES,
+    S,
+    contract_lines,
+    event_publish,
+    order_lock,
+    order_transition,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def payment_idempotency_key(order: Order) -> str:
+    """Deterministic per order: a redelivered stock.reserved, or a second request for the same
+    order, can never charge the shopper twice."""
+    return f"order-{order.id}-payment"
+
+
+def _saga_order(order_id: str, event_type: str) -> Order | None:
+    order = order_lock(order_id)
+    if order is None:
+        # Not ours (another environment's event) or a bug upstream; retrying cannot help.
+        logger.warning("%s for unknown order %s ignored", event_type, order_id, extra={"order_id": order_id})
+    return order
+
+
+def _ignored(order: Order, event_type: str) -> None:
+    # Redelivery or a step that arrives after the saga moved on: the state check makes it a no-op.
+    logger.info(
+        "%s ignored for order %s in status %s",
+        event_type,
+        order.number,
+        order.status,
+        extra={"order_id": str(order.id)},
+    )
+
+
+def saga_stock_reserved(*, order_id: str) -> None:
+    """Stock is held: ask payments to capture."""
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "stock.reserved")
+        if order is None:
+            return
+        if order.status != S.PENDING:
+            _ignored(order, "stock.reserved")
+            return
+        order_transition(order=order, to=S.STOCK_RESERVED, reason="stock reserved", actor="event:catalog")
+        order.payment_status = PaymentStatus.REQUESTED
+        order.save(update_fields=["payment_status", "updated_at"])
+        event_publish(
+            contract.PAYMENT_REQUESTED,
+            contract.PaymentRequested(
+                order_id=str(order.id),
+                order_number=order.number,
+                customer_id=str(order.customer_id),
+                amount=money_str(order.total, order.currency),
+                currency=order.currency,
+                payment_method_token=order.payment_method_token,
+                idempotency_key=payment_idempotency_key(order),
+            ),
+        )
+
+
+def saga_stock_rejected(*, order_id: str) -> None:
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "stock.rejected")
+        if order is None:
+            return
+        if order.status != S.PENDING:
+            _ignored(order, "stock.rejected")
+            return
+        order_cancel_locked(order, reason="out_of_stock", actor="event:catalog")
+
+
+def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, currency: str) -> None:
+    """Payment captured: confirm the order. A capture for an order that was cancelled meanwhile
+    (timeout, shopper) is recorded and refunded at once."""
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "payment.succeeded")
+        if order is None:
+            return
+        if order.payment_id == payment_id and order.amount_captured > 0:
+            _ignored(order, "payment.succeeded")
+            return
+        if currency != order.currency:
+            logger.error(
+                "payment %s for order %s in %s, order is in %s", payment_id, order.number, currency, order.currency
+            )
+        order.payment_id = payment_id
+        order.amount_captured += amount
+        order.payment_status = PaymentStatus.CAPTURED
+        order.payment_method_token = ""  # the payment is decided: no credential kept
+        order.save(
+            update_fields=["payment_id", "amount_captured", "payment_status", "payment_method_token", "updated_at"]
+        )
+        if order.status == S.STOCK_RESERVED and currency == order.currency and amount >= order.total:
+            order_transition(order=order, to=S.CONFIRMED, reason="payment captured", actor="event:payments")
+            event_publish(
+                contract.ORDER_CONFIRMED,
+                contract.OrderConfirmed(
+                    order_id=str(order.id),
+                    order_number=order.number,
+                    customer_id=str(order.customer_id),
+                    email=order.email,
+                    total=money_str(order.total, order.currency),
+                    currency=order.currency,
+                    lines=contract_lines(order),
+                    **_confirmation_breakdown(order),
+                ),
+            )
+        elif order.status == S.STOCK_RESERVED:
+            # Captured the wrong amount: do not ship against it; cancel and give it back.
+            order_cancel_locked(order, reason="payment_mismatch", actor="event:payments")
+        elif order.status == S.CANCELLED:
+            order_refund_all_captured(order, reason="payment captured after cancellation", actor="event:payments")
+        else:
+            _ignored(order, "payment.succeeded")
+
+
+def _confirmation_breakdown(order: Order) -> dict[str, Any]:
+    """What the confirmation email shows beyond the total, as decimal strings."""
+
+    def money(amount: Decimal) -> str:
+        return money_str(amount, order.currency)
+
+    return {
+        "items": [
+            contract.ConfirmedItem(
+                product_name=line.product_name,
+                variant_name=line.variant_name,
+                quantity=line.quantity,
+                unit_price=money(line.unit_price),
+                discount=money(line.discount),
+                total=money(line.line_total - line.discount),
+            )
+            for line in order.lines.all()
+        ],
+        "subtotal": money(order.subtotal),
+        "discount": money(order.discount),
+        "shipping": money(order.shipping),
+        "shipping_method": order.shipping_method_name,
+        "tax": money(order.tax),
+        "prices_include_tax": order.prices_include_tax,
+    }
+
+
+def saga_payment_failed(*, order_id: str, reason_code: str) -> None:
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "payment.failed")
+        if order is None:
+            return
+        if order.status not in WAITING_STATUSES:
+            _ignored(order, "payment.failed")
+            return
+        order.payment_status = PaymentStatus.FAILED
+        order.save(update_fields=["payment_status", "updated_at"])  # the cancel below forgets the token
+        order_cancel_locked(order, reason=f"payment_failed:{reason_code}"[:50], actor="event:payments")
+
+
+def saga_payment_refunded(*, order_id: str, refund_id: str, amount: Decimal, currency: str) -> None:
+    """Money went back: record it against the refund asked for (or a refund made in payments'
+    own admin) and move the order to refunded or partially_refunded."""
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "payment.refunded")
+        if order is None:
+            return
+        refund = _refund_for_event(order, refund_id)
+        if refund is not None and refund.status == Refund.Status.COMPLETED:
+            _ignored(order, "payment.refunded")
+            return
+        now = timezone.now()
+        if refund is None:
+            refund = Refund(
+                order=order, currency=currency, reason="refunded by payments", requested_by="event:payments"
+            )
+        refund.amount = amount
+        refund.status = Refund.Status.COMPLETED
+        refund.completed_at = now
+        refund.payment_refund_id = refund_id
+        refund.save()
+        order.amount_refunded += amount
+        fully = order.amount_refunded >= order.amount_captured
+        order.payment_status = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+        order.save(update_fields=["amount_refunded", "payment_status", "updated_at"])
+        target = S.REFUNDED if fully else S.PARTIALLY_REFUNDED
+        # A cancelled order stays cancelled: its refund is the compensation, shown by payment_status.
+        if target in ALLOWED_TRANSITIONS[order.status]:
+            order_transition(order=order, to=target, reason=f"refunded {amount} {currency}", actor="event:payments")
+        else:
+            _ignored(order, "payment.refunded (status kept)")
+
+
+def saga_refund_failed(*, order_id: str, refund_id: str, reason_code: str) -> None:
+    """Payments could not refund: the refund is marked failed, so its amount (and any lines it
+    named) can be refunded again; staff see the failure in the admin."""
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "payment.refund_failed")
+        if order is None:
+            return
+        refund = _refund_for_event(order, refund_id)
+        if refund is None or refund.status != Refund.Status.REQUESTED:
+            _ignored(order, "payment.refund_failed")
+            return
+        refund.status = Refund.Status.FAILED
+        refund.failure_reason = reason_code[:255]
+        refund.save(update_fields=["status", "failure_reason"])
+        lines = {line.sku: line for line in order.lines.all()}
+        for item in refund.lines:
+            line = lines.get(item["sku"])
+            if line is not None:
+                line.quantity_refunded = max(0, line.quantity_refunded - item["quantity"])
+                line.save(update_fields=["quantity_refunded"])
+        logger.warning(
+            "refund %s of order %s failed: %s", refund.id, order.number, reason_code, extra={"order_id": str(order.id)}
+        )
+
+
+def _refund_for_event(order: Order, refund_id: str) -> Refund | None:
+    try:
+        ours = order.refunds.filter(pk=uuid.UUID(refund_id)).first()
+    except ValueError:
+        ours = None
+    return ours or order.refunds.filter(payment_refund_id=refund_id).first()
+
+
+def orders_expire_stalled(*, now: datetime | None = None) -> int:
+    """Cancel (and compensate) every order whose saga step has waited longer than
+    ORDERS_SAGA_TIMEOUT_SECONDS. Each order in its own transaction: one failure stops no other."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.ORDERS_SAGA_TIMEOUT_SECONDS)
+    stalled = list(
+        Order.objects.filter(status__in=WAITING_STATUSES, status_changed_at__lt=cutoff).values_list("id", flat=True)
+    )
+    expired = 0
+    for order_id in stalled:
+        try:
+            with atomic(SERVICE):
+                order = order_lock(order_id)
+                # Re-checked under the lock: the step may have answered since the scan.
+                if order is None or order.status not in WAITING_STATUSES or order.status_changed_at >= cutoff:
+                    continue
+                order_cancel_locked(order, reason="saga_timeout", actor=f"{SYSTEM_ACTOR}:saga-timeout")
+                expired += 1
+        except Exception:
+            logger.exception("could not expire stalled order %s", order_id, extra={"order_id": str(order_id)})
+    if expired:
+        logger.info("expired %s stalled orders", expired)
+    return expired
