@@ -76,9 +76,9 @@ class Stack:
             else {"ParameterKey": key, "UsePreviousValue": True}
             for key in current["parameters"]
         ]
-        triggers = [
-            {"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in current["outputs"]["RollbackTriggers"].split(",")
-        ]
+        # A service stack (service.yaml) has none: its ECS services roll back on their own alarms.
+        arns = [arn for arn in current["outputs"].get("RollbackTriggers", "").split(",") if arn]
+        triggers = [{"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in arns]
         rollback = {"RollbackTriggers": triggers, "MonitoringTimeInMinutes": monitoring_minutes}
         print(f"release: updating {self.name}: {json.dumps(changes, sort_keys=True)}", flush=True)
         try:

@@ -124,19 +124,6 @@ def test_the_queue_policy_lets_only_the_events_topic_send(templates):
     }
 
 
-def test_web_releases_are_blue_green_with_alarm_rollback(templates):
-    service = templates["service"]["Resources"]
-    assert service["WebService"]["Properties"]["DeploymentController"] == {"Type": "CODE_DEPLOY"}
-    group = service["DeploymentGroup"]["Properties"]
-    assert group["DeploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
-    assert set(group["AutoRollbackConfiguration"]["Events"]) >= {"DEPLOYMENT_STOP_ON_ALARM"}
-    alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
-    assert alarms == {"Web5xxBlueAlarm", "Web5xxGreenAlarm", "WebLatencyBlueAlarm", "WebLatencyGreenAlarm"}
-    assert all(name in service for name in alarms)
-    worker = service["WorkerService"]["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]
-    assert worker == {"Enable": True, "Rollback": True}
-
-
 # --- notifications: SES from one identity, SMS to phone numbers only ------------------------------
 
 
@@ -211,3 +198,70 @@ def test_a_star_resource_outside_the_listed_exceptions_fails_the_check(sid, acti
     policy["Statement"].append({"Sid": sid, "Effect": "Allow", "Action": action, "Resource": "*"})
     problems = foreign_role_resources(service)
     assert problems == [f'RuntimePolicy: statement {sid} names "*"']
+
+
+# --- security groups: each one's egress is what its comment says ----------------------------------
+
+
+def open_egress_groups(template: dict) -> list[str]:
+    """Security groups that keep AWS's default egress (all traffic anywhere: a group declared without
+    SecurityGroupEgress gets it) or declare all protocols to somewhere other than loopback."""
+    problems = []
+    for name, group in resources(template, "AWS::EC2::SecurityGroup").items():
+        rules = group["Properties"].get("SecurityGroupEgress")
+        if not rules:
+            problems.append(f"{name}: default egress (all traffic anywhere)")
+            continue
+        for rule in rules:
+            if str(rule["IpProtocol"]) == "-1" and rule.get("CidrIp") != "127.0.0.1/32":
+                problems.append(
+                    f"{name}: all traffic to {rule.get('CidrIp') or rule.get('DestinationSecurityGroupId')}"
+                )
+    return problems
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_no_security_group_allows_all_egress(templates, name):
+    assert open_egress_groups(templates[name]) == []
+
+
+def test_a_group_without_declared_egress_fails_the_check(templates):
+    broken = json.loads(json.dumps(templates["platform"]))
+    del broken["Resources"]["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert open_egress_groups(broken) == ["LoadBalancerSecurityGroup: default egress (all traffic anywhere)"]
+
+
+def test_the_load_balancer_and_vpc_link_reach_only_their_next_hop(templates):
+    groups = resources(templates["platform"], "AWS::EC2::SecurityGroup")
+    [vpc_link] = groups["VpcLinkSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert (vpc_link["FromPort"], vpc_link["ToPort"]) == (443, 443)
+    assert vpc_link["DestinationSecurityGroupId"] == {"Ref": "LoadBalancerSecurityGroup"}
+    [balancer] = groups["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert (balancer["FromPort"], balancer["ToPort"]) == (8000, 8000)
+    assert balancer["CidrIp"] == {"Fn::ImportValue": {"Fn::Sub": "${NetworkStackName}-VpcCidr"}}
+    # No egress rules outside the groups: CloudFormation would drop them on the group's next update.
+    assert not resources(templates["platform"], "AWS::EC2::SecurityGroupEgress")
+
+
+# --- the EC2 variant's encrypted volumes: Auto Scaling may use the key ------------------------------
+
+
+def test_the_groups_launch_with_the_role_the_key_policy_grants(templates):
+    platform, asg = templates["platform"], templates["service-asg"]
+    statements = {s["Sid"]: s for s in platform["Resources"]["Key"]["Properties"]["KeyPolicy"]["Statement"]}
+    role_arn = platform["Outputs"]["AutoScalingRoleArn"]["Value"]
+    assert statements["AutoScalingUsesKeyForVolumes"]["Principal"] == {"AWS": role_arn}
+    assert {"kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"} <= set(
+        statements["AutoScalingUsesKeyForVolumes"]["Action"]
+    )
+    grant = statements["AutoScalingAttachesEncryptedVolumes"]
+    assert grant["Principal"] == {"AWS": role_arn} and grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert platform["Resources"]["AutoScalingRole"]["Properties"]["AWSServiceName"] == "autoscaling.amazonaws.com"
+    for name, group in resources(asg, "AWS::AutoScaling::AutoScalingGroup").items():
+        assert group["Properties"]["ServiceLinkedRoleARN"] == {
+            "Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-AutoScalingRoleArn"}
+        }, name
+    for name, template in resources(asg, "AWS::EC2::LaunchTemplate").items():
+        for device in template["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"]:
+            assert device["Ebs"]["KmsKeyId"] == {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-KeyArn"}}, name

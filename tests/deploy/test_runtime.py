@@ -4,7 +4,6 @@ execs, and that the timeouts agree with the load balancer and ECS settings in th
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import shlex
@@ -264,32 +263,3 @@ def test_the_image_build_collectstatic_step_passes_the_production_settings_check
 def test_dockerignore_keeps_secrets_and_local_state_out():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var", ".env", "tests"} <= ignored
-
-
-# --- release files ----------------------------------------------------------------------------------
-
-release = _module("release")
-
-
-def test_release_files_keep_the_stack_task_definition_and_swap_the_image(tmp_path: Path):
-    described = {
-        "taskDefinition": {
-            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/shopstack-users-web:3",
-            "revision": 3,
-            "status": "ACTIVE",
-            "family": "shopstack-users-web",
-            "containerDefinitions": [
-                {"name": "app", "image": "old:1", "environment": [{"name": "SERVICE", "value": "x"}]}
-            ],
-        }
-    }
-    files = release.write_files(image="repo:abc", out=tmp_path / "release", describe=lambda family: described)
-    assert json.loads((tmp_path / "imageDetail.json").read_text()) == {"ImageURI": "repo:abc"}
-    assert json.loads((tmp_path / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": "repo:abc"}]
-    for name in SERVICES:
-        taskdef = json.loads((tmp_path / "release" / name / "taskdef.json").read_text())
-        assert taskdef["containerDefinitions"][0]["image"] == "<IMAGE1_NAME>"
-        assert "revision" not in taskdef and "taskDefinitionArn" not in taskdef
-        appspec = (tmp_path / "release" / name / "appspec.yaml").read_text()
-        assert 'ContainerName: "app"' in appspec and "ContainerPort: 8000" in appspec
-    assert len(files) == 2 + 2 * len(SERVICES)
