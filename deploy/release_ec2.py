@@ -11,8 +11,10 @@ deployment alarms (its RollbackTriggers output) as rollback triggers:
 
 0. only if an earlier release stopped half way (the idle colour still has weight): all traffic
    back to the live colour;
-1. the idle colour gets the new image tag, the current Amazon Linux 2023 AMI and the live colour's
-   capacity; then wait until its instances pass the target group's health check (no traffic yet);
+1. the idle colour gets the new image tag, the current Amazon Linux 2023 AMI, the live colour's
+   minimum (Capacity) and its current size (DesiredCapacity: what autoscaling has grown it to, read
+   from its group); then wait until its instances pass the target group's health check (no
+   traffic yet);
 2. canary: 10% to it, watched 10 minutes;
 3. all traffic to it, watched 10 minutes;
 4. the old colour scaled to 0: it is the idle colour of the next release.
@@ -108,6 +110,13 @@ class Stack:
         if status != "UPDATE_COMPLETE":
             raise ReleaseError(f"{self.name} ended in {status}")
 
+    def current_size(self, colour: str) -> int:
+        group = self.describe()["outputs"][f"{colour}AutoScalingGroupName"]
+        output = self.run(
+            ["autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group, "--output", "json"]
+        )
+        return int(json.loads(output)["AutoScalingGroups"][0]["DesiredCapacity"])
+
     def wait_healthy(self, colour: str) -> None:
         group = self.describe()["outputs"][f"{colour}TargetGroupArn"]
         print(f"release: waiting for the {colour.lower()} instances to pass the health check", flush=True)
@@ -132,14 +141,22 @@ def release(stack: Stack, *, image_tag: str, ami_id: str) -> str:
     print(f"release: {live.lower()} is live, releasing {image_tag} ({ami_id}) to {idle.lower()}", flush=True)
     if weights[idle]:
         stack.update({f"{live}Weight": "100", f"{idle}Weight": "0"})
-    stack.update({f"{idle}ImageTag": image_tag, f"{idle}AmiId": ami_id, f"{idle}Capacity": capacity})
+    size = str(max(int(capacity), stack.current_size(live)))
+    stack.update(
+        {
+            f"{idle}ImageTag": image_tag,
+            f"{idle}AmiId": ami_id,
+            f"{idle}Capacity": capacity,
+            f"{idle}DesiredCapacity": size,
+        }
+    )
     stack.wait_healthy(idle)
     stack.update(
         {f"{live}Weight": str(100 - CANARY_PERCENT), f"{idle}Weight": str(CANARY_PERCENT)},
         monitoring_minutes=MONITORING_MINUTES,
     )
     stack.update({f"{live}Weight": "0", f"{idle}Weight": "100"}, monitoring_minutes=MONITORING_MINUTES)
-    stack.update({f"{live}Capacity": "0"})
+    stack.update({f"{live}Capacity": "0", f"{live}DesiredCapacity": "0"})
     print(f"release: {idle.lower()} serves {image_tag}; {live.lower()} scaled to 0", flush=True)
     return idle
 
