@@ -51,7 +51,7 @@ def test_the_pipeline_registers_no_task_definition_a_service_runs(pipeline):
     assert not [action for action in pipeline_actions if action.startswith(("ecs:", "codedeploy:"))]
     # The migrate step may start one-off tasks of the migrate families only.
     run_task = next(s for name, s in iam_statements(pipeline) if name == "BuildRole" and s["Sid"] == "RunMigrations")
-    assert run_task["Resource"]["Fn::Sub"].endswith("task-definition/${ServiceStackPrefix}*-migrate*:*")
+    assert run_task["Resource"]["Fn::Sub"].endswith("task-definition/*shopstack-*-migrate-release:*")
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
@@ -353,3 +353,37 @@ def test_every_task_gets_the_proxy_count_csrf_origin_and_cors_origins(service, n
         }
         assert environment["CORS_ALLOWED_ORIGINS"] == "https://shop.example.com"
     assert service["Parameters"]["CorsAllowedOrigins"]["Default"] == ""
+
+
+# --- two environments in one account ----------------------------------------------------------------
+
+# Properties whose value is a name unique in the account and region (not only in its stack, cluster
+# or parent resource).
+ACCOUNT_WIDE_NAMES = {
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::ECS::TaskDefinition": "Family",
+}
+
+
+def unprefixed_names(template: dict) -> list[str]:
+    problems = []
+    for name, resource in resources(template).items():
+        key = ACCOUNT_WIDE_NAMES.get(resource["Type"])
+        if key and "${ResourcePrefix}" not in json.dumps(resource["Properties"].get(key, "${ResourcePrefix}")):
+            problems.append(f"{name}.{key}")
+    return problems
+
+
+def test_every_account_wide_name_of_a_service_stack_carries_the_resource_prefix(service):
+    assert unprefixed_names(service) == []
+    # The release finds the migrate task definition through the stack, never by a family name.
+    assert "${ResourcePrefix}" in service["Outputs"]["MigrateTaskFamily"]["Value"]["Fn::Sub"]
+    assert service["Outputs"]["MigrateTaskDefinition"]["Value"] == {"Ref": "MigrateTaskDefinition"}
+
+
+def test_an_unprefixed_name_fails_the_check(service):
+    broken = json.loads(json.dumps(service))
+    broken["Resources"]["LogGroup"]["Properties"]["LogGroupName"] = {"Fn::Sub": "/shopstack/${ServiceName}"}
+    assert unprefixed_names(broken) == ["LogGroup.LogGroupName"]
