@@ -4,10 +4,11 @@
     SERVICE=<name> entrypoint.py <role> [extra arguments...]
 
 Roles: web (gunicorn), worker (Celery on the service's own SQS queue), beat (Celery beat: the
-periodic sweeps), relay (the outbox relay loop), migrate (manage.py migrate), manage (any other
-management command, for one-off tasks). SERVICE is checked against config.services before
-anything starts, and the process is replaced (exec) by the final command so signals from ECS
-(SIGTERM, then SIGKILL after stopTimeout) reach gunicorn or Celery directly.
+periodic sweeps), relay (the outbox relay loop), migrate (manage.py migrate, one at a time, with
+timeouts: deploy/migrate.py), manage (any other management command, for one-off tasks).
+SERVICE is checked against config.services before anything starts, and the process is replaced
+(exec) by the final command so signals from ECS (SIGTERM, then SIGKILL after stopTimeout) reach
+gunicorn or Celery directly.
 
 Plain Python, no Django import: the argv is built by `build_command()`, which tests call.
 """
@@ -84,7 +85,8 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
     if role == "relay":
         return [*manage, "relay_outbox", "--loop", *extra]
     if role == "migrate":
-        return [*manage, "migrate", "--noinput", *extra]
+        # manage.py migrate under an advisory lock, with lock and statement timeouts.
+        return [python, str(ROOT / "deploy" / "migrate.py"), *extra]
     if not extra:
         raise EntrypointError("role 'manage' needs a management command, e.g. `manage createsuperuser`")
     return [*manage, *extra]

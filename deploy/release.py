@@ -14,7 +14,8 @@ stack agree on one value, the stack's ImageTag parameter:
   output, never "the latest revision" of a family another environment may share) in a family of
   its own that no service runs, deregistered afterwards. It waits as long as the migration runs
   (no waiter cap; the CodeBuild timeout bounds it), and a retry that finds a migration still
-  running waits for that one instead of starting a second;
+  running waits for that one instead of starting a second (deploy/migrate.py also holds an
+  advisory lock around `migrate`, with lock and statement timeouts);
 - deploy: a stack update that keeps the template and every other parameter and sets ImageTag.
   CloudFormation updates the worker and scheduler first, then the web tier (ECS blue/green with
   alarm rollback); a failed deployment rolls the whole update back, to the previous ImageTag,

@@ -59,7 +59,11 @@ def test_beat_relay_migrate_and_manage():
     assert beat[beat.index("--schedule") + 1].startswith("/tmp/")
     manage = [sys.executable, str(ROOT / "manage.py")]
     assert entrypoint.build_command("relay", service="orders", env={}) == [*manage, "relay_outbox", "--loop"]
-    assert entrypoint.build_command("migrate", service="orders", env={}) == [*manage, "migrate", "--noinput"]
+    # migrate runs under deploy/migrate.py: one at a time, with lock and statement timeouts.
+    assert entrypoint.build_command("migrate", service="orders", env={}) == [
+        sys.executable,
+        str(ROOT / "deploy" / "migrate.py"),
+    ]
     assert entrypoint.build_command("manage", service="orders", env={}, extra=["showmigrations"]) == [
         *manage,
         "showmigrations",
