@@ -45,7 +45,9 @@ def test_service_roles_reference_only_their_own_resources(templates, name):
 def test_the_policies_see_the_resources_they_judge(templates):
     # A check over nothing passes vacuously: make sure the templates hold what the checks look at.
     service, platform = templates["service"], templates["platform"]
-    assert set(resources(service, "AWS::SQS::Queue")) == {"Queue", "DeadLetterQueue"}
+    assert set(resources(service, "AWS::SQS::Queue")) == {"Queue", "DeadLetterQueue", "SubscriptionDeadLetterQueue"}
+    assert set(resources(service, "AWS::SNS::Subscription")) == {"EventsSubscription"}
+    assert set(resources(platform, "AWS::SNS::Subscription")) == {"AlertsEmail"}
     assert len(resources(platform, "AWS::S3::Bucket")) == 3
     assert len(resources(platform, "AWS::SNS::Topic")) == 2
     assert resources(service, "AWS::RDS::DBInstance")
@@ -61,6 +63,25 @@ def test_removing_a_redrive_policy_fails_the_check(templates):
     assert any(problem.startswith("Queue:") for problem in problems)
     # Nothing redrives to the dead-letter queue any more, so it counts as an ordinary queue too.
     assert any(problem.startswith("DeadLetterQueue:") for problem in problems)
+
+
+@pytest.mark.parametrize(("name", "subscription"), [("service", "EventsSubscription"), ("platform", "AlertsEmail")])
+def test_a_subscription_without_a_dead_letter_queue_fails_the_check(name, subscription):
+    template = load(name)
+    del template["Resources"][subscription]["Properties"]["RedrivePolicy"]
+    assert f"{subscription}: a subscription without a dead-letter queue of this template" in unredriven_queues(template)
+
+
+def test_queues_and_secrets_outlive_the_stack(templates):
+    service = templates["service"]
+    kept = [
+        *resources(service, "AWS::SQS::Queue").items(),
+        *resources(service, "AWS::SecretsManager::Secret").items(),
+        *resources(templates["platform"], "AWS::SQS::Queue").items(),
+    ]
+    assert len(kept) == 6
+    for name, resource in kept:
+        assert resource.get("DeletionPolicy") == "Retain" == resource.get("UpdateReplacePolicy"), name
 
 
 def test_a_redrive_to_an_unknown_queue_fails_the_check():
@@ -265,3 +286,46 @@ def test_the_groups_launch_with_the_role_the_key_policy_grants(templates):
     for name, template in resources(asg, "AWS::EC2::LaunchTemplate").items():
         for device in template["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"]:
             assert device["Ebs"]["KmsKeyId"] == {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-KeyArn"}}, name
+
+
+# --- alarms: what an operator hears of -------------------------------------------------------------
+
+
+def _alarm_metrics(template: dict) -> set[tuple[str, str]]:
+    metrics = set()
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        if "MetricName" in properties:
+            metrics.add((properties["Namespace"], properties["MetricName"]))
+        for query in properties.get("Metrics", []):
+            if "MetricStat" in query:
+                metric = query["MetricStat"]["Metric"]
+                metrics.add((metric["Namespace"], metric["MetricName"]))
+    return metrics
+
+
+def test_the_database_tasks_deliveries_and_gateway_are_watched(templates):
+    service = _alarm_metrics(templates["service"])
+    assert {
+        ("AWS/RDS", "CPUUtilization"),
+        ("AWS/RDS", "FreeStorageSpace"),
+        ("AWS/RDS", "DatabaseConnections"),
+        ("ECS/ContainerInsights", "RunningTaskCount"),
+        ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    } <= service
+    assert ("AWS/SNS", "NumberOfNotificationsFailed") in _alarm_metrics(templates["platform"])
+    assert ("AWS/ApiGateway", "5xx") in _alarm_metrics(templates["api-gateway"])
+    # Every ECS service has a running-task alarm.
+    watched = {
+        alarm["Properties"]["Dimensions"][1]["Value"]["Fn::GetAtt"][0]
+        for alarm in resources(templates["service"], "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "RunningTaskCount"
+    }
+    assert watched == set(resources(templates["service"], "AWS::ECS::Service"))
+
+
+def test_every_alarm_tells_the_alerts_topic_or_scales(templates):
+    for name in TEMPLATE_NAMES:
+        for alarm_name, alarm in resources(templates[name], "AWS::CloudWatch::Alarm").items():
+            assert alarm["Properties"].get("AlarmActions"), (name, alarm_name)
