@@ -186,8 +186,12 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
         # balancer: API Gateway appends the caller's address to X-Forwarded-For, the load balancer
         # appends the VPC link's, so the client is the 2nd address from the right (deploy/README.md).
         "TRUSTED_PROXY_COUNT": str(TRUSTED_PROXY_COUNT),
-        # The admin's forms are posted through the gateway from the public API origin (the issuer).
-        "DJANGO_CSRF_TRUSTED_ORIGINS": platform_import("JwtIssuer"),
+        # Origins forms are posted from: the public API origin (the issuer) and the load balancer's
+        # name, where staff reach the admin from inside the VPC (the gateway routes no /admin).
+        "DJANGO_CSRF_TRUSTED_ORIGINS": sub(
+            "${Issuer},https://${Internal}",
+            {"Issuer": platform_import("JwtIssuer"), "Internal": platform_import("LoadBalancerServerName")},
+        ),
         # Storefronts (browsers on other origins) that may call the API; empty: none.
         "CORS_ALLOWED_ORIGINS": ref("CorsAllowedOrigins"),
     }

@@ -349,7 +349,13 @@ def test_every_task_gets_the_proxy_count_csrf_origin_and_cors_origins(service, n
         }
         assert environment["TRUSTED_PROXY_COUNT"] == "2", task
         assert environment["DJANGO_CSRF_TRUSTED_ORIGINS"] == {
-            "Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-JwtIssuer"}
+            "Fn::Sub": [
+                "${Issuer},https://${Internal}",
+                {
+                    "Issuer": {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-JwtIssuer"}},
+                    "Internal": {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-LoadBalancerServerName"}},
+                },
+            ]
         }
         assert environment["CORS_ALLOWED_ORIGINS"] == "https://shop.example.com"
     assert service["Parameters"]["CorsAllowedOrigins"]["Default"] == ""
