@@ -2,6 +2,7 @@
 """The pipeline's release steps for a service stack (service.yaml), stdlib and the AWS CLI only:
 
     python deploy/release.py files --image <uri:tag>                                   # Build stage
+    python deploy/release.py scan --image <uri:tag> [--fail-on CRITICAL,HIGH]         # Build stage
     python deploy/release.py migrate --stack-name shopstack-<svc> --image <uri:tag> --cluster <c>
     python deploy/release.py deploy --stack-name shopstack-<svc> --image-tag <tag>
 
@@ -9,6 +10,8 @@ The service stack is the only owner of its task definitions and services; the pi
 stack agree on one value, the stack's ImageTag parameter:
 
 - files: imageDetail.json (the image the Build stage pushed), read by the later stages;
+- scan: waits for ECR's scan on push of the image and stops the release on a CRITICAL or HIGH
+  finding (--fail-on);
 - migrate: runs the service's migrations with the new image before anything else moves, as a
   one-off task registered from the stack's own migrate task definition (its MigrateTaskDefinition
   output, never "the latest revision" of a family another environment may share) in a family of
@@ -160,6 +163,36 @@ class Migration:
         print("release: migrations applied", flush=True)
 
 
+def scan_gate(image: str, *, fail_on: set[str], run: Runner = aws) -> dict[str, int]:
+    """Waits for ECR's scan of `image` (scan on push) and fails on a finding of a severity in
+    `fail_on`; the severity counts."""
+    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    image_id = f"imageTag={tag}"
+    run(["ecr", "wait", "image-scan-complete", "--repository-name", repository, "--image-id", image_id])
+    findings = json.loads(
+        run(
+            [
+                "ecr",
+                "describe-image-scan-findings",
+                "--repository-name",
+                repository,
+                "--image-id",
+                image_id,
+                "--output",
+                "json",
+            ]
+        )
+    )
+    counts = findings.get("imageScanFindings", {}).get("findingSeverityCounts", {})
+    blocking = {severity: count for severity, count in counts.items() if severity in fail_on and count}
+    print(f"release: scan of {image}: {json.dumps(counts, sort_keys=True)}", flush=True)
+    if blocking:
+        raise ReleaseError(
+            f"the image has {json.dumps(blocking, sort_keys=True)} findings; fix them or release another image"
+        )
+    return counts
+
+
 def deploy(stack: Stack, *, image_tag: str) -> None:
     """The stack update that releases `image_tag` to every tier of the service."""
     stack.update({"ImageTag": image_tag})
@@ -167,17 +200,22 @@ def deploy(stack: Stack, *, image_tag: str) -> None:
 
 def main(argv: list[str] | None = None, run: Runner = aws, sleep: Callable[[float], None] = time.sleep) -> int:
     parser = argparse.ArgumentParser(description="Release steps of a service stack.")
-    parser.add_argument("command", choices=["files", "migrate", "deploy"])
+    parser.add_argument("command", choices=["files", "scan", "migrate", "deploy"])
     parser.add_argument("--image", help="<repository>:<tag> (files, migrate)")
     parser.add_argument("--image-tag", help="deploy: the tag to release")
     parser.add_argument("--stack-name", help="migrate, deploy: the service stack")
     parser.add_argument("--cluster", help="migrate: the ECS cluster")
     parser.add_argument("--out", type=Path, default=Path("."))
+    parser.add_argument(
+        "--fail-on", default="CRITICAL,HIGH", help="scan: comma-separated severities that stop the release"
+    )
     options = parser.parse_args(argv)
     try:
         if options.command == "files":
             for path in write_files(image=options.image, out=options.out):
                 print(f"release: wrote {path}")
+        elif options.command == "scan":
+            scan_gate(options.image, fail_on=set(options.fail_on.split(",")), run=run)
         elif options.command == "migrate":
             Migration(Stack(options.stack_name, run), cluster=options.cluster, run=run, sleep=sleep).migrate(
                 image=options.image

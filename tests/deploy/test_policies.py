@@ -329,3 +329,10 @@ def test_every_alarm_tells_the_alerts_topic_or_scales(templates):
     for name in TEMPLATE_NAMES:
         for alarm_name, alarm in resources(templates[name], "AWS::CloudWatch::Alarm").items():
             assert alarm["Properties"].get("AlarmActions"), (name, alarm_name)
+
+
+def test_the_database_engine_is_pinned_to_its_major_version(templates):
+    parameter = templates["service"]["Parameters"]["DbEngineVersion"]
+    assert parameter["Default"] == "16" and parameter["AllowedPattern"] == "^\\d+$"
+    database = templates["service"]["Resources"]["Database"]["Properties"]
+    assert database["AutoMinorVersionUpgrade"] is True

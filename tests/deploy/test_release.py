@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from config.services import SERVICES
 from tests.deploy.templates import ROOT, exists, iam_statements, load, resolve, resources, service_parameters
@@ -393,3 +394,40 @@ def test_an_unprefixed_name_fails_the_check(service):
     broken = json.loads(json.dumps(service))
     broken["Resources"]["LogGroup"]["Properties"]["LogGroupName"] = {"Fn::Sub": "/shopstack/${ServiceName}"}
     assert unprefixed_names(broken) == ["LogGroup.LogGroupName"]
+
+
+# --- deploy/release.py scan: ECR's findings gate the release -------------------------------------------
+
+
+class FakeEcr:
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts, self.calls = counts, []
+
+    def __call__(self, args: list[str]) -> str:
+        self.calls.append(args)
+        assert args[args.index("--repository-name") + 1] == "shopstack"
+        assert args[args.index("--image-id") + 1] == "imageTag=new"
+        if args[:3] == ["ecr", "wait", "image-scan-complete"]:
+            return ""
+        if args[:2] == ["ecr", "describe-image-scan-findings"]:
+            return json.dumps({"imageScanFindings": {"findingSeverityCounts": self.counts}})
+        raise AssertionError(f"unexpected call {args}")
+
+
+@pytest.mark.parametrize(
+    ("counts", "exit_code"), [({}, 0), ({"LOW": 3, "MEDIUM": 1}, 0), ({"HIGH": 1}, 1), ({"CRITICAL": 2, "LOW": 1}, 1)]
+)
+def test_a_critical_or_high_finding_stops_the_release(counts, exit_code):
+    fake = FakeEcr(counts)
+    assert run(fake, "scan", "--image", IMAGE) == exit_code
+    # It waits for the scan to finish before reading the findings.
+    assert fake.calls[0][:3] == ["ecr", "wait", "image-scan-complete"]
+
+
+def test_the_build_gates_on_the_scan_before_writing_the_release(pipeline):
+    buildspec = yaml.safe_load((ROOT / "deploy" / "buildspec.yml").read_text())
+    commands = buildspec["phases"]["post_build"]["commands"]
+    scan = commands.index('python deploy/release.py scan --image "$IMAGE"')
+    assert scan < commands.index('python deploy/release.py files --image "$IMAGE"')
+    statements = {s["Sid"]: s for name, s in iam_statements(pipeline) if name == "BuildRole"}
+    assert "ecr:DescribeImageScanFindings" in statements["PushImage"]["Action"]
