@@ -229,7 +229,9 @@ def test_dockerfile_is_multi_stage_slim_non_root():
     builder, final = _stages(dockerfile)
     assert "AS builder" in builder.splitlines()[0]
     assert "pip install" in builder and "requirements.txt" in builder
-    assert re.search(r"ARG PYTHON_IMAGE=python:3\.11-slim", dockerfile)
+    # The base from ECR Public, no Dockerfile frontend pulled from Docker Hub (issue #16, 8).
+    assert re.search(r"ARG PYTHON_IMAGE=public\.ecr\.aws/docker/library/python:3\.11-slim", dockerfile)
+    assert not re.search(r"^# *syntax=", dockerfile, re.MULTILINE | re.IGNORECASE)
     assert final.startswith("${PYTHON_IMAGE}")
     assert "COPY --from=builder /opt/venv /opt/venv" in final
     assert "build-essential" not in final and "gcc" not in final
