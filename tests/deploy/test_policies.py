@@ -336,3 +336,10 @@ def test_the_database_engine_is_pinned_to_its_major_version(templates):
     assert parameter["Default"] == "16" and parameter["AllowedPattern"] == "^\\d+$"
     database = templates["service"]["Resources"]["Database"]["Properties"]
     assert database["AutoMinorVersionUpgrade"] is True
+
+
+def test_the_database_has_enhanced_monitoring_and_no_skip_for_it(templates):
+    database = templates["service"]["Resources"]["Database"]
+    assert database["Properties"]["MonitoringInterval"] == 60
+    assert database["Properties"]["MonitoringRoleArn"] == {"Fn::GetAtt": ["DatabaseMonitoringRole", "Arn"]}
+    assert "CKV_AWS_118" not in json.dumps(database.get("Metadata", {}))
