@@ -11,6 +11,7 @@ from config.services import SERVICES
 from tests.deploy.templates import (
     SES_IDENTITY_ARN,
     TEMPLATE_NAMES,
+    exists,
     foreign_role_resources,
     iam_statements,
     load,
@@ -343,3 +344,38 @@ def test_the_database_has_enhanced_monitoring_and_no_skip_for_it(templates):
     assert database["Properties"]["MonitoringInterval"] == 60
     assert database["Properties"]["MonitoringRoleArn"] == {"Fn::GetAtt": ["DatabaseMonitoringRole", "Arn"]}
     assert "CKV_AWS_118" not in json.dumps(database.get("Metadata", {}))
+
+
+# --- the network: a NAT gateway per zone as an option ------------------------------------------------
+
+
+def _private_egress(network: dict, parameters: dict) -> dict[str, str | None]:
+    """{private subnet: the NAT gateway its route table sends 0.0.0.0/0 to}, as deployed."""
+    tables = {}
+    for name, association in resources(network, "AWS::EC2::SubnetRouteTableAssociation").items():
+        properties = resolve(association["Properties"], network, parameters)
+        if properties["SubnetId"]["Ref"].startswith("PrivateSubnet"):
+            tables[properties["SubnetId"]["Ref"]] = properties["RouteTableId"]["Ref"]
+    routes = {
+        route["Properties"]["RouteTableId"]["Ref"]: route["Properties"]["NatGatewayId"]["Ref"]
+        for route in resources(network, "AWS::EC2::Route").values()
+        if "NatGatewayId" in route["Properties"] and exists(network, route, parameters)
+    }
+    return {subnet: routes.get(table) for subnet, table in tables.items()}
+
+
+def test_one_nat_gateway_by_default_one_per_zone_as_an_option(templates):
+    network = templates["network"]
+    assert _private_egress(network, {}) == {
+        "PrivateSubnet1": "NatGatewayInstance",
+        "PrivateSubnet2": "NatGatewayInstance",
+    }
+    per_zone = _private_egress(network, {"NatGatewayPerZone": "true"})
+    assert per_zone == {"PrivateSubnet1": "NatGatewayInstance", "PrivateSubnet2": "NatGatewayInstance2"}
+    gateways = resources(network, "AWS::EC2::NatGateway")
+    assert gateways["NatGatewayInstance2"]["Properties"]["SubnetId"] == {"Ref": "PublicSubnet2"}
+    # Without NAT there is no second one either.
+    assert _private_egress(network, {"NatGateway": "false", "NatGatewayPerZone": "true"}) == {
+        "PrivateSubnet1": None,
+        "PrivateSubnet2": None,
+    }
