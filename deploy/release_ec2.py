@@ -3,7 +3,8 @@
 the AWS CLI only. The pipeline's web-<service> action runs it (deploy/buildspec-web-ec2.yml) for a
 service whose <Service>WebPlatform is ec2, after the Migrate stage; by hand:
 
-    python deploy/release_ec2.py --stack-name shopstack-<service>-web-ec2 --image-tag <tag>
+    python deploy/release_ec2.py --stack-name shopstack-<service>-web-ec2 --image-tag <tag> \
+        [--service-stack shopstack-<service>]
 
 The live colour is the one with the larger weight; the other is idle. The release is a sequence of
 stack updates, each keeping the template and every other parameter, each with the stack's
@@ -21,6 +22,9 @@ deployment alarms (its RollbackTriggers output) as rollback triggers:
 
 An alarm during an update (or its monitoring window) rolls that update back and this script stops
 with an error, leaving the stack as the update before it left it.
+
+With --service-stack, the stack first takes the service stack's values of the parameters both
+declare (environment, secret ARNs, queue settings, alarm thresholds), so they are set in one place.
 """
 
 from __future__ import annotations
@@ -127,6 +131,20 @@ def latest_ami(run: Runner = aws, parameter: str = AMI_PARAMETER) -> str:
     return run(["ssm", "get-parameter", "--name", parameter, "--query", "Parameter.Value", "--output", "text"]).strip()
 
 
+def sync_from(service: Stack, stack: Stack) -> dict[str, str]:
+    """Gives `stack` the service stack's values of every parameter both declare (the environment,
+    secret ARNs, queue settings, alarm thresholds): the service stack is where they are set, and
+    the web instances must run with what its tasks run with. Returns the changes made."""
+    ours, theirs = stack.describe()["parameters"], service.describe()["parameters"]
+    if ours.get("ServiceStackName") != service.name or ours.get("ServiceName") != theirs.get("ServiceName"):
+        raise ReleaseError(f"{stack.name} is not the web tier of {service.name}")
+    changes = {key: theirs[key] for key in sorted(set(ours) & set(theirs)) if ours[key] != theirs[key]}
+    if changes:
+        print(f"release: {stack.name} takes {', '.join(changes)} from {service.name}", flush=True)
+        stack.update(changes)
+    return changes
+
+
 def release(stack: Stack, *, image_tag: str, ami_id: str) -> str:
     """Releases `image_tag` on `ami_id` to the idle colour and moves all traffic to it; returns it."""
     parameters = stack.describe()["parameters"]
@@ -166,10 +184,16 @@ def main(argv: list[str] | None = None, run: Runner = aws) -> int:
     parser.add_argument("--stack-name", required=True, help="the service-asg.yaml stack, shopstack-<service>-web-ec2")
     parser.add_argument("--image-tag", required=True)
     parser.add_argument("--ami-id", help=f"default: the current value of {AMI_PARAMETER}")
+    parser.add_argument(
+        "--service-stack", help="the service stack (shopstack-<service>) whose shared parameters this stack takes first"
+    )
     options = parser.parse_args(argv)
     try:
         ami_id = options.ami_id or latest_ami(run)
-        release(Stack(options.stack_name, run), image_tag=options.image_tag, ami_id=ami_id)
+        stack = Stack(options.stack_name, run)
+        if options.service_stack:
+            sync_from(Stack(options.service_stack, run), stack)
+        release(stack, image_tag=options.image_tag, ami_id=ami_id)
     except subprocess.CalledProcessError as error:
         print(f"release: failed: {' '.join(map(str, error.cmd))}\n{error.stderr or ''}", file=sys.stderr)
         return 1

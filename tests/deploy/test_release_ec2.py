@@ -22,6 +22,8 @@ STACK = "shopstack-catalog-web-ec2"
 TRIGGERS = [f"arn:aws:cloudwatch:eu-west-1:210987654321:alarm:{STACK}-{name}" for name in ("a", "b", "c", "d")]
 LATEST_AMI = "ami-0latest"
 PARAMETERS = list(load("service-asg")["Parameters"])
+SERVICE_STACK = "shopstack-catalog"
+SERVICE_PARAMETERS = list(load("service")["Parameters"])
 
 
 class FakeAws:
@@ -48,10 +50,16 @@ class FakeAws:
         self.roll_back_update: int | None = None  # the 1-based update whose wait fails
         self.pending: dict[str, str] = {}
         self.current_sizes: dict[str, str] = {}  # a group's DesiredCapacity, where autoscaling moved it
+        # The service stack (service.yaml) this web tier belongs to: the same shared values.
+        self.parameters.update(ServiceName="catalog", ServiceStackName=SERVICE_STACK)
+        self.service_parameters = {key: self.parameters.get(key, "x") for key in SERVICE_PARAMETERS}
 
     def __call__(self, args: list[str]) -> str:
         self.calls.append(args)
         command = args[:2]
+        if command == ["cloudformation", "describe-stacks"] and args[args.index("--stack-name") + 1] == SERVICE_STACK:
+            service = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.service_parameters.items()]
+            return json.dumps({"Stacks": [{"StackStatus": "UPDATE_COMPLETE", "Parameters": service, "Outputs": []}]})
         if command == ["cloudformation", "describe-stacks"]:
             return json.dumps(
                 {
@@ -198,3 +206,32 @@ def test_the_new_colour_starts_at_the_live_colours_current_size_not_its_minimum(
         "GreenCapacity": "2",  # the floor autoscaling keeps it above
         "GreenDesiredCapacity": "7",  # the size it takes the traffic at
     }
+
+
+def test_the_web_tier_takes_the_service_stacks_shared_values_before_the_release():
+    # Set once, in the service stack: a new allowed host and a lower alarm threshold.
+    fake = FakeAws()
+    fake.service_parameters.update(AllowedHosts="api.shop.example.com,new.shop.example.com", Alarm5xxPercent="2")
+    fake.service_parameters["ImageTag"] = "unrelated"  # a parameter the web stack does not have
+    assert release(fake, "--service-stack", SERVICE_STACK) == 0
+    assert fake.changes()[0] == {"Alarm5xxPercent": "2", "AllowedHosts": "api.shop.example.com,new.shop.example.com"}
+    assert fake.changes()[1]["GreenImageTag"] == "new"
+    assert fake.parameters["AllowedHosts"] == "api.shop.example.com,new.shop.example.com"
+
+
+def test_nothing_to_take_means_no_extra_update():
+    fake = FakeAws()
+    assert release(fake, "--service-stack", SERVICE_STACK) == 0
+    assert fake.changes()[0]["GreenImageTag"] == "new"
+
+
+def test_a_service_stack_of_another_service_is_refused():
+    fake = FakeAws()
+    fake.service_parameters["ServiceName"] = "orders"
+    assert release(fake, "--service-stack", SERVICE_STACK) == 1
+    assert fake.updates == []
+
+
+def test_the_pipeline_release_passes_the_service_stack():
+    buildspec = (ROOT / "deploy" / "buildspec-release.yml").read_text()
+    assert '--service-stack "${STACK_PREFIX}${SERVICE}"' in buildspec
