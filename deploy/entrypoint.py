@@ -33,6 +33,9 @@ GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 # Celery over SQS: gossip, mingle and heartbeats need a broadcast exchange SQS does not have;
 # they would only add polling. acks_late and the prefetch are set in config/settings/base.py.
 CELERY_SQS_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+# The Celery app the worker and beat load: config.celery's, with the heartbeat deploy/healthcheck.py
+# reads (Celery's own heartbeats need a broadcast exchange SQS does not have).
+HEARTBEAT_APP = "deploy.heartbeat"
 
 
 class EntrypointError(Exception):
@@ -55,10 +58,11 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
     if role == "web":
         return ["gunicorn", "--config", str(GUNICORN_CONFIG), "config.wsgi:application", *extra]
     if role == "worker":
+        # deploy.heartbeat: the project's app plus the heartbeat the health check reads.
         return [
             "celery",
             "--app",
-            "config.celery",
+            HEARTBEAT_APP,
             "worker",
             "--queues",
             SERVICES[service].queue,
@@ -74,8 +78,10 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
         return [
             "celery",
             "--app",
-            "config.celery",
+            HEARTBEAT_APP,
             "beat",
+            "--scheduler",
+            f"{HEARTBEAT_APP}:HeartbeatScheduler",
             "--schedule",
             env.get("CELERY_BEAT_SCHEDULE_FILE", "/tmp/celerybeat-schedule"),  # noqa: S108
             "--loglevel",

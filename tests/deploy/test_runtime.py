@@ -41,7 +41,8 @@ def test_web_runs_gunicorn_with_the_deploy_config():
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_worker_consumes_only_its_own_queue_without_broadcast_features(service):
     command = entrypoint.build_command("worker", service=service, env={"CELERY_CONCURRENCY": "3"})
-    assert command[:4] == ["celery", "--app", "config.celery", "worker"]
+    # deploy.heartbeat is config.celery's app with the heartbeat the health check reads.
+    assert command[:4] == ["celery", "--app", "deploy.heartbeat", "worker"]
     assert command[command.index("--queues") + 1] == SERVICES[service].queue
     assert command[command.index("--concurrency") + 1] == "3"
     for flag in ("--without-gossip", "--without-mingle", "--without-heartbeat"):
@@ -52,10 +53,11 @@ def test_beat_relay_migrate_and_manage():
     assert entrypoint.build_command("beat", service="orders", env={})[:4] == [
         "celery",
         "--app",
-        "config.celery",
+        "deploy.heartbeat",
         "beat",
     ]
     beat = entrypoint.build_command("beat", service="orders", env={})
+    assert beat[beat.index("--scheduler") + 1] == "deploy.heartbeat:HeartbeatScheduler"
     assert beat[beat.index("--schedule") + 1].startswith("/tmp/")
     manage = [sys.executable, str(ROOT / "manage.py")]
     assert entrypoint.build_command("relay", service="orders", env={}) == [*manage, "relay_outbox", "--loop"]
