@@ -4,7 +4,7 @@
     python deploy/release.py files --image <uri:tag>                                   # Build stage
     python deploy/release.py scan --image <uri:tag> [--fail-on CRITICAL,HIGH]         # Build stage
     python deploy/release.py migrate --stack-name shopstack-<svc> --image <uri:tag> --cluster <c>
-    python deploy/release.py deploy --stack-name shopstack-<svc> --image-tag <tag>
+    python deploy/release.py deploy --stack-name shopstack-<svc> --image <uri:tag>
 
 The service stack is the only owner of its task definitions and services; the pipeline and the
 stack agree on one value, the stack's ImageTag parameter:
@@ -22,7 +22,8 @@ stack agree on one value, the stack's ImageTag parameter:
 - deploy: a stack update that keeps the template and every other parameter and sets ImageTag.
   CloudFormation updates the worker and scheduler first, then the web tier (ECS blue/green with
   alarm rollback); a failed deployment rolls the whole update back, to the previous ImageTag,
-  whose image the previous release pushed.
+  whose image the previous release pushed. With --image, the released image then gets a
+  released-<stack>-<time> tag, which the repository's lifecycle policy never expires first.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from release_ec2 import ReleaseError, Runner, Stack, aws
@@ -41,6 +43,8 @@ CONTAINER = "app"
 # The one-off migrate tasks this script starts carry this tag (ecs list-tasks --started-by).
 STARTED_BY = "pipeline-migrate"
 POLL_SECONDS = 15
+# Tags of images a stack has run (deploy/cloudformation/platform.yaml's lifecycle policy keeps them).
+RELEASED_TAG_PREFIX = "released-"
 # The family of the one-off migrate revisions: not the stack's, so no revision the stack does not
 # know ever appears in a family it owns.
 RELEASE_FAMILY_SUFFIX = "-release"
@@ -198,6 +202,46 @@ def deploy(stack: Stack, *, image_tag: str) -> None:
     stack.update({"ImageTag": image_tag})
 
 
+def mark_released(image: str, *, stack_name: str, run: Runner = aws, now: datetime | None = None) -> str:
+    """Adds a `released-<stack>-<UTC time>` tag to the image a stack now runs (a new tag on the same
+    manifest: tags stay immutable). The repository's lifecycle policy keeps images with such a tag
+    before any other rule may expire them, so an image a stack runs, or rolls back to, is never
+    expired by newer pushes (of this or another environment). Returns the tag."""
+    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    found = json.loads(
+        run(
+            [
+                "ecr",
+                "batch-get-image",
+                "--repository-name",
+                repository,
+                "--image-ids",
+                f"imageTag={tag}",
+                "--output",
+                "json",
+            ]
+        )
+    )["images"][0]
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    released = f"{RELEASED_TAG_PREFIX}{stack_name}-{stamp}"
+    run(
+        [
+            "ecr",
+            "put-image",
+            "--repository-name",
+            repository,
+            "--image-tag",
+            released,
+            "--image-manifest",
+            found["imageManifest"],
+            "--image-manifest-media-type",
+            found["imageManifestMediaType"],
+        ]
+    )
+    print(f"release: {image} tagged {released}", flush=True)
+    return released
+
+
 def main(argv: list[str] | None = None, run: Runner = aws, sleep: Callable[[float], None] = time.sleep) -> int:
     parser = argparse.ArgumentParser(description="Release steps of a service stack.")
     parser.add_argument("command", choices=["files", "scan", "migrate", "deploy"])
@@ -222,6 +266,8 @@ def main(argv: list[str] | None = None, run: Runner = aws, sleep: Callable[[floa
             )
         else:
             deploy(Stack(options.stack_name, run), image_tag=options.image_tag or image_tag(options.image))
+            if options.image:
+                mark_released(options.image, stack_name=options.stack_name, run=run)
     except subprocess.CalledProcessError as error:
         print(f"release: failed: {' '.join(map(str, error.cmd))}\n{error.stderr or ''}", file=sys.stderr)
         return 1

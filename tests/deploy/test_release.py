@@ -6,6 +6,7 @@ deploy/release.py runs against a fake AWS CLI that keeps one service stack and i
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -173,6 +174,7 @@ class FakeAws:
         self.running: dict[str, dict] = {}  # task ARN -> {"family", "polls", "exit"}
         self.polls_until_stopped = 60  # 15 minutes at 15 s a poll: longer than the old 10-minute waiter
         self.exit_code = 0
+        self.tags: list[tuple[str, str, str]] = []  # ECR put-image: (tag, manifest, media type)
 
     def __call__(self, args: list[str]) -> str:
         self.calls.append(args)
@@ -260,6 +262,22 @@ class FakeAws:
                     }
                 )
             return json.dumps({"tasks": tasks})
+        if command == ["ecr", "batch-get-image"]:
+            assert args[args.index("--image-ids") + 1] == "imageTag=new"
+            image = {
+                "imageManifest": '{"layers": []}',
+                "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+            }
+            return json.dumps({"images": [image]})
+        if command == ["ecr", "put-image"]:
+            self.tags.append(
+                (
+                    args[args.index("--image-tag") + 1],
+                    args[args.index("--image-manifest") + 1],
+                    args[args.index("--image-manifest-media-type") + 1],
+                )
+            )
+            return "{}"
         raise AssertionError(f"unexpected call {args}")
 
 
@@ -272,6 +290,33 @@ def test_a_release_changes_only_the_stacks_image_tag():
     assert run(fake, "deploy", "--stack-name", STACK, "--image-tag", "new") == 0
     assert fake.updates == [{"ImageTag": "new"}]
     assert fake.parameters["ImageTag"] == "new"
+
+
+def test_a_released_image_gets_a_tag_the_lifecycle_policy_keeps():
+    fake = FakeAws()
+    assert run(fake, "deploy", "--stack-name", STACK, "--image", IMAGE) == 0
+    assert fake.updates == [{"ImageTag": "new"}]
+    [(tag, manifest, media_type)] = fake.tags
+    assert re.fullmatch(r"released-shopstack-orders-\d{8}T\d{6}Z", tag)
+    # The same manifest under one more tag: the image is not copied or rebuilt.
+    assert (manifest, media_type) == ('{"layers": []}', "application/vnd.oci.image.manifest.v1+json")
+
+
+def test_a_release_that_rolls_back_tags_nothing():
+    fake = FakeAws()
+    fake.rollback = True
+    assert run(fake, "deploy", "--stack-name", STACK, "--image", IMAGE) == 1
+    assert fake.tags == []
+
+
+def test_the_lifecycle_policy_expires_released_images_last(platform):
+    policy = json.loads(platform["Resources"]["Repository"]["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])
+    first, *others = sorted(policy["rules"], key=lambda rule: rule["rulePriority"])
+    # An image the first rule matches is never expired by a later rule.
+    assert first["selection"]["tagStatus"] == "tagged"
+    assert first["selection"]["tagPrefixList"] == [release.RELEASED_TAG_PREFIX]
+    assert first["selection"]["countNumber"] >= 50
+    assert [rule["selection"]["tagStatus"] for rule in others] == ["any"]
 
 
 def test_a_release_that_rolls_back_fails_and_leaves_the_previous_tag():
