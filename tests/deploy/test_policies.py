@@ -379,3 +379,20 @@ def test_one_nat_gateway_by_default_one_per_zone_as_an_option(templates):
         "PrivateSubnet1": None,
         "PrivateSubnet2": None,
     }
+
+
+def test_the_undelivered_queues_are_encrypted_with_the_key_sns_may_use(templates):
+    # New queues came with no new checkov skip: the platform key, granted to SNS, not SSE-SQS.
+    platform, service = templates["platform"], templates["service"]
+    for template, name in ((service, "SubscriptionDeadLetterQueue"), (platform, "AlertsDeadLetterQueue")):
+        queue = template["Resources"][name]
+        assert "Metadata" not in queue, name
+        assert queue["Properties"]["KmsMasterKeyId"] in (
+            {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-KeyArn"}},
+            {"Ref": "Key"},
+        )
+    statements = {s["Sid"]: s for s in platform["Resources"]["Key"]["Properties"]["KeyPolicy"]["Statement"]}
+    grant = statements["SnsWritesEncryptedDeadLetterQueues"]
+    assert grant["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
