@@ -530,6 +530,13 @@ def web_platform_parameters() -> dict:
     }
 
 
+def release_stacks() -> dict:
+    """The stacks a release may update: each service's stack and its EC2 web stack, by name (a
+    wildcard after the prefix would also match the platform, network, API and pipeline stacks)."""
+    arn = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackPrefix}"
+    return {"Resource": [sub(f"{arn}{service}{suffix}/*") for service in SERVICES for suffix in ("", "-web-ec2")]}
+
+
 def deploy_actions() -> dict:
     """One release action per service (deploy/buildspec-release.yml): a stack update of the service
     stack that changes only ImageTag (deploy/release.py), in which CloudFormation updates the worker
@@ -578,6 +585,7 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "deploy-actions": deploy_actions,
     "web-platform-parameters": web_platform_parameters,
     "web-rollback-alarm-names": web_rollback_alarm_names,
+    "release-stacks": release_stacks,
 }
 
 
