@@ -1,7 +1,10 @@
-# syntax=docker/dockerfile:1
 # One image for every ShopStack service and role: SERVICE=<name> and the role argument select what
 # runs (deploy/entrypoint.py). Build: docker build -t shopstack .
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# No `# syntax=` line: the builder's own Dockerfile frontend, nothing pulled from Docker Hub for it.
+# The base comes from ECR Public (AWS's mirror of the Docker official images: no Docker Hub rate
+# limit in CodeBuild). Pin it by digest where a registry is reachable:
+#   --build-arg PYTHON_IMAGE=public.ecr.aws/docker/library/python:3.11-slim-bookworm@sha256:<digest>
+ARG PYTHON_IMAGE=public.ecr.aws/docker/library/python:3.11-slim-bookworm
 
 # --- builder: compile and install the pinned requirements into a venv ---------------------------
 FROM ${PYTHON_IMAGE} AS builder

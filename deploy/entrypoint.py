@@ -4,10 +4,11 @@
     SERVICE=<name> entrypoint.py <role> [extra arguments...]
 
 Roles: web (gunicorn), worker (Celery on the service's own SQS queue), beat (Celery beat: the
-periodic sweeps), relay (the outbox relay loop), migrate (manage.py migrate), manage (any other
-management command, for one-off tasks). SERVICE is checked against config.services before
-anything starts, and the process is replaced (exec) by the final command so signals from ECS
-(SIGTERM, then SIGKILL after stopTimeout) reach gunicorn or Celery directly.
+periodic sweeps), relay (the outbox relay loop), migrate (manage.py migrate, one at a time, with
+timeouts: deploy/migrate.py), manage (any other management command, for one-off tasks).
+SERVICE is checked against config.services before anything starts, and the process is replaced
+(exec) by the final command so signals from ECS (SIGTERM, then SIGKILL after stopTimeout) reach
+gunicorn or Celery directly.
 
 Plain Python, no Django import: the argv is built by `build_command()`, which tests call.
 """
@@ -32,6 +33,9 @@ GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 # Celery over SQS: gossip, mingle and heartbeats need a broadcast exchange SQS does not have;
 # they would only add polling. acks_late and the prefetch are set in config/settings/base.py.
 CELERY_SQS_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+# The Celery app the worker and beat load: config.celery's, with the heartbeat deploy/healthcheck.py
+# reads (Celery's own heartbeats need a broadcast exchange SQS does not have).
+HEARTBEAT_APP = "deploy.heartbeat"
 
 
 class EntrypointError(Exception):
@@ -54,10 +58,11 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
     if role == "web":
         return ["gunicorn", "--config", str(GUNICORN_CONFIG), "config.wsgi:application", *extra]
     if role == "worker":
+        # deploy.heartbeat: the project's app plus the heartbeat the health check reads.
         return [
             "celery",
             "--app",
-            "config.celery",
+            HEARTBEAT_APP,
             "worker",
             "--queues",
             SERVICES[service].queue,
@@ -73,8 +78,10 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
         return [
             "celery",
             "--app",
-            "config.celery",
+            HEARTBEAT_APP,
             "beat",
+            "--scheduler",
+            f"{HEARTBEAT_APP}:HeartbeatScheduler",
             "--schedule",
             env.get("CELERY_BEAT_SCHEDULE_FILE", "/tmp/celerybeat-schedule"),  # noqa: S108
             "--loglevel",
@@ -84,7 +91,8 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
     if role == "relay":
         return [*manage, "relay_outbox", "--loop", *extra]
     if role == "migrate":
-        return [*manage, "migrate", "--noinput", *extra]
+        # manage.py migrate under an advisory lock, with lock and statement timeouts.
+        return [python, str(ROOT / "deploy" / "migrate.py"), *extra]
     if not extra:
         raise EntrypointError("role 'manage' needs a management command, e.g. `manage createsuperuser`")
     return [*manage, *extra]

@@ -33,6 +33,8 @@ from config.services import SERVICES  # noqa: E402
 
 # Container port of the web role (gunicorn binds $PORT) and the listener rule priorities.
 WEB_PORT = 8000
+# Proxies that append to X-Forwarded-For before a web task: API Gateway, then the load balancer.
+TRUSTED_PROXY_COUNT = 2
 FIRST_LISTENER_PRIORITY = 100
 
 # Services whose API has anonymous endpoints the gateway must let through; Django authenticates
@@ -182,6 +184,18 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
         "AWS_LOCATION": ref("ServiceName"),
         # Links in emails (password reset, order pages) point at the shop front end.
         "SHOP_FRONTEND_URL": ref("ShopFrontendUrl"),
+        # A request reaches a task through API Gateway (HTTP API), its VPC link and the load
+        # balancer: API Gateway appends the caller's address to X-Forwarded-For, the load balancer
+        # appends the VPC link's, so the client is the 2nd address from the right (deploy/README.md).
+        "TRUSTED_PROXY_COUNT": str(TRUSTED_PROXY_COUNT),
+        # Origins forms are posted from: the public API origin (the issuer) and the load balancer's
+        # name, where staff reach the admin from inside the VPC (the gateway routes no /admin).
+        "DJANGO_CSRF_TRUSTED_ORIGINS": sub(
+            "${Issuer},https://${Internal}",
+            {"Issuer": platform_import("JwtIssuer"), "Internal": platform_import("LoadBalancerServerName")},
+        ),
+        # Storefronts (browsers on other origins) that may call the API; empty: none.
+        "CORS_ALLOWED_ORIGINS": ref("CorsAllowedOrigins"),
     }
 
 
@@ -269,8 +283,9 @@ def _target_group_metric(color: str, metric: str, stat: str) -> dict:
 
 
 def deployment_alarms(variant: str = "ecs") -> dict:
-    """5xx rate and p95 latency of each web target group: CodeDeploy (ECS) or the stack update's
-    rollback triggers (EC2 Auto Scaling variant) roll a release back when one fires."""
+    """5xx rate and p95 latency of each web target group: the ECS service's deployment alarms (ECS
+    blue/green) or the stack update's rollback triggers (EC2 Auto Scaling variant) roll a release
+    back when one fires."""
     conditional = {"Condition": "WebOnEcs"} if variant == "ecs" else {}
     alarms: dict[str, Any] = {}
     for color in ("Blue", "Green"):
@@ -323,7 +338,63 @@ def deployment_alarms(variant: str = "ecs") -> dict:
                 **common,
             },
         }
+    # 502/503/504 the load balancer makes itself (a target closed the connection, none is healthy,
+    # a target timed out): CloudWatch has them per load balancer only, so a release of any service
+    # rolls back while they exceed the service's Alarm5xxPercent (a false rollback is the safe side).
+    lb = {"Name": "LoadBalancer", "Value": platform_import("LoadBalancerFullName")}
+    alarms["LoadBalancer5xxAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        **conditional,
+        "Properties": {
+            "AlarmDescription": sub("5xx made by the load balancer itself during ${ServiceName} releases, percent"),
+            "Metrics": [
+                {
+                    "Id": "errors",
+                    "ReturnData": False,
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/ApplicationELB",
+                            "MetricName": "HTTPCode_ELB_5XX_Count",
+                            "Dimensions": [lb],
+                        },
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                },
+                {
+                    "Id": "requests",
+                    "ReturnData": False,
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": [lb]},
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                },
+                {
+                    "Id": "rate",
+                    "Label": "load balancer 5xx percent",
+                    "ReturnData": True,
+                    "Expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                },
+            ],
+            "Threshold": ref("Alarm5xxPercent"),
+            "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 2,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [platform_import("AlertsTopicArn")],
+        },
+    }
     return alarms
+
+
+def web_rollback_alarm_names() -> list:
+    """The alarms that roll a web deployment back (ECS service DeploymentConfiguration.Alarms):
+    the application's 5xx rate and p95 latency on either target group, and the 5xx responses the
+    load balancer makes itself (502/503/504 when tasks fail or none is healthy)."""
+    return [ref(f"{kind}{color}Alarm") for color in ("Blue", "Green") for kind in ("Web5xx", "WebLatency")] + [
+        ref("LoadBalancer5xxAlarm")
+    ]
 
 
 # --- platform.yaml --------------------------------------------------------------------------------
@@ -447,13 +518,9 @@ def migrate_actions() -> dict:
     }
 
 
-def _on_ec2(service: str) -> str:
-    return f"{service.capitalize()}WebOnEc2"
-
-
 def web_platform_parameters() -> dict:
     """<Service>WebPlatform: where each service's web tier runs, the WebPlatform its service stack
-    was deployed with; it picks that service's web deploy action."""
+    was deployed with; that service's release action also runs the EC2 colour swap when it is ec2."""
     return {
         f"{service.capitalize()}WebPlatform": {
             "Type": "String",
@@ -465,66 +532,45 @@ def web_platform_parameters() -> dict:
     }
 
 
-def web_platform_conditions() -> dict:
-    return {
-        _on_ec2(service): {"Fn::Equals": [ref(f"{service.capitalize()}WebPlatform"), "ec2"]} for service in SERVICES
-    }
-
-
-def _web_action(service: str) -> dict:
-    """The web tier's blue/green release: CodeDeploy on ECS, or on EC2 the stack updates of
-    deploy/release_ec2.py (deploy/buildspec-web-ec2.yml), which swap service-asg.yaml's colours
-    by weight. Either runs in the Deploy stage, after the Migrate stage."""
-    ecs = {
-        "Name": f"web-{service}",
-        "ActionTypeId": {"Category": "Deploy", "Owner": "AWS", "Provider": "CodeDeployToECS", "Version": "1"},
-        "InputArtifacts": [{"Name": "BuildOutput"}],
-        "Configuration": {
-            "ApplicationName": f"shopstack-{service}",
-            "DeploymentGroupName": f"shopstack-{service}-web",
-            "TaskDefinitionTemplateArtifact": "BuildOutput",
-            "TaskDefinitionTemplatePath": f"release/{service}/taskdef.json",
-            "AppSpecTemplateArtifact": "BuildOutput",
-            "AppSpecTemplatePath": f"release/{service}/appspec.yaml",
-            "Image1ArtifactName": "BuildOutput",
-            "Image1ContainerName": "IMAGE1_NAME",
-        },
-        "RunOrder": 1,
-    }
-    ec2 = {
-        "Name": f"web-{service}",
-        "ActionTypeId": {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
-        "InputArtifacts": [{"Name": "Source"}, {"Name": "BuildOutput"}],
-        "Configuration": {
-            "ProjectName": ref("WebEc2ReleaseProject"),
-            "PrimarySource": "Source",
-            "EnvironmentVariables": json.dumps([{"name": "SERVICE", "value": service, "type": "PLAINTEXT"}]),
-        },
-        "RunOrder": 1,
-    }
-    return {"Fn::If": [_on_ec2(service), ec2, ecs]}
+def release_stacks() -> dict:
+    """The stacks a release may update: each service's stack and its EC2 web stack, by name (a
+    wildcard after the prefix would also match the platform, network, API and pipeline stacks)."""
+    arn = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackPrefix}"
+    return {"Resource": [sub(f"{arn}{service}{suffix}/*") for service in SERVICES for suffix in ("", "-web-ec2")]}
 
 
 def deploy_actions() -> dict:
-    actions: list[Any] = []
-    for service in SERVICES.values():
-        actions.append(_web_action(service.name))
-        for tier in ("worker", "scheduler"):
-            actions.append(
-                {
-                    "Name": f"{tier}-{service.name}",
-                    "ActionTypeId": {"Category": "Deploy", "Owner": "AWS", "Provider": "ECS", "Version": "1"},
-                    "InputArtifacts": [{"Name": "BuildOutput"}],
-                    "Configuration": {
-                        "ClusterName": platform_import("ClusterName"),
-                        "ServiceName": f"{service.name}-{tier}",
-                        "FileName": "imagedefinitions.json",
-                        "DeploymentTimeout": "30",
-                    },
-                    "RunOrder": 2,
-                }
-            )
-    return {"Actions": actions}
+    """One release action per service (deploy/buildspec-release.yml): a stack update of the service
+    stack that changes only ImageTag (deploy/release.py), in which CloudFormation updates the worker
+    and scheduler before the web tier (ECS blue/green); then, for a web tier on EC2, the colour swap
+    of deploy/release_ec2.py. The services release side by side, each after the Migrate stage."""
+    return {
+        "Actions": [
+            {
+                "Name": f"release-{service}",
+                "ActionTypeId": {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
+                "InputArtifacts": [{"Name": "Source"}, {"Name": "BuildOutput"}],
+                "Configuration": {
+                    "ProjectName": ref("ReleaseProject"),
+                    "PrimarySource": "Source",
+                    "EnvironmentVariables": sub(
+                        json.dumps(
+                            [
+                                {"name": "SERVICE", "value": service, "type": "PLAINTEXT"},
+                                {
+                                    "name": "WEB_PLATFORM",
+                                    "value": f"${{{service.capitalize()}WebPlatform}}",
+                                    "type": "PLAINTEXT",
+                                },
+                            ]
+                        )
+                    ),
+                },
+                "RunOrder": 1,
+            }
+            for service in SERVICES
+        ]
+    }
 
 
 # --- the engine -----------------------------------------------------------------------------------
@@ -540,7 +586,8 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "migrate-actions": migrate_actions,
     "deploy-actions": deploy_actions,
     "web-platform-parameters": web_platform_parameters,
-    "web-platform-conditions": web_platform_conditions,
+    "web-rollback-alarm-names": web_rollback_alarm_names,
+    "release-stacks": release_stacks,
 }
 
 

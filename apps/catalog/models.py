@@ -100,7 +100,9 @@ class Product(models.Model):
     attributes = models.JSONField(default=dict, blank=True, help_text="Free-form facts, e.g. material.")
     # Which of the destination's tax rates applies (orders holds the rates): standard, reduced,
     # zero-rated or exempt.
-    tax_class = models.CharField(max_length=16, choices=[(c, c.capitalize()) for c in TAX_CLASSES], default="standard")
+    tax_class = models.CharField(
+        max_length=16, choices=[(c, c.capitalize()) for c in TAX_CLASSES], default="standard", db_default="standard"
+    )
     active = models.BooleanField(default=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

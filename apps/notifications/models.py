@@ -87,7 +87,7 @@ class Recipient(models.Model):
     first_name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True)
     # Only a number the shopper verified (users texted it a code) is ever texted.
-    phone_verified = models.BooleanField(default=False)
+    phone_verified = models.BooleanField(default=False, db_default=False)
     # When the event this copy was taken from happened: an older event arriving late (queues do
     # not keep order) must not overwrite a newer copy.
     as_of = models.DateTimeField()

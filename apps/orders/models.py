@@ -42,7 +42,7 @@ class Cart(models.Model):
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # The one voucher code applied to the cart (upper-case), re-checked at every pricing.
-    voucher_code = models.CharField(max_length=50, blank=True)
+    voucher_code = models.CharField(max_length=50, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -133,13 +133,13 @@ class Order(models.Model):
     # Pricing (apps.orders.pricing): with prices_include_tax, subtotal, discount and shipping are
     # gross and tax is the part of the total that is tax; without, total = subtotal - discount +
     # shipping + tax. tax_breakdown: [{"rate", "base", "tax"}] per rate, shipping included.
-    discount = models.DecimalField(**MONEY, default=Decimal("0"))
-    shipping_tax = models.DecimalField(**MONEY, default=Decimal("0"))
-    prices_include_tax = models.BooleanField(default=False)
-    tax_breakdown = models.JSONField(default=list, blank=True)
-    shipping_method = models.CharField(max_length=50, blank=True)
-    shipping_method_name = models.CharField(max_length=100, blank=True)
-    voucher_code = models.CharField(max_length=50, blank=True)
+    discount = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    shipping_tax = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    prices_include_tax = models.BooleanField(default=False, db_default=False)
+    tax_breakdown = models.JSONField(default=list, blank=True, db_default=[])
+    shipping_method = models.CharField(max_length=50, blank=True, db_default="")
+    shipping_method_name = models.CharField(max_length=100, blank=True, db_default="")
+    voucher_code = models.CharField(max_length=50, blank=True, db_default="")
 
     idempotency_key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
@@ -182,10 +182,10 @@ class OrderLine(models.Model):
     quantity_refunded = models.PositiveIntegerField(default=0)
     # The line's share of every discount, its tax rate and tax, and what the shopper paid for it
     # (discounted, tax included): refunds give back a pro-rata part of `total`.
-    discount = models.DecimalField(**MONEY, default=Decimal("0"))
-    tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0"))
-    tax = models.DecimalField(**MONEY, default=Decimal("0"))
-    total = models.DecimalField(**MONEY, default=Decimal("0"))
+    discount = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0"), db_default=Decimal("0"))
+    tax = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    total = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
 
     class Meta:
         ordering = ["id"]

@@ -94,10 +94,13 @@ def _getatt_target(value: Any) -> str | None:
 
 
 def unredriven_queues(template: dict) -> list[str]:
+    """Queues without a dead-letter queue, and SNS subscriptions without one (a message SNS fails
+    to deliver is otherwise dropped after its retries)."""
     queues = resources(template, "AWS::SQS::Queue")
+    subscriptions = resources(template, "AWS::SNS::Subscription")
     dead_letter = {
-        _getatt_target(queue["Properties"].get("RedrivePolicy", {}).get("deadLetterTargetArn"))
-        for queue in queues.values()
+        _getatt_target(item["Properties"].get("RedrivePolicy", {}).get("deadLetterTargetArn"))
+        for item in [*queues.values(), *subscriptions.values()]
     }
     problems = []
     for name, queue in queues.items():
@@ -112,6 +115,10 @@ def unredriven_queues(template: dict) -> list[str]:
             problems.append(f"{name}: deadLetterTargetArn is not a queue of this template")
         if not policy.get("maxReceiveCount"):
             problems.append(f"{name}: RedrivePolicy without maxReceiveCount")
+    for name, subscription in subscriptions.items():
+        target = _getatt_target(subscription["Properties"].get("RedrivePolicy", {}).get("deadLetterTargetArn"))
+        if target not in queues:
+            problems.append(f"{name}: a subscription without a dead-letter queue of this template")
     return problems
 
 

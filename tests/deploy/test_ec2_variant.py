@@ -1,7 +1,7 @@
 """The EC2 Auto Scaling variant of a web tier (service-asg.yaml) and its release: the instances get
 the environment the ECS tasks get, each colour's launch template changes only when that colour is
 released, the groups scale, and the pipeline releases a web tier on EC2 with the colour swap of
-deploy/release_ec2.py (after the migrations) instead of CodeDeploy."""
+deploy/release_ec2.py (after the migrations and the service stack's workers)."""
 
 from __future__ import annotations
 
@@ -186,48 +186,46 @@ def _stages(pipeline: dict, **parameters: Any) -> dict[str, dict[str, dict]]:
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_a_web_tier_on_ec2_is_released_by_the_colour_swap_after_its_migrations(pipeline, name):
+def test_a_web_tier_on_ec2_is_released_by_the_colour_swap_after_its_service_stack(pipeline, name):
     stages = _stages(pipeline, **{f"{name.capitalize()}WebPlatform": "ec2"})
     assert list(stages) == ["Source", "Build", "Migrate", "Deploy"]
-    assert f"migrate-{name}" in stages["Migrate"]  # the stage before any traffic moves
-    web = stages["Deploy"][f"web-{name}"]
-    assert web["ActionTypeId"] == {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"}
-    assert web["Configuration"]["ProjectName"] == {"Ref": "WebEc2ReleaseProject"}
-    assert yaml.safe_load(web["Configuration"]["EnvironmentVariables"]) == [
-        {"name": "SERVICE", "value": name, "type": "PLAINTEXT"}
+    assert f"migrate-{name}" in stages["Migrate"]  # the stage before any code moves
+    release = stages["Deploy"][f"release-{name}"]
+    assert release["ActionTypeId"] == {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"}
+    assert release["Configuration"]["ProjectName"] == {"Ref": "ReleaseProject"}
+    # The action tells the release where the web tier runs: the pipeline's <Service>WebPlatform.
+    assert yaml.safe_load(release["Configuration"]["EnvironmentVariables"]["Fn::Sub"]) == [
+        {"name": "SERVICE", "value": name, "type": "PLAINTEXT"},
+        {"name": "WEB_PLATFORM", "value": f"${{{name.capitalize()}WebPlatform}}", "type": "PLAINTEXT"},
     ]
-    assert {artifact["Name"] for artifact in web["InputArtifacts"]} == {"Source", "BuildOutput"}
-    for other in SERVICES:
-        if other != name:
-            assert stages["Deploy"][f"web-{other}"]["ActionTypeId"]["Provider"] == "CodeDeployToECS"
-        assert stages["Deploy"][f"worker-{other}"]["ActionTypeId"]["Provider"] == "ECS"
+    assert {artifact["Name"] for artifact in release["InputArtifacts"]} == {"Source", "BuildOutput"}
+    assert set(stages["Deploy"]) == {f"release-{other}" for other in SERVICES}
 
 
-def test_web_tiers_are_released_by_codedeploy_by_default(pipeline):
-    deploy = _stages(pipeline)["Deploy"]
-    for name in SERVICES:
-        assert pipeline["Parameters"][f"{name.capitalize()}WebPlatform"]["AllowedValues"] == ["ecs", "ec2"]
-        assert deploy[f"web-{name}"]["ActionTypeId"]["Provider"] == "CodeDeployToECS"
-        assert deploy[f"web-{name}"]["Configuration"]["ApplicationName"] == f"shopstack-{name}"
-
-
-def test_the_ec2_release_project_runs_the_documented_script_on_the_web_ec2_stack(pipeline):
-    project = pipeline["Resources"]["WebEc2ReleaseProject"]["Properties"]
+def test_the_release_updates_the_service_stack_then_swaps_the_ec2_colours(pipeline):
+    project = pipeline["Resources"]["ReleaseProject"]["Properties"]
     buildspec = yaml.safe_load((ROOT / project["Source"]["BuildSpec"]).read_text())
     commands = "\n".join(buildspec["phases"]["build"]["commands"])
-    assert 'python deploy/release_ec2.py --stack-name "${STACK_PREFIX}${SERVICE}-web-ec2"' in commands
+    service_stack = 'python deploy/release.py deploy --stack-name "${STACK_PREFIX}${SERVICE}"'
+    colour_swap = 'python deploy/release_ec2.py --stack-name "${STACK_PREFIX}${SERVICE}-web-ec2"'
+    # Workers (in the service stack) first, then the web tier on EC2.
+    assert service_stack in commands and colour_swap in commands
+    assert commands.index(service_stack) < commands.index(colour_swap)
+    assert 'if [ "$WEB_PLATFORM" = ec2 ]' in commands
     assert "imageDetail.json" in commands
     assert {"Name": "STACK_PREFIX", "Value": {"Ref": "ServiceStackPrefix"}} in project["Environment"][
         "EnvironmentVariables"
     ]
-    assert project["ServiceRole"] == {"Fn::GetAtt": ["WebEc2ReleaseRole", "Arn"]}
-    statements = {s["Sid"]: s for name, s in iam_statements(pipeline) if name == "WebEc2ReleaseRole"}
-    assert statements["ReleaseStacks"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}"
-        ":stack/${ServiceStackPrefix}*-web-ec2/*"
-    }
+    assert project["ServiceRole"] == {"Fn::GetAtt": ["ReleaseRole", "Arn"]}
+    statements = {s["Sid"]: s for name, s in iam_statements(pipeline) if name == "ReleaseRole"}
+    # Each service's stack and its EC2 web stack by name: not the platform, network, API or
+    # pipeline stacks, which share the prefix.
+    arn = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackPrefix}"
+    assert statements["ReleaseStacks"]["Resource"] == [
+        {"Fn::Sub": f"{arn}{name}{suffix}/*"} for name in SERVICES for suffix in ("", "-web-ec2")
+    ]
     builds = next(s for name, s in iam_statements(pipeline) if name == "PipelineRole" and s["Sid"] == "Builds")
-    assert {"Fn::GetAtt": ["WebEc2ReleaseProject", "Arn"]} in builds["Resource"]
+    assert {"Fn::GetAtt": ["ReleaseProject", "Arn"]} in builds["Resource"]
 
 
 def test_the_readme_documents_the_ec2_release_as_built():

@@ -22,6 +22,8 @@ STACK = "shopstack-catalog-web-ec2"
 TRIGGERS = [f"arn:aws:cloudwatch:eu-west-1:210987654321:alarm:{STACK}-{name}" for name in ("a", "b", "c", "d")]
 LATEST_AMI = "ami-0latest"
 PARAMETERS = list(load("service-asg")["Parameters"])
+SERVICE_STACK = "shopstack-catalog"
+SERVICE_PARAMETERS = list(load("service")["Parameters"])
 
 
 class FakeAws:
@@ -36,6 +38,8 @@ class FakeAws:
             GreenAmiId="ami-0green",
             BlueCapacity="2",
             GreenCapacity="0",
+            BlueDesiredCapacity="2",
+            GreenDesiredCapacity="0",
             BlueWeight="100",
             GreenWeight="0",
         )
@@ -45,10 +49,17 @@ class FakeAws:
         self.updates: list[tuple[dict[str, str], dict]] = []  # (changed parameters, rollback configuration)
         self.roll_back_update: int | None = None  # the 1-based update whose wait fails
         self.pending: dict[str, str] = {}
+        self.current_sizes: dict[str, str] = {}  # a group's DesiredCapacity, where autoscaling moved it
+        # The service stack (service.yaml) this web tier belongs to: the same shared values.
+        self.parameters.update(ServiceName="catalog", ServiceStackName=SERVICE_STACK)
+        self.service_parameters = {key: self.parameters.get(key, "x") for key in SERVICE_PARAMETERS}
 
     def __call__(self, args: list[str]) -> str:
         self.calls.append(args)
         command = args[:2]
+        if command == ["cloudformation", "describe-stacks"] and args[args.index("--stack-name") + 1] == SERVICE_STACK:
+            service = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.service_parameters.items()]
+            return json.dumps({"Stacks": [{"StackStatus": "UPDATE_COMPLETE", "Parameters": service, "Outputs": []}]})
         if command == ["cloudformation", "describe-stacks"]:
             return json.dumps(
                 {
@@ -61,6 +72,8 @@ class FakeAws:
                             "Outputs": [
                                 {"OutputKey": "RollbackTriggers", "OutputValue": ",".join(TRIGGERS)},
                                 {"OutputKey": "BlueTargetGroupArn", "OutputValue": "tg/blue"},
+                                {"OutputKey": "BlueAutoScalingGroupName", "OutputValue": "asg-blue"},
+                                {"OutputKey": "GreenAutoScalingGroupName", "OutputValue": "asg-green"},
                                 {"OutputKey": "GreenTargetGroupArn", "OutputValue": "tg/green"},
                             ],
                         }
@@ -95,6 +108,11 @@ class FakeAws:
             return ""
         if command == ["elbv2", "wait"]:
             return ""
+        if command == ["autoscaling", "describe-auto-scaling-groups"]:
+            colour = {"asg-blue": "Blue", "asg-green": "Green"}[args[args.index("--auto-scaling-group-names") + 1]]
+            # Autoscaling may have grown the group above the stack's value.
+            size = self.current_sizes.get(colour, self.parameters[f"{colour}DesiredCapacity"])
+            return json.dumps({"AutoScalingGroups": [{"DesiredCapacity": int(size)}]})
         if command == ["ssm", "get-parameter"]:
             assert args[args.index("--name") + 1] == release_ec2.AMI_PARAMETER
             return LATEST_AMI + "\n"
@@ -112,10 +130,10 @@ def test_a_release_moves_the_traffic_to_the_idle_colour_in_steps():
     fake = FakeAws()
     assert release(fake) == 0
     assert fake.changes() == [
-        {"GreenImageTag": "new", "GreenAmiId": LATEST_AMI, "GreenCapacity": "2"},
+        {"GreenImageTag": "new", "GreenAmiId": LATEST_AMI, "GreenCapacity": "2", "GreenDesiredCapacity": "2"},
         {"BlueWeight": "90", "GreenWeight": "10"},
         {"BlueWeight": "0", "GreenWeight": "100"},
-        {"BlueCapacity": "0"},
+        {"BlueCapacity": "0", "BlueDesiredCapacity": "0"},
     ]
     expected_triggers = [{"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in TRIGGERS]
     for _, rollback in fake.updates:
@@ -137,10 +155,10 @@ def test_the_next_release_goes_to_the_other_colour():
     fake.updates.clear()
     assert release_ec2.main(["--stack-name", STACK, "--image-tag", "newer", "--ami-id", "ami-0given"], run=fake) == 0
     assert fake.changes() == [
-        {"BlueImageTag": "newer", "BlueAmiId": "ami-0given", "BlueCapacity": "2"},
+        {"BlueImageTag": "newer", "BlueAmiId": "ami-0given", "BlueCapacity": "2", "BlueDesiredCapacity": "2"},
         {"GreenWeight": "90", "BlueWeight": "10"},
         {"GreenWeight": "0", "BlueWeight": "100"},
-        {"GreenCapacity": "0"},
+        {"GreenCapacity": "0", "GreenDesiredCapacity": "0"},
     ]
 
 
@@ -159,13 +177,13 @@ def test_a_release_that_stopped_half_way_first_returns_the_traffic_to_the_live_c
     assert release(fake) == 0
     assert fake.changes()[:2] == [
         {"BlueWeight": "100", "GreenWeight": "0"},
-        {"GreenImageTag": "new", "GreenAmiId": LATEST_AMI, "GreenCapacity": "2"},
+        {"GreenImageTag": "new", "GreenAmiId": LATEST_AMI, "GreenCapacity": "2", "GreenDesiredCapacity": "2"},
     ]
 
 
 def test_an_update_with_nothing_to_change_does_not_stop_the_release():
     # A retry after a failed canary: green already has this image, AMI and capacity.
-    fake = FakeAws(GreenImageTag="new", GreenAmiId=LATEST_AMI, GreenCapacity="2")
+    fake = FakeAws(GreenImageTag="new", GreenAmiId=LATEST_AMI, GreenCapacity="2", GreenDesiredCapacity="2")
     assert release(fake) == 0
     assert fake.changes()[0] == {"BlueWeight": "90", "GreenWeight": "10"}
 
@@ -175,3 +193,45 @@ def test_no_release_without_one_live_colour(blue, green, capacity):
     fake = FakeAws(BlueWeight=blue, GreenWeight=green, BlueCapacity=capacity)
     assert release(fake) == 1
     assert fake.updates == []
+
+
+def test_the_new_colour_starts_at_the_live_colours_current_size_not_its_minimum():
+    # Autoscaling grew blue from its minimum of 2 to 7 under load.
+    fake = FakeAws()
+    fake.current_sizes["Blue"] = "7"
+    assert release(fake) == 0
+    assert fake.changes()[0] == {
+        "GreenImageTag": "new",
+        "GreenAmiId": LATEST_AMI,
+        "GreenCapacity": "2",  # the floor autoscaling keeps it above
+        "GreenDesiredCapacity": "7",  # the size it takes the traffic at
+    }
+
+
+def test_the_web_tier_takes_the_service_stacks_shared_values_before_the_release():
+    # Set once, in the service stack: a new allowed host and a lower alarm threshold.
+    fake = FakeAws()
+    fake.service_parameters.update(AllowedHosts="api.shop.example.com,new.shop.example.com", Alarm5xxPercent="2")
+    fake.service_parameters["ImageTag"] = "unrelated"  # a parameter the web stack does not have
+    assert release(fake, "--service-stack", SERVICE_STACK) == 0
+    assert fake.changes()[0] == {"Alarm5xxPercent": "2", "AllowedHosts": "api.shop.example.com,new.shop.example.com"}
+    assert fake.changes()[1]["GreenImageTag"] == "new"
+    assert fake.parameters["AllowedHosts"] == "api.shop.example.com,new.shop.example.com"
+
+
+def test_nothing_to_take_means_no_extra_update():
+    fake = FakeAws()
+    assert release(fake, "--service-stack", SERVICE_STACK) == 0
+    assert fake.changes()[0]["GreenImageTag"] == "new"
+
+
+def test_a_service_stack_of_another_service_is_refused():
+    fake = FakeAws()
+    fake.service_parameters["ServiceName"] = "orders"
+    assert release(fake, "--service-stack", SERVICE_STACK) == 1
+    assert fake.updates == []
+
+
+def test_the_pipeline_release_passes_the_service_stack():
+    buildspec = (ROOT / "deploy" / "buildspec-release.yml").read_text()
+    assert '--service-stack "${STACK_PREFIX}${SERVICE}"' in buildspec

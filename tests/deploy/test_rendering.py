@@ -116,5 +116,5 @@ def test_pipeline_migrates_then_deploys_every_service():
     deploy = {action["Name"]: action for action in stages[3]["Actions"]}
     for name in SERVICES:
         assert f"migrate-{name}" in migrate
-        assert deploy[f"web-{name}"]["ActionTypeId"]["Provider"] == "CodeDeployToECS"
-        assert deploy[f"worker-{name}"]["ActionTypeId"]["Provider"] == "ECS"
+        assert deploy[f"release-{name}"]["Configuration"]["ProjectName"] == {"Ref": "ReleaseProject"}
+    assert set(deploy) == {f"release-{name}" for name in SERVICES}

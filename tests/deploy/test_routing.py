@@ -204,3 +204,45 @@ def test_every_service_links_to_the_shop_front_end():
                 ec2_environment(asg, colour, service_parameters(name))["SHOP_FRONTEND_URL"]
                 == "https://shop.example.com"
             )
+
+
+# --- the admins are not on the internet ---------------------------------------------------------------
+
+
+def gateway_paths(template: dict) -> list[re.Pattern]:
+    """A regex per route of the HTTP API ({proxy+}: one or more segments, {name}: one)."""
+    patterns = []
+    for route in resources(template, "AWS::ApiGatewayV2::Route").values():
+        path = route["Properties"]["RouteKey"].split(" ", 1)[1]
+        regex = re.escape(path).replace(r"\{proxy\+\}", ".+")
+        patterns.append(re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", regex) + "$"))
+    return patterns
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_the_public_gateway_routes_no_admin(service):
+    gateway = load("api-gateway")
+    assert gateway_paths(gateway)  # the check sees the routes
+    for path in (f"/admin/{service}/", f"/admin/{service}/login/", "/admin/"):
+        assert not any(pattern.match(path) for pattern in gateway_paths(gateway)), path
+    # ... while the API still is.
+    assert any(pattern.match(f"/{SERVICES[service].url_prefix}x/") for pattern in gateway_paths(gateway))
+
+
+def test_a_gateway_admin_route_fails_the_check():
+    gateway = load("api-gateway")
+    gateway["Resources"]["AdminRoute"] = {
+        "Type": "AWS::ApiGatewayV2::Route",
+        "Properties": {"ApiId": {"Ref": "HttpApi"}, "RouteKey": "ANY /admin/{proxy+}"},
+    }
+    assert any(pattern.match("/admin/users/") for pattern in gateway_paths(gateway))
+
+
+def test_staff_reach_the_admins_only_from_the_admin_network():
+    platform = load("platform")
+    rule = platform["Resources"]["LoadBalancerIngressForAdmins"]
+    assert rule["Condition"] == "HasAdminAccess"
+    assert rule["Properties"]["CidrIp"] == {"Ref": "AdminAccessCidr"}
+    assert (rule["Properties"]["FromPort"], rule["Properties"]["ToPort"]) == (443, 443)
+    assert platform["Parameters"]["AdminAccessCidr"]["Default"] == ""
+    assert not exists(platform, rule, {})  # by default no one outside the VPC link

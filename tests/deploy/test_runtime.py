@@ -4,7 +4,6 @@ execs, and that the timeouts agree with the load balancer and ECS settings in th
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import shlex
@@ -42,7 +41,8 @@ def test_web_runs_gunicorn_with_the_deploy_config():
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_worker_consumes_only_its_own_queue_without_broadcast_features(service):
     command = entrypoint.build_command("worker", service=service, env={"CELERY_CONCURRENCY": "3"})
-    assert command[:4] == ["celery", "--app", "config.celery", "worker"]
+    # deploy.heartbeat is config.celery's app with the heartbeat the health check reads.
+    assert command[:4] == ["celery", "--app", "deploy.heartbeat", "worker"]
     assert command[command.index("--queues") + 1] == SERVICES[service].queue
     assert command[command.index("--concurrency") + 1] == "3"
     for flag in ("--without-gossip", "--without-mingle", "--without-heartbeat"):
@@ -53,14 +53,19 @@ def test_beat_relay_migrate_and_manage():
     assert entrypoint.build_command("beat", service="orders", env={})[:4] == [
         "celery",
         "--app",
-        "config.celery",
+        "deploy.heartbeat",
         "beat",
     ]
     beat = entrypoint.build_command("beat", service="orders", env={})
+    assert beat[beat.index("--scheduler") + 1] == "deploy.heartbeat:HeartbeatScheduler"
     assert beat[beat.index("--schedule") + 1].startswith("/tmp/")
     manage = [sys.executable, str(ROOT / "manage.py")]
     assert entrypoint.build_command("relay", service="orders", env={}) == [*manage, "relay_outbox", "--loop"]
-    assert entrypoint.build_command("migrate", service="orders", env={}) == [*manage, "migrate", "--noinput"]
+    # migrate runs under deploy/migrate.py: one at a time, with lock and statement timeouts.
+    assert entrypoint.build_command("migrate", service="orders", env={}) == [
+        sys.executable,
+        str(ROOT / "deploy" / "migrate.py"),
+    ]
     assert entrypoint.build_command("manage", service="orders", env={}, extra=["showmigrations"]) == [
         *manage,
         "showmigrations",
@@ -226,7 +231,9 @@ def test_dockerfile_is_multi_stage_slim_non_root():
     builder, final = _stages(dockerfile)
     assert "AS builder" in builder.splitlines()[0]
     assert "pip install" in builder and "requirements.txt" in builder
-    assert re.search(r"ARG PYTHON_IMAGE=python:3\.11-slim", dockerfile)
+    # The base from ECR Public, no Dockerfile frontend pulled from Docker Hub (issue #16, 8).
+    assert re.search(r"ARG PYTHON_IMAGE=public\.ecr\.aws/docker/library/python:3\.11-slim", dockerfile)
+    assert not re.search(r"^# *syntax=", dockerfile, re.MULTILINE | re.IGNORECASE)
     assert final.startswith("${PYTHON_IMAGE}")
     assert "COPY --from=builder /opt/venv /opt/venv" in final
     assert "build-essential" not in final and "gcc" not in final
@@ -264,32 +271,3 @@ def test_the_image_build_collectstatic_step_passes_the_production_settings_check
 def test_dockerignore_keeps_secrets_and_local_state_out():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var", ".env", "tests"} <= ignored
-
-
-# --- release files ----------------------------------------------------------------------------------
-
-release = _module("release")
-
-
-def test_release_files_keep_the_stack_task_definition_and_swap_the_image(tmp_path: Path):
-    described = {
-        "taskDefinition": {
-            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/shopstack-users-web:3",
-            "revision": 3,
-            "status": "ACTIVE",
-            "family": "shopstack-users-web",
-            "containerDefinitions": [
-                {"name": "app", "image": "old:1", "environment": [{"name": "SERVICE", "value": "x"}]}
-            ],
-        }
-    }
-    files = release.write_files(image="repo:abc", out=tmp_path / "release", describe=lambda family: described)
-    assert json.loads((tmp_path / "imageDetail.json").read_text()) == {"ImageURI": "repo:abc"}
-    assert json.loads((tmp_path / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": "repo:abc"}]
-    for name in SERVICES:
-        taskdef = json.loads((tmp_path / "release" / name / "taskdef.json").read_text())
-        assert taskdef["containerDefinitions"][0]["image"] == "<IMAGE1_NAME>"
-        assert "revision" not in taskdef and "taskDefinitionArn" not in taskdef
-        appspec = (tmp_path / "release" / name / "appspec.yaml").read_text()
-        assert 'ContainerName: "app"' in appspec and "ContainerPort: 8000" in appspec
-    assert len(files) == 2 + 2 * len(SERVICES)

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='product',
             name='tax_class',
-            field=models.CharField(choices=[('standard', 'Standard'), ('reduced', 'Reduced'), ('zero', 'Zero'), ('exempt', 'Exempt')], default='standard', max_length=16),
+            field=models.CharField(choices=[('standard', 'Standard'), ('reduced', 'Reduced'), ('zero', 'Zero'), ('exempt', 'Exempt')], default='standard', max_length=16, db_default='standard'),
         ),
     ]

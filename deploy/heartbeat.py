@@ -1,0 +1,58 @@
+"""Liveness of the Celery roles, for deploy/healthcheck.py: the worker's consumer loop and beat's
+scheduler loop each touch a heartbeat file every HEARTBEAT_SECONDS; a file older than
+healthcheck.HEARTBEAT_MAX_AGE means the loop is stuck, not only that the process is alive.
+
+    celery --app deploy.heartbeat worker ...                                   (deploy/entrypoint.py)
+    celery --app deploy.heartbeat beat --scheduler deploy.heartbeat:HeartbeatScheduler ...
+
+`app` is the project's Celery app with the consumer step added; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import bootsteps
+from celery.beat import PersistentScheduler
+
+from config.celery import app
+from deploy.healthcheck import HEARTBEAT_FILE, HEARTBEAT_SECONDS
+
+
+def touch(path: Path = HEARTBEAT_FILE) -> None:
+    path.touch()
+
+
+class ConsumerHeartbeat(bootsteps.StartStopStep):
+    """A timer of the consumer's own event loop: it fires only while that loop turns."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.timer_entry = None
+
+    def start(self, consumer: Any) -> None:
+        touch()
+        self.timer_entry = consumer.timer.call_repeatedly(HEARTBEAT_SECONDS, touch, priority=10)
+
+    def stop(self, consumer: Any) -> None:
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+            self.timer_entry = None
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Beat's scheduler, waking at least every HEARTBEAT_SECONDS and touching the file each time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_interval = min(self.max_interval, HEARTBEAT_SECONDS)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        touch()
+        return super().tick(*args, **kwargs)
+
+
+app.steps["consumer"].add(ConsumerHeartbeat)
