@@ -17,10 +17,11 @@ from rest_framework.views import APIView
 from apps.core.api.parsers import json_loads_strict
 from apps.core.api.schema import THROTTLED, UNAUTHENTICATED, ProblemOutputSerializer
 from apps.core.api.throttles import ScopedRateThrottle
-from apps.payments import selectors, services, webhooks
+from apps.payments import selectors, webhooks
 from apps.payments.api import serializers as s
 from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
 from apps.payments.providers import get_provider
+from apps.payments.services import provider_webhooks
 
 PROBLEM = ProblemOutputSerializer
 
@@ -114,7 +115,7 @@ class WebhookView(APIView):
             raise WebhookPayloadInvalid()
         event = s.WebhookEventInputSerializer(data=payload)
         event.is_valid(raise_exception=True)
-        received = services.webhook_receive(
+        received = provider_webhooks.webhook_receive(
             provider=provider,
             event_id=event.validated_data["id"],
             event_type=event.validated_data["type"],
