@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.catalog import selectors, services
+from apps.catalog import selectors
 from apps.catalog.images import image_clean
 from apps.catalog.models import (
     Category,
@@ -24,6 +24,8 @@ from apps.catalog.models import (
     StockAdjustment,
     Variant,
 )
+from apps.catalog.services.products import product_listing_refresh, product_updates_publish, products_set_active
+from apps.catalog.services.stock import stock_adjust, stock_ensure
 from apps.core.exceptions import ApplicationError, ValidationFailed
 
 
@@ -137,18 +139,18 @@ class ProductAdmin(admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         product = form.instance
-        services.stock_ensure(variants=product.variants.all())
-        services.product_listing_refresh(product_ids=[product.pk])
-        services.product_updates_publish(before=getattr(request, "_catalog_before", {}), product_ids=[product.pk])
+        stock_ensure(variants=product.variants.all())
+        product_listing_refresh(product_ids=[product.pk])
+        product_updates_publish(before=getattr(request, "_catalog_before", {}), product_ids=[product.pk])
 
     @admin.action(description="Activate selected products", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = services.products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=True)
+        count = products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=True)
         self.message_user(request, f"{count} product(s) activated.", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected products", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = services.products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=False)
+        count = products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=False)
         self.message_user(request, f"{count} product(s) deactivated.", messages.SUCCESS)
 
 
@@ -242,7 +244,7 @@ class StockAdjustmentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: StockAdjustment, form, change: bool) -> None:
         try:
-            saved = services.stock_adjust(
+            saved = stock_adjust(
                 sku=form.cleaned_data["sku"],
                 delta=form.cleaned_data["delta"],
                 reason=form.cleaned_data["reason"],

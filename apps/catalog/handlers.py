@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from apps.catalog import services
+from apps.catalog.services import reservations, restock
 from apps.core.events import Envelope, event_handler
 from apps.orders.contracts import events as orders
 
@@ -27,17 +27,17 @@ def on_order_created(envelope: Envelope) -> None:
         customer_id=envelope.payload.get("customer_id", ""),
         lines=[orders.OrderLine(sku=sku, quantity=quantity) for sku, quantity in _lines(envelope.payload)],
     )
-    services.stock_reserve(order_id=order.order_id, lines=[(line.sku, line.quantity) for line in order.lines])
+    reservations.stock_reserve(order_id=order.order_id, lines=[(line.sku, line.quantity) for line in order.lines])
 
 
 @event_handler("catalog", orders.ORDER_CANCELLED)
 def on_order_cancelled(envelope: Envelope) -> None:
-    services.stock_release(order_id=envelope.payload["order_id"])
+    reservations.stock_release(order_id=envelope.payload["order_id"])
 
 
 @event_handler("catalog", orders.ORDER_CONFIRMED)
 def on_order_confirmed(envelope: Envelope) -> None:
-    services.stock_commit(order_id=envelope.payload["order_id"])
+    reservations.stock_commit(order_id=envelope.payload["order_id"])
 
 
 @event_handler("catalog", orders.REFUND_REQUESTED)
@@ -61,7 +61,7 @@ def on_refund_requested(envelope: Envelope) -> None:
         logger.error("refund.requested %s with an unusable payload ignored", envelope.id)
         return
     if refund.restock:
-        services.stock_restock(
+        restock.stock_restock(
             order_id=refund.order_id,
             order_number=refund.order_number,
             refund_id=refund.refund_id,

@@ -111,8 +111,8 @@ class Product(models.Model):
     # icontains. Its GIN index is created by the same migration, on PostgreSQL only.
     search_vector = SearchVectorField(null=True, editable=False)
     # The listing summary: copied from the product's variants, stock and images by
-    # services.product_listing_refresh() on every change to those, so the shopper's list is a
-    # single-table query (no per-request subqueries; an index serves ordering by price).
+    # services.products.product_listing_refresh() on every change to those, so the shopper's list
+    # is a single-table query (no per-request subqueries; an index serves ordering by price).
     price_from = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)
     currency = models.CharField(max_length=3, blank=True, editable=False)
     compare_at_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, editable=False)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.utils.text import slugify
 
 from apps.catalog.models import Category, Product, Stock, Variant
-from apps.catalog.services import product_listing_refresh
+from apps.catalog.services.products import product_listing_refresh
 from apps.core.db import atomic
 
 # (top-level category, its children, brands, product nouns, option name, option values)

@@ -123,8 +123,8 @@ def _sellable_variants() -> QuerySet[Variant]:
 def product_list(*, filters: ProductFilters, ordering: str) -> QuerySet:
     """Active products with at least one active variant, as dicts of LIST_FIELDS, ordered by
     ORDERINGS[ordering] (which the caller paginates). Price, currency, stock and image come from
-    the product's listing summary (services.product_listing_refresh), so this is one query on
-    one table plus the category join."""
+    the product's listing summary (services.products.product_listing_refresh), so this is one
+    query on one table plus the category join."""
     queryset = Product.objects.filter(active=True, price_from__isnull=False).annotate(category_slug=F("category__slug"))
     if filters.category_ids is not None:
         queryset = queryset.filter(category_id__in=filters.category_ids)

@@ -1,6 +1,6 @@
 """SMS to a phone number through SNS Publish, and the E.164 form numbers are sent to. Shared by
 notifications (order texts) and users (phone verification codes, which must not travel in an
-event: see apps/users/services.py)."""
+event: see apps/users/services/phone.py)."""
 
 from __future__ import annotations
 

@@ -10,17 +10,17 @@ import logging
 import uuid
 
 from apps.core.events import Envelope, event_handler
-from apps.payments import services
 from apps.payments.contracts import events as contract
+from apps.payments.services import charges, common, refunds
 
 logger = logging.getLogger(__name__)
 
 
 @event_handler("payments", contract.PAYMENT_REQUESTED)
 def on_payment_requested(envelope: Envelope) -> None:
-    request = services.payment_request_parse(envelope.payload)
+    request = charges.payment_request_parse(envelope.payload)
     if request is not None:
-        services.payment_request(request=request)
+        charges.payment_request(request=request)
 
 
 @event_handler("payments", contract.REFUND_REQUESTED)
@@ -35,10 +35,10 @@ def on_refund_requested(envelope: Envelope) -> None:
     if not refund_id or len(refund_id) > 100:
         logger.error("refund.requested %s for order %s has no usable refund id; ignored", envelope.id, order_id)
         return
-    services.refund_request(
+    refunds.refund_request(
         order_id=order_id,
         refund_id=refund_id,
-        amount=services.parse_amount(payload.get("amount")),
-        currency=services.parse_currency(payload.get("currency")) or "",
+        amount=common.parse_amount(payload.get("amount")),
+        currency=common.parse_currency(payload.get("currency")) or "",
         reason=str(payload.get("reason") or ""),
     )

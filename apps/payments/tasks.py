@@ -1,5 +1,6 @@
 """Celery entry points of the payments service: charging and refunding at the provider, with
-bounded retries on transient provider errors. Thin: the work is in services.py.
+bounded retries on transient provider errors. Thin: the work is in services/charges.py and
+services/refunds.py.
 
 A retry re-sends the task with a countdown (exponential backoff with jitter, capped below
 CELERY_MAX_RETRY_COUNTDOWN so SQS does not redeliver the message while it waits). In the
@@ -15,7 +16,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from apps.payments import services
+from apps.payments.services import charges, common, refunds
 
 
 def _retry_countdown(retries: int) -> int:
@@ -35,9 +36,9 @@ class SecretArgumentsTask(Task):
         return super().apply_async(args, kwargs, **options)
 
 
-def _run_with_retries(task: Task, attempt: Callable[[], services.Outcome], give_up: Callable[[], None]) -> None:
+def _run_with_retries(task: Task, attempt: Callable[[], common.Outcome], give_up: Callable[[], None]) -> None:
     retries = task.request.retries
-    while attempt() is services.Outcome.RETRY:
+    while attempt() is common.Outcome.RETRY:
         if retries >= settings.PAYMENTS_PROVIDER_MAX_RETRIES:
             give_up()
             return
@@ -60,8 +61,8 @@ def charge_payment(self: Task, *, intent_id: str, payment_method_token: str) -> 
     intent = uuid.UUID(intent_id)
     _run_with_retries(
         self,
-        lambda: services.payment_charge(intent_id=intent, payment_method_token=payment_method_token),
-        lambda: services.payment_charge_give_up(intent_id=intent),
+        lambda: charges.payment_charge(intent_id=intent, payment_method_token=payment_method_token),
+        lambda: charges.payment_charge_give_up(intent_id=intent),
     )
 
 
@@ -70,6 +71,6 @@ def refund_payment(self: Task, *, refund_pk: str) -> None:
     refund = uuid.UUID(refund_pk)
     _run_with_retries(
         self,
-        lambda: services.refund_execute(refund_pk=refund),
-        lambda: services.refund_give_up(refund_pk=refund),
+        lambda: refunds.refund_execute(refund_pk=refund),
+        lambda: refunds.refund_give_up(refund_pk=refund),
     )

@@ -8,8 +8,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.users import services
 from apps.users.models import Address, Customer, RefreshToken
+from apps.users.services import customers
 
 
 class AddressInline(admin.TabularInline):
@@ -61,11 +61,11 @@ class CustomerAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
-        services.customer_admin_save(customer=obj, changed_fields=list(form.changed_data))
+        customers.customer_admin_save(customer=obj, changed_fields=list(form.changed_data))
 
     @admin.action(description="Deactivate selected customers (signs them out)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
-        count = services.customers_deactivate(customer_ids=list(queryset.values_list("pk", flat=True)))
+        count = customers.customers_deactivate(customer_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} customer(s) deactivated.", messages.SUCCESS)
 
 

@@ -1,5 +1,5 @@
 """Signal receivers that replicate staff accounts: every change to a staff account (auth.User) or
-its group membership publishes `staff.changed` (see services.staff_account_changed). Thin: the
+its group membership publishes `staff.changed` (see services/staff.py). Thin: the
 decisions are here, the publishing is in services."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
 from apps.core.staff import applying_replica
-from apps.users import services
+from apps.users.services import staff
 
 # Saves that change nothing another service's admin needs (Django writes last_login on sign-in).
 _IRRELEVANT_UPDATES = frozenset({"last_login"})
@@ -27,12 +27,12 @@ def on_user_saved(sender: Any, instance: Any, raw: bool = False, update_fields: 
         return
     if update_fields is not None and set(update_fields) <= _IRRELEVANT_UPDATES:
         return
-    services.staff_account_changed(user=instance)
+    staff.staff_account_changed(user=instance)
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     if not _replicating():
-        services.staff_account_deleted(user=instance)
+        staff.staff_account_deleted(user=instance)
 
 
 def on_membership_changed(
@@ -42,7 +42,7 @@ def on_membership_changed(
         return
     if not reverse:  # user.groups.add/remove/clear/set
         if action in {"post_add", "post_remove", "post_clear"}:
-            services.staff_account_changed(user=instance)
+            staff.staff_account_changed(user=instance)
         return
     # group.user_set.add/remove/clear: `instance` is the group, `pk_set` the users.
     if action == "pre_clear":
@@ -53,7 +53,7 @@ def on_membership_changed(
     elif action not in {"post_add", "post_remove"}:
         return
     for user in model.objects.filter(pk__in=pk_set or []):
-        services.staff_account_changed(user=user)
+        staff.staff_account_changed(user=user)
 
 
 def on_group_saved(sender: Any, instance: Group, created: bool, raw: bool = False, **kwargs: Any) -> None:
@@ -61,7 +61,7 @@ def on_group_saved(sender: Any, instance: Group, created: bool, raw: bool = Fals
     if raw or created or _replicating():
         return
     for user in instance.user_set.all():
-        services.staff_account_changed(user=user)
+        staff.staff_account_changed(user=user)
 
 
 def on_group_deleting(sender: Any, instance: Group, **kwargs: Any) -> None:
@@ -72,7 +72,7 @@ def on_group_deleted(sender: Any, instance: Group, **kwargs: Any) -> None:
     if _replicating():
         return
     for user in get_user_model().objects.filter(pk__in=getattr(instance, "_staff_member_pks", [])):
-        services.staff_account_changed(user=user)
+        staff.staff_account_changed(user=user)
 
 
 def connect() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.users import services
+from apps.users.services import passwords
 
 
 @shared_task(name="apps.users.send_password_reset", acks_late=True, ignore_result=True)
 def send_password_reset(email: str) -> None:
-    services.password_reset_send(email=email)
+    passwords.password_reset_send(email=email)

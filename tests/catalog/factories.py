@@ -6,8 +6,8 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from apps.catalog import services
 from apps.catalog.models import Category, Product, ProductImage, Stock, Variant
+from apps.catalog.services import products
 
 _sequence = itertools.count(1)
 
@@ -50,7 +50,7 @@ def variant(
     }
     instance = Variant.objects.create(**values)
     Stock.objects.create(variant=instance, on_hand=on_hand, reserved=reserved)
-    services.product_listing_refresh(product_ids=[instance.product_id])
+    products.product_listing_refresh(product_ids=[instance.product_id])
     return instance
 
 
@@ -63,7 +63,7 @@ def product_with_variants(*, count: int = 2, category: Category | None = None, *
 
 def image(*, product: Product, name: str = "products/2026/01/shirt.jpg", position: int = 0) -> ProductImage:
     instance = ProductImage.objects.create(product=product, image=name, alt_text="A shirt", position=position)
-    services.product_listing_refresh(product_ids=[product.pk])
+    products.product_listing_refresh(product_ids=[product.pk])
     return instance
 
 

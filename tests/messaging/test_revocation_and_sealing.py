@@ -23,7 +23,8 @@ def test_signing_out_everywhere_revokes_the_shoppers_tokens_in_every_service(spl
     out = _users(
         split_stack,
         f"""
-from apps.users.services import customer_register, customer_sign_out_everywhere
+from apps.users.services.customers import customer_register
+from apps.users.services.tokens import customer_sign_out_everywhere
 from apps.users.tokens import access_token_issue
 customer = customer_register(email={email!r}, password="a-long-Passphrase-7")
 token = access_token_issue(customer_id=customer.id, email=customer.email)
@@ -61,7 +62,8 @@ def test_a_reset_link_travels_sealed_and_is_opened_only_to_write_the_email(split
     _users(
         split_stack,
         f"""
-from apps.users.services import customer_register, password_reset_request
+from apps.users.services.customers import customer_register
+from apps.users.services.passwords import password_reset_request
 customer_register(email={email!r}, password="a-long-Passphrase-7")
 password_reset_request(email={email!r})
 """,

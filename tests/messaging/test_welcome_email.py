@@ -17,7 +17,7 @@ def _register(stack, email: str, **env: str) -> str:
     output = stack.shell(
         "users",
         f"""
-from apps.users.services import customer_register
+from apps.users.services.customers import customer_register
 from apps.users.models import OutboxEvent
 customer = customer_register(email={email!r}, password="a-long-Passphrase-7", first_name="Ada")
 print("EVENT", OutboxEvent.objects.get(event_type="user.registered", payload__email={email!r}).id)

@@ -9,7 +9,7 @@ import pytest
 
 from apps.catalog.importing import validate_rows
 from apps.catalog.models import Stock, StockAdjustment
-from apps.catalog.services import catalog_import
+from apps.catalog.services.imports import catalog_import
 from apps.orders.models import Order, OrderStatus, Refund
 from apps.orders.services.refunds import order_refund_request
 from tests.orders.conftest import ADDRESS, client_for, make_shopper

@@ -226,7 +226,20 @@ class CartVoucherView(APIView):
     throttle_classes = [CartWriteThrottle]
     throttle_scope = "cart_write"
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER], request=s.VoucherInput, responses=s.CartOutput)
+    @extend_schema(
+        operation_id="orders_cart_voucher_apply",
+        parameters=[CART_TOKEN_PARAMETER],
+        request=s.VoucherInput,
+        responses={
+            200: s.CartOutput,
+            404: CART_NOT_FOUND,
+            422: problem(
+                "The code is refused and the cart unchanged: `voucher_unknown`, `voucher_expired`, `voucher_used_up`, "
+                "`voucher_customer_limit`, `voucher_minimum_not_met` or `voucher_not_applicable`."
+            ),
+            503: CATALOG_UNAVAILABLE,
+        },
+    )
     def post(self, request: Request) -> Response:
         """Apply a voucher code (it replaces any other). Refusals are 422 problems, each with its
         own code (voucher_unknown, voucher_expired, voucher_used_up, voucher_customer_limit,
@@ -240,7 +253,11 @@ class CartVoucherView(APIView):
         cart = cart_services.cart_voucher_apply(cart=cart, code=data.validated_data["code"], customer_id=customer_id)
         return _cart_response(cart, request=request)
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER], responses=s.CartOutput)
+    @extend_schema(
+        operation_id="orders_cart_voucher_remove",
+        parameters=[CART_TOKEN_PARAMETER],
+        responses={200: s.CartOutput, 404: CART_NOT_FOUND, 503: CATALOG_UNAVAILABLE},
+    )
     def delete(self, request: Request) -> Response:
         cart = _current_cart(request)
         if cart is None:
@@ -251,7 +268,16 @@ class CartVoucherView(APIView):
 class ShippingQuoteView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[CART_TOKEN_PARAMETER, *DESTINATION_PARAMETERS], responses=s.ShippingQuoteOutput)
+    @extend_schema(
+        operation_id="orders_cart_shipping_quote",
+        parameters=[CART_TOKEN_PARAMETER, *DESTINATION_PARAMETERS],
+        responses={
+            200: s.ShippingQuoteOutput,
+            404: CART_NOT_FOUND,
+            422: problem("The shop does not ship to that country or region (`shipping_destination_unsupported`)."),
+            503: CATALOG_UNAVAILABLE,
+        },
+    )
     def get(self, request: Request) -> Response:
         """The shipping methods offered for the cart and address, each with its price and the
         cart's total with it. A country the shop does not ship to is a 422

@@ -17,10 +17,11 @@ from apps.core.api.pagination import CursorPagination
 from apps.core.api.parsers import json_loads_strict
 from apps.core.api.schema import problem
 from apps.core.api.throttles import ScopedRateThrottle
-from apps.payments import selectors, services, webhooks
+from apps.payments import selectors, webhooks
 from apps.payments.api import serializers as s
 from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
 from apps.payments.providers import get_provider
+from apps.payments.services import provider_webhooks
 
 
 class PaymentViewSet(viewsets.GenericViewSet):
@@ -102,7 +103,7 @@ class WebhookView(APIView):
             raise WebhookPayloadInvalid()
         event = s.WebhookEventInputSerializer(data=payload)
         event.is_valid(raise_exception=True)
-        received = services.webhook_receive(
+        received = provider_webhooks.webhook_receive(
             provider=provider,
             event_id=event.validated_data["id"],
             event_type=event.validated_data["type"],

@@ -13,7 +13,8 @@ would implement:
 - `refund()` as `stripe.Refund.create(charge=..., amount=..., idempotency_key=<refund id>)`;
 - webhooks: Stripe signs them with the same `t=<ts>,v1=<hmac>` scheme verified in
   apps.payments.webhooks (under the `Stripe-Signature` header and its own event shapes), so the
-  adapter would map `charge.refunded` / `charge.failed` onto the handlers in services.py.
+  adapter would map `charge.refunded` / `charge.failed` onto the handlers in
+  services/provider_webhooks.py.
 """
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ from apps.core.api.pagination import CursorPagination
 from apps.core.api.schema import problem
 from apps.core.api.throttles import AccountRateThrottle, ScopedRateThrottle
 from apps.core.auth.keys import ALGORITHM, jwks
-from apps.users import selectors, services
+from apps.users import selectors
 from apps.users.api import serializers as s
+from apps.users.services import addresses, customers, passwords, phone, tokens
 
 
-def _token_pair_body(pair: services.TokenPair) -> dict[str, Any]:
+def _token_pair_body(pair: tokens.TokenPair) -> dict[str, Any]:
     now = timezone.now()
     return s.TokenPairOutputSerializer(
         {
@@ -65,7 +66,7 @@ class RegisterView(ThrottledPublicView):
     def post(self, request: Request) -> Response:
         data = s.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        customer = services.customer_register(**data.validated_data)
+        customer = customers.customer_register(**data.validated_data)
         return Response(s.CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -85,7 +86,7 @@ class LoginView(ThrottledPublicView):
     def post(self, request: Request) -> Response:
         data = s.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = services.customer_login(**data.validated_data)
+        pair = tokens.customer_login(**data.validated_data)
         return Response(_token_pair_body(pair))
 
 
@@ -108,7 +109,7 @@ class RefreshView(ThrottledPublicView):
     def post(self, request: Request) -> Response:
         data = s.RefreshTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = services.token_refresh(refresh_token=data.validated_data["refresh_token"])
+        pair = tokens.token_refresh(refresh_token=data.validated_data["refresh_token"])
         return Response(_token_pair_body(pair))
 
 
@@ -124,7 +125,7 @@ class RevokeView(ThrottledPublicView):
     def post(self, request: Request) -> Response:
         data = s.RefreshTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.token_revoke(refresh_token=data.validated_data["refresh_token"])
+        tokens.token_revoke(refresh_token=data.validated_data["refresh_token"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,7 +147,7 @@ class MeView(APIView):
         data = s.ProfileUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         customer = selectors.customer_get_active(customer_id=request.user.id)
-        customer = services.customer_update(customer=customer, data=data.validated_data)
+        customer = customers.customer_update(customer=customer, data=data.validated_data)
         return Response(s.CustomerOutputSerializer(customer).data)
 
 
@@ -168,7 +169,7 @@ class PasswordChangeView(APIView):
         data = s.PasswordChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         customer = selectors.customer_get_active(customer_id=request.user.id)
-        pair = services.customer_change_password(customer=customer, **data.validated_data)
+        pair = passwords.customer_change_password(customer=customer, **data.validated_data)
         return Response(_token_pair_body(pair))
 
 
@@ -181,7 +182,7 @@ class SignOutEverywhereView(APIView):
     )
     def post(self, request: Request) -> Response:
         customer = selectors.customer_get_active(customer_id=request.user.id)
-        services.customer_sign_out_everywhere(customer=customer)
+        tokens.customer_sign_out_everywhere(customer=customer)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -203,7 +204,7 @@ class PhoneVerificationView(APIView):
     )
     def post(self, request: Request) -> Response:
         customer = selectors.customer_get_active(customer_id=request.user.id)
-        services.phone_verification_request(customer=customer)
+        phone.phone_verification_request(customer=customer)
         body = {"detail": "A verification code has been texted to your phone."}
         return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -225,7 +226,7 @@ class PhoneConfirmView(APIView):
         data = s.PhoneConfirmInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         customer = selectors.customer_get_active(customer_id=request.user.id)
-        customer = services.phone_verification_confirm(customer=customer, code=data.validated_data["code"])
+        customer = phone.phone_verification_confirm(customer=customer, code=data.validated_data["code"])
         return Response(s.CustomerOutputSerializer(customer).data)
 
 
@@ -246,7 +247,7 @@ class PasswordResetRequestView(ThrottledPublicView):
     def post(self, request: Request) -> Response:
         data = s.PasswordResetRequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.password_reset_request(email=data.validated_data["email"])
+        passwords.password_reset_request(email=data.validated_data["email"])
         body = {"detail": "If an account with this email exists, a password reset link has been sent to it."}
         return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -268,7 +269,7 @@ class PasswordResetConfirmView(ThrottledPublicView):
     def post(self, request: Request) -> Response:
         data = s.PasswordResetConfirmInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.password_reset_confirm(**data.validated_data)
+        passwords.password_reset_confirm(**data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -326,7 +327,7 @@ class AddressViewSet(viewsets.GenericViewSet):
         data = s.AddressInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         customer = selectors.customer_get_active(customer_id=request.user.id)
-        address = services.address_create(customer_id=customer.id, data=data.validated_data)
+        address = addresses.address_create(customer_id=customer.id, data=data.validated_data)
         return Response(s.AddressOutputSerializer(address).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, address_id) -> Response:
@@ -335,11 +336,11 @@ class AddressViewSet(viewsets.GenericViewSet):
     def partial_update(self, request: Request, address_id) -> Response:
         data = s.AddressInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        address = services.address_update(address=self._own(address_id), data=data.validated_data)
+        address = addresses.address_update(address=self._own(address_id), data=data.validated_data)
         return Response(s.AddressOutputSerializer(address).data)
 
     def destroy(self, request: Request, address_id) -> Response:
-        services.address_delete(address=self._own(address_id))
+        addresses.address_delete(address=self._own(address_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from apps.catalog import services
+from apps.catalog.services import stock
 from tests.catalog import factories
 from tests.catalog.helpers import assert_problem
 
@@ -169,7 +169,7 @@ def test_the_etag_changes_when_the_list_changes(api_client):
     factories.variant(product=product, sku="TEE-1", on_hand=2)
     before = api_client.get(URL)["ETag"]
 
-    services.stock_adjust(sku="TEE-1", delta=-2, reason="sold out", actor="alice")
+    stock.stock_adjust(sku="TEE-1", delta=-2, reason="sold out", actor="alice")
 
     assert api_client.get(URL).json()["results"][0]["in_stock"] is False
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from apps.catalog import services
 from apps.catalog.models import Product
+from apps.catalog.services import reservations, stock
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -24,10 +24,10 @@ def test_reserving_the_last_units_takes_the_product_out_of_stock_and_a_release_p
     factories.variant(product=product, sku="LAST", price="12.00", on_hand=2)
     order_id = uuid.uuid4()
 
-    services.stock_reserve(order_id=order_id, lines=[("LAST", 2)])
+    reservations.stock_reserve(order_id=order_id, lines=[("LAST", 2)])
     assert _summary(product) == ("12.00", False)
 
-    services.stock_release(order_id=order_id)
+    reservations.stock_release(order_id=order_id)
     assert _summary(product) == ("12.00", True)
 
 
@@ -35,11 +35,11 @@ def test_committing_and_adjusting_stock_update_the_summary():
     product = factories.product()
     factories.variant(product=product, sku="A", on_hand=1)
     order_id = uuid.uuid4()
-    services.stock_reserve(order_id=order_id, lines=[("A", 1)])
-    services.stock_commit(order_id=order_id)
+    reservations.stock_reserve(order_id=order_id, lines=[("A", 1)])
+    reservations.stock_commit(order_id=order_id)
     assert _summary(product)[1] is False
 
-    services.stock_adjust(sku="A", delta=3, reason="delivery", actor="alice")
+    stock.stock_adjust(sku="A", delta=3, reason="delivery", actor="alice")
     assert _summary(product)[1] is True
 
 

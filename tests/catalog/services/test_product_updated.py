@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from apps.catalog import selectors, services
+from apps.catalog import selectors
 from apps.catalog.models import Product, Variant
+from apps.catalog.services import products
 from apps.core.db import atomic
 from tests.catalog import factories
 from tests.catalog.helpers import events
@@ -21,8 +22,8 @@ def test_deactivating_products_publishes_each_variant_once():
     factories.variant(product=product, sku="TEE-M", price="19.90", name="M")
     factories.variant(product=product, sku="TEE-L", price="21.90", name="L")
 
-    assert services.products_set_active(product_ids=[product.pk], active=False) == 1
-    assert services.products_set_active(product_ids=[product.pk], active=False) == 0
+    assert products.products_set_active(product_ids=[product.pk], active=False) == 1
+    assert products.products_set_active(product_ids=[product.pk], active=False) == 0
 
     assert Product.objects.get().active is False
     assert events("product.updated") == [
@@ -56,7 +57,7 @@ def test_only_changed_variants_are_published():
         before = selectors.variant_snapshots(product_ids=[product.pk])
         Variant.objects.filter(sku="A").update(price=Decimal("12.00"))
         Variant.objects.filter(sku="B").update(weight_grams=300)  # not part of the sellable state
-        published = services.product_updates_publish(before=before, product_ids=[product.pk])
+        published = products.product_updates_publish(before=before, product_ids=[product.pk])
 
     assert published == 1
     assert [(event["sku"], event["price"]) for event in events("product.updated")] == [("A", "12.00")]

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connections
 
-from apps.catalog import services
 from apps.catalog.models import Reservation, Stock
+from apps.catalog.services import reservations
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -38,7 +38,7 @@ def test_concurrent_orders_for_the_last_units_never_oversell():
     factories.variant(sku="LAST", on_hand=5)
 
     outcomes = _run_concurrently(
-        [lambda: services.stock_reserve(order_id=uuid.uuid4(), lines=[("LAST", 1)]) for _ in range(THREADS)]
+        [lambda: reservations.stock_reserve(order_id=uuid.uuid4(), lines=[("LAST", 1)]) for _ in range(THREADS)]
     )
 
     granted = [outcome for outcome in outcomes if outcome.status == "reserved"]
@@ -55,7 +55,7 @@ def test_orders_naming_the_same_skus_in_opposite_orders_do_not_deadlock():
     orders = [[("A", 1), ("B", 1)] if index % 2 else [("B", 1), ("A", 1)] for index in range(THREADS)]
 
     outcomes = _run_concurrently(
-        [lambda lines=lines: services.stock_reserve(order_id=uuid.uuid4(), lines=lines) for lines in orders]
+        [lambda lines=lines: reservations.stock_reserve(order_id=uuid.uuid4(), lines=lines) for lines in orders]
     )
 
     assert all(outcome.status == "reserved" for outcome in outcomes)
@@ -69,7 +69,7 @@ def test_a_duplicate_order_created_delivered_concurrently_reserves_once():
 
     def reserve():
         try:
-            return services.stock_reserve(order_id=order_id, lines=[("A", 1)])
+            return reservations.stock_reserve(order_id=order_id, lines=[("A", 1)])
         except Exception as error:  # the loser of the unique-key race fails and is retried by the bus
             return error
 

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import IntegrityError, connections, transaction
 
-from apps.catalog import services
 from apps.catalog.models import Product, Stock, StockAdjustment
+from apps.catalog.services import reservations, restock
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -24,13 +24,13 @@ def _on_hand(sku: str) -> int:
 
 def _committed_order(lines: list[tuple[str, int]]) -> uuid.UUID:
     order_id = uuid.uuid4()
-    assert services.stock_reserve(order_id=order_id, lines=lines).status == "reserved"
-    assert services.stock_commit(order_id=order_id) is True
+    assert reservations.stock_reserve(order_id=order_id, lines=lines).status == "reserved"
+    assert reservations.stock_commit(order_id=order_id) is True
     return order_id
 
 
 def _restock(order_id: uuid.UUID, lines: list[tuple[str, int]], refund_id: uuid.UUID | None = None) -> bool:
-    return services.stock_restock(
+    return restock.stock_restock(
         order_id=order_id, order_number="SO-7", refund_id=refund_id or uuid.uuid4(), lines=lines
     )
 
@@ -72,7 +72,7 @@ def test_more_than_committed_is_capped_across_refunds(caplog):
     order_id = _committed_order([("A", 3)])
     assert _restock(order_id, [("A", 2)]) is True
 
-    with caplog.at_level(logging.WARNING, logger="apps.catalog.services"):
+    with caplog.at_level(logging.WARNING, logger="apps.catalog.services.restock"):
         assert _restock(order_id, [("A", 5)]) is True  # 3 committed, 2 restocked before: 1 more
         assert _restock(order_id, [("A", 1)]) is False  # nothing left to come back
 
@@ -86,7 +86,7 @@ def test_a_sku_the_order_did_not_commit_is_skipped_and_the_rest_restocked(caplog
     factories.variant(sku="OTHER", on_hand=5)
     order_id = _committed_order([("A", 2)])
 
-    with caplog.at_level(logging.WARNING, logger="apps.catalog.services"):
+    with caplog.at_level(logging.WARNING, logger="apps.catalog.services.restock"):
         assert _restock(order_id, [("A", 1), ("OTHER", 1), ("GHOST", 1)]) is True
 
     assert (_on_hand("A"), _on_hand("OTHER")) == (4, 5)
@@ -98,12 +98,12 @@ def test_a_sku_the_order_did_not_commit_is_skipped_and_the_rest_restocked(caplog
 def test_a_refund_that_overtakes_the_commit_is_refused_for_redelivery():
     factories.variant(sku="A", on_hand=5)
     order_id = uuid.uuid4()
-    services.stock_reserve(order_id=order_id, lines=[("A", 2)])
+    reservations.stock_reserve(order_id=order_id, lines=[("A", 2)])
 
-    with pytest.raises(services.RestockBeforeCommit):
+    with pytest.raises(restock.RestockBeforeCommit):
         _restock(order_id, [("A", 2)])
 
-    assert services.stock_commit(order_id=order_id) is True  # order.confirmed lands
+    assert reservations.stock_commit(order_id=order_id) is True  # order.confirmed lands
     assert _restock(order_id, [("A", 2)]) is True  # the redelivery restocks
     assert _on_hand("A") == 5
 
@@ -113,11 +113,11 @@ def test_without_a_committed_reservation_nothing_is_restocked(caplog, step):
     factories.variant(sku="A", on_hand=5)
     order_id = uuid.uuid4()
     if step != "unknown":
-        services.stock_reserve(order_id=order_id, lines=[("A", 2)])
+        reservations.stock_reserve(order_id=order_id, lines=[("A", 2)])
     if step == "released":
-        services.stock_release(order_id=order_id)
+        reservations.stock_release(order_id=order_id)
 
-    with caplog.at_level(logging.WARNING, logger="apps.catalog.services"):
+    with caplog.at_level(logging.WARNING, logger="apps.catalog.services.restock"):
         assert _restock(order_id, [("A", 2)]) is False
 
     assert _on_hand("A") == 5

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError
 
-from apps.catalog import services
 from apps.catalog.models import Stock, StockAdjustment, Variant
+from apps.catalog.services import stock
 from apps.core.exceptions import NotFound, ValidationFailed
 from tests.catalog import factories
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 def test_adjusting_stock_changes_on_hand_and_keeps_an_audit_row():
     variant = factories.variant(sku="MUG-1", on_hand=5)
 
-    adjustment = services.stock_adjust(sku="MUG-1", delta=-2, reason="broken in the warehouse", actor="alice")
+    adjustment = stock.stock_adjust(sku="MUG-1", delta=-2, reason="broken in the warehouse", actor="alice")
 
     assert Stock.objects.get(variant=variant).on_hand == 3
     row = StockAdjustment.objects.get()
@@ -36,7 +36,7 @@ def test_stock_cannot_go_below_zero_or_below_reservations(on_hand, reserved, del
     factories.variant(sku="MUG-1", on_hand=on_hand, reserved=reserved)
 
     with pytest.raises(ValidationFailed) as caught:
-        services.stock_adjust(sku="MUG-1", delta=delta, reason="count", actor="alice")
+        stock.stock_adjust(sku="MUG-1", delta=delta, reason="count", actor="alice")
 
     assert caught.value.get_codes() == "negative_stock"
     assert "delta" in caught.value.extra["errors"]
@@ -48,10 +48,10 @@ def test_zero_delta_blank_reason_and_unknown_sku_are_refused():
     factories.variant(sku="MUG-1")
 
     with pytest.raises(ValidationFailed) as caught:
-        services.stock_adjust(sku="MUG-1", delta=0, reason=" ", actor="alice")
+        stock.stock_adjust(sku="MUG-1", delta=0, reason=" ", actor="alice")
     assert set(caught.value.extra["errors"]) == {"delta", "reason"}
     with pytest.raises(NotFound):
-        services.stock_adjust(sku="NOPE", delta=1, reason="found it", actor="alice")
+        stock.stock_adjust(sku="NOPE", delta=1, reason="found it", actor="alice")
 
 
 @pytest.mark.parametrize(

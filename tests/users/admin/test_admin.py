@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.users import services
 from apps.users.contracts.events import USER_UPDATED
 from apps.users.models import Customer, RefreshToken
+from apps.users.services import tokens
 from tests.users import factories
 from tests.users.helpers import events
 
@@ -57,7 +57,7 @@ def test_the_change_page_shows_no_password_hash_and_addresses_read_only(admin_cl
 
 def test_the_deactivate_action(admin_client):
     customer = factories.customer()
-    services.customer_login(email=customer.email, password=factories.PASSWORD)
+    tokens.customer_login(email=customer.email, password=factories.PASSWORD)
 
     response = admin_client.post(
         _url("customer_changelist"), {"action": "deactivate", "_selected_action": [str(customer.pk)]}, follow=True
@@ -123,7 +123,7 @@ def test_customers_cannot_be_added_or_deleted_in_the_admin(admin_client):
 
 def test_refresh_tokens_are_read_only(admin_client):
     customer = factories.customer()
-    services.customer_login(email=customer.email, password=factories.PASSWORD)
+    tokens.customer_login(email=customer.email, password=factories.PASSWORD)
     token = RefreshToken.objects.get()
 
     listing = admin_client.get(_url("refreshtoken_changelist"))

@@ -14,8 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.events.handlers import deliver
-from apps.users import services
 from apps.users.models import OutboxEvent, PasswordResetToken
+from apps.users.services import customers, passwords, tokens
 from apps.users.tokens import access_token_issue, secret_hash
 from tests.users import factories
 
@@ -68,7 +68,7 @@ def test_deactivation_refuses_the_shoppers_access_tokens_in_every_service():
     assert _accepted_everywhere(token)
 
     customer.is_active = False
-    services.customer_admin_save(customer=customer, changed_fields=["is_active"])
+    customers.customer_admin_save(customer=customer, changed_fields=["is_active"])
 
     assert _refused_everywhere(token)
     body = _client(token).get(PROTECTED["orders"]).json()
@@ -82,7 +82,7 @@ def test_an_other_shoppers_tokens_are_not_touched():
     customer, other = factories.customer(), factories.customer()
     other_token = _token(other)
 
-    services.customer_sign_out_everywhere(customer=customer)
+    tokens.customer_sign_out_everywhere(customer=customer)
 
     assert _accepted_everywhere(other_token)
 
@@ -91,7 +91,7 @@ def test_a_password_change_refuses_older_tokens_and_keeps_the_new_pair():
     customer = factories.customer()
     old = _sign_in(customer)["access_token"]
 
-    pair = services.customer_change_password(
+    pair = passwords.customer_change_password(
         customer=customer, current_password=factories.PASSWORD, new_password="an-other-Passphrase-42"
     )
 
@@ -106,7 +106,7 @@ def test_a_password_reset_refuses_older_tokens():
         customer=customer, token_hash=secret_hash("reset-secret"), expires_at=timezone.now() + timedelta(hours=1)
     )
 
-    services.password_reset_confirm(token="reset-secret", new_password="an-other-Passphrase-42")
+    passwords.password_reset_confirm(token="reset-secret", new_password="an-other-Passphrase-42")
 
     assert _refused_everywhere(token)
 
@@ -127,9 +127,9 @@ def test_sign_out_everywhere_refuses_every_token_and_a_new_sign_in_works():
 
 def test_a_late_or_repeated_revocation_event_never_moves_the_time_back():
     customer = factories.customer()
-    services.customer_sign_out_everywhere(customer=customer)
+    tokens.customer_sign_out_everywhere(customer=customer)
     first = OutboxEvent.objects.get(event_type="user.tokens_revoked")
-    services.customer_sign_out_everywhere(customer=customer)
+    tokens.customer_sign_out_everywhere(customer=customer)
     latest = apps.get_model("orders", "TokenRevocation").objects.get(subject_id=customer.id).not_before
 
     # The first event delivered again under a new id (a replay): the later time stays in force.

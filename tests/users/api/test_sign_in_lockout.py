@@ -9,7 +9,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from apps.core.lockout import _keys
-from apps.users.services import SIGN_IN_LOCKOUT
+from apps.users.services.common import SIGN_IN_LOCKOUT
 from tests.users import factories
 from tests.users.helpers import assert_problem
 

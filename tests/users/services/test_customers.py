@@ -7,10 +7,10 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.db import IntegrityError
 from django.test import override_settings
 
-from apps.users import services
 from apps.users.contracts.events import USER_REGISTERED, USER_UPDATED
 from apps.users.errors import EmailTaken, InvalidCredentials
 from apps.users.models import Customer, RefreshToken
+from apps.users.services import customers, tokens
 from tests.users import factories
 from tests.users.helpers import events
 
@@ -25,7 +25,7 @@ def test_a_lost_registration_race_is_email_taken(monkeypatch):
     monkeypatch.setattr(Customer, "save", insert_conflict)
 
     with pytest.raises(EmailTaken):
-        services.customer_register(email="race@example.com", password="a-long-and-unusual-passphrase")
+        customers.customer_register(email="race@example.com", password="a-long-and-unusual-passphrase")
     assert events(USER_REGISTERED) == []
 
 
@@ -49,7 +49,7 @@ def test_login_upgrades_an_outdated_password_hash():
     customer.password = make_password(factories.PASSWORD, hasher="pbkdf2_sha256")
     customer.save()
 
-    services.customer_login(email=customer.email, password=factories.PASSWORD)
+    tokens.customer_login(email=customer.email, password=factories.PASSWORD)
 
     customer.refresh_from_db()
     assert customer.password.startswith("md5$")
@@ -57,17 +57,17 @@ def test_login_upgrades_an_outdated_password_hash():
 
 def test_login_with_an_unknown_email_still_checks_a_password():
     with pytest.raises(InvalidCredentials):
-        services.customer_login(email="nobody@example.com", password="whatever")
+        tokens.customer_login(email="nobody@example.com", password="whatever")
 
 
 def test_deactivating_signs_the_customer_out_and_publishes_user_updated():
     customer = factories.customer()
-    pair = services.customer_login(email=customer.email, password=factories.PASSWORD)
+    pair = tokens.customer_login(email=customer.email, password=factories.PASSWORD)
 
-    assert services.customers_deactivate(customer_ids=[customer.id]) == 1
+    assert customers.customers_deactivate(customer_ids=[customer.id]) == 1
 
     token = RefreshToken.objects.get(customer=customer)
     assert (token.revoke_reason, token.revoked_at is not None) == ("deactivated", True)
     assert [p["is_active"] for p in events(USER_UPDATED)] == [False]
     assert pair.refresh_token  # the pair was issued, and is now useless
-    assert services.customers_deactivate(customer_ids=[customer.id]) == 0
+    assert customers.customers_deactivate(customer_ids=[customer.id]) == 0

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connections
 
-from apps.users import services
 from apps.users.errors import PhoneCodeLimit
 from apps.users.models import PhoneVerification
+from apps.users.services import phone
 from tests.users import factories
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -25,7 +25,7 @@ def _request_concurrently(customers) -> list[str]:
     def run(customer) -> str:
         try:
             barrier.wait(timeout=10)
-            services.phone_verification_request(customer=customer)
+            phone.phone_verification_request(customer=customer)
             return "sent"
         except PhoneCodeLimit:
             return "limited"

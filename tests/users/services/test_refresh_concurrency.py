@@ -8,8 +8,8 @@ import threading
 import pytest
 from django.db import connections
 
-from apps.users import services
 from apps.users.models import RefreshToken
+from apps.users.services import tokens
 from tests.users import factories
 
 # Real transactions: the second refresh waits on the first one's row lock.
@@ -18,14 +18,14 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def test_parallel_refreshes_of_one_token_get_the_same_pair(customer):
     # Given a signed-in shopper and two requests about to refresh the same token
-    signed_in = services.customer_login(email=customer.email, password=factories.PASSWORD)
+    signed_in = tokens.customer_login(email=customer.email, password=factories.PASSWORD)
     start = threading.Barrier(2)
     answers: list[object] = []
 
     def refresh() -> None:
         try:
             start.wait()
-            answers.append(services.token_refresh(refresh_token=signed_in.refresh_token))
+            answers.append(tokens.token_refresh(refresh_token=signed_in.refresh_token))
         except Exception as error:  # the assertion below shows what was raised
             answers.append(error)
         finally:
@@ -41,5 +41,5 @@ def test_parallel_refreshes_of_one_token_get_the_same_pair(customer):
     # Then both got the same pair, which works, and nothing was revoked as reuse
     first, second = answers
     assert first == second, answers
-    assert services.token_refresh(refresh_token=first.refresh_token).refresh_token
+    assert tokens.token_refresh(refresh_token=first.refresh_token).refresh_token
     assert not RefreshToken.objects.filter(revoke_reason=RefreshToken.RevokeReason.REUSE).exists()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.catalog import services
 from apps.catalog.importing import ImportFileError, read_rows, validate_rows
+from apps.catalog.services import imports
 from apps.core.exceptions import ValidationFailed
 
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(rows)} rows are valid; nothing was written (--dry-run).")
             return
         try:
-            summary = services.catalog_import(
+            summary = imports.catalog_import(
                 rows=rows,
                 actor=actor or f"import:{_user()}",
                 reason=f"import {file.name}",

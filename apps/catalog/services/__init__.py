@@ -1,0 +1,1 @@
+"""Writes of the catalog service, one module per story: products, stock, reservations, restock, imports."""

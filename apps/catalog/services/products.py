@@ -1,0 +1,81 @@
+"""Product changes: product.updated for what a change made sellable or not, the admin's bulk
+(de)activation, and the listing summary every write path refreshes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from apps.catalog import selectors
+from apps.catalog.contracts import events as contract
+from apps.catalog.models import Product, ProductImage, Stock, Variant
+from apps.catalog.services.common import PRODUCER
+from apps.core.db import atomic
+from apps.core.events import publish
+
+
+def product_updates_publish(*, before: dict[str, tuple], product_ids: Iterable[Any]) -> int:
+    """Publish product.updated for every variant of these products whose sellable state (name,
+    price, currency, active) differs from `before` (a selectors.variant_snapshots() taken before
+    the change), or that is new. Must run inside atomic("catalog"). Returns how many."""
+    after = selectors.variant_snapshots(product_ids=list(product_ids))
+    published = 0
+    for sku, state in sorted(after.items()):
+        if before.get(sku) == state:
+            continue
+        product_id, product_name, variant_name, price, currency, product_active, variant_active = state
+        publish(
+            producer=PRODUCER,
+            event_type=contract.PRODUCT_UPDATED,
+            payload=contract.ProductUpdated(
+                sku=sku,
+                product_id=str(product_id),
+                product_name=product_name,
+                variant_name=variant_name,
+                price=str(price),
+                currency=currency,
+                active=bool(product_active and variant_active),
+            ),
+        )
+        published += 1
+    return published
+
+
+def products_set_active(*, product_ids: list[Any], active: bool) -> int:
+    """Activate or deactivate products (the admin's bulk actions); returns how many changed."""
+    with atomic(PRODUCER):
+        changing = list(Product.objects.filter(pk__in=product_ids).exclude(active=active).values_list("pk", flat=True))
+        before = selectors.variant_snapshots(product_ids=changing)
+        Product.objects.filter(pk__in=changing).update(active=active)
+        product_updates_publish(before=before, product_ids=changing)
+    return len(changing)
+
+
+def product_listing_refresh(*, product_ids: Iterable[Any] | None = None) -> int:
+    """Recompute the listing summary (cheapest active variant's price, currency and compare-at
+    price; whether any active variant has stock; the first image) of these products, or of all.
+    Called by every service that changes variants, stock or images. Product rows are locked in
+    id order first, after any stock rows the caller holds, so concurrent callers cannot deadlock."""
+    with atomic(PRODUCER):
+        products = Product.objects.all() if product_ids is None else Product.objects.filter(pk__in=list(product_ids))
+        locked = list(products.select_for_update().order_by("pk").values_list("pk", flat=True))
+        if not locked:
+            return 0
+        cheapest = Variant.objects.filter(product=OuterRef("pk"), active=True).order_by("price", "id")
+        return Product.objects.filter(pk__in=locked).update(
+            price_from=Subquery(cheapest.values("price")[:1]),
+            currency=Coalesce(Subquery(cheapest.values("currency")[:1]), Value("")),
+            compare_at_price=Subquery(cheapest.values("compare_at_price")[:1]),
+            in_stock=Exists(
+                Stock.objects.filter(variant__product=OuterRef("pk"), variant__active=True, on_hand__gt=F("reserved"))
+            ),
+            primary_image=Coalesce(
+                Subquery(
+                    ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id").values("image")[:1]
+                ),
+                Value(""),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""Writes of the payments service, one module per story: charges, refunds, provider_webhooks."""

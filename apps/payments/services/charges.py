@@ -1,0 +1,239 @@
+"""Taking a payment for an order: payment.requested parsed and recorded as an intent, the charge at
+the provider, and payment.succeeded or payment.failed.
+
+The charge itself runs in a task (tasks.charge_payment), not in the payment.requested handler:
+the handler records a pending intent and enqueues the task; the task locks the intent, calls the
+provider with the order's idempotency key and records the outcome. A transient provider error is
+committed as an attempt and the task retries with backoff, so a redelivered event or a retried
+task can never charge twice (the provider replays the first outcome for the same key)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError
+
+from apps.core.db import atomic
+from apps.core.events import publish
+from apps.payments.contracts import events as contract
+from apps.payments.models import Charge, PaymentIntent
+from apps.payments.providers import (
+    PaymentDeclined,
+    ProviderError,
+    TransientProviderError,
+    get_provider,
+    looks_like_card_number,
+)
+from apps.payments.services.common import DECLINE_REASONS, PRODUCER, SERVICE, Outcome, parse_amount, parse_currency
+
+logger = logging.getLogger(__name__)
+
+GIVE_UP_MESSAGE = "The payment provider could not be reached; no payment was taken."
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    order_id: uuid.UUID
+    order_number: str
+    customer_id: uuid.UUID
+    amount: Decimal
+    currency: str
+    payment_method_token: str
+    idempotency_key: str
+
+
+def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
+    """payment.requested's payload, validated; None (and an error logged) when it is unusable.
+    The token is never logged: it is a credential for the shopper's card."""
+    try:
+        order_id = uuid.UUID(str(payload["order_id"]))
+        customer_id = uuid.UUID(str(payload["customer_id"]))
+        amount = parse_amount(payload["amount"])
+        currency = parse_currency(payload["currency"])
+        token = str(payload["payment_method_token"] or "")
+        key = str(payload["idempotency_key"] or "")
+    except (KeyError, TypeError, ValueError) as error:
+        logger.error("payment.requested with an unusable payload ignored: %s", type(error).__name__)
+        return None
+    if amount is None or currency is None or not key or len(key) > 255:
+        logger.error("payment.requested for order %s has an invalid amount, currency or key; ignored", order_id)
+        return None
+    return PaymentRequest(
+        order_id=order_id,
+        order_number=str(payload.get("order_number") or "")[:64],
+        customer_id=customer_id,
+        amount=amount,
+        currency=currency,
+        payment_method_token=token,
+        idempotency_key=key,
+    )
+
+
+def _publish_succeeded(intent: PaymentIntent) -> None:
+    payload = contract.PaymentSucceeded(
+        order_id=str(intent.order_id), payment_id=str(intent.id), amount=str(intent.amount), currency=intent.currency
+    )
+    publish(producer=PRODUCER, event_type=contract.PAYMENT_SUCCEEDED, payload=payload)
+
+
+def _publish_failed(intent: PaymentIntent, *, reason_code: str) -> None:
+    payload = contract.PaymentFailed(
+        order_id=str(intent.order_id),
+        payment_id=str(intent.id),
+        customer_id=str(intent.customer_id),
+        reason_code=reason_code,
+        message=intent.failure_message,
+    )
+    publish(producer=PRODUCER, event_type=contract.PAYMENT_FAILED, payload=payload)
+
+
+def _enqueue_charge(intent: PaymentIntent, payment_method_token: str) -> None:
+    # Imported here: tasks.py imports this module. The token travels only in the task message,
+    # never in a table.
+    from apps.core.tasks import enqueue
+    from apps.payments.tasks import charge_payment
+
+    enqueue(SERVICE, charge_payment, intent_id=str(intent.id), payment_method_token=payment_method_token)
+
+
+def fail(intent: PaymentIntent, *, failure_code: str, reason_code: str, message: str) -> None:
+    intent.status = PaymentIntent.Status.FAILED
+    intent.failure_code = failure_code[:50]
+    intent.failure_message = message[:255]
+    intent.save(update_fields=["status", "failure_code", "failure_message", "attempts", "last_error", "updated_at"])
+    _publish_failed(intent, reason_code=reason_code)
+    logger.info("payment %s for order %s failed: %s", intent.id, intent.order_id, failure_code)
+
+
+def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
+    """Record the order's payment (once per order) and enqueue its charge.
+
+    Idempotent per order: a final intent is left alone and nothing is published again; a pending
+    one gets its charge enqueued again (the task and the provider's idempotency key make that
+    harmless, and it revives a charge whose task was lost)."""
+    with atomic(SERVICE):
+        intent = PaymentIntent.objects.select_for_update().filter(order_id=request.order_id).first()
+        if intent is None:
+            try:
+                with atomic(SERVICE):
+                    intent = PaymentIntent.objects.create(
+                        order_id=request.order_id,
+                        order_number=request.order_number,
+                        customer_id=request.customer_id,
+                        amount=request.amount,
+                        currency=request.currency,
+                        idempotency_key=request.idempotency_key,
+                        provider=get_provider().name,
+                    )
+            except IntegrityError:
+                # Either a concurrent delivery created this order's intent first, or the key
+                # belongs to another order (a producer bug: refusing it protects that payment).
+                intent = PaymentIntent.objects.select_for_update().filter(order_id=request.order_id).first()
+                if intent is None:
+                    logger.error(
+                        "payment.requested for order %s reuses another order's idempotency key; ignored",
+                        request.order_id,
+                    )
+                    return None
+        if intent.is_final:
+            logger.info("payment for order %s is already %s; request ignored", request.order_id, intent.status)
+            return intent
+        if (intent.amount, intent.currency, intent.idempotency_key) != (
+            request.amount,
+            request.currency,
+            request.idempotency_key,
+        ):
+            logger.warning("payment.requested for order %s differs from the first one, which stands", intent.order_id)
+        if looks_like_card_number(request.payment_method_token):
+            # A card number must never reach a log, a table or a provider call as a "token".
+            fail(
+                intent,
+                failure_code="invalid_payment_method",
+                reason_code=contract.REASON_INVALID_PAYMENT_METHOD,
+                message="A card number was sent instead of a payment method token.",
+            )
+            return intent
+        _enqueue_charge(intent, request.payment_method_token)
+        return intent
+
+
+def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcome:
+    """Charge a pending intent at the provider and record the result with its event.
+
+    The intent stays locked for the call so concurrent tasks for one order run one at a time; a
+    transient error commits the attempt and asks the caller to retry."""
+    provider = get_provider()
+    with atomic(SERVICE):
+        intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
+        if intent is None:
+            logger.error("charge of unknown payment intent %s skipped", intent_id)
+            return Outcome.DONE
+        if intent.is_final:
+            return Outcome.DONE
+        intent.attempts += 1
+        try:
+            result = provider.charge(
+                amount=intent.amount,
+                currency=intent.currency,
+                payment_method_token=payment_method_token,
+                idempotency_key=intent.idempotency_key,
+            )
+        except PaymentDeclined as declined:
+            fail(
+                intent,
+                failure_code=declined.code,
+                reason_code=DECLINE_REASONS.get(declined.code, contract.REASON_DECLINED),
+                message=declined.message,
+            )
+            return Outcome.DONE
+        except TransientProviderError as error:
+            return _charge_attempt_failed(intent, error)
+        except ProviderError as error:
+            fail(intent, failure_code=error.code, reason_code=contract.REASON_PROVIDER_ERROR, message=error.message)
+            return Outcome.DONE
+        except Exception as error:
+            # An error the adapter did not map: retrying with the same key cannot charge twice.
+            logger.exception("provider %s raised an unmapped error charging %s", provider.name, intent.id)
+            return _charge_attempt_failed(intent, error)
+
+        Charge.objects.create(
+            intent=intent,
+            provider=provider.name,
+            provider_charge_id=result.charge_id,
+            amount=result.amount,
+            currency=result.currency,
+        )
+        intent.status = PaymentIntent.Status.SUCCEEDED
+        intent.provider_charge_id = result.charge_id
+        intent.card_brand = result.card_brand[:20]
+        intent.card_last4 = result.card_last4[-4:]
+        intent.failure_code = intent.failure_message = ""
+        intent.save()
+        _publish_succeeded(intent)
+        logger.info("payment %s for order %s captured", intent.id, intent.order_id)
+        return Outcome.DONE
+
+
+def _charge_attempt_failed(intent: PaymentIntent, error: Exception) -> Outcome:
+    intent.last_error = f"{type(error).__name__}: {error}"[:2000]
+    intent.save(update_fields=["attempts", "last_error", "updated_at"])
+    logger.warning("charge of %s failed transiently (attempt %s): %s", intent.id, intent.attempts, error)
+    return Outcome.RETRY
+
+
+def payment_charge_give_up(*, intent_id: uuid.UUID) -> None:
+    """After the last retry: the payment fails with provider_error (the order is cancelled)."""
+    with atomic(SERVICE):
+        intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
+        if intent is None or intent.is_final:
+            return
+        fail(
+            intent,
+            failure_code="provider_unavailable",
+            reason_code=contract.REASON_PROVIDER_ERROR,
+            message=GIVE_UP_MESSAGE,
+        )
