@@ -79,7 +79,11 @@ def _cart_priced(request: Request, cart: Cart | None) -> selectors.PricedCart:
     query = s.DestinationInput(data=request.query_params)
     query.is_valid(raise_exception=True)
     where = query.validated_data
-    destination = Destination.parse(country=where["country"], region=where["region"]) if "country" in where else None
+    destination = (
+        Destination.parse(country=where["country"], region=where["region"], vat_number=where["vat_number"])
+        if "country" in where
+        else None
+    )
     return selectors.cart_priced(
         cart=cart,
         destination=destination,

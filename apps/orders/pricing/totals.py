@@ -76,6 +76,7 @@ class Pricing:
     shipping_method: MethodRule | None = None
     shipping_offered: bool = False  # the method has a band for this basket (else: not offered)
     shipping_tax_lines: list[TaxLine] = field(default_factory=list)  # shipping's parts, per rate
+    reverse_charge: bool = False  # a business buyer in another EU country accounts for the VAT
 
 
 def basket_calculate(
