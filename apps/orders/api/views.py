@@ -222,6 +222,13 @@ class CartLineView(APIView):
 DESTINATION_PARAMETERS = [
     OpenApiParameter("country", OpenApiTypes.STR, required=False, description="ISO 3166-1 alpha-2."),
     OpenApiParameter("region", OpenApiTypes.STR, required=False, description="ISO 3166-2, where rates differ."),
+    OpenApiParameter(
+        "vat_number",
+        OpenApiTypes.STR,
+        required=False,
+        description="A business buyer's EU VAT number, checked in form only (400 `invalid_vat_number`); from "
+        "another EU country than the shop's, with that country as destination, the cart is reverse charged.",
+    ),
 ]
 
 
