@@ -41,11 +41,11 @@ class ShippingAddressInput(InputSerializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", help_text="ISO 3166-1 alpha-2 code.")
     # Not checked: an international phone number is as long as some card numbers.
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    # No default: an address without it stays as it was, and so does its idempotency fingerprint.
     vat_number = serializers.CharField(
         max_length=20,
         required=False,
         allow_blank=True,
-        default="",
         help_text="A business buyer's EU VAT number (checked in form only). From another EU country than "
         "the shop's, with delivery there, the order is reverse charged: no VAT.",
     )

@@ -231,3 +231,12 @@ def test_a_vat_number_not_in_form_is_a_400_and_changes_nothing(catalog, shopper_
     assert_problem(checkout(shopper_client, shipping_address=business), status=400, code="invalid_vat_number")
     assert not Order.objects.exists()
     assert Cart.objects.get(customer_id=shopper.id).lines.count() == 1
+
+
+def test_an_address_without_a_vat_number_is_kept_as_it_was(catalog, shopper_client):
+    # No VAT number key is added: an address, and so a checkout's idempotency fingerprint, stays
+    # what it was before VAT numbers existed (a retry across a release is not "another body").
+    fill(shopper_client)
+    order = Order.objects.get(pk=checkout(shopper_client).json()["id"])
+    assert "vat_number" not in order.shipping_address
+    assert (order.vat_number, order.reverse_charge) == ("", False)
