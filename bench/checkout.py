@@ -3,6 +3,7 @@ PostgreSQL in the same run. Traffic goes to 127.0.0.1 only; every phase is bound
 
     THROTTLE_REGISTER=1000/hour THROTTLE_LOGIN=1000/minute scripts/stack up
     .venv/bin/python -m bench.checkout [--duration 30] [--shoppers 8] [--pgbench-clients 8]
+        [--lines 1] [--voucher CODE]
     scripts/stack down
 
 (The raised throttles let the benchmark register its shoppers; the stack's own defaults are the
@@ -10,10 +11,13 @@ production rates.)
 
 1. Reference: pgbench (TPC-B-like, scale 10) on a scratch database of the same server:
    transactions per second with --pgbench-clients clients for --duration seconds.
-2. Peak: --shoppers shoppers, each on its own keep-alive connection through the gateway, add one
-   in-stock SKU to the cart and check out with a good test card, again and again for --duration
-   seconds (closed loop: a shopper's next checkout starts when the last one answered); then wait
-   (at most --settle-timeout seconds) until every order placed is confirmed or cancelled.
+2. Peak: --shoppers shoppers, each on its own keep-alive connection through the gateway, fill the
+   cart with --lines different in-stock SKUs (one unit each), enter --voucher if given (a code
+   with no per-shopper limit and a minimum the cart meets, e.g. the demo's WELCOME10 with
+   --lines 10), and check out with a good test card, again and again for --duration seconds
+   (closed loop: a shopper's next checkout starts when the last one answered); then wait (at
+   most --settle-timeout seconds) until every order placed is confirmed or cancelled. The
+   checkout request's latency is timed alone; the cart's requests count in the placed rate.
 3. Paced: the same at a fixed rate of half the confirmed rate the peak phase sustained, so the
    latency is the saga's own rather than a growing queue's.
 
@@ -94,8 +98,20 @@ class Placed:
     request_seconds: float
 
 
+def basket_for(skus: list[str], *, lines: int, turn: int) -> list[str]:
+    """The `lines` SKUs of a shopper's `turn`-th cart: the next ones along its slice, wrapping
+    round, all different (the slice must hold at least `lines`)."""
+    if lines > len(skus):
+        raise ValueError(f"a {lines}-line cart needs {lines} different SKUs, the slice has {len(skus)}")
+    start = turn * lines
+    return [skus[(start + i) % len(skus)] for i in range(lines)]
+
+
 @dataclass
 class ShopperRun:
+    base_url: str = GATEWAY
+    lines: int = 1
+    voucher: str = ""
     session: requests.Session = field(default_factory=requests.Session)
     placed: list[Placed] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -103,11 +119,15 @@ class ShopperRun:
     def sign_up(self) -> None:
         email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
         password = "A-bench-Passphrase-42"
-        response = self.session.post(f"{GATEWAY}/api/v1/users/register/", json={"email": email, "password": password})
+        response = self.session.post(
+            f"{self.base_url}/api/v1/users/register/", json={"email": email, "password": password}
+        )
         if response.status_code == 429:
             raise SystemExit("registration throttled: start the stack with THROTTLE_REGISTER=1000/hour (see --help)")
         response.raise_for_status()
-        response = self.session.post(f"{GATEWAY}/api/v1/users/token/", json={"email": email, "password": password})
+        response = self.session.post(
+            f"{self.base_url}/api/v1/users/token/", json={"email": email, "password": password}
+        )
         response.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
@@ -116,21 +136,17 @@ class ShopperRun:
         one checkout every `interval` seconds (paced)."""
         next_start = time.monotonic()
         self.placed, self.failures = [], []
-        for sku in itertools.cycle(skus):
+        for turn in itertools.count():
             if interval is not None:
                 time.sleep(max(next_start - time.monotonic(), 0))
                 next_start += interval
             if time.monotonic() >= stop_at:
                 return
-            added = self.session.post(
-                f"{GATEWAY}/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1}, timeout=30
-            )
-            if added.status_code not in (200, 201):
-                self.failures.append(f"cart {added.status_code}")
+            if not self.fill_cart(basket_for(skus, lines=self.lines, turn=turn)):
                 continue
             sent_at, started = time.time(), time.perf_counter()
             response = self.session.post(
-                f"{GATEWAY}/api/v1/orders/",
+                f"{self.base_url}/api/v1/orders/",
                 json={"shipping_address": ADDRESS, "payment_method_token": "tok_success"},
                 headers={"Idempotency-Key": str(uuid.uuid4())},
                 timeout=30,
@@ -140,6 +156,40 @@ class ShopperRun:
                 self.placed.append(Placed(response.json()["id"], sent_at, elapsed))
             else:
                 self.failures.append(f"checkout {response.status_code}")
+
+    def fill_cart(self, skus: list[str]) -> bool:
+        """Put one unit of each SKU in the cart, then the voucher; False (and a failure noted,
+        the lines taken out again for the next turn) when a step is refused."""
+        added: list[str] = []
+        for sku in skus:
+            response = self.session.post(
+                f"{self.base_url}/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1}, timeout=30
+            )
+            if response.status_code not in (200, 201):
+                self.failures.append(f"cart {response.status_code}")
+                self.empty_cart(added)
+                return False
+            added.append(sku)
+        if self.voucher:
+            response = self.session.post(
+                f"{self.base_url}/api/v1/orders/cart/voucher/", json={"code": self.voucher}, timeout=30
+            )
+            if response.status_code != 200:
+                self.failures.append(f"voucher {response.status_code} {_problem_code(response)}".rstrip())
+                self.empty_cart(added)
+                return False
+        return True
+
+    def empty_cart(self, skus: list[str]) -> None:
+        for sku in skus:
+            self.session.delete(f"{self.base_url}/api/v1/orders/cart/lines/{sku}/", timeout=30)
+
+
+def _problem_code(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("code", ""))
+    except ValueError:
+        return ""
 
 
 def sellable_skus(limit: int) -> list[str]:
@@ -249,13 +299,26 @@ def run_phase(
     )
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=30, help="seconds of each load phase (and of pgbench)")
     parser.add_argument("--shoppers", type=int, default=8)
     parser.add_argument("--pgbench-clients", type=int, default=8)
     parser.add_argument("--settle-timeout", type=float, default=300)
-    args = parser.parse_args()
+    parser.add_argument("--lines", type=_positive, default=1, help="different SKUs in each cart (one unit each)")
+    parser.add_argument("--voucher", default="", metavar="CODE", help="a voucher code entered before each checkout")
+    return parser.parse_args(argv)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def main() -> None:
+    args = parse_args()
 
     try:
         requests.get(f"{GATEWAY}/api/v1/catalog/categories/", timeout=5).raise_for_status()
@@ -266,10 +329,13 @@ def main() -> None:
     tps = run_pgbench(clients=args.pgbench_clients, duration=args.duration)
 
     skus = sellable_skus(500)
-    shoppers = [ShopperRun() for _ in range(args.shoppers)]
+    if len(skus) // args.shoppers < args.lines:
+        raise SystemExit(f"{len(skus)} sellable SKUs are too few for {args.shoppers} shoppers' {args.lines}-line carts")
+    shoppers = [ShopperRun(lines=args.lines, voucher=args.voucher) for _ in range(args.shoppers)]
     for shopper in shoppers:
         shopper.sign_up()
-    print(f"peak: {args.shoppers} shoppers checking out back to back, {args.duration} s ...", flush=True)
+    cart = f"{args.lines}-line carts" + (f" with voucher {args.voucher}" if args.voucher else "")
+    print(f"peak: {args.shoppers} shoppers checking out {cart} back to back, {args.duration} s ...", flush=True)
     peak = run_phase(shoppers, skus, duration=args.duration, rate=None, settle_timeout=args.settle_timeout)
     half = max(peak.confirmed_per_second / 2, 0.1)
     print(f"paced: {half:.1f} checkouts/s (half the peak confirmed rate), {args.duration} s ...", flush=True)

@@ -1,6 +1,7 @@
 """Admin of the notifications service: the delivery log, read-only (what was sent stays as it
-was), filterable and searchable, with a "resend" action for failed deliveries that goes through
-the same send path; and read-only views of the contact copies and preferences."""
+was), filterable and searchable, each delivery with its text body rendered from the stored
+context (secrets redacted), a "resend" action for failed deliveries that goes through the same
+send path; and read-only views of the contact copies and preferences."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.notifications import messages as notification_messages
 from apps.notifications import services
 from apps.notifications.models import Delivery, Preference, Recipient
 
@@ -48,6 +50,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "provider_message_id",
         "last_error",
         "subject",
+        "text_body",
         "event_type",
         "event_id",
         "context",
@@ -57,6 +60,13 @@ class DeliveryAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = ["resend"]
+
+    @admin.display(description="text body")
+    def text_body(self, delivery: Delivery) -> str:
+        # Rendered from the context as stored, so staff (and the e2e journey) read what the
+        # shopper was sent, in either shape, without access to the mail provider.
+        rendered = notification_messages.render_for_staff(delivery.template, delivery.channel, delivery.context)
+        return rendered.text if rendered is not None else ""
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("notifications.resend_delivery")

@@ -131,6 +131,8 @@ def on_order_confirmed(envelope: Envelope) -> None:
         shipping_method=data.shipping_method,
         tax=data.tax,
         prices_include_tax=data.prices_include_tax,
+        reverse_charge=data.reverse_charge,
+        vat_number=data.vat_number,
         order_url=_order_url(data.order_id),
     )
 

@@ -102,6 +102,18 @@ def render_sms(template: str, context: dict[str, Any]) -> RenderedMessage:
     return RenderedMessage(subject="", text=text)
 
 
+def render_for_staff(template: str, channel: str, context: dict[str, Any]) -> RenderedMessage | None:
+    """The message as the delivery log shows it to staff: rendered from the stored context with
+    every secret shown as REDACTED, sealed or not (a pending reset link is never opened here).
+    None for a template this code no longer knows."""
+    try:
+        secrets = template_get(template).secret_keys
+    except LookupError:
+        return None
+    context = {key: REDACTED if key in secrets else value for key, value in context.items()}
+    return render_sms(template, context) if channel == Channel.SMS else render_email(template, context)
+
+
 def render(template: str, channel: str, context: dict[str, Any]) -> RenderedMessage:
     secrets = template_get(template).secret_keys
     context = {key: unseal(value) if key in secrets else value for key, value in context.items()}

@@ -140,6 +140,10 @@ class Order(models.Model):
     shipping_method = models.CharField(max_length=50, blank=True, db_default="")
     shipping_method_name = models.CharField(max_length=100, blank=True, db_default="")
     voucher_code = models.CharField(max_length=50, blank=True, db_default="")
+    # A business buyer's VAT number (normalised, valid in form) and whether the order is reverse
+    # charged: no VAT charged, the buyer accounts for it (apps.orders.pricing.vat).
+    vat_number = models.CharField(max_length=20, blank=True, db_default="")
+    reverse_charge = models.BooleanField(default=False, db_default=False)
 
     idempotency_key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)

@@ -102,6 +102,25 @@ class Staff:
         return unescape(response.text)
 
 
+def delivery_text(staff: Staff, email: str, template: str) -> str:
+    """The text body of the newest sent email of `template` to one recipient, as the delivery
+    log's page shows it (rendered from the stored context; the same page in both shapes), or ""
+    while there is none."""
+    page = staff.get(
+        "notifications/delivery/", q=email, template__exact=template, channel__exact="email", status__exact="sent"
+    )
+    found = re.search(r"/delivery/([0-9a-f-]{36})/change/", page)
+    if found is None:
+        return ""
+    response = staff.session.get(
+        admin_url(staff.service, f"notifications/delivery/{found.group(1)}/change/"), timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.status_code
+    body = re.search(r'field-text_body">.*?<div class="readonly">(.*?)</div>', response.text, re.S)
+    assert body is not None, "the delivery page shows the text body"
+    return unescape(re.sub(r"<br\s*/?>", "\n", body.group(1)))
+
+
 def delivery_templates(staff: Staff, email: str) -> list[str]:
     """Templates of the messages the notifications log holds for one recipient, as sent."""
     page = staff.get("notifications/delivery/", q=email, status__exact="sent")

@@ -1,6 +1,7 @@
 """The whole journey over HTTP, as a shopper and a staff member would make it: register, sign in,
-browse and search, fill a cart, check out, get paid and confirmed, receive the confirmation, be
-shipped by staff in the admin, receive the shipping notice, and be refunded.
+browse and search, fill a cart, enter a voucher and choose a shipping method, check out, get paid
+and confirmed, receive the confirmation with its breakdown (read from the notifications delivery
+log in the admin), be shipped by staff in the admin, receive the shipping notice, and be refunded.
 
 Runs against the split stack (scripts/stack up; E2E_BASE_URL defaults to its gateway) and the
 same way against the all-in-one server (E2E_SHAPE=all-in-one E2E_BASE_URL=http://127.0.0.1:8000)."""
@@ -12,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.client import Shopper, Staff, delivery_templates, eventually
+from tests.e2e.client import Shopper, Staff, delivery_templates, delivery_text, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +26,12 @@ ADDRESS = {
 }
 
 
-def _a_product_in_stock(shopper: Shopper) -> dict:
+# WELCOME10 (10 % from 20.00) is one of the demo vouchers every shape seeds (seed_pricing_demo).
+VOUCHER = "WELCOME10"
+CART_AT_LEAST = Decimal("25.00")
+
+
+def _products_in_stock(shopper: Shopper) -> list[dict]:
     listing = shopper.call("GET", "/api/v1/catalog/products/", params={"in_stock": "true", "page_size": 5})
     assert listing.status_code == 200, listing.text
     assert listing.headers.get("ETag")
@@ -36,9 +42,43 @@ def _a_product_in_stock(shopper: Shopper) -> dict:
     search = shopper.call("GET", "/api/v1/catalog/products/", params={"q": word})
     assert search.status_code == 200 and search.json()["results"], f"search for {word!r} finds products"
 
-    detail = shopper.call("GET", f"/api/v1/catalog/products/{products[0]['slug']}/")
-    assert detail.status_code == 200, detail.text
-    return detail.json()
+    details = []
+    for product in products:
+        detail = shopper.call("GET", f"/api/v1/catalog/products/{product['slug']}/")
+        assert detail.status_code == 200, detail.text
+        details.append(detail.json())
+    return details
+
+
+def _fill_cart(shopper: Shopper, products: list[dict]) -> dict:
+    """Two units of in-stock variants of different products until the cart is worth at least
+    CART_AT_LEAST (the voucher's minimum spend is 20.00), at least two lines."""
+    cart: dict = {"lines": []}
+    for product in products:
+        variant = next((v for v in product["variants"] if v["available"] >= 2), None)
+        if variant is None:
+            continue
+        added = shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": variant["sku"], "quantity": 2})
+        assert added.status_code in (200, 201), added.text
+        cart = shopper.call("GET", "/api/v1/orders/cart/", params={"country": ADDRESS["country"]}).json()
+        if len(cart["lines"]) >= 2 and Decimal(cart["totals"]["subtotal"]) >= CART_AT_LEAST:
+            return cart
+    raise AssertionError(f"the demo catalog's first products do not make a cart of {CART_AT_LEAST}: {cart}")
+
+
+def _assert_the_email_shows_the_breakdown(text: str, order: dict) -> None:
+    currency = order["currency"]
+    for line in order["lines"]:
+        # The email's line price is what the goods cost after the discount (tax apart).
+        paid = Decimal(line["line_total"]) - Decimal(line["discount"])
+        assert f"{line['quantity']} x {line['product_name']}" in text, (line, text)
+        assert f"{paid} {currency}" in text, (line, text)
+    assert f"Subtotal: {order['subtotal']} {currency}" in text, text
+    assert f"Discounts: -{order['discount']} {currency}" in text, text
+    assert f"Shipping (Express): {order['shipping']} {currency}" in text, text
+    tax_label = "Tax included" if order["prices_include_tax"] else "Tax"
+    assert f"{tax_label}: {order['tax']} {currency}" in text, text
+    assert f"Total: {order['total']} {currency}" in text, text
 
 
 def _order(shopper: Shopper, order_id: str) -> dict:
@@ -51,14 +91,9 @@ def test_register_buy_ship_and_refund():
     shopper = Shopper()
     shopper.register_and_log_in()
 
-    product = _a_product_in_stock(shopper)
-    variant = next(variant for variant in product["variants"] if variant["available"] >= 1)
-    added = shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": variant["sku"], "quantity": 1})
-    assert added.status_code in (200, 201), added.text
-    cart = shopper.call("GET", "/api/v1/orders/cart/").json()
-    assert [line["sku"] for line in cart["lines"]] == [variant["sku"]]
+    _fill_cart(shopper, _products_in_stock(shopper))
 
-    # The shopper asks what shipping costs to their address, enters a code and picks express.
+    # The shopper asks what shipping costs to their address, tries codes and picks express.
     quote = shopper.call("GET", "/api/v1/orders/cart/shipping-methods/", params={"country": ADDRESS["country"]})
     assert quote.status_code == 200, quote.text
     assert "express" in [method["code"] for method in quote.json()["methods"]]
@@ -68,6 +103,14 @@ def test_register_buy_ship_and_refund():
     assert applied.status_code == 200, applied.text
     shown = shopper.call("GET", "/api/v1/orders/cart/", params={"country": "GB", "shipping_method": "express"}).json()
     assert (shown["voucher_code"], shown["totals"]["shipping"]) == ("FREESHIP", "0.00")
+    # One code per cart: the welcome code replaces free shipping, so the order has a discount,
+    # a shipping charge and tax on both for the confirmation to show.
+    applied = shopper.call("POST", "/api/v1/orders/cart/voucher/", json={"code": VOUCHER.lower()})
+    assert applied.status_code == 200, applied.text
+    shown = shopper.call("GET", "/api/v1/orders/cart/", params={"country": "GB", "shipping_method": "express"}).json()
+    totals = shown["totals"]
+    assert shown["voucher_code"] == VOUCHER
+    assert Decimal(totals["discount"]) > 0 and Decimal(totals["shipping"]) > 0 and Decimal(totals["tax"]) > 0
 
     key = str(uuid.uuid4())
     body = {"shipping_address": ADDRESS, "payment_method_token": "tok_success", "shipping_method": "express"}
@@ -76,7 +119,7 @@ def test_register_buy_ship_and_refund():
     order_id = placed.json()["id"]
     # Checkout charged exactly what the cart showed, with the code and the method chosen.
     assert placed.json()["total"] == shown["totals"]["total"]
-    assert (placed.json()["voucher_code"], placed.json()["shipping_method"]) == ("FREESHIP", "express")
+    assert (placed.json()["voucher_code"], placed.json()["shipping_method"]) == (VOUCHER, "express")
     replayed = shopper.call("POST", "/api/v1/orders/", json=body, headers={"Idempotency-Key": key})
     assert replayed.json()["id"] == order_id  # the same key places the order once
 
@@ -84,12 +127,20 @@ def test_register_buy_ship_and_refund():
         lambda: (order := _order(shopper, order_id))["status"] == "confirmed" and order, what="order confirmed"
     )
     assert Decimal(confirmed["total"]) > 0 and confirmed["payment_status"] == "captured"
+    assert (confirmed["subtotal"], confirmed["discount"], confirmed["shipping"], confirmed["tax"]) == (
+        totals["subtotal"],
+        totals["discount"],
+        totals["shipping"],
+        totals["tax"],
+    )
 
     notifications = Staff("notifications")
     eventually(
         lambda: {"welcome", "order_confirmed"} <= set(delivery_templates(notifications, shopper.email)),
         what="welcome and confirmation emails logged",
     )
+    # The confirmation lists names, quantities, line prices, the discount, shipping, tax and total.
+    _assert_the_email_shows_the_breakdown(delivery_text(notifications, shopper.email, "order_confirmed"), confirmed)
 
     orders_admin = Staff("orders")
     shipped_page = orders_admin.post(

@@ -41,6 +41,14 @@ class ShippingAddressInput(InputSerializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", help_text="ISO 3166-1 alpha-2 code.")
     # Not checked: an international phone number is as long as some card numbers.
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    # No default: an address without it stays as it was, and so does its idempotency fingerprint.
+    vat_number = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text="A business buyer's EU VAT number (checked in form only). From another EU country than "
+        "the shop's, with delivery there, the order is reverse charged: no VAT.",
+    )
 
     def validate_country(self, value: str) -> str:
         return value.upper()
@@ -69,6 +77,7 @@ class DestinationInput(QueryInputSerializer):
     country = serializers.CharField(max_length=2, required=False)
     region = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
     shipping_method = serializers.SlugField(max_length=50, required=False)
+    vat_number = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
 
 
 class VoucherInput(InputSerializer):
@@ -113,6 +122,7 @@ class TotalsOutput(serializers.Serializer):
     tax = MoneyField()
     total = MoneyField()
     prices_include_tax = serializers.BooleanField()
+    reverse_charge = serializers.BooleanField()
     shipping_method = serializers.CharField(source="shipping_method.code", allow_null=True)
     tax_lines = serializers.SerializerMethodField()
     discounts = serializers.SerializerMethodField()
@@ -249,6 +259,8 @@ class OrderSummaryOutput(serializers.ModelSerializer):
             "prices_include_tax",
             "shipping_method",
             "voucher_code",
+            "vat_number",
+            "reverse_charge",
             "lines",
             "created_at",
         ]

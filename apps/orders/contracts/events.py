@@ -93,6 +93,9 @@ class OrderConfirmed:
     shipping_method: str = ""
     tax: str = ""
     prices_include_tax: bool = False
+    # A business buyer in another EU country accounts for the VAT: the email says so, with its number.
+    reverse_charge: bool = False
+    vat_number: str = ""
 
 
 @dataclass(frozen=True)

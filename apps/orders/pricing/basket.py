@@ -21,6 +21,7 @@ from apps.orders.pricing.countries import COUNTRIES
 from apps.orders.pricing.rules import promotions_running, shipping_methods_for, tax_rates_for
 from apps.orders.pricing.tax import SHIPPING_TAX_CLASS
 from apps.orders.pricing.totals import BasketLine, Pricing, basket_calculate
+from apps.orders.pricing.vat import VatNumber, reverse_charge_applies, vat_number_parse
 from apps.orders.pricing.vouchers import voucher_check, voucher_rule
 
 
@@ -28,10 +29,12 @@ from apps.orders.pricing.vouchers import voucher_check, voucher_rule
 class Destination:
     country: str
     region: str = ""
+    vat_number: VatNumber | None = None  # a business buyer's, when given
 
     @classmethod
-    def parse(cls, *, country: str, region: str = "") -> Destination:
-        """An address's destination; a country that is not ISO 3166-1 is a 400."""
+    def parse(cls, *, country: str, region: str = "", vat_number: str = "") -> Destination:
+        """An address's destination; a country that is not ISO 3166-1 is a 400, and so is a VAT
+        number that is not an EU one in form."""
         country = (country or "").strip().upper()
         if country not in COUNTRIES:
             raise ValidationFailed({"country": ["Not an ISO 3166-1 alpha-2 country code."]}, code="invalid_country")
@@ -39,7 +42,15 @@ class Destination:
         # ISO 3166-2 codes carry their country ("ES-CN"); a bare subdivision ("CN") gets it.
         if region and "-" not in region:
             region = f"{country}-{region}"
-        return cls(country=country, region=region)
+        vat = None
+        if (vat_number or "").strip():
+            vat = vat_number_parse(vat_number)
+            if vat is None:
+                raise ValidationFailed(
+                    {"vat_number": ["Not an EU VAT number in form (country prefix, then the national pattern)."]},
+                    code="invalid_vat_number",
+                )
+        return cls(country=country, region=region, vat_number=vat)
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,15 @@ def basket_price(
     None) and the voucher `voucher_code` if any. Refusals, each with its own code: the shop does
     not ship there, the method is not offered, and the voucher's (see vouchers.voucher_check)."""
     now = now or timezone.now()
-    rates = tax_rates_for(country=destination.country, region=destination.region, on=now.date())
+    # Reverse charge needs net prices to charge: a shop whose prices include tax charges its tax.
+    reverse_charge = not settings.ORDERS_PRICES_INCLUDE_TAX and reverse_charge_applies(
+        vat_number=destination.vat_number,
+        destination_country=destination.country,
+        shop_country=settings.ORDERS_SHOP_COUNTRY,
+    )
+    rates = (
+        {} if reverse_charge else tax_rates_for(country=destination.country, region=destination.region, on=now.date())
+    )
     lines = [dataclasses.replace(line, tax_rate=rates.get(line.tax_class, Decimal("0"))) for line in lines]
 
     methods = shipping_methods_for(country=destination.country, region=destination.region, currency=currency)
@@ -94,7 +113,7 @@ def basket_price(
         )
         for method in methods
     ]
-    options = [option for option in options if option.shipping_offered]
+    options = [dataclasses.replace(o, reverse_charge=reverse_charge) for o in options if o.shipping_offered]
     if shipping_method is None:
         if not options:
             raise ShippingMethodUnavailable(extra={"country": destination.country})

@@ -8,7 +8,8 @@ from decimal import Decimal
 ROUND_PER_LINE = "line"
 ROUND_PER_TOTAL = "total"
 ROUNDINGS = (ROUND_PER_LINE, ROUND_PER_TOTAL)
-# Shipping is taxed at the destination's standard rate (docs/pricing.md says why).
+# Shipping follows the goods' rates (totals.shipping_split); this class's rate taxes it only when
+# the basket has no goods' value to follow.
 SHIPPING_TAX_CLASS = "standard"
 
 

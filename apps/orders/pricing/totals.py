@@ -4,7 +4,9 @@ unit, and each derived amount is split from an amount already on it, never round
 
 Order of work: line amounts (unit price x quantity), automatic promotions (the best one per line),
 the voucher on what is left, shipping (its free-from threshold sees the goods after discounts),
-then tax, taken out of (prices with tax) or added to (prices without) each discounted amount."""
+then tax, taken out of (prices with tax) or added to (prices without) each discounted amount.
+Shipping follows the goods (the EU rule): it is split among the goods' tax rates in proportion to
+their value, and each part is taxed at its rate."""
 
 from __future__ import annotations
 
@@ -66,13 +68,15 @@ class Pricing:
     discount: Decimal
     shipping: Decimal  # after a free-shipping voucher or threshold (gross when prices include tax)
     shipping_tax: Decimal
-    shipping_tax_rate: Decimal
+    shipping_tax_rate: Decimal  # the rate for shipping when there are no goods to follow
     tax: Decimal  # goods and shipping; included in the total when prices include tax
     total: Decimal
     tax_lines: list[TaxLine]
     discounts: list[AppliedDiscount] = field(default_factory=list)
     shipping_method: MethodRule | None = None
     shipping_offered: bool = False  # the method has a band for this basket (else: not offered)
+    shipping_tax_lines: list[TaxLine] = field(default_factory=list)  # shipping's parts, per rate
+    reverse_charge: bool = False  # a business buyer in another EU country accounts for the VAT
 
 
 def basket_calculate(
@@ -87,7 +91,9 @@ def basket_calculate(
     shipping_tax_rate: Decimal = ZERO,
 ) -> Pricing:
     """Price `lines` for one destination. `voucher` must already be checked as usable (dates,
-    limits, minimum spend): here it only applies. Without a shipping method, shipping is 0."""
+    limits, minimum spend): here it only applies. Without a shipping method, shipping is 0.
+    `shipping_tax_rate` (the destination's standard rate) taxes shipping only when the basket has
+    no goods' value for it to follow (every line free)."""
     amounts = [quantize(line.unit_price * line.quantity, currency) for line in lines]
     discounts = [ZERO] * len(lines)
     applied: dict[tuple[str, str], Decimal] = {}
@@ -132,11 +138,20 @@ def basket_calculate(
         if band_price is not None and not free_shipping:
             shipping = quantize(band_price, currency)
 
-    # Tax, per line or per rate (the rounding setting); shipping is one more taxed amount.
-    taxed = [*discounted, shipping]
-    rates = [line.tax_rate for line in lines] + [shipping_tax_rate]
+    # Tax, per line or per rate (the rounding setting); each part of shipping is one more taxed amount.
+    shipping_parts = shipping_split(
+        shipping=shipping,
+        rates=[line.tax_rate for line in lines],
+        values=discounted,
+        fallback_values=amounts,
+        fallback_rate=shipping_tax_rate,
+        currency=currency,
+    )
+    taxed = [*discounted, *(part for _, part in shipping_parts)]
+    rates = [line.tax_rate for line in lines] + [rate for rate, _ in shipping_parts]
     taxes = _taxes(taxed, rates, currency=currency, inclusive=prices_include_tax, rounding=rounding)
-    line_taxes, shipping_tax = taxes[:-1], taxes[-1]
+    line_taxes, shipping_taxes = taxes[: len(lines)], taxes[len(lines) :]
+    shipping_tax = sum(shipping_taxes, ZERO)
 
     priced = [
         LinePrice(
@@ -170,7 +185,41 @@ def basket_calculate(
         discounts=[AppliedDiscount(source, name, amount) for (source, name), amount in applied.items() if amount > 0],
         shipping_method=shipping_method,
         shipping_offered=shipping_offered,
+        shipping_tax_lines=_tax_lines(
+            [part for _, part in shipping_parts],
+            [rate for rate, _ in shipping_parts],
+            shipping_taxes,
+            inclusive=prices_include_tax,
+        ),
     )
+
+
+def shipping_split(
+    *,
+    shipping: Decimal,
+    rates: Sequence[Decimal],
+    values: Sequence[Decimal],
+    fallback_values: Sequence[Decimal],
+    fallback_rate: Decimal,
+    currency: str,
+) -> list[tuple[Decimal, Decimal]]:
+    """(rate, part of `shipping`) pairs, by rate: shipping shared among the goods' tax rates in
+    proportion to the goods' value at each rate (`values`, after discounts; `fallback_values`,
+    before them, when the discounts took everything), the parts on the minor unit and adding up
+    to `shipping` exactly. Goods at one rate: all of shipping at that rate. No goods' value at
+    all: all of it at `fallback_rate`."""
+    if shipping == 0:
+        return []
+    for weights in (values, fallback_values):
+        by_rate: dict[Decimal, Decimal] = {}
+        for rate, value in zip(rates, weights, strict=True):
+            by_rate[rate] = by_rate.get(rate, ZERO) + value
+        by_rate = {rate: value for rate, value in by_rate.items() if value > 0}
+        if by_rate:
+            ordered = sorted(by_rate)
+            parts = allocate(shipping, [by_rate[rate] for rate in ordered], currency)
+            return [(rate, part) for rate, part in zip(ordered, parts, strict=True) if part != 0]
+    return [(fallback_rate, shipping)]
 
 
 def _weight(lines: Sequence[BasketLine]) -> int:

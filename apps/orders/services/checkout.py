@@ -106,7 +106,9 @@ def order_checkout(
     variants = integrations.catalog_variants(skus=[line.sku for line in lines])
     currency, priced = _price_cart_lines(lines, variants)
     destination = Destination.parse(
-        country=shipping_address.get("country", ""), region=shipping_address.get("region", "")
+        country=shipping_address.get("country", ""),
+        region=shipping_address.get("region", ""),
+        vat_number=shipping_address.get("vat_number", ""),
     )
     basket = basket_price(
         lines=cart_basket_lines([(line.sku, line.quantity) for line in lines], variants),
@@ -148,6 +150,8 @@ def order_checkout(
                 shipping_method=totals.shipping_method.code,
                 shipping_method_name=totals.shipping_method.name,
                 voucher_code=basket.voucher.code if basket.voucher else "",
+                vat_number=destination.vat_number.number if destination.vat_number else "",
+                reverse_charge=totals.reverse_charge,
                 shipping_address=dict(shipping_address),
                 payment_method_token=payment_method_token,
                 idempotency_key=idempotency_key,

@@ -164,6 +164,8 @@ def _confirmation_breakdown(order: Order) -> dict[str, Any]:
         "shipping_method": order.shipping_method_name,
         "tax": money(order.tax),
         "prices_include_tax": order.prices_include_tax,
+        "reverse_charge": order.reverse_charge,
+        "vat_number": order.vat_number if order.reverse_charge else "",
     }
 
 

@@ -24,6 +24,10 @@ ORDERS_PRICES_INCLUDE_TAX = env_bool("ORDERS_PRICES_INCLUDE_TAX", False)
 ORDERS_TAX_ROUNDING = env_str("ORDERS_TAX_ROUNDING", "total")
 # Where a cart is priced before the shopper gives an address (tax and the cheapest shipping).
 ORDERS_DEFAULT_COUNTRY = env_str("ORDERS_DEFAULT_COUNTRY", "GB")
+# The EU country the shop is established in for VAT (ISO 3166-1); empty: none, and business
+# buyers are never reverse charged. Set, a buyer with a VAT number (valid in form) of another EU
+# country, delivered there, pays no VAT ("reverse charge"); only when prices exclude tax.
+ORDERS_SHOP_COUNTRY = env_str("ORDERS_SHOP_COUNTRY", "").upper()
 # How long each process keeps the zones, methods, tax rates and promotions (0: read every time).
 ORDERS_PRICING_RULES_CACHE_SECONDS = env_int("ORDERS_PRICING_RULES_CACHE_SECONDS", 30)
 

@@ -3,6 +3,7 @@ failed deliveries that goes through the same send path."""
 
 from __future__ import annotations
 
+import html
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from apps.core import sealing
 from apps.core.db import atomic
 from apps.notifications import messages, services
 from apps.notifications.models import Delivery
@@ -139,3 +141,65 @@ def test_the_log_page_costs_the_same_queries_for_more_rows(admin_client):
     for _ in range(5):
         _record()
     assert queries() == few
+
+
+def _change_page(client, delivery: Delivery) -> str:
+    page = client.get(reverse("admin:notifications_delivery_change", args=[delivery.pk]))
+    assert page.status_code == 200
+    return html.unescape(page.content.decode())
+
+
+def test_a_delivery_shows_its_text_body_as_the_shopper_got_it(admin_client):
+    # Given an order confirmation sent with its breakdown
+    with atomic("notifications"):
+        (delivery,) = services.notification_record(
+            template=messages.ORDER_CONFIRMED,
+            event_id=uuid.uuid4(),
+            event_type="order.confirmed",
+            customer_id=uuid.uuid4(),
+            email="ada@example.com",
+            context={
+                "order_number": "SO-1",
+                "order_url": "http://shop.test/orders/1",
+                "currency": "EUR",
+                "items": [{"product_name": "Mug", "variant_name": "Blue", "quantity": 2, "total": "22.50"}],
+                "subtotal": "25.00",
+                "discount": "2.50",
+                "shipping": "4.90",
+                "shipping_method": "Express",
+                "tax": "5.48",
+                "total": "32.88",
+            },
+        )
+    [sent] = mail.outbox
+
+    # When staff open it in the log
+    page = _change_page(admin_client, delivery)
+
+    # Then the body is the one sent, line by line
+    for line in ["2 x Mug (Blue): 22.50 EUR", "Discounts: -2.50 EUR", "Shipping (Express): 4.90 EUR", "Total: 32.88"]:
+        assert line in sent.body
+        assert line in page
+
+
+def test_a_delivery_body_never_shows_a_secret_sealed_or_sent(admin_client, settings):
+    # Given a password reset still pending (its link sealed), then the same once sent (redacted)
+    settings.EMAIL_BACKEND = "tests.notifications.mail_backends.RefusingBackend"
+    with atomic("notifications"):
+        (pending,) = services.notification_record(
+            template=messages.PASSWORD_RESET,
+            event_id=uuid.uuid4(),
+            event_type="user.password_reset_requested",
+            customer_id=uuid.uuid4(),
+            email="ada@example.com",
+            context={"reset_url": sealing.seal("http://shop.test/reset/SECRET-TOKEN")},
+        )
+    pending.refresh_from_db()
+    assert pending.status == "failed"
+
+    # When staff open it
+    page = _change_page(admin_client, pending)
+
+    # Then the body shows the link redacted, never opened
+    assert "SECRET-TOKEN" not in page
+    assert messages.REDACTED in page

@@ -172,3 +172,28 @@ def test_the_confirmation_shows_names_line_prices_discounts_shipping_tax_and_tot
     html = email.alternatives[0][0]
     assert "Northwind Goods" in html and "1 Harbour Road, Dublin D01 X2Y3, Ireland" in html
     assert "ShopStack" not in html
+
+
+def test_a_reverse_charged_confirmation_says_so_with_the_buyers_vat_number(shopper):
+    # Given an order to a business in another EU country, reverse charged
+    payload = events.order_confirmed(
+        shopper.customer_id,
+        total="31.90",
+        items=[orders.ConfirmedItem("Mug", "Blue", 2, "12.50", "0.00", "25.00")],
+        subtotal="25.00",
+        discount="0.00",
+        shipping="6.90",
+        shipping_method="Standard",
+        tax="0.00",
+        reverse_charge=True,
+        vat_number="DE123456789",
+    )
+
+    # When orders publishes it
+    events.published(producer="orders", event_type=orders.ORDER_CONFIRMED, payload=payload)
+
+    # Then the email names the reverse charge and the number instead of a tax line
+    [email] = mail.outbox
+    assert "Reverse charge: VAT 0.00 EUR, to be accounted for by the customer (VAT number DE123456789)" in email.body
+    assert "Tax: " not in email.body
+    assert "Reverse charge" in email.alternatives[0][0] and "DE123456789" in email.alternatives[0][0]

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from apps.orders.models import Cart, Order, Promotion, Voucher, VoucherUse
+from apps.orders.models import Cart, Order, OutboxEvent, Promotion, Voucher, VoucherUse
 from apps.orders.services.refunds import order_refund_request
 from tests.assertions import assert_problem
 from tests.orders.conftest import ADDRESS, advance_to_confirmed, client_for
@@ -171,3 +171,72 @@ def test_a_code_that_lapses_after_it_was_applied_is_shown_off_and_refused_at_che
     assert_problem(checkout(shopper_client), status=422, code="voucher_expired")
     assert not Order.objects.exists()
     assert Cart.objects.get(customer_id=shopper.id).lines.count() == 1
+
+
+def test_a_business_in_another_eu_country_is_reverse_charged_in_the_cart_and_the_order(
+    catalog, shopper_client, shopper, settings
+):
+    # Given an Irish shop and a German business buyer, delivered in Germany
+    settings.ORDERS_SHOP_COUNTRY = "IE"
+    fill(shopper_client)
+    business = {**ADDRESS, "country": "DE", "vat_number": "de 123 456 789"}
+
+    # When the cart is priced with the VAT number, then checked out
+    cart = shopper_client.get(CART, {"country": "DE", "vat_number": "DE123456789"}).json()["totals"]
+    response = checkout(shopper_client, shipping_address=business)
+
+    # Then no VAT is charged, the order says reverse charge and keeps the number, and the
+    # confirmation event carries both for the email
+    assert (cart["reverse_charge"], cart["tax"], cart["total"]) == (True, "0.00", "31.90")
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(pk=response.json()["id"])
+    assert (order.reverse_charge, order.vat_number, order.tax, order.total) == (
+        True,
+        "DE123456789",
+        Decimal("0"),
+        Decimal("31.90"),
+    )
+    assert response.json()["reverse_charge"] is True
+    advance_to_confirmed(order)
+    confirmed = OutboxEvent.objects.get(event_type="order.confirmed", payload__order_id=str(order.id)).payload
+    assert (confirmed["reverse_charge"], confirmed["vat_number"]) == (True, "DE123456789")
+
+
+@pytest.mark.parametrize(
+    ("shop", "country", "vat_number"),
+    [("DE", "DE", "DE123456789"), ("", "DE", "DE123456789"), ("IE", "AT", "DE123456789")],
+)
+def test_a_buyer_who_is_not_an_intra_eu_business_pays_vat(catalog, shopper_client, settings, shop, country, vat_number):
+    settings.ORDERS_SHOP_COUNTRY = shop
+    fill(shopper_client)
+    totals = shopper_client.get(CART, {"country": country, "vat_number": vat_number}).json()["totals"]
+    assert totals["reverse_charge"] is False and Decimal(totals["tax"]) > 0
+
+
+def test_a_shop_whose_prices_include_tax_charges_it_to_a_business_too(catalog, shopper_client, settings):
+    settings.ORDERS_SHOP_COUNTRY = "IE"
+    settings.ORDERS_PRICES_INCLUDE_TAX = True
+    fill(shopper_client)
+    totals = shopper_client.get(CART, {"country": "DE", "vat_number": "DE123456789"}).json()["totals"]
+    assert totals["reverse_charge"] is False and Decimal(totals["tax"]) > 0
+
+
+def test_a_vat_number_not_in_form_is_a_400_and_changes_nothing(catalog, shopper_client, shopper, settings):
+    settings.ORDERS_SHOP_COUNTRY = "IE"
+    fill(shopper_client)
+    assert_problem(
+        shopper_client.get(CART, {"country": "DE", "vat_number": "DE12345"}), status=400, code="invalid_vat_number"
+    )
+    business = {**ADDRESS, "country": "DE", "vat_number": "GB123456789"}
+    assert_problem(checkout(shopper_client, shipping_address=business), status=400, code="invalid_vat_number")
+    assert not Order.objects.exists()
+    assert Cart.objects.get(customer_id=shopper.id).lines.count() == 1
+
+
+def test_an_address_without_a_vat_number_is_kept_as_it_was(catalog, shopper_client):
+    # No VAT number key is added: an address, and so a checkout's idempotency fingerprint, stays
+    # what it was before VAT numbers existed (a retry across a release is not "another body").
+    fill(shopper_client)
+    order = Order.objects.get(pk=checkout(shopper_client).json()["id"])
+    assert "vat_number" not in order.shipping_address
+    assert (order.vat_number, order.reverse_charge) == ("", False)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from apps.orders.pricing.money import allocate, minor_unit, quantize
 from apps.orders.pricing.promotions import DiscountRule
 from apps.orders.pricing.shipping import MethodRule
+from apps.orders.pricing.tax import tax_exact
 from apps.orders.pricing.totals import BasketLine, basket_calculate, line_refund_amount
 
 D = Decimal
@@ -46,6 +47,57 @@ def test_exclusive_prices_tax_is_added_and_shipping_is_taxed():
         D("29.88"),
     )
     assert result.shipping_tax == D("0.98")
+
+
+def mixed(lines, *, inclusive=False, voucher=None, standard="0.20"):
+    return basket_calculate(
+        lines=[BasketLine(sku=sku, unit_price=D(p), quantity=q, tax_rate=D(r)) for sku, p, q, r in lines],
+        currency="EUR",
+        prices_include_tax=inclusive,
+        rounding="line",
+        voucher=voucher,
+        shipping_method=STANDARD,
+        shipping_tax_rate=D(standard),
+    )
+
+
+def test_shipping_follows_the_goods_rates_in_proportion_to_their_value():
+    # 25.00 at 20 % and 9.99 at 0 %: shipping 4.90 splits 3.50 / 1.40 (25 : 9.99, to the cent).
+    result = mixed([("MUG", "12.50", 2, "0.20"), ("BOOK", "9.99", 1, "0")])
+    assert [(t.rate, t.base, t.tax) for t in result.shipping_tax_lines] == [
+        (D("0"), D("1.40"), D("0.00")),
+        (D("0.20"), D("3.50"), D("0.70")),
+    ]
+    assert result.shipping_tax == D("0.70")
+    assert (result.tax, result.total) == (D("5.70"), D("45.59"))
+    assert [(t.rate, t.base, t.tax) for t in result.tax_lines] == [
+        (D("0"), D("11.39"), D("0.00")),
+        (D("0.20"), D("28.50"), D("5.70")),
+    ]
+
+
+def test_shipping_of_goods_at_one_rate_is_taxed_at_that_rate_not_the_standard_one():
+    reduced = mixed([("BOOK", "10.00", 2, "0.05")])
+    zero_rated = mixed([("BOOK", "10.00", 2, "0")])
+    assert reduced.shipping_tax == D("0.25")  # 5 % of 4.90 = 0.245
+    assert zero_rated.shipping_tax == D("0")
+
+
+def test_shipping_with_prices_including_tax_is_split_on_the_gross_and_tax_taken_out_of_each_part():
+    result = mixed([("TEE", "20.00", 1, "0.19"), ("BOOK", "10.00", 1, "0.07")], inclusive=True)
+    # 4.90 x 20/30 = 3.2667 -> 3.27 at 19 % (0.52 in it); 1.63 at 7 % (0.11 in it).
+    assert [(t.rate, t.base + t.tax, t.tax) for t in result.shipping_tax_lines] == [
+        (D("0.07"), D("1.63"), D("0.11")),
+        (D("0.19"), D("3.27"), D("0.52")),
+    ]
+    assert result.total == D("34.90")
+
+
+def test_shipping_with_every_line_discounted_to_nothing_follows_the_goods_before_discount():
+    everything = DiscountRule("ALL", "percentage", D("100"))
+    result = mixed([("TEE", "20.00", 1, "0.20"), ("BOOK", "20.00", 1, "0")], voucher=everything)
+    assert [(t.rate, t.base) for t in result.shipping_tax_lines] == [(D("0"), D("2.45")), (D("0.20"), D("2.45"))]
+    assert result.shipping_tax == D("0.49")
 
 
 def test_per_total_rounding_rounds_each_rate_once():
@@ -200,6 +252,29 @@ def test_the_parts_always_add_up_to_the_total(lines, voucher, promotion, inclusi
     )
     assert all(line.discount <= line.amount for line in result.lines)
     assert sum(t.tax for t in result.tax_lines) == result.tax
+    _assert_shipping_follows_the_goods(result, lines, inclusive=inclusive, rounding=rounding, standard=shipping_rate)
+
+
+def _assert_shipping_follows_the_goods(result, lines, *, inclusive, rounding, standard):
+    cent = D("0.01")
+    parts = {t.rate: t.base + (t.tax if inclusive else 0) for t in result.shipping_tax_lines}
+    # The parts are on the minor unit and add up to shipping exactly; their taxes to shipping's tax.
+    assert all(part == part.quantize(cent) and part > 0 for part in parts.values())
+    assert sum(parts.values(), D("0")) == result.shipping
+    assert sum(t.tax for t in result.shipping_tax_lines) == result.shipping_tax
+    value_by_rate: dict = {}
+    for line, (_, _, rate, _) in zip(result.lines, lines, strict=True):
+        value_by_rate[rate] = value_by_rate.get(rate, D("0")) + line.amount - line.discount
+    goods = sum(value_by_rate.values(), D("0"))
+    if result.shipping and goods > 0:
+        # Each rate's part is its goods' share of shipping, to within one minor unit.
+        for rate, value in value_by_rate.items():
+            assert abs(parts.get(rate, D("0")) - result.shipping * value / goods) < cent
+    if len({rate for _, _, rate, _ in lines}) == 1 and rounding == "line":
+        # One rate: shipping is taxed at it, exactly as a line of its own would be (at the
+        # standard rate when the goods are worth nothing even before discounts).
+        rate = lines[0][2] if result.subtotal > 0 else standard
+        assert result.shipping_tax == quantize(tax_exact(result.shipping, rate, inclusive=inclusive), "EUR")
 
 
 @settings(max_examples=300, deadline=None)
