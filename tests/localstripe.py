@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -176,11 +177,27 @@ class Localstripe:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
-    def events(self, *, type: str | None = None) -> list[dict[str, Any]]:
-        params = {"limit": 100}
-        if type:
-            params["type"] = type
-        return [event.to_dict() for event in self.client.v1.events.list(params=params).data]
+    def event_for(self, event_type: str, object_id: str) -> bytes:
+        """The body of the event localstripe made itself (it would send it to a registered URL),
+        for one object."""
+        events = self.client.v1.events.list(params={"type": event_type, "limit": 100}).data
+        matching = [event.to_dict() for event in events if event.to_dict()["data"]["object"]["id"] == object_id]
+        assert len(matching) == 1, f"localstripe made {len(matching)} {event_type} events for {object_id}"
+        return json.dumps(matching[0]).encode()
+
+
+def event_body(event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> bytes:
+    """An event shaped as Stripe sends it, around an object read from localstripe."""
+    event = {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()),
+        "livemode": False,
+        "type": event_type,
+        "data": {"object": obj},
+    }
+    return json.dumps(event).encode()
 
 
 def signed(body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:

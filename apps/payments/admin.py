@@ -49,8 +49,17 @@ class RefundInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(PaymentIntent)
 class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["order_number", "amount", "currency", "status", "failure_code", "provider", "created_at"]
-    list_filter = ["status", "provider", "currency"]
+    list_display = [
+        "order_number",
+        "amount",
+        "currency",
+        "status",
+        "attention",
+        "failure_code",
+        "provider",
+        "created_at",
+    ]
+    list_filter = ["attention", "status", "provider", "currency"]
     search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
@@ -68,6 +77,8 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "card_last4",
         "failure_code",
         "failure_message",
+        "attention",
+        "attention_detail",
         "attempts",
         "last_error",
         "idempotency_key",

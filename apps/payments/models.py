@@ -28,6 +28,14 @@ class PaymentIntent(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Attention(models.TextChoices):
+        """Why staff must look at this payment (set by the provider's word; never cleared by it)."""
+
+        NONE = "", "Nothing to look at"
+        AMOUNT_MISMATCH = "amount_mismatch", "The provider reports another amount or currency"
+        PAID_AFTER_FAILURE = "paid_after_failure", "Money taken after the payment was reported failed"
+        DISPUTED = "disputed", "The shopper disputed the charge"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order_id = models.UUIDField(unique=True)
     order_number = models.CharField(max_length=64, blank=True)
@@ -46,6 +54,8 @@ class PaymentIntent(models.Model):
     card_last4 = models.CharField(max_length=4, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Calls made to the provider for this charge.")
     last_error = models.TextField(blank=True)
+    attention = models.CharField(max_length=30, choices=Attention.choices, blank=True, default="", db_default="")
+    attention_detail = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

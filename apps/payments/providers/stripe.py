@@ -10,6 +10,7 @@ cannot change the shapes this adapter reads. STRIPE_API_BASE points the SDK at a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ import stripe
 from django.conf import settings
 
 from apps.core.currencies import minor_unit
+from apps.payments.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from apps.payments.providers.base import (
     ChargeResult,
     PaymentDeclined,
@@ -27,6 +29,7 @@ from apps.payments.providers.base import (
 
 # The Stripe API version this adapter is written against (the SDK's own, stripe==16.1.0).
 API_VERSION = "2026-10-28.endive"
+SIGNATURE_HEADER = "Stripe-Signature"
 # Stripe's code for a card that needs the shopper to authenticate (3-D Secure).
 AUTHENTICATION_REQUIRED = "authentication_required"
 
@@ -156,3 +159,46 @@ class StripeProvider:
         if refunded != amount or str(refund.currency).upper() != currency:
             raise ProviderError("Stripe refunded another amount or currency.", code="refund_mismatch")
         return RefundResult(refund_id=refund.id, charge_id=charge_id, amount=refunded, currency=currency)
+
+    def refunds_of(self, *, charge_id: str, currency: str) -> list[ProviderRefund]:
+        """Every refund Stripe holds for the PaymentIntent, with the key payments gave its own."""
+        try:
+            page = self.client().v1.refunds.list(params={"payment_intent": charge_id, "limit": 100})
+        except stripe.StripeError as error:
+            raise _mapped(error) from None
+        refunds = []
+        for refund in (item.to_dict() for item in page.data):
+            if refund.get("status") not in ("succeeded", "pending"):
+                continue
+            refunds.append(
+                ProviderRefund(
+                    refund_id=refund["id"],
+                    amount=from_minor_units(refund["amount"], currency),
+                    currency=str(refund["currency"]).upper(),
+                    own_key=str((refund.get("metadata") or {}).get("shopstack_refund_id") or ""),
+                )
+            )
+        return refunds
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    refund_id: str
+    amount: Decimal
+    currency: str
+    own_key: str
+
+
+def webhook_event(*, body: bytes, header: str | None, secrets: list[str], tolerance_seconds: int) -> dict[str, Any]:
+    """A Stripe event, verified with the SDK's own scheme (`Stripe-Signature`, HMAC-SHA256 of
+    "<t>.<body>" under the endpoint's signing secret; any of `secrets`, while rotating)."""
+    if not header:
+        raise WebhookSignatureInvalid("The Stripe-Signature header is missing.")
+    for secret in secrets:
+        try:
+            return stripe.Webhook.construct_event(body, header, secret, tolerance=tolerance_seconds).to_dict()
+        except stripe.SignatureVerificationError:
+            continue
+        except ValueError:  # the signature held but the body is not an event
+            raise WebhookPayloadInvalid("The body is not a Stripe event.") from None
+    raise WebhookSignatureInvalid()
