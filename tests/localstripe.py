@@ -75,22 +75,48 @@ class IdempotentLocalstripe:
             self.requests.append((method, path, key))
             if key and key in self.answers:
                 return self.answers[key]
-            request = urllib.request.Request(
-                self.upstream + path,
-                data=body if method == "POST" else None,
-                method=method,
-                headers={
-                    name: value for name, value in headers.items() if name.lower() in {"authorization", "content-type"}
-                },
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=20) as response:
-                    answer = (response.status, response.read())
-            except urllib.error.HTTPError as error:
-                answer = (error.code, error.read())
-            if key and answer[0] < 500:
-                self.answers[key] = answer
-            return answer
+            path, created_gte = _without_created_filter(method, path)
+            if created_gte is None:
+                status, answer = self._upstream(method, path, headers, body)
+            else:
+                status, answer = self._list_created_since(path, headers, created_gte)
+            if key and status < 500:
+                self.answers[key] = (status, answer)
+            return status, answer
+
+    def _list_created_since(self, path: str, headers: dict[str, str], created_gte: int) -> tuple[int, bytes]:
+        """Every page of the list at localstripe, filtered, as one page."""
+        items: list[dict[str, Any]] = []
+        url = urllib.parse.urlsplit(path)
+        query = [(name, value) for name, value in urllib.parse.parse_qsl(url.query) if name != "starting_after"]
+        after: list[tuple[str, str]] = []
+        while True:
+            page_path = urllib.parse.urlunsplit(url._replace(query=urllib.parse.urlencode(query + after)))
+            status, answer = self._upstream("GET", page_path, headers, b"")
+            if status != 200:
+                return status, answer
+            page = json.loads(answer)
+            items.extend(page["data"])
+            if not page["has_more"] or not page["data"]:
+                break
+            after = [("starting_after", page["data"][-1]["id"])]
+        page.update(data=[item for item in items if item["created"] >= created_gte], has_more=False)
+        return 200, json.dumps(page).encode()
+
+    def _upstream(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            self.upstream + path,
+            data=body if method == "POST" else None,
+            method=method,
+            headers={
+                name: value for name, value in headers.items() if name.lower() in {"authorization", "content-type"}
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
 
     def money_calls(self) -> list[tuple[str, str, str]]:
         """The POSTs that create or confirm a charge, capture, cancel or refund."""
@@ -99,6 +125,20 @@ class IdempotentLocalstripe:
             for call in self.requests
             if call[0] == "POST" and call[1].split("?")[0].startswith(("/v1/payment_intents", "/v1/refunds"))
         ]
+
+
+def _without_created_filter(method: str, path: str) -> tuple[str, int | None]:
+    """localstripe lists PaymentIntents and refunds without Stripe's `created[gte]` filter: the
+    proxy drops it from the query and filters the page itself."""
+    url = urllib.parse.urlsplit(path)
+    if method != "GET" or url.path not in ("/v1/payment_intents", "/v1/refunds"):
+        return path, None
+    query = urllib.parse.parse_qsl(url.query)
+    created = [int(value) for name, value in query if name == "created[gte]"]
+    if not created:
+        return path, None
+    rest = urllib.parse.urlencode([(name, value) for name, value in query if name != "created[gte]"])
+    return urllib.parse.urlunsplit(url._replace(query=rest)), created[0]
 
 
 def _proxy_server(proxy: IdempotentLocalstripe, port: int) -> ThreadingHTTPServer:

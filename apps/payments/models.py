@@ -182,6 +182,48 @@ class WebhookEvent(models.Model):
         return f"{self.provider} {self.event_type} {self.event_id}"
 
 
+class ReconciliationCursor(models.Model):
+    """Where the reconciliation with a provider starts its next listing (the provider's creation
+    time, unix seconds): the earliest object still unsettled, or just after the newest seen."""
+
+    provider = models.CharField(max_length=50, unique=True)
+    created_gte = models.BigIntegerField(default=0)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider} from {self.created_gte}"
+
+
+class ProviderDrift(models.Model):
+    """A difference the reconciliation found between the provider's books and payments': what it
+    repaired (a lost webhook or charge answer) and what staff must settle by hand."""
+
+    class Kind(models.TextChoices):
+        MISSED_SUCCESS = "missed_success", "A success payments had not recorded (repaired)"
+        MISSED_FAILURE = "missed_failure", "A failure payments had not recorded (repaired)"
+        MISSED_REFUND = "missed_refund", "A refund payments had not recorded (repaired)"
+        UNKNOWN_PAYMENT = "unknown_payment", "A PaymentIntent of ShopStack's with no payment here"
+        NEEDS_STAFF = "needs_staff", "A difference left to staff (the payment is flagged)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    intent = models.ForeignKey(PaymentIntent, null=True, blank=True, on_delete=models.PROTECT, related_name="drifts")
+    detail = models.CharField(max_length=255, blank=True)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-found_at"]
+        constraints = [
+            # One row per object and kind: a drift seen again on the next run is not repeated.
+            models.UniqueConstraint(fields=["provider", "object_id", "kind"], name="payments_drift_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.object_id} {self.kind}"
+
+
 class OutboxEvent(AbstractOutboxEvent):
     class Meta(AbstractOutboxEvent.Meta):
         indexes = outbox_indexes("payments")

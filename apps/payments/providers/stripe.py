@@ -10,6 +10,7 @@ cannot change the shapes this adapter reads. STRIPE_API_BASE points the SDK at a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -160,6 +161,33 @@ class StripeProvider:
             raise ProviderError("Stripe refunded another amount or currency.", code="refund_mismatch")
         return RefundResult(refund_id=refund.id, charge_id=charge_id, amount=refunded, currency=currency)
 
+    def payments_since(self, *, created_gte: int) -> Iterator[ProviderPayment]:
+        """Every PaymentIntent created at or after `created_gte` (unix seconds), all pages."""
+        try:
+            page = self.client().v1.payment_intents.list(params={"created": {"gte": created_gte}, "limit": 100})
+            for item in page.auto_paging_iter():
+                intent = item.to_dict()
+                error = intent.get("last_payment_error") or {}
+                yield ProviderPayment(
+                    payment_intent_id=intent["id"],
+                    status=str(intent.get("status") or ""),
+                    amount=int(intent.get("amount_received") or intent.get("amount") or 0),
+                    currency=str(intent.get("currency") or "").upper(),
+                    created=int(intent.get("created") or 0),
+                    own_key=str((intent.get("metadata") or {}).get("shopstack_idempotency_key") or ""),
+                    failure_code=str(error.get("code") or ""),
+                )
+        except stripe.StripeError as error:
+            raise _mapped(error) from None
+
+    def refunded_since(self, *, created_gte: int) -> set[str]:
+        """The PaymentIntents with a refund created at or after `created_gte`."""
+        try:
+            page = self.client().v1.refunds.list(params={"created": {"gte": created_gte}, "limit": 100})
+            return {str(item.to_dict().get("payment_intent") or "") for item in page.auto_paging_iter()} - {""}
+        except stripe.StripeError as error:
+            raise _mapped(error) from None
+
     def refunds_of(self, *, charge_id: str, currency: str) -> list[ProviderRefund]:
         """Every refund Stripe holds for the PaymentIntent, with the key payments gave its own."""
         try:
@@ -179,6 +207,19 @@ class StripeProvider:
                 )
             )
         return refunds
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """A PaymentIntent as reconciliation reads it."""
+
+    payment_intent_id: str
+    status: str
+    amount: int  # minor units, as Stripe reports them
+    currency: str
+    created: int
+    own_key: str
+    failure_code: str
 
 
 @dataclass(frozen=True)

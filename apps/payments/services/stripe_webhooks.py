@@ -102,11 +102,16 @@ def _requires_action(*, provider: str, data: dict[str, Any]) -> str:
 
 
 def _refunded(*, provider: str, data: dict[str, Any]) -> str:
-    """A charge refunded (by payments, at Stripe's dashboard, or after a dispute): every refund
-    Stripe holds for the PaymentIntent that payments has not recorded is recorded and announced.
-    Stripe's charge object no longer lists its refunds, so they are read from Stripe."""
+    """A charge refunded (by payments, at Stripe's dashboard, or after a dispute)."""
     stripe_charge = _object(data, "charge")
     intent = _intent_by_id(stripe_charge.get("payment_intent"))
+    return "refund_recorded" if refunds_sync(intent) else "already_recorded"
+
+
+def refunds_sync(intent: PaymentIntent) -> int:
+    """Record and announce every refund Stripe holds for the locked payment that payments has not
+    recorded; returns how many. Stripe's charge object no longer lists its refunds, so they are
+    read from Stripe (by the webhook and by the reconciliation alike)."""
     charge = Charge.objects.select_for_update().filter(intent=intent).first()
     if charge is None:
         raise WebhookUnprocessable("The payment has no charge to refund.")
@@ -135,7 +140,7 @@ def _refunded(*, provider: str, data: dict[str, Any]) -> str:
         apply_refund(charge, refund.amount)
         publish_refunded(row)
         recorded += 1
-    return "refund_recorded" if recorded else "already_recorded"
+    return recorded
 
 
 def _dispute_created(*, provider: str, data: dict[str, Any]) -> str:

@@ -29,3 +29,14 @@ PAYMENTS_RETRY_BACKOFF_MAX_SECONDS = env_int("PAYMENTS_RETRY_BACKOFF_MAX_SECONDS
 
 # The sandbox's `tok_transient` fails this many times per idempotency key, then succeeds.
 PAYMENTS_SANDBOX_TRANSIENT_FAILURES = env_int("PAYMENTS_SANDBOX_TRANSIENT_FAILURES", 2)
+
+# Reconciliation with the provider (payments.reconcile_provider, every PAYMENTS_RECONCILE_SECONDS):
+# the first run looks back PAYMENTS_RECONCILE_LOOKBACK_SECONDS; a payment younger than the grace
+# is left to its charge task, and each run re-reads that much before its cursor.
+PAYMENTS_RECONCILE_SECONDS = env_int("PAYMENTS_RECONCILE_SECONDS", 5 * 60)
+PAYMENTS_RECONCILE_LOOKBACK_SECONDS = env_int("PAYMENTS_RECONCILE_LOOKBACK_SECONDS", 7 * 24 * 3600)
+PAYMENTS_RECONCILE_GRACE_SECONDS = env_int("PAYMENTS_RECONCILE_GRACE_SECONDS", 10 * 60)
+# Merge into CELERY_BEAT_SCHEDULE where the payments service runs (see config/settings/base.py).
+PAYMENTS_CELERY_BEAT_SCHEDULE = {
+    "payments-reconcile-provider": {"task": "payments.reconcile_provider", "schedule": PAYMENTS_RECONCILE_SECONDS},
+}
