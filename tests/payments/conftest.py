@@ -51,7 +51,3 @@ def client_for() -> Callable[[uuid.UUID], APIClient]:
         return client
 
     return make
-
-
-# The Stripe provider's tests run against localstripe (tests/localstripe.py).
-from tests.localstripe import localstripe, localstripe_server  # noqa: E402, F401

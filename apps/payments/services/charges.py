@@ -215,9 +215,9 @@ def flag(intent: PaymentIntent, *, attention: str, detail: str) -> None:
 
 
 def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
-    """Record a charge the provider reports (its answer to the charge call, or a webhook) on a
-    locked intent, once, and announce payment.succeeded. A charge of another amount or currency
-    than the order's is flagged for staff and never confirms the order."""
+    """Record a charge the provider reports (its answer to the charge call, a webhook, the
+    reconciliation) on a locked intent, once, and announce payment.succeeded. A charge of another
+    amount or currency than the order's is flagged for staff and never confirms the order."""
     if (result.amount, result.currency) != (intent.amount, intent.currency):
         flag(
             intent,
@@ -227,10 +227,13 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
         return "flagged_amount_mismatch"
     if intent.status == PaymentIntent.Status.SUCCEEDED:
         return "already_recorded"
+    outcome = "payment_succeeded"
     if intent.status == PaymentIntent.Status.FAILED:
-        # The order was told the payment failed (and cancelled): the money must go back by hand.
+        # Reported failed (a decline, or given up on an unreachable provider) yet the money was
+        # taken: it is recorded and announced all the same, so orders, whose order is cancelled
+        # by now, refunds it at once (never "paid but no order"); staff see the flag.
         flag(intent, attention=PaymentIntent.Attention.PAID_AFTER_FAILURE, detail=result.charge_id)
-        return "flagged_paid_after_failure"
+        outcome = "paid_after_failure"
     Charge.objects.create(
         intent=intent,
         provider=intent.provider,
@@ -246,7 +249,7 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     intent.save()
     _publish_succeeded(intent)
     logger.info("payment %s for order %s captured", intent.id, intent.order_id)
-    return "payment_succeeded"
+    return outcome
 
 
 def _charge_attempt_failed(intent: PaymentIntent, error: Exception) -> Outcome:

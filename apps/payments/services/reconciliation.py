@@ -62,7 +62,7 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
             outcome = charge_record(intent, result=result)
             if outcome == "payment_succeeded":
                 kind = ProviderDrift.Kind.MISSED_SUCCESS
-            elif outcome.startswith("flagged"):
+            elif outcome.startswith("flagged") or outcome == "paid_after_failure":
                 kind = ProviderDrift.Kind.NEEDS_STAFF
             else:
                 return True

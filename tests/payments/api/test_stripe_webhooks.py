@@ -129,7 +129,7 @@ def test_payment_failed_fails_a_pending_payment_with_stripes_code(localstripe):
     assert [event["reason_code"] for event in events("payment.failed")] == ["declined"]
 
 
-def test_a_success_after_the_payment_was_reported_failed_is_flagged_for_staff(localstripe):
+def test_a_success_after_the_payment_was_reported_failed_is_announced_and_flagged(localstripe):
     # given a payment reported failed (Stripe cancelled it) whose money was taken after all
     intent = _pending(localstripe)
     pi = _charged_at_stripe(localstripe, intent)
@@ -139,11 +139,12 @@ def test_a_success_after_the_payment_was_reported_failed_is_flagged_for_staff(lo
     # when the success arrives last
     response = _post(localstripe.event_for("payment_intent.succeeded", pi))
 
-    # then the order is not confirmed; staff see the payment flagged
-    assert response.json()["outcome"] == "flagged_paid_after_failure"
+    # then the charge is recorded and announced (orders refunds a cancelled order's capture at
+    # once), and staff see the payment flagged
+    assert response.json()["outcome"] == "paid_after_failure"
     intent.refresh_from_db()
-    assert (intent.status, intent.attention) == (PaymentIntent.Status.FAILED, "paid_after_failure")
-    assert all_event_types() == ["payment.failed"]
+    assert (intent.status, intent.attention) == (PaymentIntent.Status.SUCCEEDED, "paid_after_failure")
+    assert all_event_types() == ["payment.failed", "payment.succeeded"]
 
 
 def test_an_amount_other_than_the_orders_is_flagged_and_never_confirmed(localstripe):
