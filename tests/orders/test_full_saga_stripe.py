@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import stripe
+from django.core.management import call_command
 
 from apps.catalog.models import Stock
 from apps.orders.models import Order, OrderStatus, Refund
@@ -85,6 +86,7 @@ def test_a_refund_by_line_is_made_at_stripe(live_catalog, localstripe):
     assert given_back == int(refund.amount * 100)
     # the money invariant, both sides: captured - refunded in orders == charged - refunded at Stripe
     assert order.amount_captured - order.amount_refunded == Decimal(taken - given_back) / 100
+    call_command("check_money_invariant")
 
 
 def test_a_charge_whose_task_was_lost_is_confirmed_by_the_reconciliation(
@@ -148,3 +150,4 @@ def test_money_taken_after_the_order_was_cancelled_goes_back_at_once(live_catalo
     assert order.amount_captured == order.amount_refunded == order.total
     taken, given_back = _cents_at_stripe(localstripe, order)
     assert taken == given_back == int(order.total * 100)
+    call_command("check_money_invariant")
