@@ -47,13 +47,22 @@ def from_minor_units(value: int, currency: str) -> Decimal:
     return (Decimal(value) * minor_unit(currency)).quantize(minor_unit(currency))
 
 
+def decline_code(code: str, error: dict[str, Any] | None) -> str:
+    """The most telling code of a decline: Stripe says `card_declined` with the reason in
+    `decline_code` (insufficient_funds, lost_card, ...)."""
+    detail = str((error or {}).get("decline_code") or "")
+    if code in ("", "card_declined") and detail and detail != "generic_decline":
+        return detail[:50]
+    return (code or "card_declined")[:50]
+
+
 def _mapped(error: stripe.StripeError) -> ProviderError:
     """Stripe's errors as the provider interface's: a card error is a decline with Stripe's code,
     a network, rate-limit or server error is transient (retry with the same key), anything else
     (a bad request, an idempotency conflict, bad credentials) is final."""
     code = str(getattr(error, "code", "") or "")
     if isinstance(error, stripe.CardError):
-        return PaymentDeclined(code or "card_declined", error.user_message or "")
+        return PaymentDeclined(decline_code(code, (error.json_body or {}).get("error")), error.user_message or "")
     if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
         return TransientProviderError(str(error.user_message or type(error).__name__))
     if isinstance(error, stripe.IdempotencyError):
@@ -118,7 +127,7 @@ class StripeProvider:
             raise TransientProviderError("Stripe is still processing the payment.")
         if status != "succeeded":
             error = intent.get("last_payment_error") or {}
-            raise PaymentDeclined(str(error.get("code") or "card_declined"), str(error.get("message") or ""))
+            raise PaymentDeclined(decline_code(str(error.get("code") or ""), error), str(error.get("message") or ""))
         card = self._card(intent)
         return ChargeResult(
             charge_id=intent["id"],

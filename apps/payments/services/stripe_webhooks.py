@@ -14,7 +14,7 @@ from apps.payments.contracts import events as contract
 from apps.payments.errors import WebhookPayloadInvalid, WebhookUnprocessable
 from apps.payments.models import Charge, PaymentIntent, Refund
 from apps.payments.providers import ChargeResult, get_provider
-from apps.payments.providers.stripe import AUTHENTICATION_REQUIRED, from_minor_units
+from apps.payments.providers.stripe import AUTHENTICATION_REQUIRED, decline_code, from_minor_units
 from apps.payments.services.charges import charge_record, fail, flag
 from apps.payments.services.common import DECLINE_REASONS, parse_currency
 from apps.payments.services.refunds import apply_refund, publish_refunded
@@ -71,7 +71,7 @@ def _payment_failed(*, provider: str, data: dict[str, Any]) -> str:
     if intent.is_final:
         return f"ignored_{intent.status}"
     error = payment_intent.get("last_payment_error") or {}
-    code = str(error.get("code") or error.get("decline_code") or "card_declined")[:50]
+    code = decline_code(str(error.get("code") or ""), error)
     fail(
         intent,
         failure_code=code,

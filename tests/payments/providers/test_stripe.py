@@ -15,7 +15,7 @@ from apps.payments.providers import (
     TransientProviderError,
     get_provider,
 )
-from apps.payments.providers.stripe import StripeProvider, to_minor_units
+from apps.payments.providers.stripe import StripeProvider, decline_code, to_minor_units
 from tests.localstripe import CARD_3DS_REQUIRED, CARD_DECLINED_ON_CHARGE
 
 EUR = "EUR"
@@ -130,3 +130,16 @@ def test_amounts_go_to_stripe_in_the_currencys_smallest_unit(amount, currency, m
 def test_an_amount_finer_than_the_currency_is_refused():
     with pytest.raises(ProviderError):
         to_minor_units(Decimal("10.5"), "JPY")
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "expected"),
+    [
+        ("card_declined", {"decline_code": "insufficient_funds"}, "insufficient_funds"),
+        ("card_declined", {"decline_code": "generic_decline"}, "card_declined"),
+        ("expired_card", {}, "expired_card"),
+        ("", None, "card_declined"),
+    ],
+)
+def test_a_decline_reports_stripes_most_telling_code(code, error, expected):
+    assert decline_code(code, error) == expected
