@@ -1,36 +1,32 @@
-"""A localstripe server (a stateful fake Stripe, a development dependency) for the tests of the Stripe
-provider, started once per session like the moto server; `stripe` points the provider at it for
-one test. Import both fixtures into the conftest of the tests that need them.
+"""A localstripe server (a stateful fake Stripe) behind the proxy of devstack/localstripe.py, started
+once per session like the moto server; `localstripe` points the Stripe provider at it for one test
+(tests/conftest.py registers both fixtures).
 
-What localstripe lacks, the harness supplies here (docs/payments.md lists what was checked
-against what): it does not honour idempotency keys, so `IdempotentLocalstripe` replays the first
-answer per key, as Stripe does; it sends events only to a registered URL, so the tests read its
-events (GET /v1/events) and deliver them signed with the SDK's own signature helper."""
+What localstripe lacks, the harness supplies (docs/payments.md lists what was checked against
+what): the proxy replays the first answer per idempotency key and filters lists by creation
+time; localstripe sends events only to a registered URL, so the tests read its events (GET
+/v1/events), or build the ones it never makes around its objects, and deliver them signed with
+the SDK's own signature helper."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
-LOCALSTRIPE = Path(sys.executable).with_name("localstripe")
+from devstack.localstripe import IdempotentLocalstripe, proxy_server, start_localstripe
+
 SECRET_KEY = "sk_test_localstripe"
 WEBHOOK_SECRET = "whsec_localstripe_test_secret"
 # Test cards (the numbers Stripe documents for testing; they exist only at the fake server).
@@ -46,121 +42,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        with closing(socket.socket()) as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"localstripe did not start; see {log}")
-        time.sleep(0.1)
-
-
-@dataclass
-class IdempotentLocalstripe:
-    """A proxy in front of localstripe that does what Stripe does with `Idempotency-Key`: the first
-    answer for a key is replayed for every later request with it. It records each request's
-    method, path and key, so a test can check that every money-moving call carried one."""
-
-    upstream: str
-    endpoint: str = ""
-    requests: list[tuple[str, str, str]] = field(default_factory=list)
-    answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        key = headers.get("Idempotency-Key", "")
-        with self.lock:
-            self.requests.append((method, path, key))
-            if key and key in self.answers:
-                return self.answers[key]
-            path, created_gte = _without_created_filter(method, path)
-            if created_gte is None:
-                status, answer = self._upstream(method, path, headers, body)
-            else:
-                status, answer = self._list_created_since(path, headers, created_gte)
-            if key and status < 500:
-                self.answers[key] = (status, answer)
-            return status, answer
-
-    def _list_created_since(self, path: str, headers: dict[str, str], created_gte: int) -> tuple[int, bytes]:
-        """Every page of the list at localstripe, filtered, as one page."""
-        items: list[dict[str, Any]] = []
-        url = urllib.parse.urlsplit(path)
-        query = [(name, value) for name, value in urllib.parse.parse_qsl(url.query) if name != "starting_after"]
-        after: list[tuple[str, str]] = []
-        while True:
-            page_path = urllib.parse.urlunsplit(url._replace(query=urllib.parse.urlencode(query + after)))
-            status, answer = self._upstream("GET", page_path, headers, b"")
-            if status != 200:
-                return status, answer
-            page = json.loads(answer)
-            items.extend(page["data"])
-            if not page["has_more"] or not page["data"]:
-                break
-            after = [("starting_after", page["data"][-1]["id"])]
-        page.update(data=[item for item in items if item["created"] >= created_gte], has_more=False)
-        return 200, json.dumps(page).encode()
-
-    def _upstream(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        request = urllib.request.Request(
-            self.upstream + path,
-            data=body if method == "POST" else None,
-            method=method,
-            headers={
-                name: value for name, value in headers.items() if name.lower() in {"authorization", "content-type"}
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    def money_calls(self) -> list[tuple[str, str, str]]:
-        """The POSTs that create or confirm a charge, capture, cancel or refund."""
-        return [
-            call
-            for call in self.requests
-            if call[0] == "POST" and call[1].split("?")[0].startswith(("/v1/payment_intents", "/v1/refunds"))
-        ]
-
-
-def _without_created_filter(method: str, path: str) -> tuple[str, int | None]:
-    """localstripe lists PaymentIntents and refunds without Stripe's `created[gte]` filter: the
-    proxy drops it from the query and filters the page itself."""
-    url = urllib.parse.urlsplit(path)
-    if method != "GET" or url.path not in ("/v1/payment_intents", "/v1/refunds"):
-        return path, None
-    query = urllib.parse.parse_qsl(url.query)
-    created = [int(value) for name, value in query if name == "created[gte]"]
-    if not created:
-        return path, None
-    rest = urllib.parse.urlencode([(name, value) for name, value in query if name != "created[gte]"])
-    return urllib.parse.urlunsplit(url._replace(query=rest)), created[0]
-
-
-def _proxy_server(proxy: IdempotentLocalstripe, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, answer = proxy.forward(self.command, self.path, dict(self.headers.items()), body)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        do_GET = do_POST = do_DELETE = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
-
-
 @pytest.fixture(scope="session")
 def localstripe_server(tmp_path_factory) -> Iterator[IdempotentLocalstripe]:
     """localstripe on a free port, fronted by the idempotency proxy. LOCALSTRIPE_PORT fixes the
@@ -169,19 +50,11 @@ def localstripe_server(tmp_path_factory) -> Iterator[IdempotentLocalstripe]:
     if base_port:
         base_port += 2 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     port, proxy_port = (base_port, base_port + 1) if base_port else (_free_port(), _free_port())
-    workdir = tmp_path_factory.mktemp("localstripe")
-    log = workdir / "localstripe.log"
-    process = subprocess.Popen(
-        [str(LOCALSTRIPE), "--port", str(port), "--from-scratch"],
-        cwd=workdir,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    process = start_localstripe(port=port, workdir=tmp_path_factory.mktemp("localstripe"))
     server = None
     try:
-        _wait_for(port, process, log)
         proxy = IdempotentLocalstripe(upstream=f"http://127.0.0.1:{port}")
-        server = _proxy_server(proxy, proxy_port)
+        server = proxy_server(proxy, proxy_port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         proxy.endpoint = f"http://127.0.0.1:{proxy_port}"
         yield proxy
