@@ -15,8 +15,6 @@ import os
 import socket
 import threading
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -32,7 +30,6 @@ WEBHOOK_SECRET = "whsec_localstripe_test_secret"
 # Test cards (the numbers Stripe documents for testing; they exist only at the fake server).
 CARD_VISA = "4242424242424242"
 CARD_3DS_REQUIRED = "4000002760003184"
-CARD_3DS_REQUIRED_ALWAYS = "4000000000003220"
 CARD_DECLINED_ON_CHARGE = "4000000000000341"
 
 
@@ -68,7 +65,7 @@ def localstripe_server(tmp_path_factory) -> Iterator[IdempotentLocalstripe]:
 
 class Localstripe:
     """What a test does at the fake Stripe: what the shopper's browser would (make a payment
-    method from a card, pass 3-D Secure or fail it) and what Stripe would send (its events)."""
+    method from a card) and what Stripe would send (its events)."""
 
     def __init__(self, proxy: IdempotentLocalstripe):
         self.proxy = proxy
@@ -77,18 +74,6 @@ class Localstripe:
     def payment_method(self, number: str = CARD_VISA) -> str:
         card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
         return self.client.v1.payment_methods.create(params={"type": "card", "card": card}).id
-
-    def authenticate(self, payment_intent_id: str, *, success: bool) -> dict[str, Any]:
-        """The shopper's answer to the 3-D Secure challenge (localstripe's own endpoint)."""
-        intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
-        data = urllib.parse.urlencode({"client_secret": intent.client_secret, "success": str(success).lower()})
-        request = urllib.request.Request(
-            f"{self.proxy.upstream}/v1/payment_intents/{payment_intent_id}/_authenticate",
-            data=data.encode(),
-            headers={"Authorization": f"Bearer {SECRET_KEY}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
 
     def event_for(self, event_type: str, object_id: str) -> bytes:
         """The body of the event localstripe made itself (it would send it to a registered URL),
