@@ -99,6 +99,12 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "orders": {"CATALOG_API_URL": sub("https://${Name}", {"Name": platform_import("LoadBalancerServerName")})},
     # The sender of every shopper email: an address of the SES identity in SesIdentityArn.
     "notifications": {"DEFAULT_FROM_EMAIL": ref("NotificationsFromEmail")},
+    # Stripe, or (a staging stack taking no money) the sandbox, which production refuses without
+    # PAYMENTS_ALLOW_SANDBOX.
+    "payments": {
+        "PAYMENTS_PROVIDER": ref("PaymentsProvider"),
+        "PAYMENTS_ALLOW_SANDBOX": {"Fn::If": ["PaymentsOnSandbox", "true", "false"]},
+    },
 }
 # Secrets only one service gets, by service; the value is the secret's full ARN (a parameter).
 SERVICE_SECRETS: dict[str, dict[str, Any]] = {
@@ -106,6 +112,14 @@ SERVICE_SECRETS: dict[str, dict[str, Any]] = {
     "users": {"JWT_PRIVATE_KEY": ref("JwtPrivateKeySecretArn"), "EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
     "payments": {"PAYMENTS_WEBHOOK_SECRET": ref("PaymentsWebhookSecretArn")},
     "notifications": {"EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
+}
+# Secrets a service gets only when a condition of the template holds, by condition: payments'
+# Stripe keys where it charges through Stripe (the sandbox needs none).
+CONDITIONAL_SECRETS: dict[str, dict[str, Any]] = {
+    "InjectsStripeSecrets": {
+        "STRIPE_SECRET_KEY": ref("StripeSecretKeySecretArn"),
+        "STRIPE_WEBHOOK_SECRET": ref("StripeWebhookSecretSecretArn"),
+    },
 }
 
 
@@ -235,16 +249,24 @@ def ec2_environment() -> dict:
 def container_secrets() -> list[Any]:
     # ValueFrom is always a secret's ARN: ECS reads anything else as an SSM parameter name.
     # Ref of an AWS::SecretsManager::Secret is its ARN; the shared secrets come as ARN parameters.
-    return [
-        {"Name": "DJANGO_SECRET_KEY", "ValueFrom": ref("AppSecret")},
-        {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
-        {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
-        {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretArn")},
-    ] + [
-        only_for(service, {"Name": name, "ValueFrom": value})
-        for service, secrets in SERVICE_SECRETS.items()
-        for name, value in secrets.items()
-    ]
+    return (
+        [
+            {"Name": "DJANGO_SECRET_KEY", "ValueFrom": ref("AppSecret")},
+            {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
+            {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
+            {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretArn")},
+        ]
+        + [
+            only_for(service, {"Name": name, "ValueFrom": value})
+            for service, secrets in SERVICE_SECRETS.items()
+            for name, value in secrets.items()
+        ]
+        + [
+            {"Fn::If": [condition, {"Name": name, "ValueFrom": value}, ref("AWS::NoValue")]}
+            for condition, secrets in CONDITIONAL_SECRETS.items()
+            for name, value in secrets.items()
+        ]
+    )
 
 
 def container(role: str) -> dict:

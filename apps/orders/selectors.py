@@ -199,3 +199,14 @@ def order_refundable_amount(*, order: Order) -> Decimal:
     in flight cannot together exceed what was captured)."""
     in_flight = order.refunds.filter(status=Refund.Status.REQUESTED).aggregate(total=Sum("amount"))["total"]
     return order.amount_captured - order.amount_refunded - (in_flight or Decimal("0"))
+
+
+def order_money_ledger() -> dict[str, str]:
+    """Per order that took money, captured minus refunded as "<amount> <currency>" (one side of
+    the money invariant; payments' ledger is the other)."""
+    rows = (
+        Order.objects.exclude(amount_captured=0, amount_refunded=0)
+        .values_list("id", "amount_captured", "amount_refunded", "currency")
+        .order_by("id")
+    )
+    return {str(order_id): f"{captured - refunded} {currency}" for order_id, captured, refunded, currency in rows}

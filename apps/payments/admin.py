@@ -1,13 +1,14 @@
 """Admin of the payments service: read-only. Payments, charges and refunds change only through
 events and the provider (a refund is asked for in the orders admin); staff read them here, with
-each payment's charge and refund history, and the provider webhooks received."""
+each payment's charge and refund history, the provider webhooks received and the drift the
+reconciliation found (and the payments flagged for staff: filter on attention)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.payments.models import Charge, PaymentIntent, Refund, WebhookEvent
+from apps.payments.models import Charge, PaymentIntent, ProviderDrift, Refund, WebhookEvent
 
 
 class ReadOnlyMixin:
@@ -49,8 +50,17 @@ class RefundInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(PaymentIntent)
 class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["order_number", "amount", "currency", "status", "failure_code", "provider", "created_at"]
-    list_filter = ["status", "provider", "currency"]
+    list_display = [
+        "order_number",
+        "amount",
+        "currency",
+        "status",
+        "attention",
+        "failure_code",
+        "provider",
+        "created_at",
+    ]
+    list_filter = ["attention", "status", "provider", "currency"]
     search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
@@ -68,6 +78,8 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "card_last4",
         "failure_code",
         "failure_message",
+        "attention",
+        "attention_detail",
         "attempts",
         "last_error",
         "idempotency_key",
@@ -86,5 +98,18 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["=event_id"]
     ordering = ["-received_at"]
     fields = ["id", "provider", "event_id", "event_type", "outcome", "payload", "received_at"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+
+@admin.register(ProviderDrift)
+class ProviderDriftAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What the reconciliation found between the provider's books and payments'."""
+
+    list_display = ["found_at", "provider", "kind", "object_id", "intent", "detail"]
+    list_filter = ["kind", "provider"]
+    search_fields = ["=object_id"]
+    ordering = ["-found_at"]
+    fields = ["id", "provider", "kind", "object_id", "intent", "detail", "found_at"]
     readonly_fields = fields
     show_full_result_count = False

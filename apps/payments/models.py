@@ -28,6 +28,14 @@ class PaymentIntent(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Attention(models.TextChoices):
+        """Why staff must look at this payment (set by the provider's word; never cleared by it)."""
+
+        NONE = "", "Nothing to look at"
+        AMOUNT_MISMATCH = "amount_mismatch", "The provider reports another amount or currency"
+        PAID_AFTER_FAILURE = "paid_after_failure", "Money taken after the payment was reported failed"
+        DISPUTED = "disputed", "The shopper disputed the charge"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order_id = models.UUIDField(unique=True)
     order_number = models.CharField(max_length=64, blank=True)
@@ -46,6 +54,8 @@ class PaymentIntent(models.Model):
     card_last4 = models.CharField(max_length=4, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Calls made to the provider for this charge.")
     last_error = models.TextField(blank=True)
+    attention = models.CharField(max_length=30, choices=Attention.choices, blank=True, default="", db_default="")
+    attention_detail = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -170,6 +180,48 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class ReconciliationCursor(models.Model):
+    """Where the reconciliation with a provider starts its next listing (the provider's creation
+    time, unix seconds): the earliest object still unsettled, or just after the newest seen."""
+
+    provider = models.CharField(max_length=50, unique=True)
+    created_gte = models.BigIntegerField(default=0)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider} from {self.created_gte}"
+
+
+class ProviderDrift(models.Model):
+    """A difference the reconciliation found between the provider's books and payments': what it
+    repaired (a lost webhook or charge answer) and what staff must settle by hand."""
+
+    class Kind(models.TextChoices):
+        MISSED_SUCCESS = "missed_success", "A success payments had not recorded (repaired)"
+        MISSED_FAILURE = "missed_failure", "A failure payments had not recorded (repaired)"
+        MISSED_REFUND = "missed_refund", "A refund payments had not recorded (repaired)"
+        UNKNOWN_PAYMENT = "unknown_payment", "A PaymentIntent of ShopStack's with no payment here"
+        NEEDS_STAFF = "needs_staff", "A difference left to staff (the payment is flagged)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    intent = models.ForeignKey(PaymentIntent, null=True, blank=True, on_delete=models.PROTECT, related_name="drifts")
+    detail = models.CharField(max_length=255, blank=True)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-found_at"]
+        constraints = [
+            # One row per object and kind: a drift seen again on the next run is not repeated.
+            models.UniqueConstraint(fields=["provider", "object_id", "kind"], name="payments_drift_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.object_id} {self.kind}"
 
 
 class OutboxEvent(AbstractOutboxEvent):

@@ -7,7 +7,7 @@ import uuid
 from django.db.models import Prefetch, QuerySet
 
 from apps.payments.errors import PaymentNotFound
-from apps.payments.models import PaymentIntent, Refund
+from apps.payments.models import Charge, PaymentIntent, Refund
 
 
 def payment_list(
@@ -33,3 +33,10 @@ def payment_get(*, customer_id: uuid.UUID, payment_id: uuid.UUID) -> PaymentInte
     if payment is None:
         raise PaymentNotFound()
     return payment
+
+
+def payment_money_ledger() -> dict[str, str]:
+    """Per order, the money payments holds: charged minus refunded, as "<amount> <currency>"
+    (one side of the money invariant; orders' ledger is the other)."""
+    rows = Charge.objects.values_list("intent__order_id", "amount", "amount_refunded", "currency")
+    return {str(order_id): f"{amount - refunded} {currency}" for order_id, amount, refunded, currency in rows}

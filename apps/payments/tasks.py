@@ -16,7 +16,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from apps.payments.services import charges, common, refunds
+from apps.payments.services import charges, common, reconciliation, refunds
 
 
 def _retry_countdown(retries: int) -> int:
@@ -74,3 +74,9 @@ def refund_payment(self: Task, *, refund_pk: str) -> None:
         lambda: refunds.refund_execute(refund_pk=refund),
         lambda: refunds.refund_give_up(refund_pk=refund),
     )
+
+
+@shared_task(name="payments.reconcile_provider", acks_late=True, ignore_result=True)
+def reconcile_provider() -> dict[str, int]:
+    """The periodic reconciliation with the provider (services/reconciliation.py)."""
+    return dict(reconciliation.provider_reconcile())

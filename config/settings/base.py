@@ -444,6 +444,8 @@ from config.settings.service_settings.payments import *  # noqa: E402
 from config.settings.service_settings.users import *  # noqa: E402
 
 # Periodic work of the services this process runs (Celery beat).
+if "payments" in ACTIVE_SERVICES:
+    CELERY_BEAT_SCHEDULE.update(PAYMENTS_CELERY_BEAT_SCHEDULE)
 if "orders" in ACTIVE_SERVICES:
     CELERY_BEAT_SCHEDULE.update(ORDERS_CELERY_BEAT_SCHEDULE)
     SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = ORDERS_ENUM_NAME_OVERRIDES

@@ -59,6 +59,20 @@ if "payments" in ACTIVE_SERVICES and any(
     secret.strip().startswith("insecure") or len(secret.strip()) < 32 for secret in PAYMENTS_WEBHOOK_SECRET.split(",")
 ):
     _problems.append("PAYMENTS_WEBHOOK_SECRET must be a real secret of 32+ characters (each one, while rotating)")
+# The sandbox takes no money: a shop running it by mistake would ship goods for free.
+_is_sandbox = PAYMENTS_PROVIDER.rsplit(".", 1)[-1].lower() in {"sandbox", "sandboxprovider"}
+if "payments" in ACTIVE_SERVICES and _is_sandbox and not PAYMENTS_ALLOW_SANDBOX:
+    _problems.append("PAYMENTS_PROVIDER is the sandbox: set it to stripe, or PAYMENTS_ALLOW_SANDBOX=true")
+if "payments" in ACTIVE_SERVICES and PAYMENTS_PROVIDER == "stripe":
+    if not STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_", "sk_test_", "rk_test_")) or "insecure" in (
+        STRIPE_SECRET_KEY
+    ):
+        _problems.append("STRIPE_SECRET_KEY must be a Stripe secret or restricted key")
+    if any(
+        not secret.strip().startswith("whsec_") or "insecure" in secret or len(secret.strip()) < 32
+        for secret in STRIPE_WEBHOOK_SECRET.split(",")
+    ):
+        _problems.append("STRIPE_WEBHOOK_SECRET must be the webhook endpoint's signing secret (whsec_...)")
 if "notifications" in ACTIVE_SERVICES and EMAIL_BACKEND in _UNDELIVERED_EMAIL_BACKENDS:
     _problems.append(f"EMAIL_BACKEND must deliver email ({EMAIL_BACKEND} does not; unset it for SES)")
 if "notifications" in ACTIVE_SERVICES and not (NOTIFICATIONS_FROM_EMAIL or env_str("DEFAULT_FROM_EMAIL", "")):

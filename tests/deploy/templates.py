@@ -267,6 +267,8 @@ _ALLOWED_PARAMETERS = {
     "JwtPublicKeysSecretArn",
     "JwtPrivateKeySecretArn",
     "PaymentsWebhookSecretArn",
+    "StripeSecretKeySecretArn",
+    "StripeWebhookSecretSecretArn",
     "EventSealingKeysSecretArn",
     "SesIdentityArn",
 }
@@ -406,6 +408,8 @@ def service_parameters(service: str, **overrides: Any) -> dict[str, Any]:
         parameters["JwtPrivateKeySecretArn"] = secret_arn("shopstack/jwt-private-key")
     if service == "payments":
         parameters["PaymentsWebhookSecretArn"] = secret_arn("shopstack/payments/webhook")
+        parameters["StripeSecretKeySecretArn"] = secret_arn("shopstack/payments/stripe-secret-key")
+        parameters["StripeWebhookSecretSecretArn"] = secret_arn("shopstack/payments/stripe-webhook-secret")
     if service in {"users", "notifications"}:
         parameters["EventSealingKeysSecretArn"] = secret_arn("shopstack/event-sealing-keys")
     if service == "notifications":

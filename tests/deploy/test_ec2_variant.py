@@ -65,9 +65,11 @@ def test_ec2_instances_get_every_variable_the_ecs_web_task_gets(service, asg, na
         if variable not in ECS_ONLY:
             assert ec2[variable] == _as_exported(value, service), variable
     # Nothing else, but the service-specific secrets, which the user data reads only in the
-    # payments / users / users and notifications stacks and leaves empty in the others (test_secrets.py).
+    # payments (on Stripe) / users / users and notifications stacks and leaves empty in the others
+    # (test_secrets.py).
     extra = set(ec2) - set(ecs_environment) - ecs_secrets
-    assert extra <= {"PAYMENTS_WEBHOOK_SECRET", "JWT_PRIVATE_KEY", "EVENT_SEALING_KEYS"}, extra
+    per_service = {"PAYMENTS_WEBHOOK_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"}
+    assert extra <= per_service | {"JWT_PRIVATE_KEY", "EVENT_SEALING_KEYS"}, extra
 
 
 def test_the_check_sees_a_missing_variable(asg):

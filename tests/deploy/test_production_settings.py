@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from config.services import SERVICES
-from tests.deploy.templates import ROOT
+from tests.deploy.templates import ROOT, load, service_parameters, task_containers
 
 REAL_WEBHOOK_SECRET = "whsec_" + "7f3a9c" * 6
 
@@ -35,6 +35,8 @@ SECURE = {
     "EVENT_SEALING_KEYS": "seal-" + "k" * 40,
     # The platform's shared cache, as the stacks render REDIS_URL (deploy/render.py).
     "REDIS_URL": "rediss://shopstack-platform-abc123.serverless.euw1.cache.amazonaws.com:6379/0",
+    # payments' provider: the sandbox, allowed explicitly (tests/payments/... covers Stripe's keys).
+    "PAYMENTS_ALLOW_SANDBOX": "true",
 }
 
 
@@ -250,6 +252,68 @@ def test_services_that_neither_seal_nor_open_need_no_sealing_keys(service):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+# --- payments as its stack renders it: Stripe, or the sandbox on a staging stack -------------------
+
+# Real-looking values of the secrets behind the Stripe ARNs the stack is deployed with.
+STRIPE_VALUES = {"STRIPE_SECRET_KEY": "rk_live_" + "51Hq7c" * 8, "STRIPE_WEBHOOK_SECRET": "whsec_" + "9c2e5b" * 6}
+
+
+def _rendered_payments(**parameters: str) -> dict[str, str]:
+    """What the payments web task of service.yaml gets for `parameters` that these tests vary: its
+    PAYMENTS_* variables, and its Stripe secrets, with the values above."""
+    container = task_containers(load("service"), service_parameters("payments", **parameters))["WebTaskDefinition"]
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    injected = {item["Name"] for item in container["Secrets"]}
+    return {
+        **{name: value for name, value in environment.items() if name.startswith("PAYMENTS_")},
+        **{name: value for name, value in STRIPE_VALUES.items() if name in injected},
+    }
+
+
+def test_a_rendered_payments_stack_starts_on_stripe():
+    rendered = _rendered_payments()
+    result = _start(
+        service="payments", webhook_secret=REAL_WEBHOOK_SECRET, print_setting="PAYMENTS_PROVIDER", **rendered
+    )
+
+    assert rendered["PAYMENTS_PROVIDER"] == "stripe"
+    assert (result.returncode, result.stdout.strip()) == (0, "stripe"), result.stderr
+
+
+@pytest.mark.parametrize("missing", [["STRIPE_SECRET_KEY"], ["STRIPE_WEBHOOK_SECRET"], list(STRIPE_VALUES)])
+def test_a_rendered_payments_stack_refuses_to_start_without_its_stripe_secrets(missing):
+    rendered = {name: value for name, value in _rendered_payments().items() if name not in missing}
+    result = _start(service="payments", webhook_secret=REAL_WEBHOOK_SECRET, **rendered)
+
+    assert result.returncode != 0
+    for name in missing:
+        assert f"{name} must be" in result.stderr
+
+
+def test_a_rendered_sandbox_stack_starts_without_stripe_secrets():
+    rendered = _rendered_payments(
+        PaymentsProvider="sandbox", StripeSecretKeySecretArn="", StripeWebhookSecretSecretArn=""
+    )
+    result = _start(
+        service="payments", webhook_secret=REAL_WEBHOOK_SECRET, print_setting="PAYMENTS_PROVIDER", **rendered
+    )
+
+    assert not set(rendered) & set(STRIPE_VALUES)
+    assert (result.returncode, result.stdout.strip()) == (0, "sandbox"), result.stderr
+
+
+def test_the_sandbox_without_its_allowance_is_refused():
+    rendered = _rendered_payments(
+        PaymentsProvider="sandbox", StripeSecretKeySecretArn="", StripeWebhookSecretSecretArn=""
+    )
+    result = _start(
+        service="payments", webhook_secret=REAL_WEBHOOK_SECRET, **{**rendered, "PAYMENTS_ALLOW_SANDBOX": None}
+    )
+
+    assert result.returncode != 0
+    assert "PAYMENTS_PROVIDER is the sandbox" in result.stderr
 
 
 # --- Django's deployment checklist -----------------------------------------------------------------

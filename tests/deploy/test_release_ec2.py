@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.deploy.templates import ROOT, load
+from tests.deploy.templates import ROOT, load, secret_arn
 
 sys.path.insert(0, str(ROOT / "deploy"))
 try:
@@ -217,6 +217,21 @@ def test_the_web_tier_takes_the_service_stacks_shared_values_before_the_release(
     assert fake.changes()[0] == {"Alarm5xxPercent": "2", "AllowedHosts": "api.shop.example.com,new.shop.example.com"}
     assert fake.changes()[1]["GreenImageTag"] == "new"
     assert fake.parameters["AllowedHosts"] == "api.shop.example.com,new.shop.example.com"
+
+
+def test_the_payments_web_tier_takes_the_stripe_parameters_of_its_service_stack():
+    fake = FakeAws()
+    fake.parameters["ServiceName"] = fake.service_parameters["ServiceName"] = "payments"
+    stripe = {
+        "PaymentsProvider": "stripe",
+        "StripeSecretKeySecretArn": secret_arn("shopstack/payments/stripe-secret-key"),
+        "StripeWebhookSecretSecretArn": secret_arn("shopstack/payments/stripe-webhook-secret"),
+    }
+    fake.service_parameters.update(stripe)
+
+    assert release(fake, "--service-stack", SERVICE_STACK) == 0
+    assert fake.changes()[0] == stripe
+    assert {key: fake.parameters[key] for key in stripe} == stripe
 
 
 def test_nothing_to_take_means_no_extra_update():

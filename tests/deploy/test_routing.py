@@ -14,6 +14,7 @@ import jwt
 import pytest
 from django.test import Client
 from django.urls import URLPattern
+from django.urls import resolve as resolve_url
 
 from apps.catalog.contracts.client import VARIANTS_PATH
 from apps.users.tokens import access_token_issue
@@ -97,6 +98,21 @@ def test_the_gateway_lets_key_discovery_through_to_users():
     for path in _root_paths("users"):
         assert alb_path_matches("/.well-known/*", path)  # the route's {proxy+} under /.well-known/
         assert routed_to(load("service"), path, SERVICES) == "users"
+
+
+def test_the_stripe_webhook_endpoint_reaches_payments_without_a_token(web_template):
+    # The endpoint URL deploy/README.md has Stripe call: Stripe signs it and sends no JWT.
+    path = "/api/v1/payments/webhooks/stripe/"
+    match = resolve_url(path)
+    assert (match.url_name, match.kwargs) == ("webhook", {"provider": "stripe"})
+    gateway = load("api-gateway")
+    (route,) = (
+        route["Properties"]
+        for route in resources(gateway, "AWS::ApiGatewayV2::Route").values()
+        if route["Properties"]["RouteKey"] == "ANY /api/v1/payments/{proxy+}"
+    )
+    assert route["AuthorizationType"] == "NONE"
+    assert routed_to(web_template, path, SERVICES) == "payments"
 
 
 def test_the_authorizers_discovery_urls_reach_users(settings):

@@ -27,6 +27,9 @@ from tests.deploy.templates import (
 WEBHOOK_SECRET_ARN = secret_arn("shopstack/payments/webhook")
 PRIVATE_KEY_ARN = secret_arn("shopstack/jwt-private-key")
 SEALING_KEYS_ARN = secret_arn("shopstack/event-sealing-keys")
+STRIPE_KEY_ARN = secret_arn("shopstack/payments/stripe-secret-key")
+STRIPE_WEBHOOK_ARN = secret_arn("shopstack/payments/stripe-webhook-secret")
+STRIPE_SECRETS = {"STRIPE_SECRET_KEY": STRIPE_KEY_ARN, "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_ARN}
 SEALS_EVENTS = {"users", "notifications"}
 
 
@@ -70,12 +73,14 @@ def test_the_secret_parameters_admit_only_full_arns(name):
         "JwtPublicKeysSecretArn",
         "JwtPrivateKeySecretArn",
         "PaymentsWebhookSecretArn",
+        "StripeSecretKeySecretArn",
+        "StripeWebhookSecretSecretArn",
         "EventSealingKeysSecretArn",
     }
     assert secret_arn_parameters(template) >= expected
     # Only the per-service secrets may be left out (each one's Rule requires it there).
     optional = {name for name in expected if template["Parameters"][name].get("Default") == ""}
-    assert optional == {"JwtPrivateKeySecretArn", "PaymentsWebhookSecretArn", "EventSealingKeysSecretArn"}
+    assert optional == expected - {"JwtPublicKeysSecretArn"}
     rules = {
         json.dumps(rule["RuleCondition"]): [assertion["Assert"] for assertion in rule["Assertions"]]
         for rule in template["Rules"].values()
@@ -85,6 +90,17 @@ def test_the_secret_parameters_admit_only_full_arns(name):
         assert required in rules[json.dumps({"Fn::Equals": [{"Ref": "ServiceName"}, service]})]
     sealing = {"Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "notifications")]}
     assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventSealingKeysSecretArn"}, ""]}]} in rules[json.dumps(sealing)]
+    # The Stripe secrets are required where payments charges through Stripe, not on the sandbox.
+    on_stripe = {
+        "Fn::And": [
+            {"Fn::Equals": [{"Ref": "ServiceName"}, "payments"]},
+            {"Fn::Equals": [{"Ref": "PaymentsProvider"}, "stripe"]},
+        ]
+    }
+    for parameter in ("StripeSecretKeySecretArn", "StripeWebhookSecretSecretArn"):
+        assert {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]} in rules[json.dumps(on_stripe)]
+    assert template["Parameters"]["PaymentsProvider"]["Default"] == "stripe"
+    assert template["Parameters"]["PaymentsProvider"]["AllowedValues"] == ["stripe", "sandbox"]
 
 
 def _base(value_from: Any) -> str:
@@ -129,6 +145,61 @@ def test_each_service_gets_only_its_own_secrets(service):
         assert secrets.get("PAYMENTS_WEBHOOK_SECRET") == (WEBHOOK_SECRET_ARN if service == "payments" else None)
         assert secrets.get("JWT_PRIVATE_KEY") == (PRIVATE_KEY_ARN if service == "users" else None)
         assert secrets.get("EVENT_SEALING_KEYS") == (SEALING_KEYS_ARN if service in SEALS_EVENTS else None)
+        for name, arn in STRIPE_SECRETS.items():
+            assert secrets.get(name) == (arn if service == "payments" else None)
+
+
+def test_every_payments_task_gets_the_stripe_secrets_and_the_provider():
+    containers = task_containers(load("service"), service_parameters("payments"))
+
+    assert set(containers) == {
+        "WebTaskDefinition",
+        "WorkerTaskDefinition",
+        "SchedulerTaskDefinition",
+        "MigrateTaskDefinition",
+    }
+    for name, container in containers.items():
+        secrets = {secret["Name"]: secret["ValueFrom"] for secret in container["Secrets"]}
+        environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+        assert {key: secrets.get(key) for key in STRIPE_SECRETS} == STRIPE_SECRETS, name
+        assert secrets["PAYMENTS_WEBHOOK_SECRET"] == WEBHOOK_SECRET_ARN, name
+        assert environment["PAYMENTS_PROVIDER"] == "stripe", name
+        assert environment["PAYMENTS_ALLOW_SANDBOX"] == "false", name
+
+
+def test_a_sandbox_payments_stack_needs_no_stripe_secrets_and_allows_the_sandbox():
+    template = load("service")
+    parameters = service_parameters(
+        "payments", PaymentsProvider="sandbox", StripeSecretKeySecretArn="", StripeWebhookSecretSecretArn=""
+    )
+
+    for name, container in task_containers(template, parameters).items():
+        secrets = {secret["Name"] for secret in container["Secrets"]}
+        environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+        assert not secrets & set(STRIPE_SECRETS), name
+        assert environment["PAYMENTS_PROVIDER"] == "sandbox", name
+        assert environment["PAYMENTS_ALLOW_SANDBOX"] == "true", name
+    readable = _execution_role_secrets(template, parameters)
+    assert not readable & {json.dumps(STRIPE_KEY_ARN), json.dumps(STRIPE_WEBHOOK_ARN)}
+
+
+def test_the_payments_stack_runs_one_beat_scheduler():
+    # The reconciliation with Stripe is a Celery beat entry of payments (config/settings/base.py).
+    template = load("service")
+    parameters = service_parameters("payments")
+    scheduler = template["Resources"]["SchedulerService"]
+
+    assert exists(template, scheduler, parameters)
+    assert scheduler["Properties"]["DesiredCount"] == 1
+    assert scheduler["Properties"]["TaskDefinition"] == {"Ref": "SchedulerTaskDefinition"}
+    assert task_containers(template, parameters)["SchedulerTaskDefinition"]["Command"] == ["beat"]
+
+
+@pytest.mark.parametrize("service", [name for name in SERVICES if name != "payments"])
+def test_no_other_service_gets_the_payments_provider(service):
+    for container in task_containers(load("service"), service_parameters(service)).values():
+        environment = {item["Name"] for item in container["Environment"]}
+        assert not environment & {"PAYMENTS_PROVIDER", "PAYMENTS_ALLOW_SANDBOX"}
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -140,6 +211,7 @@ def test_the_ec2_web_tier_reads_the_same_secrets(service):
     assert (WEBHOOK_SECRET_ARN in readable) == (service == "payments")
     assert (PRIVATE_KEY_ARN in readable) == (service == "users")
     assert (SEALING_KEYS_ARN in readable) == (service in SEALS_EVENTS)
+    assert (STRIPE_KEY_ARN in readable) == (STRIPE_WEBHOOK_ARN in readable) == (service == "payments")
     assert secret_arn("shopstack/jwt-public-keys") in readable
     for colour in ("Blue", "Green"):
         data = template["Resources"][f"LaunchTemplate{colour}"]["Properties"]["LaunchTemplateData"]
@@ -150,5 +222,13 @@ def test_the_ec2_web_tier_reads_the_same_secrets(service):
             '--secret-id "${PaymentsWebhookSecretArn}" --query SecretString --output text)"\nfi\n'
         ) in text
         assert "\nPAYMENTS_WEBHOOK_SECRET=$webhook\n" in text
+        assert (
+            'if [ "${ServiceName}" = payments ] && [ "${PaymentsProvider}" = stripe ]; then\n'
+            '  stripe_key="$(aws secretsmanager get-secret-value --region ${AWS::Region} '
+            '--secret-id "${StripeSecretKeySecretArn}" --query SecretString --output text)"\n'
+            '  stripe_webhook="$(aws secretsmanager get-secret-value --region ${AWS::Region} '
+            '--secret-id "${StripeWebhookSecretSecretArn}" --query SecretString --output text)"\nfi\n'
+        ) in text
+        assert "\nSTRIPE_SECRET_KEY=$stripe_key\nSTRIPE_WEBHOOK_SECRET=$stripe_webhook\n" in text
         assert '--secret-id "${EventSealingKeysSecretArn}"' in text and "\nEVENT_SEALING_KEYS=$sealing\n" in text
         assert '--secret-id "${JwtPublicKeysSecretArn}"' in text and '--secret-id "${JwtPrivateKeySecretArn}"' in text

@@ -21,6 +21,7 @@ from apps.payments import selectors, webhooks
 from apps.payments.api import serializers as s
 from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
 from apps.payments.providers import get_provider
+from apps.payments.providers import stripe as stripe_provider
 from apps.payments.services import provider_webhooks
 
 
@@ -56,7 +57,8 @@ class PaymentViewSet(viewsets.GenericViewSet):
 
 class WebhookView(APIView):
     """Provider events, signed with `X-Shopstack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256
-    of "<t>.<raw body>">`. Each event id is accepted once."""
+    of "<t>.<raw body>">` (the sandbox), or Stripe's events under `Stripe-Signature` (the same
+    scheme, checked by Stripe's SDK, at /webhooks/stripe/). Each event id is accepted once."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -71,8 +73,17 @@ class WebhookView(APIView):
         request=s.WebhookEventInputSerializer,
         parameters=[
             OpenApiParameter(
-                webhooks.SIGNATURE_HEADER, location=OpenApiParameter.HEADER, required=True, description="t=...,v1=..."
-            )
+                webhooks.SIGNATURE_HEADER,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="t=...,v1=... (the sandbox's events)",
+            ),
+            OpenApiParameter(
+                "Stripe-Signature",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="t=...,v1=... (Stripe's events)",
+            ),
         ],
         responses={
             200: s.WebhookReceivedOutputSerializer,
@@ -89,12 +100,20 @@ class WebhookView(APIView):
         if provider != get_provider().name:
             raise WebhookProviderUnknown()
         body = request.body  # the raw bytes, as signed; read before anything parses them
-        webhooks.verify(
-            header=request.headers.get(webhooks.SIGNATURE_HEADER),
-            body=body,
-            secrets=[secret.strip() for secret in settings.PAYMENTS_WEBHOOK_SECRET.split(",")],
-            tolerance_seconds=settings.PAYMENTS_WEBHOOK_TOLERANCE_SECONDS,
-        )
+        if provider == stripe_provider.StripeProvider.name:
+            stripe_provider.webhook_event(
+                body=body,
+                header=request.headers.get(stripe_provider.SIGNATURE_HEADER),
+                secrets=[secret.strip() for secret in settings.STRIPE_WEBHOOK_SECRET.split(",") if secret.strip()],
+                tolerance_seconds=settings.PAYMENTS_WEBHOOK_TOLERANCE_SECONDS,
+            )
+        else:
+            webhooks.verify(
+                header=request.headers.get(webhooks.SIGNATURE_HEADER),
+                body=body,
+                secrets=[secret.strip() for secret in settings.PAYMENTS_WEBHOOK_SECRET.split(",")],
+                tolerance_seconds=settings.PAYMENTS_WEBHOOK_TOLERANCE_SECONDS,
+            )
         try:
             payload = json_loads_strict(body)
         except ValueError as error:  # also not UTF-8 (UnicodeDecodeError is a ValueError)

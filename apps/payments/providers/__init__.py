@@ -1,21 +1,6 @@
-"""Card provider adapters, selected by settings.PAYMENTS_PROVIDER (a dotted path).
-
-The service depends only on `PaymentProvider` (base.py). The built-in `SandboxProvider` moves no
-money; a real card provider plugs in as one more module here. A Stripe adapter, for example,
-would implement:
-
-- `name = "stripe"`;
-- `charge()` as `stripe.PaymentIntent.create(amount=<minor units>, currency=..., payment_method=
-  <token>, confirm=True, off_session=True, idempotency_key=<key>)`, returning the charge id and
-  `payment_method_details.card.brand/last4`; `stripe.error.CardError` becomes
-  `PaymentDeclined(error.code)` (card_declined, insufficient_funds, ...), and
-  `APIConnectionError`, `RateLimitError` and 5xx `APIError` become `TransientProviderError`;
-- `refund()` as `stripe.Refund.create(charge=..., amount=..., idempotency_key=<refund id>)`;
-- webhooks: Stripe signs them with the same `t=<ts>,v1=<hmac>` scheme verified in
-  apps.payments.webhooks (under the `Stripe-Signature` header and its own event shapes), so the
-  adapter would map `charge.refunded` / `charge.failed` onto the handlers in
-  services/provider_webhooks.py.
-"""
+"""Card provider adapters, selected by settings.PAYMENTS_PROVIDER: `sandbox` (sandbox.py, moves no
+money), `stripe` (stripe.py, Stripe's PaymentIntents through its official SDK), or the dotted path
+of another class meeting `PaymentProvider` (base.py), the only thing the service depends on."""
 
 from __future__ import annotations
 
@@ -46,9 +31,15 @@ __all__ = [
 ]
 
 
+PROVIDERS = {
+    "sandbox": "apps.payments.providers.sandbox.SandboxProvider",
+    "stripe": "apps.payments.providers.stripe.StripeProvider",
+}
+
+
 @cache
 def _provider(dotted_path: str) -> PaymentProvider:
-    return import_string(dotted_path)()
+    return import_string(PROVIDERS.get(dotted_path, dotted_path))()
 
 
 def get_provider() -> PaymentProvider:

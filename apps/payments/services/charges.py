@@ -22,6 +22,7 @@ from apps.core.events import publish
 from apps.payments.contracts import events as contract
 from apps.payments.models import Charge, PaymentIntent
 from apps.payments.providers import (
+    ChargeResult,
     PaymentDeclined,
     ProviderError,
     TransientProviderError,
@@ -200,22 +201,55 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
             logger.exception("provider %s raised an unmapped error charging %s", provider.name, intent.id)
             return _charge_attempt_failed(intent, error)
 
-        Charge.objects.create(
-            intent=intent,
-            provider=provider.name,
-            provider_charge_id=result.charge_id,
-            amount=result.amount,
-            currency=result.currency,
-        )
-        intent.status = PaymentIntent.Status.SUCCEEDED
-        intent.provider_charge_id = result.charge_id
-        intent.card_brand = result.card_brand[:20]
-        intent.card_last4 = result.card_last4[-4:]
-        intent.failure_code = intent.failure_message = ""
-        intent.save()
-        _publish_succeeded(intent)
-        logger.info("payment %s for order %s captured", intent.id, intent.order_id)
+        charge_record(intent, result=result)
         return Outcome.DONE
+
+
+def flag(intent: PaymentIntent, *, attention: str, detail: str) -> None:
+    """Mark the payment for staff (the admin filters on it); the first reason stands."""
+    if not intent.attention:
+        intent.attention = attention
+        intent.attention_detail = detail[:255]
+        intent.save(update_fields=["attention", "attention_detail", "updated_at"])
+    logger.error("payment %s for order %s needs staff: %s (%s)", intent.id, intent.order_id, attention, detail)
+
+
+def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
+    """Record a charge the provider reports (its answer to the charge call, a webhook, the
+    reconciliation) on a locked intent, once, and announce payment.succeeded. A charge of another
+    amount or currency than the order's is flagged for staff and never confirms the order."""
+    if (result.amount, result.currency) != (intent.amount, intent.currency):
+        flag(
+            intent,
+            attention=PaymentIntent.Attention.AMOUNT_MISMATCH,
+            detail=f"{result.charge_id}: {result.amount} {result.currency}, not {intent.amount} {intent.currency}",
+        )
+        return "flagged_amount_mismatch"
+    if intent.status == PaymentIntent.Status.SUCCEEDED:
+        return "already_recorded"
+    outcome = "payment_succeeded"
+    if intent.status == PaymentIntent.Status.FAILED:
+        # Reported failed (a decline, or given up on an unreachable provider) yet the money was
+        # taken: it is recorded and announced all the same, so orders, whose order is cancelled
+        # by now, refunds it at once (never "paid but no order"); staff see the flag.
+        flag(intent, attention=PaymentIntent.Attention.PAID_AFTER_FAILURE, detail=result.charge_id)
+        outcome = "paid_after_failure"
+    Charge.objects.create(
+        intent=intent,
+        provider=intent.provider,
+        provider_charge_id=result.charge_id,
+        amount=result.amount,
+        currency=result.currency,
+    )
+    intent.status = PaymentIntent.Status.SUCCEEDED
+    intent.provider_charge_id = result.charge_id
+    intent.card_brand = result.card_brand[:20]
+    intent.card_last4 = result.card_last4[-4:]
+    intent.failure_code = intent.failure_message = ""
+    intent.save()
+    _publish_succeeded(intent)
+    logger.info("payment %s for order %s captured", intent.id, intent.order_id)
+    return outcome
 
 
 def _charge_attempt_failed(intent: PaymentIntent, error: Exception) -> Outcome:

@@ -1,5 +1,6 @@
-"""Verified provider webhooks applied once each: a refund made at the provider, a charge that failed
-afterwards. The signature is checked before this, in apps/payments/webhooks.py."""
+"""Verified provider webhooks applied once each: the sandbox's (a refund made at the provider, a
+charge that failed afterwards) here, Stripe's in stripe_webhooks.py. The signature is checked
+before this, in apps/payments/webhooks.py (the sandbox's scheme) or by Stripe's SDK."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from apps.core.db import atomic
 from apps.payments.contracts import events as contract
 from apps.payments.errors import WebhookPayloadInvalid, WebhookReplayed, WebhookUnprocessable
 from apps.payments.models import Charge, PaymentIntent, Refund, WebhookEvent
+from apps.payments.services import stripe_webhooks
 from apps.payments.services.charges import fail
 from apps.payments.services.common import DECLINE_REASONS, SERVICE, parse_amount, parse_currency
 from apps.payments.services.refunds import apply_refund, publish_refunded
@@ -118,7 +120,8 @@ def webhook_receive(
             if WebhookEvent.objects.filter(provider=provider, event_id=event_id).exists():
                 raise WebhookReplayed() from None
             raise
-        handler = WEBHOOK_HANDLERS.get(event_type)
+        handlers = stripe_webhooks.HANDLERS if provider == stripe_webhooks.PROVIDER else WEBHOOK_HANDLERS
+        handler = handlers.get(event_type)
         # Providers send many event types; those payments does not act on are acknowledged.
         event.outcome = handler(provider=provider, data=data) if handler else "ignored"
         event.save(update_fields=["outcome"])

@@ -1,0 +1,165 @@
+"""Stripe's events applied to payments' books, in any order and any number of times: a PaymentIntent
+succeeded, failed, was cancelled or waits for the shopper; a charge was refunded; a charge was
+disputed. Each handler reads the state Stripe reports and moves payments' row only forward, so a
+late or repeated event changes nothing (the webhook receipt table refuses an exact replay first).
+The signature is checked before this, with the SDK (apps/payments/providers/stripe.py)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from apps.payments.contracts import events as contract
+from apps.payments.errors import WebhookPayloadInvalid, WebhookUnprocessable
+from apps.payments.models import Charge, PaymentIntent, Refund
+from apps.payments.providers import ChargeResult, get_provider
+from apps.payments.providers.stripe import AUTHENTICATION_REQUIRED, decline_code, from_minor_units
+from apps.payments.services.charges import charge_record, fail, flag
+from apps.payments.services.common import DECLINE_REASONS, parse_currency
+from apps.payments.services.refunds import apply_refund, publish_refunded
+
+logger = logging.getLogger(__name__)
+PROVIDER = "stripe"
+
+
+def _object(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    obj = data.get("object")
+    if not isinstance(obj, dict) or obj.get("object") != kind or not isinstance(obj.get("id"), str):
+        raise WebhookPayloadInvalid(f"The event does not carry a {kind}.")
+    return obj
+
+
+def _money(obj: dict[str, Any], field: str) -> tuple[Decimal, str]:
+    currency = parse_currency(obj.get("currency"))
+    value = obj.get(field)
+    if currency is None or isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise WebhookPayloadInvalid("The event's amount or currency is invalid.")
+    return from_minor_units(value, currency), currency
+
+
+def _intent_of(payment_intent: dict[str, Any]) -> PaymentIntent:
+    """payments' row for a Stripe PaymentIntent, locked: by the id recorded at the charge, or by
+    the order's key the charge sent as metadata (a webhook may come before the charge's answer)."""
+    rows = PaymentIntent.objects.select_for_update().filter(provider=PROVIDER)
+    intent = rows.filter(provider_charge_id=payment_intent["id"]).first()
+    if intent is None:
+        key = str((payment_intent.get("metadata") or {}).get("shopstack_idempotency_key") or "")
+        intent = rows.filter(idempotency_key=key).first() if key else None
+    if intent is None:
+        raise WebhookUnprocessable("No payment with this PaymentIntent is known.")
+    return intent
+
+
+def _intent_by_id(payment_intent_id: Any) -> PaymentIntent:
+    if not isinstance(payment_intent_id, str) or not payment_intent_id:
+        raise WebhookPayloadInvalid("The event names no PaymentIntent.")
+    return _intent_of({"id": payment_intent_id})
+
+
+def _succeeded(*, provider: str, data: dict[str, Any]) -> str:
+    payment_intent = _object(data, "payment_intent")
+    intent = _intent_of(payment_intent)
+    amount, currency = _money(payment_intent, "amount_received" if "amount_received" in payment_intent else "amount")
+    result = ChargeResult(charge_id=payment_intent["id"], amount=amount, currency=currency)
+    return charge_record(intent, result=result)
+
+
+def _payment_failed(*, provider: str, data: dict[str, Any]) -> str:
+    payment_intent = _object(data, "payment_intent")
+    intent = _intent_of(payment_intent)
+    if intent.is_final:
+        return f"ignored_{intent.status}"
+    error = payment_intent.get("last_payment_error") or {}
+    code = decline_code(str(error.get("code") or ""), error)
+    fail(
+        intent,
+        failure_code=code,
+        reason_code=DECLINE_REASONS.get(code, contract.REASON_DECLINED),
+        message=str(error.get("message") or "The payment was declined.")[:255],
+    )
+    return "payment_failed"
+
+
+def _canceled(*, provider: str, data: dict[str, Any]) -> str:
+    intent = _intent_of(_object(data, "payment_intent"))
+    if intent.is_final:
+        return f"ignored_{intent.status}"
+    fail(
+        intent,
+        failure_code="canceled",
+        reason_code=contract.REASON_DECLINED,
+        message="The payment was cancelled at the provider.",
+    )
+    return "payment_failed"
+
+
+def _requires_action(*, provider: str, data: dict[str, Any]) -> str:
+    # The charge runs without the shopper (off-session): Stripe declines it with
+    # authentication_required, which the charge call reports; this event adds nothing.
+    intent = _intent_of(_object(data, "payment_intent"))
+    return f"ignored_{AUTHENTICATION_REQUIRED}" if not intent.is_final else f"ignored_{intent.status}"
+
+
+def _refunded(*, provider: str, data: dict[str, Any]) -> str:
+    """A charge refunded (by payments, at Stripe's dashboard, or after a dispute)."""
+    stripe_charge = _object(data, "charge")
+    intent = _intent_by_id(stripe_charge.get("payment_intent"))
+    return "refund_recorded" if refunds_sync(intent) else "already_recorded"
+
+
+def refunds_sync(intent: PaymentIntent) -> int:
+    """Record and announce every refund Stripe holds for the locked payment that payments has not
+    recorded; returns how many. Stripe's charge object no longer lists its refunds, so they are
+    read from Stripe (by the webhook and by the reconciliation alike)."""
+    charge = Charge.objects.select_for_update().filter(intent=intent).first()
+    if charge is None:
+        raise WebhookUnprocessable("The payment has no charge to refund.")
+    recorded = 0
+    for refund in get_provider().refunds_of(charge_id=charge.provider_charge_id, currency=charge.currency):
+        if Refund.objects.filter(provider_refund_id=refund.refund_id).exists():
+            continue
+        # A refund payments asked for, whose answer the refund task has not recorded yet: the
+        # task records it (its retry with the same key gets the same refund).
+        if refund.own_key and Refund.objects.filter(refund_id=refund.own_key).exists():
+            continue
+        if refund.currency != charge.currency or refund.amount > charge.amount_refundable:
+            flag(intent, attention=PaymentIntent.Attention.AMOUNT_MISMATCH, detail=f"refund {refund.refund_id}")
+            continue
+        row = Refund.objects.create(
+            refund_id=f"provider:{refund.refund_id}"[:100],
+            intent=intent,
+            charge=charge,
+            source=Refund.Source.PROVIDER,
+            amount=refund.amount,
+            currency=refund.currency,
+            reason="Refunded at the provider.",
+            status=Refund.Status.SUCCEEDED,
+            provider_refund_id=refund.refund_id,
+        )
+        apply_refund(charge, refund.amount)
+        publish_refunded(row)
+        recorded += 1
+    return recorded
+
+
+def _dispute_created(*, provider: str, data: dict[str, Any]) -> str:
+    dispute = _object(data, "dispute")
+    intent = _intent_by_id(dispute.get("payment_intent"))
+    amount, currency = _money(dispute, "amount")
+    flag(
+        intent,
+        attention=PaymentIntent.Attention.DISPUTED,
+        detail=f"{dispute['id']}: {amount} {currency}, {str(dispute.get('reason') or 'no reason given')[:60]}",
+    )
+    return "flagged_disputed"
+
+
+HANDLERS = {
+    "payment_intent.succeeded": _succeeded,
+    "payment_intent.payment_failed": _payment_failed,
+    "payment_intent.canceled": _canceled,
+    "payment_intent.requires_action": _requires_action,
+    "charge.refunded": _refunded,
+    "charge.dispute.created": _dispute_created,
+}
