@@ -23,8 +23,14 @@ from apps.catalog.models import (
     Stock,
     StockAdjustment,
     Variant,
+    product_variant_errors,
 )
-from apps.catalog.services.products import product_listing_refresh, product_updates_publish, products_set_active
+from apps.catalog.services.products import (
+    product_listing_refresh,
+    product_updates_publish,
+    products_set_active,
+    variant_skus_renamed,
+)
 from apps.catalog.services.stock import stock_adjust, stock_ensure
 from apps.core.exceptions import ApplicationError, ValidationFailed
 
@@ -40,8 +46,34 @@ class CategoryAdmin(admin.ModelAdmin):
     ordering = ["parent__name", "position", "name"]
 
 
+class VariantFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("sku")
+        ]
+        # The product form has already copied its fields onto the instance when this runs.
+        errors = product_variant_errors(
+            published=bool(self.instance.active),
+            variants=[(data.get("currency") or "", bool(data.get("active"))) for data in kept],
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    def skus_renamed(self) -> dict[int, tuple[str, str]]:
+        """variant id -> (old SKU, new SKU) of the saved variants whose SKU this edit changes."""
+        return {
+            form.instance.pk: (form.initial["sku"], form.cleaned_data["sku"])
+            for form in self.initial_forms
+            if "sku" in form.changed_data and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        }
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    formset = VariantFormSet
     extra = 0
     fields = [
         "sku",
@@ -137,21 +169,35 @@ class ProductAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        renamed = {
+            pk: names
+            for formset in formsets
+            if isinstance(formset, VariantFormSet)
+            for pk, names in formset.skus_renamed().items()
+        }
         super().save_related(request, form, formsets, change)
         product = form.instance
+        if renamed:
+            variant_skus_renamed(renamed=renamed)
         stock_ensure(variants=product.variants.all())
         product_listing_refresh(product_ids=[product.pk])
         product_updates_publish(before=getattr(request, "_catalog_before", {}), product_ids=[product.pk])
 
-    @admin.action(description="Activate selected products", permissions=["change"])
+    @admin.action(description="Publish selected products", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=True)
-        self.message_user(request, f"{count} product(s) activated.", messages.SUCCESS)
+        product_ids = list(queryset.values_list("pk", flat=True))
+        unsellable = selectors.product_ids_without_active_variant(product_ids=product_ids)
+        count = products_set_active(product_ids=product_ids, active=True)
+        self.message_user(request, f"{count} product(s) published.", messages.SUCCESS)
+        if unsellable:
+            self.message_user(
+                request, f"{len(unsellable)} product(s) not published: no active variant.", messages.WARNING
+            )
 
-    @admin.action(description="Deactivate selected products", permissions=["change"])
+    @admin.action(description="Unpublish selected products (back to draft)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         count = products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=False)
-        self.message_user(request, f"{count} product(s) deactivated.", messages.SUCCESS)
+        self.message_user(request, f"{count} product(s) unpublished.", messages.SUCCESS)
 
 
 @admin.register(Stock)

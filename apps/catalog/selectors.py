@@ -257,3 +257,12 @@ def variant_snapshots(*, product_ids: list[Any]) -> dict[str, tuple]:
             "sku", "product_id", "product__name", "name", "price", "currency", "product__active", "active"
         )
     }
+
+
+def product_ids_without_active_variant(*, product_ids: list[Any]) -> list[Any]:
+    """Those of these products that have no active variant (nothing to sell, so not publishable)."""
+    return list(
+        Product.objects.filter(pk__in=product_ids)
+        .exclude(Exists(Variant.objects.filter(product=OuterRef("pk"), active=True)))
+        .values_list("pk", flat=True)
+    )

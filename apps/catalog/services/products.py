@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from apps.catalog import selectors
 from apps.catalog.contracts import events as contract
-from apps.catalog.models import Product, ProductImage, Stock, Variant
+from apps.catalog.models import Product, ProductImage, Stock, StockAdjustment, Variant
 from apps.catalog.services.common import PRODUCER
 from apps.core.db import atomic
 from apps.core.events import publish
@@ -22,8 +22,10 @@ def product_updates_publish(*, before: dict[str, tuple], product_ids: Iterable[A
     price, currency, active) differs from `before` (a selectors.variant_snapshots() taken before
     the change), or that is new. Must run inside atomic("catalog"). Returns how many."""
     after = selectors.variant_snapshots(product_ids=list(product_ids))
+    # A SKU that is gone (deleted, or renamed) is announced as no longer sellable under that name.
+    gone = {sku: (*state[:5], False, False) for sku, state in before.items() if sku not in after}
     published = 0
-    for sku, state in sorted(after.items()):
+    for sku, state in sorted({**gone, **after}.items()):
         if before.get(sku) == state:
             continue
         product_id, product_name, variant_name, price, currency, product_active, variant_active = state
@@ -45,9 +47,13 @@ def product_updates_publish(*, before: dict[str, tuple], product_ids: Iterable[A
 
 
 def products_set_active(*, product_ids: list[Any], active: bool) -> int:
-    """Activate or deactivate products (the admin's bulk actions); returns how many changed."""
+    """Publish or unpublish products (the admin's bulk actions); returns how many changed. A
+    product without an active variant is not published (nothing could be sold)."""
     with atomic(PRODUCER):
-        changing = list(Product.objects.filter(pk__in=product_ids).exclude(active=active).values_list("pk", flat=True))
+        candidates = Product.objects.filter(pk__in=product_ids).exclude(active=active)
+        if active:
+            candidates = candidates.filter(Exists(Variant.objects.filter(product=OuterRef("pk"), active=True)))
+        changing = list(candidates.values_list("pk", flat=True))
         before = selectors.variant_snapshots(product_ids=changing)
         Product.objects.filter(pk__in=changing).update(active=active)
         product_updates_publish(before=before, product_ids=changing)
@@ -79,3 +85,14 @@ def product_listing_refresh(*, product_ids: Iterable[Any] | None = None) -> int:
                 Value(""),
             ),
         )
+
+
+def variant_skus_renamed(*, renamed: dict[int, tuple[str, str]]) -> int:
+    """Carry SKU renames (variant id -> (old, new)) into the stock history, so a SKU's audit rows
+    stay under one name. Only SKUs never ordered can be renamed (Variant.clean refuses the rest),
+    so no reservation or order line names the old SKU. Returns how many audit rows moved."""
+    moved = 0
+    with atomic(PRODUCER):
+        for variant_id, (_, new) in renamed.items():
+            moved += StockAdjustment.objects.filter(variant_id=variant_id).update(sku=new)
+    return moved
