@@ -234,7 +234,7 @@ class Stock(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.variant_id}: {self.available} available"
+        return self.variant.sku
 
     @property
     def available(self) -> int:
@@ -282,6 +282,8 @@ class ProductImage(models.Model):
     # The default storage: S3 in the split shape, the local disk all-in-one.
     # Checked by content, not by name (apps/catalog/images.py); uploads are re-encoded first.
     image = models.FileField(upload_to="products/%Y/%m/", validators=[image_check])
+    # Made from the image at upload (apps/catalog/images.py); empty for images from before that.
+    thumbnail = models.FileField(upload_to="products/thumbs/%Y/%m/", blank=True, editable=False, db_default="")
     alt_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveIntegerField(default=0)
 
@@ -327,6 +329,41 @@ class ReservationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} x {self.quantity}"
+
+
+class BulkJob(models.Model):
+    """A large bulk change (publishing thousands of products) run in the background, chunk by
+    chunk, with its progress for the admin to show."""
+
+    class Action(models.TextChoices):
+        PUBLISH = "publish"
+        UNPUBLISH = "unpublish"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    product_ids = models.JSONField(default=list)
+    total = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    # Who asked: the username to show, the id for the admin history entries the job writes.
+    requested_by = models.CharField(max_length=150)
+    requested_by_id = models.IntegerField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.total} products ({self.status})"
 
 
 class TokenRevocation(AbstractTokenRevocation):

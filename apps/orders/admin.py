@@ -4,7 +4,9 @@ machine, the history and the events stay right."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,9 +16,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from apps.core.adminsite import service_admin_url
+from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
 from apps.orders.models import (
+    MONEY,
     Cart,
     CartLine,
     Order,
@@ -38,6 +45,42 @@ from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.transitions import staff_actor
 
 
+def _is_money(field: Any) -> bool:
+    return field.get_internal_type() == "DecimalField" and field.decimal_places == MONEY["decimal_places"]
+
+
+def money_display(name: str, label: str) -> Callable[[Any], str]:
+    """A read-only column showing the money field `name` in its row's currency's minor units."""
+
+    def display(obj: Any) -> str:
+        return money_format(getattr(obj, name), obj.currency)
+
+    display.__name__ = f"{name}_display"
+    display.short_description = label  # type: ignore[attr-defined]
+    return display
+
+
+def money_fields(model: type, names: list[str]) -> list[Any]:
+    """`names` with every money field among them replaced by its minor-units display."""
+    shown = []
+    for name in names:
+        field = model._meta.get_field(name)
+        shown.append(money_display(name, str(field.verbose_name)) if _is_money(field) else name)
+    return shown
+
+
+ADDRESS_PARTS = ("full_name", "company", "line1", "line2", "postal_code", "city", "region", "country", "phone")
+
+
+def address_display(address: Any) -> str:
+    """A shipping address snapshot as lines, in the order a label prints them."""
+    if not isinstance(address, dict):
+        return "-"
+    parts = [str(address[key]) for key in ADDRESS_PARTS if address.get(key)]
+    parts += [f"{key}: {value}" for key, value in address.items() if key not in ADDRESS_PARTS and value]
+    return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) or "-"
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -55,16 +98,10 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = [
-        "sku",
-        "product_name",
-        "variant_name",
-        "unit_price",
-        "currency",
-        "quantity",
-        "line_total",
-        "quantity_refunded",
-    ]
+    fields = money_fields(
+        OrderLine,
+        ["sku", "product_name", "variant_name", "unit_price", "quantity", "line_total", "quantity_refunded"],
+    )
     readonly_fields = fields
 
 
@@ -79,8 +116,7 @@ class RefundInline(ReadOnlyInline):
     model = Refund
     fields = [
         "id",
-        "amount",
-        "currency",
+        money_display("amount", "amount"),
         "status",
         "reason",
         "lines",
@@ -98,8 +134,10 @@ class ShipOrderForm(forms.Form):
 
 
 class RefundForm(forms.Form):
-    """Full refund (leave amount and quantities empty), by amount, or by line quantities."""
+    """By amount, by line quantities, or everything still refundable (only when ticked: an empty
+    form refunds nothing)."""
 
+    refund_everything = forms.BooleanField(required=False, label="Refund everything still refundable")
     amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), decimal_places=4, max_digits=14)
     restock = forms.BooleanField(required=False, help_text="Put refunded lines back in stock (not for an amount).")
     reason = forms.CharField(max_length=200, required=False)
@@ -121,15 +159,41 @@ class RefundForm(forms.Form):
         lines = {
             name.removeprefix("line_"): value for name, value in cleaned.items() if name.startswith("line_") and value
         }
-        if lines and cleaned.get("amount"):
+        amount = cleaned.get("amount")
+        if lines and amount:
             raise forms.ValidationError("Refund by amount or by lines, not both.")
+        if (lines or amount) and cleaned.get("refund_everything"):
+            raise forms.ValidationError("Refund everything, or an amount or lines, not both.")
+        if not (lines or amount or cleaned.get("refund_everything")) and not self.errors:
+            raise forms.ValidationError(
+                "Tick “Refund everything still refundable” to refund the whole order, or give an amount or quantities."
+            )
+        if amount and amount != amount.quantize(minor_unit(self.order.currency)):
+            self.add_error(
+                "amount", f"{self.order.currency} has no smaller unit than {minor_unit(self.order.currency)}."
+            )
         cleaned["lines"] = lines
         return cleaned
 
 
+def _order_fields() -> list[Any]:
+    # Every field, read-only, money in minor units; the customer and the address shown for people.
+    shown: list[Any] = []
+    for field in Order._meta.fields:
+        if field.name in {"payment_method_token", "customer_id"}:
+            continue
+        if field.name == "shipping_address":
+            shown.append("shipping_address_display")
+        elif field.name == "email":
+            shown += ["customer", "email"]
+        else:
+            shown += money_fields(Order, [field.name])
+    return shown
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "email", "status", "payment_status", "total", "currency", "created_at"]
+    list_display = ["number", "email", "status", "payment_status", money_display("total", "total"), "created_at"]
     list_filter = ["status", "payment_status", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=number", "email"]
@@ -137,14 +201,34 @@ class OrderAdmin(admin.ModelAdmin):
     list_per_page = 50
     inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline]
     actions = ["mark_shipped", "mark_delivered", "cancel_orders", "refund_order"]
-    readonly_fields = [field.name for field in Order._meta.fields if field.name != "payment_method_token"]
-    exclude = ["payment_method_token"]
+    fields = _order_fields()
+    readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Nothing on the order page is edited (the actions change orders, through the services):
+        # the page is read-only, without Save buttons that would only log "No fields changed".
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("orders.refund_order")
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("orders.cancel_order")
+
+    @admin.display(description="customer")
+    def customer(self, order: Order) -> str:
+        url = service_admin_url("users", f"users/customer/{order.customer_id}/change/")
+        return format_html('<a href="{}">{}</a>', url, order.customer_id)
+
+    @admin.display(description="shipping address")
+    def shipping_address_display(self, order: Order) -> str:
+        return address_display(order.shipping_address)
 
     def get_urls(self):
         return [
@@ -186,12 +270,12 @@ class OrderAdmin(admin.ModelAdmin):
         for order in queryset:
             self._run(request, order, "marked delivered", order_mark_delivered)
 
-    @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["change"])
+    @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["cancel"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             self._run(request, order, "cancelled", order_cancel, reason="staff_cancelled")
 
-    @admin.action(description="Refund the selected order…", permissions=["change"])
+    @admin.action(description="Refund the selected order…", permissions=["refund"])
     def refund_order(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one order to refund.", messages.WARNING)
@@ -210,9 +294,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     def refund_view(self, request: HttpRequest, order_id) -> HttpResponse:
         order = get_object_or_404(Order, pk=order_id)
-        if not self.has_change_permission(request, order):
+        if not self.has_refund_permission(request):
             raise PermissionDenied
-        form = RefundForm(request.POST or None, order=order)
+        form = RefundForm(request.POST if request.method == "POST" else None, order=order)
         if request.method == "POST" and form.is_valid():
             try:
                 refund = order_refund_request(
@@ -227,7 +311,9 @@ class OrderAdmin(admin.ModelAdmin):
                 form.add_error(None, str(error.detail))
             else:
                 self.message_user(
-                    request, f"{order.number}: refund of {refund.amount} {refund.currency} requested.", messages.SUCCESS
+                    request,
+                    f"{order.number}: refund of {money_format(refund.amount, refund.currency)} requested.",
+                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return TemplateResponse(
@@ -239,7 +325,10 @@ class OrderAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "original": order,
                 "form": form,
-                "refundable": order_refundable_amount(order=order),
+                "total": money_format(order.total, order.currency),
+                "captured": money_format(order.amount_captured, order.currency),
+                "refunded": money_format(order.amount_refunded, order.currency),
+                "refundable": money_format(order_refundable_amount(order=order), order.currency),
             },
         )
 
@@ -300,7 +389,7 @@ class TaxRateAdmin(admin.ModelAdmin):
 
 class VoucherUseInline(ReadOnlyInline):
     model = VoucherUse
-    fields = ["order", "customer_id", "discount", "currency", "used_at", "released_at"]
+    fields = ["order", "customer_id", money_display("discount", "discount"), "used_at", "released_at"]
     readonly_fields = fields
 
 

@@ -154,6 +154,10 @@ class Order(models.Model):
                 fields=["customer_id", "idempotency_key"], name="orders_order_idempotency_key_unique"
             ),
         ]
+        permissions = [
+            ("refund_order", "Can refund orders"),
+            ("cancel_order", "Can cancel orders"),
+        ]
         indexes = [
             models.Index(fields=["customer_id", "-created_at"], name="orders_order_customer_recent"),
             models.Index(fields=["status", "status_changed_at"], name="orders_order_status_age"),

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db.models import Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.catalog import selectors
 from apps.catalog.contracts import events as contract
@@ -46,18 +48,18 @@ def product_updates_publish(*, before: dict[str, tuple], product_ids: Iterable[A
     return published
 
 
-def products_set_active(*, product_ids: list[Any], active: bool) -> int:
-    """Publish or unpublish products (the admin's bulk actions); returns how many changed. A
-    product without an active variant is not published (nothing could be sold)."""
+def products_set_active(*, product_ids: list[Any], active: bool) -> list[Any]:
+    """Publish or unpublish products (the admin's bulk actions); returns the ids of those that
+    changed. A product without an active variant is not published (nothing could be sold)."""
     with atomic(PRODUCER):
         candidates = Product.objects.filter(pk__in=product_ids).exclude(active=active)
         if active:
             candidates = candidates.filter(Exists(Variant.objects.filter(product=OuterRef("pk"), active=True)))
         changing = list(candidates.values_list("pk", flat=True))
         before = selectors.variant_snapshots(product_ids=changing)
-        Product.objects.filter(pk__in=changing).update(active=active)
+        Product.objects.filter(pk__in=changing).update(active=active, updated_at=timezone.now())
         product_updates_publish(before=before, product_ids=changing)
-    return len(changing)
+    return changing
 
 
 def product_listing_refresh(*, product_ids: Iterable[Any] | None = None) -> int:
@@ -96,3 +98,16 @@ def variant_skus_renamed(*, renamed: dict[int, tuple[str, str]]) -> int:
         for variant_id, (_, new) in renamed.items():
             moved += StockAdjustment.objects.filter(variant_id=variant_id).update(sku=new)
     return moved
+
+
+def products_history_log(*, user_id: int | None, product_ids: list[Any], message: str) -> None:
+    """An admin history entry per product changed by a bulk change, written together."""
+    if not product_ids or user_id is None:
+        return
+    LogEntry.objects.log_actions(
+        user_id=user_id,
+        queryset=Product.objects.filter(pk__in=product_ids).only("pk", "name"),
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=False,
+    )

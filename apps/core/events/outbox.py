@@ -9,7 +9,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 
 from apps.core.context import current_trace_id
@@ -49,8 +49,28 @@ def publish(*, producer: str, event_type: str, payload: Any, version: int = 1) -
         trace_id=envelope.trace_id,
         occurred_at=envelope.occurred_at,
     )
-    on_commit(producer, lambda: relay_after_commit(producer))
+    _relay_once_after_commit(producer)
     return envelope
+
+
+class _RelayPass:
+    """The after-commit relay of one producer's transaction: one pass sends all its events."""
+
+    def __init__(self, producer: str) -> None:
+        self.producer = producer
+
+    def __call__(self) -> None:
+        relay_after_commit(self.producer)
+
+
+def _relay_once_after_commit(producer: str) -> None:
+    # One pass per transaction, not one per event: a bulk change publishing thousands of events
+    # would otherwise run thousands of relay passes after commit, each re-reading the outbox.
+    # A savepoint rolled back drops the callback with it, so the next publish registers it again.
+    connection = connections[db_alias(producer)]
+    pending = (callback for _, callback, _ in connection.run_on_commit)
+    if not any(isinstance(callback, _RelayPass) and callback.producer == producer for callback in pending):
+        on_commit(producer, _RelayPass(producer))
 
 
 def relay_after_commit(producer: str) -> None:
@@ -83,10 +103,10 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
             )
             if not rows:
                 return sent
-            for row in rows:
-                if not _send(row, transport):
-                    return sent  # keep order: stop here, the sweep resumes from this row
-                sent += 1
+            done = _send_in_order(outbox, rows, transport)
+            sent += done
+            if done < len(rows):
+                return sent  # keep order: stop here, the sweep resumes from this row
         if len(rows) < batch_size:
             return sent
 
@@ -100,25 +120,33 @@ def _relay_unclaimed(outbox: type[Model], transport: Transport, *, batch_size: i
         rows = list(outbox.objects.filter(sent_at__isnull=True).order_by("occurred_at")[:batch_size])
         if not rows:
             return sent
+        # Row by row: the handlers this send runs may relay again, and must find it marked sent.
         for row in rows:
-            if not _send(row, transport):
+            if _send_in_order(outbox, [row], transport) == 0:
                 return sent
             sent += 1
         if len(rows) < batch_size:
             return sent
 
 
-def _send(row: Model, transport: Transport) -> bool:
-    """Send one outbox row and record the attempt on it; False when the transport failed."""
+def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport) -> int:
+    """Send rows in order until one fails; returns how many were sent. The sent ones are marked
+    with one UPDATE per batch (not one per row); a failure is recorded on its row."""
+    sent: list[Any] = []
     try:
-        transport.send(row.to_envelope())
-    except Exception as error:
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        row.save(update_fields=["attempts", "last_error"])
-        logger.warning("outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error)
-        return False
-    row.sent_at = timezone.now()
-    row.attempts += 1
-    row.save(update_fields=["sent_at", "attempts"])
-    return True
+        for row in rows:
+            try:
+                transport.send(row.to_envelope())
+            except Exception as error:
+                row.attempts += 1
+                row.last_error = f"{type(error).__name__}: {error}"[:2000]
+                row.save(update_fields=["attempts", "last_error"])
+                logger.warning(
+                    "outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error
+                )
+                break
+            sent.append(row.pk)
+    finally:
+        if sent:
+            outbox.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
+    return len(sent)
