@@ -13,6 +13,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.adminsite import admin_site_configure
+from apps.core.staff_handoff import staff_handoff_urls
 from apps.core.views import media_serve
 from config.services import SERVICES
 
@@ -43,7 +44,8 @@ def _service_urls(name: str) -> list:
 
 admin_site_configure()
 
-urlpatterns = [path(settings.ADMIN_URL, admin.site.urls)]
+# The hand-off paths come first: they sit under the admin's prefix without being admin views.
+urlpatterns = [*staff_handoff_urls(), path(settings.ADMIN_URL, admin.site.urls)]
 for _name in settings.ACTIVE_SERVICES:
     urlpatterns += _service_urls(_name)
 if "catalog" in settings.ACTIVE_SERVICES and settings.MEDIA_STORAGE == "local":

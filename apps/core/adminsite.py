@@ -4,6 +4,8 @@ accounts shown read-only outside users, which owns them."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -25,8 +27,28 @@ def admin_site_configure() -> None:
     admin.site.site_header = lazy(_header, str)()
     admin.site.site_title = lazy(_header, str)()
     admin.site.site_url = lazy(lambda: settings.SHOP_FRONTEND_URL, str)()
-    if not settings.ALL_IN_ONE and settings.SERVICE != "users":
+    if settings.ALL_IN_ONE:
+        return
+    if settings.SERVICE == "users":
+        admin.site.index_template = "admin/staff/index.html"
+    else:
         staff_replica_admin_register(site=admin.site)
+        admin.site.login_template = "admin/staff/login.html"
+
+
+def staff_handoff_context(*, service: str | None, next_path: str = "") -> dict:
+    """What the split admins' templates link to: from users, every other admin through a hand-off;
+    elsewhere, the hand-off that starts in users (see apps/core/staff_handoff.py)."""
+    if service is None:
+        return {}
+    if service == "users":
+        return {
+            "other_admins": [
+                (name, service_admin_url("users", f"handoff/{name}/")) for name in SERVICES if name != "users"
+            ]
+        }
+    query = f"?next={quote(next_path)}" if next_path else ""
+    return {"handoff_url": service_admin_url("users", f"handoff/{service}/") + query}
 
 
 def service_admin_url(service: str, path: str) -> str:
@@ -68,3 +90,11 @@ def staff_replica_admin_register(*, site: admin.AdminSite) -> None:
         if site.is_registered(model):
             site.unregister(model)
         site.register(model, model_admin)
+
+
+def staff_handoff_links(request: HttpRequest) -> dict:
+    """Template context processor: the hand-off links on the split admins' pages (nothing
+    all-in-one, where there is one admin)."""
+    if settings.ALL_IN_ONE or not request.path.startswith(f"/{settings.ADMIN_URL}"):
+        return {}
+    return staff_handoff_context(service=settings.SERVICE, next_path=request.GET.get("next", ""))
