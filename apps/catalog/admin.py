@@ -10,7 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -277,9 +277,28 @@ class BulkJobAdmin(admin.ModelAdmin):
         return False
 
 
+class StockLevelFilter(admin.SimpleListFilter):
+    """The low-stock list: active variants with at most CATALOG_LOW_STOCK_THRESHOLD available."""
+
+    title = "stock level"
+    parameter_name = "level"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("low", f"Low (≤ {settings.CATALOG_LOW_STOCK_THRESHOLD} available)"), ("out", "Sold out")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Stock]) -> QuerySet[Stock]:
+        limit = {"low": settings.CATALOG_LOW_STOCK_THRESHOLD, "out": 0}.get(self.value())
+        if limit is None:
+            return queryset
+        return queryset.filter(variant__active=True, on_hand__lte=F("reserved") + limit).order_by(
+            F("on_hand") - F("reserved"), "variant__sku"
+        )
+
+
 @admin.register(Stock)
 class StockAdmin(admin.ModelAdmin):
     list_display = ["sku", "product", "on_hand", "reserved", "available", "updated_at"]
+    list_filter = [StockLevelFilter]
     search_fields = ["variant__sku", "variant__product__name"]
     list_select_related = ["variant", "variant__product"]
     readonly_fields = ["variant", "on_hand", "reserved", "available", "updated_at"]

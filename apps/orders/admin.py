@@ -28,6 +28,7 @@ from apps.orders.models import (
     CartLine,
     Order,
     OrderLine,
+    OrderNote,
     OrderStatusChange,
     Promotion,
     Refund,
@@ -41,6 +42,7 @@ from apps.orders.models import (
 from apps.orders.selectors import order_refundable_amount
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.fulfilment import order_mark_delivered, order_ship
+from apps.orders.services.notes import order_note_add
 from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.transitions import staff_actor
 
@@ -110,6 +112,17 @@ class OrderStatusChangeInline(ReadOnlyInline):
     verbose_name_plural = "Status history"
     fields = ["at", "from_status", "to_status", "reason", "actor"]
     readonly_fields = fields
+
+
+class OrderNoteInline(ReadOnlyInline):
+    model = OrderNote
+    verbose_name_plural = "Notes"
+    fields = ["created_at", "author", "body"]
+    readonly_fields = fields
+
+
+class OrderNoteForm(forms.Form):
+    body = forms.CharField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 class RefundInline(ReadOnlyInline):
@@ -199,10 +212,15 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ["=number", "email"]
     ordering = ["-created_at"]
     list_per_page = 50
-    inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline]
+    inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
+    change_form_template = "admin/orders/order/change_form.html"
     actions = ["mark_shipped", "mark_delivered", "cancel_orders", "refund_order"]
     fields = _order_fields()
     readonly_fields = fields
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # A customer's orders, linked from the customer in users' admin (?customer_id=<uuid>).
+        return lookup == "customer_id" or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -236,6 +254,11 @@ class OrderAdmin(admin.ModelAdmin):
                 "<uuid:order_id>/refund/",
                 self.admin_site.admin_view(self.refund_view),
                 name="orders_order_refund",
+            ),
+            path(
+                "<uuid:order_id>/note/",
+                self.admin_site.admin_view(self.note_view),
+                name="orders_order_note",
             ),
             *super().get_urls(),
         ]
@@ -289,6 +312,38 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, f"{order.number}: {error.detail}", messages.ERROR)
         else:
             self.message_user(request, f"{order.number}: {done}.", messages.SUCCESS)
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> HttpResponse:
+        context["may_refund"] = self.has_refund_permission(request)
+        context["may_note"] = request.user.has_perm("orders.add_ordernote")
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    # --- Notes -----------------------------------------------------------------------------------
+
+    def note_view(self, request: HttpRequest, order_id) -> HttpResponse:
+        order = get_object_or_404(Order, pk=order_id)
+        if not request.user.has_perm("orders.add_ordernote"):
+            raise PermissionDenied
+        form = OrderNoteForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                order_note_add(order=order, author=request.user.get_username(), body=form.cleaned_data["body"])
+            except ApplicationError as error:
+                form.add_error("body", str(error.detail))
+            else:
+                self.message_user(request, f"{order.number}: note added.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        return TemplateResponse(
+            request,
+            "admin/orders/order/note.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Note on order {order.number}",
+                "opts": self.model._meta,
+                "original": order,
+                "form": form,
+            },
+        )
 
     # --- Refund form -----------------------------------------------------------------------------
 

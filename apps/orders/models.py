@@ -223,6 +223,23 @@ class OrderStatusChange(models.Model):
         return f"{self.from_status or '-'} -> {self.to_status}"
 
 
+class OrderNote(models.Model):
+    """A note staff keep on an order (a call with the shopper, a courier's answer): who and when.
+    Notes are only added, never edited, so the order's story stays as it was told."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(max_length=2000)
+    # The staff username, not a relation: staff accounts live in another table (or database).
+    author = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"
+
+
 class Refund(models.Model):
     """Money given back: asked for by staff (or by a compensation), completed when payments
     reports it. Requested refunds count against what may still be refunded."""

@@ -59,3 +59,5 @@ CATALOG_IMAGE_MAX_PIXELS = env_int("CATALOG_IMAGE_MAX_PIXELS", 40_000_000)
 # one transaction and one relay pass each, with their progress on the admin's "Bulk jobs" page.
 CATALOG_BULK_INLINE_LIMIT = env_int("CATALOG_BULK_INLINE_LIMIT", 200)
 CATALOG_BULK_CHUNK_SIZE = env_int("CATALOG_BULK_CHUNK_SIZE", 200)
+# The admin's low-stock list (Stock, filter "stock level"): active variants with at most this many available.
+CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)

@@ -63,3 +63,18 @@ def test_catalog_changelists_keep_flat_query_counts(staff_client, url):
         factories.product_with_variants(count=2, category=factories.category(parent=parent))
 
     assert _queries(staff_client, url) == few
+
+
+def test_the_low_stock_list_shows_active_variants_at_or_below_the_threshold(staff_client, settings):
+    settings.CATALOG_LOW_STOCK_THRESHOLD = 3
+    factories.variant(sku="LOW-1", on_hand=5, reserved=2)
+    factories.variant(sku="OUT-1", on_hand=2, reserved=2)
+    factories.variant(sku="PLENTY-1", on_hand=20)
+    factories.variant(sku="RETIRED-1", on_hand=0, active=False)
+
+    low = staff_client.get("/admin/catalog/stock/", {"level": "low"}).content.decode()
+    out = staff_client.get("/admin/catalog/stock/", {"level": "out"}).content.decode()
+
+    assert "LOW-1" in low and "OUT-1" in low
+    assert "PLENTY-1" not in low and "RETIRED-1" not in low
+    assert "OUT-1" in out and "LOW-1" not in out

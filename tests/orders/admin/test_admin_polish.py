@@ -129,3 +129,11 @@ def test_the_changelist_and_the_order_page_keep_flat_query_counts(admin_client, 
     # Then the counts do not grow with them
     assert _queries(admin_client, CHANGELIST) == few_list
     assert _queries(admin_client, reverse("admin:orders_order_change", args=[many_lines.pk])) == few_page
+
+
+def test_the_changelist_filters_by_customer(admin_client, confirmed, place_order, other_shopper):
+    theirs = place_order(other_shopper)
+
+    page = admin_client.get(CHANGELIST, {"customer_id": str(confirmed.customer_id)}).content.decode()
+
+    assert confirmed.number in page and theirs.number not in page
