@@ -4,7 +4,6 @@ machine, the history and the events stay right."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,14 +15,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
 from apps.core.adminsite import service_admin_url
 from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
+from apps.orders.admin_backoffice import OrderBackOfficeMixin
+from apps.orders.admin_display import address_display, money_display, money_fields
 from apps.orders.models import (
-    MONEY,
     Cart,
     CartLine,
     Order,
@@ -42,45 +41,8 @@ from apps.orders.models import (
 from apps.orders.selectors import order_refundable_amount
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.fulfilment import order_mark_delivered, order_ship
-from apps.orders.services.notes import order_note_add
 from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.transitions import staff_actor
-
-
-def _is_money(field: Any) -> bool:
-    return field.get_internal_type() == "DecimalField" and field.decimal_places == MONEY["decimal_places"]
-
-
-def money_display(name: str, label: str) -> Callable[[Any], str]:
-    """A read-only column showing the money field `name` in its row's currency's minor units."""
-
-    def display(obj: Any) -> str:
-        return money_format(getattr(obj, name), obj.currency)
-
-    display.__name__ = f"{name}_display"
-    display.short_description = label  # type: ignore[attr-defined]
-    return display
-
-
-def money_fields(model: type, names: list[str]) -> list[Any]:
-    """`names` with every money field among them replaced by its minor-units display."""
-    shown = []
-    for name in names:
-        field = model._meta.get_field(name)
-        shown.append(money_display(name, str(field.verbose_name)) if _is_money(field) else name)
-    return shown
-
-
-ADDRESS_PARTS = ("full_name", "company", "line1", "line2", "postal_code", "city", "region", "country", "phone")
-
-
-def address_display(address: Any) -> str:
-    """A shipping address snapshot as lines, in the order a label prints them."""
-    if not isinstance(address, dict):
-        return "-"
-    parts = [str(address[key]) for key in ADDRESS_PARTS if address.get(key)]
-    parts += [f"{key}: {value}" for key, value in address.items() if key not in ADDRESS_PARTS and value]
-    return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) or "-"
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -119,10 +81,6 @@ class OrderNoteInline(ReadOnlyInline):
     verbose_name_plural = "Notes"
     fields = ["created_at", "author", "body"]
     readonly_fields = fields
-
-
-class OrderNoteForm(forms.Form):
-    body = forms.CharField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 class RefundInline(ReadOnlyInline):
@@ -205,7 +163,7 @@ def _order_fields() -> list[Any]:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
     list_display = ["number", "email", "status", "payment_status", money_display("total", "total"), "created_at"]
     list_filter = ["status", "payment_status", "created_at"]
     date_hierarchy = "created_at"
@@ -214,6 +172,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_per_page = 50
     inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
     change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
     actions = ["mark_shipped", "mark_delivered", "cancel_orders", "refund_order"]
     fields = _order_fields()
     readonly_fields = fields
@@ -254,11 +213,6 @@ class OrderAdmin(admin.ModelAdmin):
                 "<uuid:order_id>/refund/",
                 self.admin_site.admin_view(self.refund_view),
                 name="orders_order_refund",
-            ),
-            path(
-                "<uuid:order_id>/note/",
-                self.admin_site.admin_view(self.note_view),
-                name="orders_order_note",
             ),
             *super().get_urls(),
         ]
@@ -317,33 +271,6 @@ class OrderAdmin(admin.ModelAdmin):
         context["may_refund"] = self.has_refund_permission(request)
         context["may_note"] = request.user.has_perm("orders.add_ordernote")
         return super().render_change_form(request, context, *args, **kwargs)
-
-    # --- Notes -----------------------------------------------------------------------------------
-
-    def note_view(self, request: HttpRequest, order_id) -> HttpResponse:
-        order = get_object_or_404(Order, pk=order_id)
-        if not request.user.has_perm("orders.add_ordernote"):
-            raise PermissionDenied
-        form = OrderNoteForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                order_note_add(order=order, author=request.user.get_username(), body=form.cleaned_data["body"])
-            except ApplicationError as error:
-                form.add_error("body", str(error.detail))
-            else:
-                self.message_user(request, f"{order.number}: note added.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
-        return TemplateResponse(
-            request,
-            "admin/orders/order/note.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": f"Note on order {order.number}",
-                "opts": self.model._meta,
-                "original": order,
-                "form": form,
-            },
-        )
 
     # --- Refund form -----------------------------------------------------------------------------
 
