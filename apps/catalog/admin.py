@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.catalog import selectors
+from apps.catalog.admin_backoffice import CatalogBackOfficeMixin
 from apps.catalog.images import image_clean, image_thumbnail
 from apps.catalog.models import (
     BulkJob,
@@ -145,7 +146,7 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CatalogBackOfficeMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "brand", "category", "active", "updated_at"]
     list_filter = ["active", ("category", admin.RelatedOnlyFieldListFilter), "tax_class", "brand"]
     search_fields = ["name", "slug", "brand", "variants__sku"]
@@ -166,6 +167,7 @@ class ProductAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [VariantInline, ProductImageInline]
+    change_list_template = "admin/catalog/product/change_list.html"
     actions = ["activate", "deactivate"]
     show_full_result_count = False
 

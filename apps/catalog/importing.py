@@ -97,11 +97,16 @@ class ImportRow:
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(row number, raw row) pairs from a .csv or .json file."""
-    suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise ImportFileError(f"Cannot read {path}: {error}") from error
+    return parse_rows(text=text, path=path)
+
+
+def parse_rows(*, text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(row number, raw row) pairs from the text of a .csv or .json file (named by `path`)."""
+    suffix = path.suffix.lower()
     if suffix == ".json":
         try:
             data = json.loads(text)

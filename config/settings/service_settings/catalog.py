@@ -61,3 +61,6 @@ CATALOG_BULK_INLINE_LIMIT = env_int("CATALOG_BULK_INLINE_LIMIT", 200)
 CATALOG_BULK_CHUNK_SIZE = env_int("CATALOG_BULK_CHUNK_SIZE", 200)
 # The admin's low-stock list (Stock, filter "stock level"): active variants with at most this many available.
 CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)
+# The admin's catalog import (upload, dry-run preview, confirm): largest file; bigger ones go
+# through manage.py import_catalog.
+CATALOG_IMPORT_MAX_BYTES = env_int("CATALOG_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
