@@ -16,7 +16,7 @@ from apps.catalog.contracts import events as contract
 from apps.catalog.models import Product, ProductImage, Stock, StockAdjustment, Variant
 from apps.catalog.services.common import PRODUCER
 from apps.core.db import atomic
-from apps.core.events import publish
+from apps.core.events import publish_many
 
 
 def product_updates_publish(*, before: dict[str, tuple], product_ids: Iterable[Any]) -> int:
@@ -26,26 +26,27 @@ def product_updates_publish(*, before: dict[str, tuple], product_ids: Iterable[A
     after = selectors.variant_snapshots(product_ids=list(product_ids))
     # A SKU that is gone (deleted, or renamed) is announced as no longer sellable under that name.
     gone = {sku: (*state[:5], False, False) for sku, state in before.items() if sku not in after}
-    published = 0
+    events = []
     for sku, state in sorted({**gone, **after}.items()):
         if before.get(sku) == state:
             continue
         product_id, product_name, variant_name, price, currency, product_active, variant_active = state
-        publish(
-            producer=PRODUCER,
-            event_type=contract.PRODUCT_UPDATED,
-            payload=contract.ProductUpdated(
-                sku=sku,
-                product_id=str(product_id),
-                product_name=product_name,
-                variant_name=variant_name,
-                price=str(price),
-                currency=currency,
-                active=bool(product_active and variant_active),
-            ),
+        events.append(
+            (
+                contract.PRODUCT_UPDATED,
+                contract.ProductUpdated(
+                    sku=sku,
+                    product_id=str(product_id),
+                    product_name=product_name,
+                    variant_name=variant_name,
+                    price=str(price),
+                    currency=currency,
+                    active=bool(product_active and variant_active),
+                ),
+            )
         )
-        published += 1
-    return published
+    publish_many(producer=PRODUCER, events=events)
+    return len(events)
 
 
 def products_set_active(*, product_ids: list[Any], active: bool) -> list[Any]:
