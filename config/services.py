@@ -21,6 +21,11 @@ class Service:
         return f"api/v1/{self.name}/"
 
     @property
+    def admin_prefix(self) -> str:
+        """Where this service's admin is mounted in the split shape (all admins share one host)."""
+        return f"admin/{self.name}/"
+
+    @property
     def queue(self) -> str:
         """The service's own SQS queue: its Celery commands and the events it subscribes to."""
         return f"shopstack-{self.name}"

@@ -7,14 +7,19 @@ the import do; stock on hand changes only through a stock adjustment."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.catalog import selectors
-from apps.catalog.images import image_clean
+from apps.catalog.admin_backoffice import CatalogBackOfficeMixin
+from apps.catalog.images import image_clean, image_thumbnail
 from apps.catalog.models import (
+    BulkJob,
     Category,
     Product,
     ProductImage,
@@ -23,9 +28,19 @@ from apps.catalog.models import (
     Stock,
     StockAdjustment,
     Variant,
+    product_variant_errors,
 )
-from apps.catalog.services.products import product_listing_refresh, product_updates_publish, products_set_active
+from apps.catalog.services.bulk import product_bulk_job_start
+from apps.catalog.services.common import PRODUCER
+from apps.catalog.services.products import (
+    product_listing_refresh,
+    product_updates_publish,
+    products_history_log,
+    products_set_active,
+    variant_skus_renamed,
+)
 from apps.catalog.services.stock import stock_adjust, stock_ensure
+from apps.core.db import atomic
 from apps.core.exceptions import ApplicationError, ValidationFailed
 
 
@@ -40,8 +55,34 @@ class CategoryAdmin(admin.ModelAdmin):
     ordering = ["parent__name", "position", "name"]
 
 
+class VariantFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("sku")
+        ]
+        # The product form has already copied its fields onto the instance when this runs.
+        errors = product_variant_errors(
+            published=bool(self.instance.active),
+            variants=[(data.get("currency") or "", bool(data.get("active"))) for data in kept],
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    def skus_renamed(self) -> dict[int, tuple[str, str]]:
+        """variant id -> (old SKU, new SKU) of the saved variants whose SKU this edit changes."""
+        return {
+            form.instance.pk: (form.initial["sku"], form.cleaned_data["sku"])
+            for form in self.initial_forms
+            if "sku" in form.changed_data and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        }
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    formset = VariantFormSet
     extra = 0
     fields = [
         "sku",
@@ -91,7 +132,9 @@ class ProductImageForm(forms.ModelForm):
         upload = self.cleaned_data.get("image")
         # A new upload is replaced by its checked, metadata-free re-encoding; a kept one is as stored.
         if upload and not getattr(upload, "_committed", False):
-            return image_clean(upload)
+            cleaned = image_clean(upload)
+            self.instance.thumbnail = image_thumbnail(cleaned)
+            return cleaned
         return upload
 
 
@@ -103,7 +146,7 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CatalogBackOfficeMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "brand", "category", "active", "updated_at"]
     list_filter = ["active", ("category", admin.RelatedOnlyFieldListFilter), "tax_class", "brand"]
     search_fields = ["name", "slug", "brand", "variants__sku"]
@@ -124,6 +167,7 @@ class ProductAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [VariantInline, ProductImageInline]
+    change_list_template = "admin/catalog/product/change_list.html"
     actions = ["activate", "deactivate"]
     show_full_result_count = False
 
@@ -137,34 +181,141 @@ class ProductAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        renamed = {
+            pk: names
+            for formset in formsets
+            if isinstance(formset, VariantFormSet)
+            for pk, names in formset.skus_renamed().items()
+        }
         super().save_related(request, form, formsets, change)
         product = form.instance
+        if renamed:
+            variant_skus_renamed(renamed=renamed)
         stock_ensure(variants=product.variants.all())
         product_listing_refresh(product_ids=[product.pk])
         product_updates_publish(before=getattr(request, "_catalog_before", {}), product_ids=[product.pk])
 
-    @admin.action(description="Activate selected products", permissions=["change"])
-    def activate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=True)
-        self.message_user(request, f"{count} product(s) activated.", messages.SUCCESS)
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Stock rows go with their variant, and audit rows and order reservations are protected
+        # (listed below, with why): neither is a question of the staff member's permissions.
+        perms_needed = {
+            name
+            for name in perms_needed
+            if name not in {str(model._meta.verbose_name) for model in (Stock, StockAdjustment, ReservationLine)}
+        }
+        if protected:
+            self.message_user(
+                request,
+                "This product has stock history or was ordered, which must stay on record: "
+                "unpublish it instead (a draft is hidden from the shop).",
+                messages.WARNING,
+            )
+        return deleted, counts, perms_needed, protected
 
-    @admin.action(description="Deactivate selected products", permissions=["change"])
+    @admin.action(description="Publish selected products", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        product_ids = list(queryset.values_list("pk", flat=True))
+        unsellable = selectors.product_ids_without_active_variant(product_ids=product_ids)
+        if unsellable:
+            self.message_user(
+                request, f"{len(unsellable)} product(s) not published: no active variant.", messages.WARNING
+            )
+        self._set_active(request, product_ids, active=True)
+
+    @admin.action(description="Unpublish selected products (back to draft)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = products_set_active(product_ids=list(queryset.values_list("pk", flat=True)), active=False)
-        self.message_user(request, f"{count} product(s) deactivated.", messages.SUCCESS)
+        self._set_active(request, list(queryset.values_list("pk", flat=True)), active=False)
+
+    def _set_active(self, request: HttpRequest, product_ids: list, *, active: bool) -> None:
+        verb = "published" if active else "unpublished"
+        if len(product_ids) > settings.CATALOG_BULK_INLINE_LIMIT:
+            # Thousands of products (and their events) are not changed inside one request.
+            job = product_bulk_job_start(
+                product_ids=product_ids, active=active, user_id=request.user.pk, username=request.user.get_username()
+            )
+            url = reverse("admin:catalog_bulkjob_change", args=[job.pk])
+            self.message_user(
+                request,
+                format_html(
+                    '{} products are being {} in the background: <a href="{}">see progress</a>.',
+                    len(product_ids),
+                    verb,
+                    url,
+                ),
+                messages.INFO,
+            )
+            return
+        with atomic(PRODUCER):
+            changed = products_set_active(product_ids=product_ids, active=active)
+            products_history_log(
+                user_id=request.user.pk, product_ids=changed, message=f"{verb.capitalize()} (bulk action)."
+            )
+        self.message_user(request, f"{len(changed)} product(s) {verb}.", messages.SUCCESS)
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(admin.ModelAdmin):
+    """Read-only: the progress of the bulk changes running in the background."""
+
+    list_display = ["created_at", "action", "progress", "changed", "status", "requested_by", "finished_at"]
+    list_filter = ["status", "action"]
+    fields = ["action", "progress", "changed", "status", "error", "requested_by", "created_at", "finished_at"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    @admin.display(description="progress")
+    def progress(self, job: BulkJob) -> str:
+        percent = 100 * job.done // job.total if job.total else 100
+        return f"{job.done} of {job.total} ({percent}%)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    """The low-stock list: active variants with at most CATALOG_LOW_STOCK_THRESHOLD available."""
+
+    title = "stock level"
+    parameter_name = "level"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("low", f"Low (≤ {settings.CATALOG_LOW_STOCK_THRESHOLD} available)"), ("out", "Sold out")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Stock]) -> QuerySet[Stock]:
+        limit = {"low": settings.CATALOG_LOW_STOCK_THRESHOLD, "out": 0}.get(self.value())
+        if limit is None:
+            return queryset
+        return queryset.filter(variant__active=True, on_hand__lte=F("reserved") + limit).order_by(
+            F("on_hand") - F("reserved"), "variant__sku"
+        )
 
 
 @admin.register(Stock)
 class StockAdmin(admin.ModelAdmin):
     list_display = ["sku", "product", "on_hand", "reserved", "available", "updated_at"]
+    list_filter = [StockLevelFilter]
     search_fields = ["variant__sku", "variant__product__name"]
     list_select_related = ["variant", "variant__product"]
     readonly_fields = ["variant", "on_hand", "reserved", "available", "updated_at"]
     ordering = ["variant__sku"]
     show_full_result_count = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Stock]:
+        return super().get_queryset(request).select_related("variant", "variant__product")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a variant gets its stock row when it is created
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Stock changes only through a stock adjustment: the row's page is read-only (no Save).
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

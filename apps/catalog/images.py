@@ -1,6 +1,7 @@
 """Product image uploads: the content is decoded with Pillow and must be an allowed format within
 size and pixel bounds (the file name's extension proves nothing), then re-encoded so no EXIF, GPS,
-comment or other metadata reaches the bucket, with the camera's orientation applied first."""
+comment or other metadata reaches the bucket, with the camera's orientation applied first; and
+the thumbnail made from it at upload (listings must not download full-size photos)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,21 @@ def image_clean(file: UploadedFile) -> ContentFile:
     first.save(out, **options)
     stem = os.path.splitext(os.path.basename(file.name or "image"))[0] or "image"
     return ContentFile(out.getvalue(), name=f"{stem}.{_EXTENSIONS[image_format]}")
+
+
+THUMBNAIL_SIZE = (400, 400)
+
+
+def image_thumbnail(cleaned: ContentFile) -> ContentFile:
+    """A thumbnail (within THUMBNAIL_SIZE, aspect kept) of an image image_clean() returned, as a
+    WebP (small, and it keeps transparency)."""
+    cleaned.seek(0)
+    with Image.open(cleaned) as image:
+        image.seek(0)
+        thumbnail = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
+        thumbnail.thumbnail(THUMBNAIL_SIZE)
+    cleaned.seek(0)
+    out = io.BytesIO()
+    thumbnail.save(out, format="WEBP", quality=85)
+    stem = os.path.splitext(os.path.basename(cleaned.name or "image"))[0] or "image"
+    return ContentFile(out.getvalue(), name=f"{stem}-thumb.webp")

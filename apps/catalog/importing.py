@@ -23,7 +23,16 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from apps.catalog.models import OPTION_NAME, Category, Stock, Variant, validate_attributes, validate_option_values
+from apps.catalog.models import (
+    COMPARE_AT_MESSAGE,
+    OPTION_NAME,
+    Category,
+    Stock,
+    Variant,
+    product_variant_errors,
+    validate_attributes,
+    validate_option_values,
+)
 from apps.core.currencies import CURRENCY_MESSAGE, is_currency
 
 REQUIRED = ("product_slug", "product_name", "sku", "price")
@@ -88,11 +97,16 @@ class ImportRow:
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(row number, raw row) pairs from a .csv or .json file."""
-    suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise ImportFileError(f"Cannot read {path}: {error}") from error
+    return parse_rows(text=text, path=path)
+
+
+def parse_rows(*, text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(row number, raw row) pairs from the text of a .csv or .json file (named by `path`)."""
+    suffix = path.suffix.lower()
     if suffix == ".json":
         try:
             data = json.loads(text)
@@ -236,6 +250,8 @@ def _convert(number: int, raw: dict[str, Any], errors: list[RowError]) -> Import
     variant_active = attempt("variant_active", lambda: _bool(values["variant_active"], True))
     attributes = attempt("attributes", lambda: _object(raw.get("attributes"), options=False))
     options = attempt("options", lambda: _object(raw.get("options"), options=True))
+    if price is not None and compare_at is not None and compare_at < price:
+        errors.append(RowError(number, "compare_at_price", COMPARE_AT_MESSAGE))
     if len(errors) > before:
         return None
     return ImportRow(
@@ -291,6 +307,21 @@ def validate_rows(
                 errors.append(
                     RowError(row.row, name, f"Differs from row {first.row} of the same product {row.product_slug!r}.")
                 )
+
+    # The product rules the admin holds too (one currency; published means an active variant),
+    # over the product's rows in the file together with its variants already in the database.
+    stored: dict[str, list[tuple[str, str, bool]]] = {}
+    for slug, sku, currency, active in Variant.objects.filter(product__slug__in=list(products)).values_list(
+        "product__slug", "sku", "currency", "active"
+    ):
+        stored.setdefault(slug, []).append((sku, currency, active))
+    for slug, first in products.items():
+        in_file = {row.sku: (row.currency, row.variant_active) for row in rows if row.product_slug == slug}
+        variants = list(in_file.values()) + [
+            (currency, active) for sku, currency, active in stored.get(slug, []) if sku not in in_file
+        ]
+        for message in product_variant_errors(published=first.product_active, variants=variants):
+            errors.append(RowError(first.row, "product", message))
 
     # Against the database: categories exist; a SKU stays with its product; stock covers reservations.
     wanted_categories = {text["category"] for _, text in texts if text["category"]}

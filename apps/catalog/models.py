@@ -43,6 +43,28 @@ def validate_option_values(value: Any) -> None:
             raise ValidationError(f"Option {name!r} needs a text value of 1 to {OPTION_VALUE_MAX_LENGTH} characters.")
 
 
+COMPARE_AT_MESSAGE = "The compare-at price (the price before a sale) must not be below the price."
+ONE_CURRENCY_MESSAGE = "All variants of a product are priced in one currency; this one has {currencies}."
+NEEDS_ACTIVE_VARIANT_MESSAGE = "A published product needs at least one active variant; save it as a draft instead."
+
+
+def variant_was_ordered(*, variant_id: int) -> bool:
+    """Whether any order ever reserved this variant (its reservation lines outlive the order)."""
+    return ReservationLine.objects.filter(variant_id=variant_id).exists()
+
+
+def product_variant_errors(*, published: bool, variants: list[tuple[str, bool]]) -> list[str]:
+    """The rules over a product's variants, given as (currency, active): one currency, and a
+    published product has an active variant. The admin's formset and the import both ask this."""
+    errors = []
+    currencies = sorted({currency for currency, _ in variants if currency})
+    if len(currencies) > 1:
+        errors.append(ONE_CURRENCY_MESSAGE.format(currencies=", ".join(currencies)))
+    if published and not any(active for _, active in variants):
+        errors.append(NEEDS_ACTIVE_VARIANT_MESSAGE)
+    return errors
+
+
 def validate_attributes(value: Any) -> None:
     """A product's facts: an object of name -> text, number, true/false or a list of those."""
     if not isinstance(value, dict):
@@ -88,6 +110,19 @@ class Category(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # A loop (a category under its own descendant) detaches the whole branch from the root,
+        # so the shop's tree never shows it. Walk up from the new parent: one query per level.
+        ancestor_id = self.parent_id
+        seen: set[int] = set()
+        while ancestor_id is not None and ancestor_id not in seen:
+            if self.pk is not None and ancestor_id == self.pk:
+                raise ValidationError(
+                    {"parent": "A category cannot be placed under itself or one of its own subcategories."}
+                )
+            seen.add(ancestor_id)
+            ancestor_id = Category.objects.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
+
 
 class Product(models.Model):
     # A UUID, because other services keep it (product.updated) and must never guess neighbours.
@@ -103,7 +138,13 @@ class Product(models.Model):
     tax_class = models.CharField(
         max_length=16, choices=[(c, c.capitalize()) for c in TAX_CLASSES], default="standard", db_default="standard"
     )
-    active = models.BooleanField(default=True, db_index=True)
+    # A new product is a draft (not shown, not sellable) until staff publish it.
+    active = models.BooleanField(
+        "published",
+        default=False,
+        db_index=True,
+        help_text="Drafts are hidden from the shop. Publishing needs at least one active variant.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Maintained by a PostgreSQL trigger (migration 0003) from name, brand and description, so bulk
@@ -164,6 +205,13 @@ class Variant(models.Model):
 
     def clean(self) -> None:
         _clean_json(self, "option_values", validate_option_values)
+        if self.compare_at_price is not None and self.price is not None and self.compare_at_price < self.price:
+            raise ValidationError({"compare_at_price": COMPARE_AT_MESSAGE})
+        if self.pk is not None:
+            stored = Variant.objects.filter(pk=self.pk).values_list("sku", flat=True).first()
+            # Orders, refunds and restocks name the SKU: renaming one an order took would orphan them.
+            if stored is not None and stored != self.sku and variant_was_ordered(variant_id=self.pk):
+                raise ValidationError({"sku": f"SKU {stored} was ordered, so it cannot be renamed."})
 
 
 class Stock(models.Model):
@@ -186,7 +234,7 @@ class Stock(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.variant_id}: {self.available} available"
+        return self.variant.sku
 
     @property
     def available(self) -> int:
@@ -234,6 +282,8 @@ class ProductImage(models.Model):
     # The default storage: S3 in the split shape, the local disk all-in-one.
     # Checked by content, not by name (apps/catalog/images.py); uploads are re-encoded first.
     image = models.FileField(upload_to="products/%Y/%m/", validators=[image_check])
+    # Made from the image at upload (apps/catalog/images.py); empty for images from before that.
+    thumbnail = models.FileField(upload_to="products/thumbs/%Y/%m/", blank=True, editable=False, db_default="")
     alt_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveIntegerField(default=0)
 
@@ -279,6 +329,41 @@ class ReservationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} x {self.quantity}"
+
+
+class BulkJob(models.Model):
+    """A large bulk change (publishing thousands of products) run in the background, chunk by
+    chunk, with its progress for the admin to show."""
+
+    class Action(models.TextChoices):
+        PUBLISH = "publish"
+        UNPUBLISH = "unpublish"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    product_ids = models.JSONField(default=list)
+    total = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    # Who asked: the username to show, the id for the admin history entries the job writes.
+    requested_by = models.CharField(max_length=150)
+    requested_by_id = models.IntegerField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.total} products ({self.status})"
 
 
 class TokenRevocation(AbstractTokenRevocation):

@@ -257,3 +257,28 @@ def variant_snapshots(*, product_ids: list[Any]) -> dict[str, tuple]:
             "sku", "product_id", "product__name", "name", "price", "currency", "product__active", "active"
         )
     }
+
+
+def product_ids_without_active_variant(*, product_ids: list[Any]) -> list[Any]:
+    """Those of these products that have no active variant (nothing to sell, so not publishable)."""
+    return list(
+        Product.objects.filter(pk__in=product_ids)
+        .exclude(Exists(Variant.objects.filter(product=OuterRef("pk"), active=True)))
+        .values_list("pk", flat=True)
+    )
+
+
+def catalog_import_preview(*, rows: list[Any]) -> dict[str, int]:
+    """What validated import rows would do: products and variants created or updated, stock set."""
+    slugs = {row.product_slug for row in rows}
+    skus = {row.sku for row in rows}
+    existing_products = set(Product.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+    existing_variants = set(Variant.objects.filter(sku__in=skus).values_list("sku", flat=True))
+    return {
+        "rows": len(rows),
+        "products_created": len(slugs - existing_products),
+        "products_updated": len(slugs & existing_products),
+        "variants_created": len(skus - existing_variants),
+        "variants_updated": len(skus & existing_variants),
+        "stock_set": sum(1 for row in rows if row.stock is not None),
+    }

@@ -51,6 +51,16 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
+def money_format(amount: Decimal | None, currency: str) -> str:
+    """An amount as staff read it: in the currency's minor units with its code ("35.88 EUR",
+    "1200 JPY"); stored amounts carry four decimals for exact arithmetic, not for display."""
+    if amount is None:
+        return "-"
+    if not is_currency(currency):
+        return f"{amount} {currency}".strip()
+    return f"{amount.quantize(minor_unit(currency))} {currency}"
+
+
 @deconstructible(path="apps.core.currencies.CurrencyValidator")
 class CurrencyValidator:
     """Model and form field validator: the value must be an active ISO 4217 code."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.views.static import serve
 
 from apps.core.problems import problem_response
 
@@ -45,3 +47,10 @@ def problem_for_status(request: HttpRequest, status: int) -> JsonResponse:
         phrase = "Error"
     code, detail = _PROBLEMS.get(status, (re.sub(r"[^a-z]+", "_", phrase.lower()).strip("_"), phrase + "."))
     return problem_response(status=status, code=code, detail=detail)
+
+
+def media_serve(request: HttpRequest, path: str) -> HttpResponseBase:
+    """Uploaded files from MEDIA_ROOT, for the shapes that keep them on the local disk (all-in-one,
+    local runs): there is no web server in front to do it. Read per request, so MEDIA_ROOT may
+    change (tests). Split and production shapes serve media from S3 or a CDN instead."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

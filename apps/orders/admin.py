@@ -5,6 +5,7 @@ machine, the history and the events stay right."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,13 +15,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
+from apps.core.adminsite import service_admin_url
+from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
+from apps.orders.admin_backoffice import OrderBackOfficeMixin
+from apps.orders.admin_display import address_display, money_display, money_fields
 from apps.orders.models import (
     Cart,
     CartLine,
     Order,
     OrderLine,
+    OrderNote,
     OrderStatusChange,
     Promotion,
     Refund,
@@ -55,16 +62,10 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = [
-        "sku",
-        "product_name",
-        "variant_name",
-        "unit_price",
-        "currency",
-        "quantity",
-        "line_total",
-        "quantity_refunded",
-    ]
+    fields = money_fields(
+        OrderLine,
+        ["sku", "product_name", "variant_name", "unit_price", "quantity", "line_total", "quantity_refunded"],
+    )
     readonly_fields = fields
 
 
@@ -75,12 +76,18 @@ class OrderStatusChangeInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class OrderNoteInline(ReadOnlyInline):
+    model = OrderNote
+    verbose_name_plural = "Notes"
+    fields = ["created_at", "author", "body"]
+    readonly_fields = fields
+
+
 class RefundInline(ReadOnlyInline):
     model = Refund
     fields = [
         "id",
-        "amount",
-        "currency",
+        money_display("amount", "amount"),
         "status",
         "reason",
         "lines",
@@ -98,8 +105,10 @@ class ShipOrderForm(forms.Form):
 
 
 class RefundForm(forms.Form):
-    """Full refund (leave amount and quantities empty), by amount, or by line quantities."""
+    """By amount, by line quantities, or everything still refundable (only when ticked: an empty
+    form refunds nothing)."""
 
+    refund_everything = forms.BooleanField(required=False, label="Refund everything still refundable")
     amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), decimal_places=4, max_digits=14)
     restock = forms.BooleanField(required=False, help_text="Put refunded lines back in stock (not for an amount).")
     reason = forms.CharField(max_length=200, required=False)
@@ -121,30 +130,82 @@ class RefundForm(forms.Form):
         lines = {
             name.removeprefix("line_"): value for name, value in cleaned.items() if name.startswith("line_") and value
         }
-        if lines and cleaned.get("amount"):
+        amount = cleaned.get("amount")
+        if lines and amount:
             raise forms.ValidationError("Refund by amount or by lines, not both.")
+        if (lines or amount) and cleaned.get("refund_everything"):
+            raise forms.ValidationError("Refund everything, or an amount or lines, not both.")
+        if not (lines or amount or cleaned.get("refund_everything")) and not self.errors:
+            raise forms.ValidationError(
+                "Tick “Refund everything still refundable” to refund the whole order, or give an amount or quantities."
+            )
+        if amount and amount != amount.quantize(minor_unit(self.order.currency)):
+            self.add_error(
+                "amount", f"{self.order.currency} has no smaller unit than {minor_unit(self.order.currency)}."
+            )
         cleaned["lines"] = lines
         return cleaned
 
 
+def _order_fields() -> list[Any]:
+    # Every field, read-only, money in minor units; the customer and the address shown for people.
+    shown: list[Any] = []
+    for field in Order._meta.fields:
+        if field.name in {"payment_method_token", "customer_id"}:
+            continue
+        if field.name == "shipping_address":
+            shown.append("shipping_address_display")
+        elif field.name == "email":
+            shown += ["customer", "email"]
+        else:
+            shown += money_fields(Order, [field.name])
+    return shown
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "email", "status", "payment_status", "total", "currency", "created_at"]
+class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
+    list_display = ["number", "email", "status", "payment_status", money_display("total", "total"), "created_at"]
     list_filter = ["status", "payment_status", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=number", "email"]
     ordering = ["-created_at"]
     list_per_page = 50
-    inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline]
+    inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
+    change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
     actions = ["mark_shipped", "mark_delivered", "cancel_orders", "refund_order"]
-    readonly_fields = [field.name for field in Order._meta.fields if field.name != "payment_method_token"]
-    exclude = ["payment_method_token"]
+    fields = _order_fields()
+    readonly_fields = fields
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # A customer's orders, linked from the customer in users' admin (?customer_id=<uuid>).
+        return lookup == "customer_id" or super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Nothing on the order page is edited (the actions change orders, through the services):
+        # the page is read-only, without Save buttons that would only log "No fields changed".
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("orders.refund_order")
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("orders.cancel_order")
+
+    @admin.display(description="customer")
+    def customer(self, order: Order) -> str:
+        url = service_admin_url("users", f"users/customer/{order.customer_id}/change/")
+        return format_html('<a href="{}">{}</a>', url, order.customer_id)
+
+    @admin.display(description="shipping address")
+    def shipping_address_display(self, order: Order) -> str:
+        return address_display(order.shipping_address)
 
     def get_urls(self):
         return [
@@ -186,12 +247,12 @@ class OrderAdmin(admin.ModelAdmin):
         for order in queryset:
             self._run(request, order, "marked delivered", order_mark_delivered)
 
-    @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["change"])
+    @admin.action(description="Cancel selected orders (refunds any captured payment)", permissions=["cancel"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             self._run(request, order, "cancelled", order_cancel, reason="staff_cancelled")
 
-    @admin.action(description="Refund the selected order…", permissions=["change"])
+    @admin.action(description="Refund the selected order…", permissions=["refund"])
     def refund_order(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one order to refund.", messages.WARNING)
@@ -206,13 +267,18 @@ class OrderAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"{order.number}: {done}.", messages.SUCCESS)
 
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> HttpResponse:
+        context["may_refund"] = self.has_refund_permission(request)
+        context["may_note"] = request.user.has_perm("orders.add_ordernote")
+        return super().render_change_form(request, context, *args, **kwargs)
+
     # --- Refund form -----------------------------------------------------------------------------
 
     def refund_view(self, request: HttpRequest, order_id) -> HttpResponse:
         order = get_object_or_404(Order, pk=order_id)
-        if not self.has_change_permission(request, order):
+        if not self.has_refund_permission(request):
             raise PermissionDenied
-        form = RefundForm(request.POST or None, order=order)
+        form = RefundForm(request.POST if request.method == "POST" else None, order=order)
         if request.method == "POST" and form.is_valid():
             try:
                 refund = order_refund_request(
@@ -227,7 +293,9 @@ class OrderAdmin(admin.ModelAdmin):
                 form.add_error(None, str(error.detail))
             else:
                 self.message_user(
-                    request, f"{order.number}: refund of {refund.amount} {refund.currency} requested.", messages.SUCCESS
+                    request,
+                    f"{order.number}: refund of {money_format(refund.amount, refund.currency)} requested.",
+                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         return TemplateResponse(
@@ -239,7 +307,10 @@ class OrderAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "original": order,
                 "form": form,
-                "refundable": order_refundable_amount(order=order),
+                "total": money_format(order.total, order.currency),
+                "captured": money_format(order.amount_captured, order.currency),
+                "refunded": money_format(order.amount_refunded, order.currency),
+                "refundable": money_format(order_refundable_amount(order=order), order.currency),
             },
         )
 
@@ -300,7 +371,7 @@ class TaxRateAdmin(admin.ModelAdmin):
 
 class VoucherUseInline(ReadOnlyInline):
     model = VoucherUse
-    fields = ["order", "customer_id", "discount", "currency", "used_at", "released_at"]
+    fields = ["order", "customer_id", money_display("discount", "discount"), "used_at", "released_at"]
     readonly_fields = fields
 
 

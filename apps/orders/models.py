@@ -158,6 +158,10 @@ class Order(models.Model):
                 fields=["customer_id", "idempotency_key"], name="orders_order_idempotency_key_unique"
             ),
         ]
+        permissions = [
+            ("refund_order", "Can refund orders"),
+            ("cancel_order", "Can cancel orders"),
+        ]
         indexes = [
             models.Index(fields=["customer_id", "-created_at"], name="orders_order_customer_recent"),
             models.Index(fields=["status", "status_changed_at"], name="orders_order_status_age"),
@@ -221,6 +225,23 @@ class OrderStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class OrderNote(models.Model):
+    """A note staff keep on an order (a call with the shopper, a courier's answer): who and when.
+    Notes are only added, never edited, so the order's story stays as it was told."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(max_length=2000)
+    # The staff username, not a relation: staff accounts live in another table (or database).
+    author = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"
 
 
 class Refund(models.Model):

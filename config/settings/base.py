@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.core.adminsite.staff_handoff_links",
             ],
         },
     },
@@ -181,7 +182,20 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-ADMIN_URL = "admin/" if ALL_IN_ONE else f"admin/{SERVICE}/"
+ADMIN_URL = "admin/" if ALL_IN_ONE else SERVICES[SERVICE].admin_prefix
+# Split shape: every service's admin is on one host, each with its own staff sessions. Cookies per
+# service (name and path) let staff work in several admins at once; with one shared "sessionid",
+# opening one admin dropped (and cleared) the session of another. The API is stateless (JWT), so
+# only the admin uses these cookies.
+# Signing in once (apps/core/staff_handoff.py): users' admin signs a hand-off, valid this many
+# seconds and once, that another admin redeems. The key must be the same in every service; empty
+# means SECRET_KEY (then the services must share it).
+STAFF_HANDOFF_KEY = env_str("STAFF_HANDOFF_KEY", "")
+STAFF_HANDOFF_MAX_AGE = env_int("STAFF_HANDOFF_MAX_AGE", 60)
+if not ALL_IN_ONE:
+    SESSION_COOKIE_NAME = f"{SERVICE}_sessionid"
+    CSRF_COOKIE_NAME = f"{SERVICE}_csrftoken"
+    SESSION_COOKIE_PATH = CSRF_COOKIE_PATH = f"/{ADMIN_URL}"
 STATIC_URL = "/static/" if ALL_IN_ONE else f"/static/{SERVICE}/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media/"

@@ -26,6 +26,7 @@ def product(*, category: Category | None = None, **fields: Any) -> Product:
         "description": "A fine thing.",
         "brand": "Acme",
         "category": category,
+        "active": True,
         **fields,
     }
     return Product.objects.create(**values)

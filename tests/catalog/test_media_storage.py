@@ -53,3 +53,18 @@ def test_media_storage_s3_falls_back_to_the_shared_aws_endpoint():
     )
 
     assert storage["OPTIONS"]["endpoint_url"] == "http://127.0.0.1:5998"
+
+
+def test_images_behind_a_public_domain_get_stable_unsigned_urls():
+    storage = _default_storage(
+        SERVICE="catalog", AWS_STORAGE_BUCKET_NAME="shop-media", AWS_S3_CUSTOM_DOMAIN="media.shop.example"
+    )
+
+    assert storage["OPTIONS"]["custom_domain"] == "media.shop.example"
+    assert storage["OPTIONS"]["querystring_auth"] is False
+
+
+def test_images_without_a_public_domain_stay_signed():
+    storage = _default_storage(SERVICE="catalog", AWS_STORAGE_BUCKET_NAME="shop-media")
+
+    assert storage["OPTIONS"]["querystring_auth"] is True

@@ -119,10 +119,14 @@ class VariantOutputSerializer(serializers.Serializer):
 
 class ImageOutputSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
     alt_text = serializers.CharField()
 
     def get_url(self, image) -> str:
         return image.image.url
+
+    def get_thumbnail_url(self, image) -> str | None:
+        return image.thumbnail.url if image.thumbnail else None
 
 
 class ProductDetailOutputSerializer(serializers.Serializer):

@@ -5,11 +5,12 @@ the transport is down at commit time."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
 from django.db import connections
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 
 from apps.core.context import current_trace_id
@@ -30,27 +31,72 @@ class OutboxUsageError(RuntimeError):
 
 def publish(*, producer: str, event_type: str, payload: Any, version: int = 1) -> Envelope:
     """Record `event_type` from `producer` in its outbox, inside the caller's transaction."""
-    if event_type not in publishes(producer):
-        raise OutboxUsageError(f"{producer} publishes {event_type!r} but its contract's PUBLISHES does not list it.")
+    return publish_many(producer=producer, events=[(event_type, payload)], version=version)[0]
+
+
+def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int = 1) -> list[Envelope]:
+    """Record several (event type, payload) from `producer` in its outbox with one INSERT, in
+    this order, inside the caller's transaction (a bulk change publishing thousands of events)."""
+    if not events:
+        return []
+    for event_type, _ in events:
+        if event_type not in publishes(producer):
+            raise OutboxUsageError(
+                f"{producer} publishes {event_type!r} but its contract's PUBLISHES does not list it."
+            )
     if not connections[db_alias(producer)].in_atomic_block:
         raise OutboxUsageError("publish() must run inside the transaction that makes the change.")
-    envelope = Envelope(
-        type=event_type,
-        producer=producer,
-        payload=to_jsonable(payload),
-        trace_id=current_trace_id(),
-        version=version,
+    trace_id = current_trace_id()
+    # The relay sends by occurred_at: a microsecond apart, so the batch keeps its order.
+    now = timezone.now()
+    envelopes = [
+        Envelope(
+            type=event_type,
+            producer=producer,
+            payload=to_jsonable(payload),
+            trace_id=trace_id,
+            version=version,
+            occurred_at=now + timedelta(microseconds=index),
+        )
+        for index, (event_type, payload) in enumerate(events)
+    ]
+    outbox = apps.get_model(producer, "OutboxEvent")
+    outbox.objects.bulk_create(
+        [
+            outbox(
+                id=envelope.id,
+                event_type=envelope.type,
+                version=envelope.version,
+                payload=envelope.payload,
+                trace_id=envelope.trace_id,
+                occurred_at=envelope.occurred_at,
+            )
+            for envelope in envelopes
+        ],
+        batch_size=1000,
     )
-    apps.get_model(producer, "OutboxEvent").objects.create(
-        id=envelope.id,
-        event_type=envelope.type,
-        version=envelope.version,
-        payload=envelope.payload,
-        trace_id=envelope.trace_id,
-        occurred_at=envelope.occurred_at,
-    )
-    on_commit(producer, lambda: relay_after_commit(producer))
-    return envelope
+    _relay_once_after_commit(producer)
+    return envelopes
+
+
+class _RelayPass:
+    """The after-commit relay of one producer's transaction: one pass sends all its events."""
+
+    def __init__(self, producer: str) -> None:
+        self.producer = producer
+
+    def __call__(self) -> None:
+        relay_after_commit(self.producer)
+
+
+def _relay_once_after_commit(producer: str) -> None:
+    # One pass per transaction, not one per event: a bulk change publishing thousands of events
+    # would otherwise run thousands of relay passes after commit, each re-reading the outbox.
+    # A savepoint rolled back drops the callback with it, so the next publish registers it again.
+    connection = connections[db_alias(producer)]
+    pending = (callback for _, callback, _ in connection.run_on_commit)
+    if not any(isinstance(callback, _RelayPass) and callback.producer == producer for callback in pending):
+        on_commit(producer, _RelayPass(producer))
 
 
 def relay_after_commit(producer: str) -> None:
@@ -83,10 +129,10 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
             )
             if not rows:
                 return sent
-            for row in rows:
-                if not _send(row, transport):
-                    return sent  # keep order: stop here, the sweep resumes from this row
-                sent += 1
+            done = _send_in_order(outbox, rows, transport)
+            sent += done
+            if done < len(rows):
+                return sent  # keep order: stop here, the sweep resumes from this row
         if len(rows) < batch_size:
             return sent
 
@@ -100,25 +146,33 @@ def _relay_unclaimed(outbox: type[Model], transport: Transport, *, batch_size: i
         rows = list(outbox.objects.filter(sent_at__isnull=True).order_by("occurred_at")[:batch_size])
         if not rows:
             return sent
+        # Row by row: the handlers this send runs may relay again, and must find it marked sent.
         for row in rows:
-            if not _send(row, transport):
+            if _send_in_order(outbox, [row], transport) == 0:
                 return sent
             sent += 1
         if len(rows) < batch_size:
             return sent
 
 
-def _send(row: Model, transport: Transport) -> bool:
-    """Send one outbox row and record the attempt on it; False when the transport failed."""
+def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport) -> int:
+    """Send rows in order until one fails; returns how many were sent. The sent ones are marked
+    with one UPDATE per batch (not one per row); a failure is recorded on its row."""
+    sent: list[Any] = []
     try:
-        transport.send(row.to_envelope())
-    except Exception as error:
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        row.save(update_fields=["attempts", "last_error"])
-        logger.warning("outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error)
-        return False
-    row.sent_at = timezone.now()
-    row.attempts += 1
-    row.save(update_fields=["sent_at", "attempts"])
-    return True
+        for row in rows:
+            try:
+                transport.send(row.to_envelope())
+            except Exception as error:
+                row.attempts += 1
+                row.last_error = f"{type(error).__name__}: {error}"[:2000]
+                row.save(update_fields=["attempts", "last_error"])
+                logger.warning(
+                    "outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error
+                )
+                break
+            sent.append(row.pk)
+    finally:
+        if sent:
+            outbox.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
+    return len(sent)

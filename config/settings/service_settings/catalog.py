@@ -11,6 +11,10 @@ if MEDIA_STORAGE not in {"s3", "local"}:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"MEDIA_STORAGE must be 's3' or 'local', not {MEDIA_STORAGE!r}.")
+# The public address of product images: a CDN (CloudFront) in front of the media bucket, or the
+# bucket's own public host. With it, image URLs are stable and unsigned (shoppers' pages and
+# caches keep them); without it they are signed and expire after AWS_QUERYSTRING_EXPIRE seconds.
+MEDIA_PUBLIC_DOMAIN = env_str("AWS_S3_CUSTOM_DOMAIN", "") or None
 if MEDIA_STORAGE == "s3":
     # base.py star-imports this module after it defines STORAGES, so this replaces base's value;
     # static files keep base's backend (production.py swaps in the manifest storage after this).
@@ -23,11 +27,9 @@ if MEDIA_STORAGE == "s3":
                 "region_name": env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1")),
                 "location": "catalog/",
                 "file_overwrite": False,
-                # Private bucket by default: image URLs are short-lived signed URLs unless a CDN
-                # domain (CloudFront in front of the bucket) serves them.
-                "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
+                "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", MEDIA_PUBLIC_DOMAIN is None),
                 "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600),
-                "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN", "") or None,
+                "custom_domain": MEDIA_PUBLIC_DOMAIN,
             },
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -51,3 +53,14 @@ CATALOG_MAX_VARIANT_LOOKUP = env_int("CATALOG_MAX_VARIANT_LOOKUP", 100)
 # files that decode to gigabytes); every upload is re-encoded, which drops EXIF and other metadata.
 CATALOG_IMAGE_MAX_BYTES = env_int("CATALOG_IMAGE_MAX_BYTES", 10 * 1024 * 1024)
 CATALOG_IMAGE_MAX_PIXELS = env_int("CATALOG_IMAGE_MAX_PIXELS", 40_000_000)
+
+# Bulk (un)publishing from the admin: up to this many products change within the request; more
+# run in the background (a Celery task on catalog's queue) in chunks of CATALOG_BULK_CHUNK_SIZE,
+# one transaction and one relay pass each, with their progress on the admin's "Bulk jobs" page.
+CATALOG_BULK_INLINE_LIMIT = env_int("CATALOG_BULK_INLINE_LIMIT", 200)
+CATALOG_BULK_CHUNK_SIZE = env_int("CATALOG_BULK_CHUNK_SIZE", 200)
+# The admin's low-stock list (Stock, filter "stock level"): active variants with at most this many available.
+CATALOG_LOW_STOCK_THRESHOLD = env_int("CATALOG_LOW_STOCK_THRESHOLD", 5)
+# The admin's catalog import (upload, dry-run preview, confirm): largest file; bigger ones go
+# through manage.py import_catalog.
+CATALOG_IMPORT_MAX_BYTES = env_int("CATALOG_IMPORT_MAX_BYTES", 5 * 1024 * 1024)

@@ -78,8 +78,9 @@ def test_admin_upload_goes_to_s3_under_the_catalog_prefix(s3_storage, api_client
     response = client.post(f"/admin/catalog/product/{product.pk}/change/", data)
 
     assert response.status_code == 302, response.content.decode()[:2000]
-    name = ProductImage.objects.get().image.name
+    stored = ProductImage.objects.get()
+    name = stored.image.name
     keys = [item["Key"] for item in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert keys == [f"catalog/{name}"]
+    assert sorted(keys) == sorted([f"catalog/{name}", f"catalog/{stored.thumbnail.name}"])
     url = api_client.get("/api/v1/catalog/products/tee/").json()["images"][0]["url"]
     assert BUCKET in url and f"catalog/{name}" in url

@@ -162,3 +162,30 @@ def test_a_code_that_is_not_an_iso_4217_currency_is_refused(tmp_path, currency):
 
     assert "row 2: currency: Use an ISO 4217 currency code" in err.getvalue()
     assert not Product.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("sale,Sale,Acme,,SALE-1,One,10.00,EUR,,1\n", None),
+        ("mixed,Mixed,Acme,,MIX-1,One,10.00,EUR,,1\nmixed,Mixed,Acme,,MIX-2,Two,10.00,USD,,1\n", "one currency"),
+    ],
+)
+def test_the_admin_product_rules_hold_in_the_import(tmp_path, rows, message):
+    # Given a compare-at price below the price (first case) or two currencies in one product
+    path = tmp_path / "catalog.csv"
+    if message is None:
+        path.write_text(
+            "product_slug,product_name,brand,category,sku,variant_name,price,currency,options,stock,compare_at_price\n"
+            + rows.replace("\n", ",8.00\n")
+        )
+        message = "must not be below the price"
+    else:
+        path.write_text(HEADER + rows)
+    err = StringIO()
+
+    # When it is imported, then nothing is, with the rule's message
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_catalog", str(path), stdout=StringIO(), stderr=err)
+    assert message in err.getvalue()
+    assert not Product.objects.exists()

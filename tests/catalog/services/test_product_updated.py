@@ -22,8 +22,8 @@ def test_deactivating_products_publishes_each_variant_once():
     factories.variant(product=product, sku="TEE-M", price="19.90", name="M")
     factories.variant(product=product, sku="TEE-L", price="21.90", name="L")
 
-    assert products.products_set_active(product_ids=[product.pk], active=False) == 1
-    assert products.products_set_active(product_ids=[product.pk], active=False) == 0
+    assert products.products_set_active(product_ids=[product.pk], active=False) == [product.pk]
+    assert products.products_set_active(product_ids=[product.pk], active=False) == []
 
     assert Product.objects.get().active is False
     assert events("product.updated") == [

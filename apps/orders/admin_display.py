@@ -1,0 +1,49 @@
+"""How the orders admin shows values to staff: money in its currency's minor units, a shipping
+address as lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+
+from apps.core.currencies import money_format
+from apps.orders.models import MONEY
+
+
+def _is_money(field: Any) -> bool:
+    return field.get_internal_type() == "DecimalField" and field.decimal_places == MONEY["decimal_places"]
+
+
+def money_display(name: str, label: str) -> Callable[[Any], str]:
+    """A read-only column showing the money field `name` in its row's currency's minor units."""
+
+    def display(obj: Any) -> str:
+        return money_format(getattr(obj, name), obj.currency)
+
+    display.__name__ = f"{name}_display"
+    display.short_description = label  # type: ignore[attr-defined]
+    return display
+
+
+def money_fields(model: type, names: list[str]) -> list[Any]:
+    """`names` with every money field among them replaced by its minor-units display."""
+    shown = []
+    for name in names:
+        field = model._meta.get_field(name)
+        shown.append(money_display(name, str(field.verbose_name)) if _is_money(field) else name)
+    return shown
+
+
+ADDRESS_PARTS = ("full_name", "company", "line1", "line2", "postal_code", "city", "region", "country", "phone")
+
+
+def address_display(address: Any) -> str:
+    """A shipping address snapshot as lines, in the order a label prints them."""
+    if not isinstance(address, dict):
+        return "-"
+    parts = [str(address[key]) for key in ADDRESS_PARTS if address.get(key)]
+    parts += [f"{key}: {value}" for key, value in address.items() if key not in ADDRESS_PARTS and value]
+    return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) or "-"
