@@ -380,6 +380,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A task this worker does not know (a newer release's) or cannot read goes back to its queue for
+# the retry backoff, never deleted: after EVENTS_MAX_RECEIVES receives SQS moves it to the DLQ.
+CELERY_WORKER_CONSUMER = "apps.core.worker:Consumer"
 # The longest task (a provider call with retries, a bulk send) finishes well inside this; a
 # retry countdown must stay shorter than it, or SQS redelivers the message while it waits.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
