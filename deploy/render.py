@@ -232,19 +232,40 @@ def ec2_environment() -> dict:
     return {"Environment": {"Fn::Join": ["\n", lines]}}
 
 
-def container_secrets() -> list[Any]:
+def database_secrets(role: str) -> list[dict]:
+    """The database credentials a role gets: migrate the owner's (the RDS master secret) plus the
+    application role's first password (deploy/migrate.py creates that role when missing); every
+    other role the application role's secret, which Secrets Manager rotates (alternating users)."""
+    if role == "migrate":
+        return [
+            {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
+            {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
+            {"Name": "DATABASE_APP_PASSWORD", "ValueFrom": sub("${AppDatabaseSecret}:password::")},
+        ]
+    return [
+        {"Name": "DATABASE_USER", "ValueFrom": sub("${AppDatabaseSecret}:username::")},
+        {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${AppDatabaseSecret}:password::")},
+    ]
+
+
+def container_secrets(role: str = "web") -> list[Any]:
     # ValueFrom is always a secret's ARN: ECS reads anything else as an SSM parameter name.
     # Ref of an AWS::SecretsManager::Secret is its ARN; the shared secrets come as ARN parameters.
     return [
         {"Name": "DJANGO_SECRET_KEY", "ValueFrom": ref("AppSecret")},
-        {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
-        {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
+        *database_secrets(role),
         {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretArn")},
     ] + [
         only_for(service, {"Name": name, "ValueFrom": value})
         for service, secrets in SERVICE_SECRETS.items()
         for name, value in secrets.items()
     ]
+
+
+def _role_environment(role: str) -> list[dict]:
+    if role != "migrate":
+        return []
+    return [{"Name": "DATABASE_APP_ROLE", "Value": sub("shopstack_${ServiceName}_app")}]
 
 
 def container(role: str) -> dict:
@@ -262,8 +283,8 @@ def container(role: str) -> dict:
                 "awslogs-stream-prefix": role,
             },
         },
-        "Environment": container_environment(),
-        "Secrets": container_secrets(),
+        "Environment": container_environment() + _role_environment(role),
+        "Secrets": container_secrets(role),
     }
 
 

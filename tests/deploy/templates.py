@@ -251,14 +251,25 @@ def wildcard_statements(template: dict) -> list[str]:
     return problems
 
 
-# What a service's roles may name as a resource: its own queue and secrets, its log group, its own
+# What a service's roles may name as a resource: its own queue, secrets and ECS services, its log group, its own
 # prefix of the media bucket, and the shared things every service uses (events topic, the platform
 # key, the image repository, the JWT key secrets).
-_OWN_RESOURCES = {"Queue", "DeadLetterQueue", "AppSecret", "DatabaseSecret", "LogGroup"}
+_OWN_RESOURCES = {
+    "Queue",
+    "DeadLetterQueue",
+    "AppSecret",
+    "DatabaseSecret",
+    "AppDatabaseSecret",
+    "LogGroup",
+    # The scheduled credential refresh redeploys the stack's own ECS services.
+    "WebService",
+    "WorkerService",
+    "SchedulerService",
+}
 # Exports by stack parameter: the platform's shared ones, and the service stack's own (EC2 variant).
 _ALLOWED_EXPORTS = {
     "PlatformStackName": {"EventsTopicArn", "KeyArn", "RepositoryArn"},
-    "ServiceStackName": {"DatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
+    "ServiceStackName": {"AppDatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
 }
 # Parameters naming one resource made outside the stacks: the shared secrets (by full ARN; each
 # parameter's AllowedPattern only admits a secret ARN, checked in test_secrets.py) and the SES
