@@ -164,6 +164,8 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
         "CELERY_BROKER_URL": "sqs://",
         "CELERY_VISIBILITY_TIMEOUT": ref("VisibilityTimeout"),
         "EVENTS_MAX_RECEIVES": ref("MaxReceiveCount"),
+        # The outbox sweep's OutboxOldestUnsentAge as embedded-metric log lines (OutboxStuckAlarm).
+        "METRICS_EMBEDDED": "true",
         # deploy/entrypoint.py assembles DATABASE_URL from these and the injected credentials.
         "DATABASE_HOST": _database_endpoint("Address", variant),
         "DATABASE_PORT": _database_endpoint("Port", variant),

@@ -399,6 +399,9 @@ EVENTS_RETRY_BACKOFF = dict(
 EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
 AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+# Application metrics as CloudWatch embedded-metric lines on stdout (apps/core/metrics.py): the
+# sweep's OutboxOldestUnsentAge. The deployment templates turn it on.
+METRICS_EMBEDDED = env_bool("METRICS_EMBEDDED", False)
 # Retention of event rows (apps/core/events/retention.py), pruned every EVENTS_PRUNE_SECONDS:
 # sent outbox rows (replay_events can resend them until then), and inbox rows, which must outlive
 # every redelivery (a DLQ keeps a message 14 days) and every replay (system check core.E003).
