@@ -276,7 +276,12 @@ def container(role: str) -> dict:
         "Essential": True,
         "ReadonlyRootFilesystem": True,
         "LinuxParameters": {"InitProcessEnabled": True},
-        "MountPoints": [{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": False}],  # noqa: S108
+        "MountPoints": [
+            {"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": False},  # noqa: S108
+            # ECS Exec's agent writes here; with a read-only root filesystem it needs volumes.
+            {"ContainerPath": "/var/lib/amazon", "SourceVolume": "ssm-agent-state", "ReadOnly": False},
+            {"ContainerPath": "/var/log/amazon", "SourceVolume": "ssm-agent-logs", "ReadOnly": False},
+        ],
         "LogConfiguration": {
             "LogDriver": "awslogs",
             "Options": {

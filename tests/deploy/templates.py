@@ -288,6 +288,11 @@ _STAR_RESOURCE_EXCEPTIONS = {
     # codes) names no ARN, so "*" is the only resource IAM accepts; the statement exists only in
     # those two stacks, and in notifications' its Deny SmsOnlyNoTopics keeps it off every topic.
     ("sns:Publish", "SmsToPhoneNumbers"): "SMS to phone numbers has no resource ARN",
+    # ECS Exec (EnableExec): Session Manager's channels have no resource-level permissions.
+    **{
+        (f"ssmmessages:{action}", "EcsExec"): "ssmmessages has no resource-level permissions"
+        for action in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")
+    },
 }
 _ALLOWED_SUBS = (
     re.compile(r"^\$\{LogGroup\.Arn\}:\*$"),
@@ -333,12 +338,15 @@ def _resource_is_own(resource: Any, statement: dict) -> bool:
                     return False
             return any(pattern.search(text) for pattern in _ALLOWED_SUBS)
         return False
-    # A literal "*" only where the action has no resource-level permissions (listed above).
+    # A literal "*" only where every action has no resource-level permissions (listed above).
     actions = _branches(statement.get("Action"))
     return (
         resource == "*"
-        and len(actions) == 1
-        and any((actions[0], sid) in _STAR_RESOURCE_EXCEPTIONS for sid in (None, statement.get("Sid")))
+        and len(actions) >= 1
+        and all(
+            any((action, sid) in _STAR_RESOURCE_EXCEPTIONS for sid in (None, statement.get("Sid")))
+            for action in actions
+        )
     )
 
 
