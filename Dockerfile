@@ -10,12 +10,18 @@ ARG PYTHON_IMAGE=public.ecr.aws/docker/library/python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# Debian packages pinned to bookworm's versions (bookworm-security's, where it has one). A Debian
+# security update removes the old version from the mirror: bump the pin then (apt-cache policy).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential libcurl4-openssl-dev libssl-dev \
+    && apt-get install -y --no-install-recommends \
+        build-essential=12.9 \
+        libcurl4-openssl-dev=7.88.1-10+deb12u15 \
+        libssl-dev=3.0.22-1~deb12u2 \
     && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
-COPY requirements.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+# Every package pinned and hashed (deploy/image_requirements.py): pip refuses any other file.
+COPY deploy/requirements-image.txt /tmp/requirements-image.txt
+RUN /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements-image.txt
 
 # --- final: the runtime only, no compilers, running as an unprivileged user ---------------------
 FROM ${PYTHON_IMAGE}
@@ -28,7 +34,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 # libcurl: the runtime library of pycurl (kombu's SQS transport); no build tools in this stage.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcurl4 \
+    && apt-get install -y --no-install-recommends libcurl4=7.88.1-10+deb12u15 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app

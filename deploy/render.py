@@ -178,6 +178,8 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
         "CELERY_BROKER_URL": "sqs://",
         "CELERY_VISIBILITY_TIMEOUT": ref("VisibilityTimeout"),
         "EVENTS_MAX_RECEIVES": ref("MaxReceiveCount"),
+        # The outbox sweep's OutboxOldestUnsentAge as embedded-metric log lines (OutboxStuckAlarm).
+        "METRICS_EMBEDDED": "true",
         # deploy/entrypoint.py assembles DATABASE_URL from these and the injected credentials.
         "DATABASE_HOST": _database_endpoint("Address", variant),
         "DATABASE_PORT": _database_endpoint("Port", variant),
@@ -246,14 +248,29 @@ def ec2_environment() -> dict:
     return {"Environment": {"Fn::Join": ["\n", lines]}}
 
 
-def container_secrets() -> list[Any]:
+def database_secrets(role: str) -> list[dict]:
+    """The database credentials a role gets: migrate the owner's (the RDS master secret) plus the
+    application role's first password (deploy/migrate.py creates that role when missing); every
+    other role the application role's secret, which Secrets Manager rotates (alternating users)."""
+    if role == "migrate":
+        return [
+            {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
+            {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
+            {"Name": "DATABASE_APP_PASSWORD", "ValueFrom": sub("${AppDatabaseSecret}:password::")},
+        ]
+    return [
+        {"Name": "DATABASE_USER", "ValueFrom": sub("${AppDatabaseSecret}:username::")},
+        {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${AppDatabaseSecret}:password::")},
+    ]
+
+
+def container_secrets(role: str = "web") -> list[Any]:
     # ValueFrom is always a secret's ARN: ECS reads anything else as an SSM parameter name.
     # Ref of an AWS::SecretsManager::Secret is its ARN; the shared secrets come as ARN parameters.
     return (
         [
             {"Name": "DJANGO_SECRET_KEY", "ValueFrom": ref("AppSecret")},
-            {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
-            {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
+            *database_secrets(role),
             {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretArn")},
         ]
         + [
@@ -269,13 +286,24 @@ def container_secrets() -> list[Any]:
     )
 
 
+def _role_environment(role: str) -> list[dict]:
+    if role != "migrate":
+        return []
+    return [{"Name": "DATABASE_APP_ROLE", "Value": sub("shopstack_${ServiceName}_app")}]
+
+
 def container(role: str) -> dict:
     return {
         "Image": sub("${Repository}:${ImageTag}", {"Repository": platform_import("RepositoryUri")}),
         "Essential": True,
         "ReadonlyRootFilesystem": True,
         "LinuxParameters": {"InitProcessEnabled": True},
-        "MountPoints": [{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": False}],  # noqa: S108
+        "MountPoints": [
+            {"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": False},  # noqa: S108
+            # ECS Exec's agent writes here; with a read-only root filesystem it needs volumes.
+            {"ContainerPath": "/var/lib/amazon", "SourceVolume": "ssm-agent-state", "ReadOnly": False},
+            {"ContainerPath": "/var/log/amazon", "SourceVolume": "ssm-agent-logs", "ReadOnly": False},
+        ],
         "LogConfiguration": {
             "LogDriver": "awslogs",
             "Options": {
@@ -284,8 +312,8 @@ def container(role: str) -> dict:
                 "awslogs-stream-prefix": role,
             },
         },
-        "Environment": container_environment(),
-        "Secrets": container_secrets(),
+        "Environment": container_environment() + _role_environment(role),
+        "Secrets": container_secrets(role),
     }
 
 

@@ -12,9 +12,10 @@ from django.conf import settings
 
 from apps.core.context import new_id, request_id_var, trace_id_var
 from apps.core.db import on_commit
-from apps.core.events.outbox import relay_pending
+from apps.core.events.outbox import outbox_oldest_unsent_age, relay_pending
 from apps.core.events.retention import events_prune
 from apps.core.events.tasks import handle_event  # noqa: F401  (so workers register it)
+from apps.core.metrics import metric_emit
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,22 @@ def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
 
 @shared_task(name="apps.core.relay_outbox", acks_late=True, ignore_result=True)
 def relay_outbox() -> int:
-    """The periodic sweep: sends whatever the after-commit relay could not (broker down, crash)."""
-    return sum(relay_pending(service) for service in settings.ACTIVE_SERVICES)
+    """The periodic sweep: sends whatever the after-commit relay could not (broker down, crash),
+    then reports how long the oldest event still unsent has waited (the outbox age alarm)."""
+    sent = sum(relay_pending(service) for service in settings.ACTIVE_SERVICES)
+    for service in settings.ACTIVE_SERVICES:
+        outbox_age_report(service=service)
+    return sent
+
+
+def outbox_age_report(*, service: str) -> None:
+    metric_emit(
+        name="OutboxOldestUnsentAge",
+        value=round(outbox_oldest_unsent_age(service), 3),
+        unit="Seconds",
+        # The stack's resource prefix keeps two environments in one account apart.
+        dimensions={"Service": settings.AWS_RESOURCE_PREFIX + service},
+    )
 
 
 @shared_task(name="apps.core.prune_events", acks_late=True, ignore_result=True)

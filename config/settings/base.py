@@ -394,6 +394,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A task this worker does not know (a newer release's) or cannot read goes back to its queue for
+# the retry backoff, never deleted: after EVENTS_MAX_RECEIVES receives SQS moves it to the DLQ.
+CELERY_WORKER_CONSUMER = "apps.core.worker:Consumer"
 # The longest task (a provider call with retries, a bulk send) finishes well inside this; a
 # retry countdown must stay shorter than it, or SQS redelivers the message while it waits.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
@@ -410,6 +413,9 @@ EVENTS_RETRY_BACKOFF = dict(
 EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
 AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+# Application metrics as CloudWatch embedded-metric lines on stdout (apps/core/metrics.py): the
+# sweep's OutboxOldestUnsentAge. The deployment templates turn it on.
+METRICS_EMBEDDED = env_bool("METRICS_EMBEDDED", False)
 # Retention of event rows (apps/core/events/retention.py), pruned every EVENTS_PRUNE_SECONDS:
 # sent outbox rows (replay_events can resend them until then), and inbox rows, which must outlive
 # every redelivery (a DLQ keeps a message 14 days) and every replay (system check core.E003).

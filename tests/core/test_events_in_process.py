@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from apps.core.context import bound
 from apps.core.db import atomic
 from apps.core.events import publish
-from apps.core.events.handlers import UndeclaredEventError, deliver, event_handler
+from apps.core.events.envelope import Envelope
+from apps.core.events.handlers import UndeclaredEventError, UnsupportedEventVersionError, deliver, event_handler
 from apps.core.events.outbox import OutboxUsageError, relay_pending
 from apps.users.models import OutboxEvent as UsersOutbox
 
@@ -74,6 +75,17 @@ def test_a_failing_delivery_stays_in_the_outbox_and_the_sweep_sends_it_later():
     UsersOutbox.objects.filter(id=poison.id).update(payload=_staff("gina"))  # the bug is fixed
     assert relay_pending("users") == 1
     assert get_user_model().objects.filter(username="gina").exists()
+
+
+def test_an_event_version_the_handler_does_not_read_is_refused_with_no_effect():
+    # Given staff.changed in version 2 (a newer producer); catalog's handler reads version 1
+    envelope = Envelope(type="staff.changed", producer="users", version=2, trace_id="t", payload=_staff("ivy"))
+
+    # Then the delivery fails (the message goes back to the queue) and nothing was applied
+    with pytest.raises(UnsupportedEventVersionError, match="not 2"):
+        deliver("catalog", envelope)
+    assert _inbox_count("catalog", envelope.id) == 0
+    assert not get_user_model().objects.filter(username="ivy").exists()
 
 
 def test_publish_outside_a_transaction_is_refused():

@@ -251,14 +251,25 @@ def wildcard_statements(template: dict) -> list[str]:
     return problems
 
 
-# What a service's roles may name as a resource: its own queue and secrets, its log group, its own
+# What a service's roles may name as a resource: its own queue, secrets and ECS services, its log group, its own
 # prefix of the media bucket, and the shared things every service uses (events topic, the platform
 # key, the image repository, the JWT key secrets).
-_OWN_RESOURCES = {"Queue", "DeadLetterQueue", "AppSecret", "DatabaseSecret", "LogGroup"}
+_OWN_RESOURCES = {
+    "Queue",
+    "DeadLetterQueue",
+    "AppSecret",
+    "DatabaseSecret",
+    "AppDatabaseSecret",
+    "LogGroup",
+    # The scheduled credential refresh redeploys the stack's own ECS services.
+    "WebService",
+    "WorkerService",
+    "SchedulerService",
+}
 # Exports by stack parameter: the platform's shared ones, and the service stack's own (EC2 variant).
 _ALLOWED_EXPORTS = {
     "PlatformStackName": {"EventsTopicArn", "KeyArn", "RepositoryArn"},
-    "ServiceStackName": {"DatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
+    "ServiceStackName": {"AppDatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
 }
 # Parameters naming one resource made outside the stacks: the shared secrets (by full ARN; each
 # parameter's AllowedPattern only admits a secret ARN, checked in test_secrets.py) and the SES
@@ -279,6 +290,11 @@ _STAR_RESOURCE_EXCEPTIONS = {
     # codes) names no ARN, so "*" is the only resource IAM accepts; the statement exists only in
     # those two stacks, and in notifications' its Deny SmsOnlyNoTopics keeps it off every topic.
     ("sns:Publish", "SmsToPhoneNumbers"): "SMS to phone numbers has no resource ARN",
+    # ECS Exec (EnableExec): Session Manager's channels have no resource-level permissions.
+    **{
+        (f"ssmmessages:{action}", "EcsExec"): "ssmmessages has no resource-level permissions"
+        for action in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")
+    },
 }
 _ALLOWED_SUBS = (
     re.compile(r"^\$\{LogGroup\.Arn\}:\*$"),
@@ -324,12 +340,15 @@ def _resource_is_own(resource: Any, statement: dict) -> bool:
                     return False
             return any(pattern.search(text) for pattern in _ALLOWED_SUBS)
         return False
-    # A literal "*" only where the action has no resource-level permissions (listed above).
+    # A literal "*" only where every action has no resource-level permissions (listed above).
     actions = _branches(statement.get("Action"))
     return (
         resource == "*"
-        and len(actions) == 1
-        and any((actions[0], sid) in _STAR_RESOURCE_EXCEPTIONS for sid in (None, statement.get("Sid")))
+        and len(actions) >= 1
+        and all(
+            any((action, sid) in _STAR_RESOURCE_EXCEPTIONS for sid in (None, statement.get("Sid")))
+            for action in actions
+        )
     )
 
 

@@ -80,7 +80,7 @@ def test_queues_and_secrets_outlive_the_stack(templates):
         *resources(service, "AWS::SecretsManager::Secret").items(),
         *resources(templates["platform"], "AWS::SQS::Queue").items(),
     ]
-    assert len(kept) == 6
+    assert len(kept) == 7
     for name, resource in kept:
         assert resource.get("DeletionPolicy") == "Retain" == resource.get("UpdateReplacePolicy"), name
 

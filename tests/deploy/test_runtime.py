@@ -230,7 +230,7 @@ def test_dockerfile_is_multi_stage_slim_non_root():
     dockerfile = (ROOT / "Dockerfile").read_text()
     builder, final = _stages(dockerfile)
     assert "AS builder" in builder.splitlines()[0]
-    assert "pip install" in builder and "requirements.txt" in builder
+    assert "pip install" in builder and "--require-hashes" in builder and "requirements-image.txt" in builder
     # The base from ECR Public, no Dockerfile frontend pulled from Docker Hub (issue #16, 8).
     assert re.search(r"ARG PYTHON_IMAGE=public\.ecr\.aws/docker/library/python:3\.11-slim", dockerfile)
     assert not re.search(r"^# *syntax=", dockerfile, re.MULTILINE | re.IGNORECASE)

@@ -4,7 +4,7 @@ handler's effect commit in one transaction, so a redelivered event has no second
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from django.apps import apps
 from django.db import IntegrityError
@@ -18,14 +18,20 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], None]
 _handlers: dict[tuple[str, str], Handler] = {}
+_versions: dict[tuple[str, str], frozenset[int]] = {}
 
 
 class UndeclaredEventError(LookupError):
     pass
 
 
-def event_handler(service: str, event_type: str) -> Callable[[Handler], Handler]:
-    """Register `service`'s handler for `event_type`; the type must be in its SUBSCRIBES."""
+class UnsupportedEventVersionError(LookupError):
+    """An event in a version this service's handler does not read (a newer producer's): the
+    delivery fails, so the message goes back to the queue and, after maxReceiveCount, to the DLQ."""
+
+
+def event_handler(service: str, event_type: str, *, versions: Collection[int] = (1,)) -> Callable[[Handler], Handler]:
+    """Register `service`'s handler for `event_type` in `versions`; the type must be in its SUBSCRIBES."""
 
     def register(function: Handler) -> Handler:
         if event_type not in subscribes(service):
@@ -33,6 +39,7 @@ def event_handler(service: str, event_type: str) -> Callable[[Handler], Handler]
                 f"{service} handles {event_type!r} but its contract's SUBSCRIBES does not list it."
             )
         _handlers[(service, event_type)] = function
+        _versions[(service, event_type)] = frozenset(versions)
         return function
 
     return register
@@ -50,6 +57,12 @@ def deliver(service: str, envelope: Envelope) -> bool:
     handler = _handlers.get((service, envelope.type))
     if handler is None:
         raise UndeclaredEventError(f"{service} has no handler for {envelope.type!r}.")
+    versions = _versions.get((service, envelope.type), frozenset({1}))
+    if envelope.version not in versions:
+        raise UnsupportedEventVersionError(
+            f"{service} reads {envelope.type!r} in versions {sorted(versions)}, not {envelope.version} "
+            f"(event {envelope.id})."
+        )
     inbox = apps.get_model(service, "InboxEvent")
     with bound(request_id=str(envelope.id), trace_id=envelope.trace_id):
         with atomic(service):

@@ -137,6 +137,18 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
             return sent
 
 
+def outbox_oldest_unsent_age(producer: str) -> float:
+    """Seconds the oldest unsent event of `producer` has waited; 0 when none waits."""
+    oldest = (
+        apps.get_model(producer, "OutboxEvent")
+        .objects.filter(sent_at__isnull=True)
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
+
+
 def _relay_unclaimed(outbox: type[Model], transport: Transport, *, batch_size: int) -> int:
     """Rows are read without a lock, so two relays may both send one: the consumer's inbox
     turns the second delivery into a no-op, and each consumer still sees the events in order
