@@ -6,7 +6,8 @@ the image installs for each (CPython 3.11, x86_64 glibc, as the tasks run), so t
     .venv/bin/python deploy/image_requirements.py     # after changing requirements.txt
 
 Run it on Linux x86_64 with Python 3.11 (the image's platform): pip picks the file the image's pip
-picks. It downloads from PyPI only (--isolated: no local wheel directories or extra indexes).
+picks. It downloads through pip's own configuration (the package index this machine is set up
+with), and the hashes it records are the files' own, so any index serving another file is refused.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _file_pin(path: Path) -> str:
 def main() -> int:
     wanted = pins(SOURCE.read_text())
     with tempfile.TemporaryDirectory() as directory:
-        download = ["download", "--isolated", "--quiet", "--no-deps", "--index-url", "https://pypi.org/simple"]
+        download = ["download", "--quiet", "--no-deps"]
         subprocess.run([sys.executable, "-m", "pip", *download, "--dest", directory, "-r", str(SOURCE)], check=True)
         hashes = {_file_pin(path): _hash(path) for path in Path(directory).iterdir()}
     missing = sorted(set(wanted) - set(hashes))
