@@ -159,7 +159,7 @@ def test_register_buy_ship_and_refund():
         lambda: "order_shipped" in delivery_templates(notifications, shopper.email), what="shipping notice logged"
     )
 
-    orders_admin.post(f"orders/order/{order_id}/refund/", {"reason": "e2e full refund"})
+    orders_admin.post(f"orders/order/{order_id}/refund/", {"reason": "e2e full refund", "refund_everything": "on"})
     refunded = eventually(
         lambda: (order := _order(shopper, order_id))["status"] == "refunded" and order, what="order refunded"
     )
