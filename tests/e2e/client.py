@@ -67,6 +67,8 @@ class Staff:
 
     def __init__(self, service: str):
         self.service = service
+        # Split, each service's admin has its own cookies, so staff can use several at once.
+        self.csrf_cookie = f"{service}_csrftoken" if SPLIT else "csrftoken"
         self.session = requests.Session()
         login = admin_url(service, "login/")
         self.session.get(login, timeout=TIMEOUT)
@@ -75,7 +77,7 @@ class Staff:
             data={
                 "username": STAFF_USERNAME,
                 "password": STAFF_PASSWORD,
-                "csrfmiddlewaretoken": self.session.cookies["csrftoken"],
+                "csrfmiddlewaretoken": self.session.cookies[self.csrf_cookie],
                 "next": admin_url(service),
             },
             headers={"Referer": login},
@@ -94,7 +96,7 @@ class Staff:
         url = admin_url(self.service, path)
         response = self.session.post(
             url,
-            data={**data, "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+            data={**data, "csrfmiddlewaretoken": self.session.cookies[self.csrf_cookie]},
             headers={"Referer": url},
             timeout=TIMEOUT,
         )
