@@ -38,10 +38,13 @@ control_socket_disable = True
 
 accesslog = "-"
 errorlog = "-"
+# Escapes every value for JSON and redacts card numbers (deploy/gunicorn_logging.py).
+logger_class = "deploy.gunicorn_logging.RedactingJsonLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# One JSON object per request, next to the app's own JSON logs (request id from the middleware's header).
+# One JSON object per request, next to the app's own JSON logs (request id from the middleware's
+# header). No query string: it can carry credentials.
 access_log_format = (
     '{"logger": "gunicorn.access", "remote_ip": "%({x-forwarded-for}i)s", "method": "%(m)s", '
-    '"path": "%(U)s", "query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '
+    '"path": "%(U)s", "status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '
     '"request_id": "%({x-request-id}o)s", "user_agent": "%(a)s"}'
 )

@@ -464,6 +464,8 @@ from config.settings.service_settings.payments import *  # noqa: E402
 from config.settings.service_settings.users import *  # noqa: E402
 
 # Periodic work of the services this process runs (Celery beat).
+if "users" in ACTIVE_SERVICES:
+    CELERY_BEAT_SCHEDULE.update(USERS_CELERY_BEAT_SCHEDULE)
 if "payments" in ACTIVE_SERVICES:
     CELERY_BEAT_SCHEDULE.update(PAYMENTS_CELERY_BEAT_SCHEDULE)
 if "orders" in ACTIVE_SERVICES:

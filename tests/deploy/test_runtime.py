@@ -3,13 +3,16 @@ execs, and that the timeouts agree with the load balancer and ECS settings in th
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import dj_database_url
 import pytest
@@ -182,10 +185,53 @@ def test_gunicorn_timeouts_fit_the_load_balancer_and_ecs(monkeypatch):
     assert conf["graceful_timeout"] < web["StopTimeout"]
 
 
-def test_access_log_is_json_shaped(monkeypatch):
-    fmt = _gunicorn_settings(monkeypatch)["access_log_format"]
-    assert fmt.startswith("{") and fmt.endswith("}")
-    assert '"status": %(s)s' in fmt
+def _access_line(monkeypatch, *, path: str, query: str, user_agent: str) -> str:
+    """The line gunicorn writes for one request, with the project's settings and logger class."""
+    conf = _gunicorn_settings(monkeypatch)
+    config = Config()
+    for key in ("access_log_format", "logger_class", "accesslog"):
+        config.set(key, conf[key])
+    logger = config.logger_class(config)
+    written: list[str] = []
+    monkeypatch.setattr(logger.access_log, "info", lambda fmt, atoms: written.append(fmt % atoms))
+    request = SimpleNamespace(
+        headers=[("USER-AGENT", user_agent), ("X-FORWARDED-FOR", "203.0.113.9")],
+        method="GET",
+        path=path,
+        query=query,
+        uri=f"{path}?{query}",
+        version=(1, 1),
+    )
+    response = SimpleNamespace(status="200 OK", response_length=12, headers=[("X-Request-ID", "req-1")], sent=12)
+    environ = {
+        "HTTP_USER_AGENT": user_agent,
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"{path}?{query}",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    logger.access(response, request, environ, datetime.timedelta(milliseconds=7))
+    assert len(written) == 1
+    return written[0]
+
+
+def test_access_log_lines_are_json_without_credentials_or_card_numbers(monkeypatch):
+    # Given a request whose query holds a credential, whose path holds a card number, and whose
+    # user agent would break a naive JSON line
+    line = _access_line(
+        monkeypatch,
+        path="/api/v1/orders/orders/4242424242424242/",
+        query="token=s3cr3t-order-access&cursor=abc",
+        user_agent='evil "agent"\\ \x01',
+    )
+
+    # Then gunicorn's line is one valid JSON object with neither secret in it
+    entry = json.loads(line)
+    assert entry["status"] == 200 and entry["method"] == "GET" and entry["request_id"] == "req-1"
+    assert entry["user_agent"] == 'evil "agent"\\ \x01'
+    assert "s3cr3t" not in line and "4242424242424242" not in line
+    assert entry["path"] == "/api/v1/orders/orders/[card number redacted]/"
 
 
 def test_task_definitions_run_the_roles():

@@ -22,3 +22,14 @@ USERS_PHONE_CODE_ATTEMPTS = env_int("USERS_PHONE_CODE_ATTEMPTS", 5)
 USERS_PHONE_CODE_INTERVAL_SECONDS = env_int("USERS_PHONE_CODE_INTERVAL_SECONDS", 60)
 USERS_PHONE_CODES_PER_NUMBER_DAY = env_int("USERS_PHONE_CODES_PER_NUMBER_DAY", 5)
 USERS_PHONE_CODES_PER_ACCOUNT_DAY = env_int("USERS_PHONE_CODES_PER_ACCOUNT_DAY", 5)
+
+# Expired refresh and reset tokens are deleted this long after they expired (an hourly sweep).
+USERS_EXPIRED_CREDENTIALS_KEEP_SECONDS = env_int("USERS_EXPIRED_CREDENTIALS_KEEP_SECONDS", 24 * 60 * 60)
+USERS_CREDENTIALS_PRUNE_SECONDS = env_int("USERS_CREDENTIALS_PRUNE_SECONDS", 60 * 60)
+# Merged into CELERY_BEAT_SCHEDULE where the users service runs (see config/settings/base.py).
+USERS_CELERY_BEAT_SCHEDULE = {
+    "users-prune-expired-credentials": {
+        "task": "apps.users.prune_expired_credentials",
+        "schedule": USERS_CREDENTIALS_PRUNE_SECONDS,
+    },
+}
