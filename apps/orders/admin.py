@@ -41,7 +41,7 @@ from apps.orders.models import (
 from apps.orders.selectors import order_refundable_amount
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.fulfilment import order_mark_delivered, order_ship
-from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.refunds import order_refund_preview, order_refund_request
 from apps.orders.services.transitions import staff_actor
 
 
@@ -275,38 +275,57 @@ class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
     # --- Refund form -----------------------------------------------------------------------------
 
     def refund_view(self, request: HttpRequest, order_id) -> HttpResponse:
+        """The refund form, then a confirmation page naming the amount (nothing is refunded until
+        staff confirm it, and a confirmation for an amount that has changed since is asked again)."""
         order = get_object_or_404(Order, pk=order_id)
         if not self.has_refund_permission(request):
             raise PermissionDenied
         form = RefundForm(request.POST if request.method == "POST" else None, order=order)
-        if request.method == "POST" and form.is_valid():
-            try:
-                refund = order_refund_request(
-                    order=order,
-                    amount=form.cleaned_data["amount"],
-                    lines=form.cleaned_data["lines"] or None,
-                    restock=form.cleaned_data["restock"],
-                    reason=form.cleaned_data["reason"],
-                    actor=staff_actor(request.user),
-                )
-            except ApplicationError as error:
-                form.add_error(None, str(error.detail))
-            else:
-                self.message_user(
-                    request,
-                    f"{order.number}: refund of {money_format(refund.amount, refund.currency)} requested.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        if request.method != "POST" or not form.is_valid():
+            return self._refund_page(request, order, form)
+        asked = {
+            "amount": form.cleaned_data["amount"],
+            "lines": form.cleaned_data["lines"] or None,
+            "restock": form.cleaned_data["restock"],
+        }
+        try:
+            amount = order_refund_preview(order=order, **asked)
+        except ApplicationError as error:
+            form.add_error(None, str(error.detail))
+            return self._refund_page(request, order, form)
+        shown = money_format(amount, order.currency)
+        if request.POST.get("confirm") != shown:
+            changed = "confirm" in request.POST
+            return self._refund_page(request, order, form, confirm=shown, changed=changed)
+        try:
+            refund = order_refund_request(
+                order=order, reason=form.cleaned_data["reason"], actor=staff_actor(request.user), **asked
+            )
+        except ApplicationError as error:
+            form.add_error(None, str(error.detail))
+            return self._refund_page(request, order, form)
+        self.message_user(
+            request,
+            f"{order.number}: refund of {money_format(refund.amount, refund.currency)} requested.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def _refund_page(
+        self, request: HttpRequest, order: Order, form: RefundForm, *, confirm: str = "", changed: bool = False
+    ) -> HttpResponse:
         return TemplateResponse(
             request,
-            "admin/orders/order/refund.html",
+            "admin/orders/order/refund_confirm.html" if confirm else "admin/orders/order/refund.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Refund order {order.number}",
+                "title": f"Confirm the refund of order {order.number}" if confirm else f"Refund order {order.number}",
                 "opts": self.model._meta,
                 "original": order,
                 "form": form,
+                "confirm": confirm,
+                "changed": changed,
+                "refund_lines": sorted(form.cleaned_data["lines"].items()) if confirm else [],
                 "total": money_format(order.total, order.currency),
                 "captured": money_format(order.amount_captured, order.currency),
                 "refunded": money_format(order.amount_refunded, order.currency),
