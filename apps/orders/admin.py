@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +22,7 @@ from apps.core.adminsite import service_admin_url
 from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
 from apps.orders.admin_backoffice import OrderBackOfficeMixin
-from apps.orders.admin_display import address_display, money_display, money_fields
+from apps.orders.admin_display import address_display, money_display, money_fields, refund_lines_display
 from apps.orders.models import (
     Cart,
     CartLine,
@@ -46,9 +47,21 @@ from apps.orders.services.transitions import staff_actor
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """Parts of the object on the page (an order's lines, history, refunds, notes): shown to whoever
+    may see the object, never edited here."""
+
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Django would ask for "view" on the inline's own model (view_orderline, ...), which no
+        # role names: staff who may see an order would see it without its lines.
+        opts = self.parent_model._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -90,7 +103,7 @@ class RefundInline(ReadOnlyInline):
         money_display("amount", "amount"),
         "status",
         "reason",
-        "lines",
+        refund_lines_display,
         "restock",
         "requested_by",
         "created_at",

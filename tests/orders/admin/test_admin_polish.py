@@ -46,6 +46,23 @@ def test_the_order_page_shows_money_in_minor_units_and_the_address_as_an_address
     assert "&quot;line1&quot;" not in page and '"line1"' not in page
 
 
+def test_a_tax_rate_is_shown_as_a_rate_not_as_money(admin_client, confirmed):
+    page = admin_client.get(reverse("admin:orders_order_change", args=[confirmed.pk])).content.decode()
+
+    assert f"{confirmed.tax_rate} EUR" not in page and "0.20 EUR" not in page
+
+
+def test_staff_who_may_view_an_order_see_its_lines_history_refunds_and_notes(confirmed):
+    # Given customer service with the order permissions only (none on lines, refunds or notes)
+    staff = _staff("view_order")
+
+    page = staff.get(reverse("admin:orders_order_change", args=[confirmed.pk])).content.decode()
+
+    for group in ("lines-group", "status_changes-group", "refunds-group", "notes-group"):
+        assert f'id="{group}"' in page
+    assert "MUG-01" in page
+
+
 def test_the_order_page_has_no_save_buttons_and_a_post_writes_no_history(admin_client, confirmed):
     url = reverse("admin:orders_order_change", args=[confirmed.pk])
 
