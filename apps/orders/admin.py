@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +22,7 @@ from apps.core.adminsite import service_admin_url
 from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
 from apps.orders.admin_backoffice import OrderBackOfficeMixin
-from apps.orders.admin_display import address_display, money_display, money_fields
+from apps.orders.admin_display import address_display, money_display, money_fields, refund_lines_display
 from apps.orders.models import (
     Cart,
     CartLine,
@@ -41,14 +42,26 @@ from apps.orders.models import (
 from apps.orders.selectors import order_refundable_amount
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.fulfilment import order_mark_delivered, order_ship
-from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.refunds import order_refund_preview, order_refund_request
 from apps.orders.services.transitions import staff_actor
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """Parts of the object on the page (an order's lines, history, refunds, notes): shown to whoever
+    may see the object, never edited here."""
+
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Django would ask for "view" on the inline's own model (view_orderline, ...), which no
+        # role names: staff who may see an order would see it without its lines.
+        opts = self.parent_model._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -90,7 +103,7 @@ class RefundInline(ReadOnlyInline):
         money_display("amount", "amount"),
         "status",
         "reason",
-        "lines",
+        refund_lines_display,
         "restock",
         "requested_by",
         "created_at",
@@ -275,38 +288,57 @@ class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
     # --- Refund form -----------------------------------------------------------------------------
 
     def refund_view(self, request: HttpRequest, order_id) -> HttpResponse:
+        """The refund form, then a confirmation page naming the amount (nothing is refunded until
+        staff confirm it, and a confirmation for an amount that has changed since is asked again)."""
         order = get_object_or_404(Order, pk=order_id)
         if not self.has_refund_permission(request):
             raise PermissionDenied
         form = RefundForm(request.POST if request.method == "POST" else None, order=order)
-        if request.method == "POST" and form.is_valid():
-            try:
-                refund = order_refund_request(
-                    order=order,
-                    amount=form.cleaned_data["amount"],
-                    lines=form.cleaned_data["lines"] or None,
-                    restock=form.cleaned_data["restock"],
-                    reason=form.cleaned_data["reason"],
-                    actor=staff_actor(request.user),
-                )
-            except ApplicationError as error:
-                form.add_error(None, str(error.detail))
-            else:
-                self.message_user(
-                    request,
-                    f"{order.number}: refund of {money_format(refund.amount, refund.currency)} requested.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        if request.method != "POST" or not form.is_valid():
+            return self._refund_page(request, order, form)
+        asked = {
+            "amount": form.cleaned_data["amount"],
+            "lines": form.cleaned_data["lines"] or None,
+            "restock": form.cleaned_data["restock"],
+        }
+        try:
+            amount = order_refund_preview(order=order, **asked)
+        except ApplicationError as error:
+            form.add_error(None, str(error.detail))
+            return self._refund_page(request, order, form)
+        shown = money_format(amount, order.currency)
+        if request.POST.get("confirm") != shown:
+            changed = "confirm" in request.POST
+            return self._refund_page(request, order, form, confirm=shown, changed=changed)
+        try:
+            refund = order_refund_request(
+                order=order, reason=form.cleaned_data["reason"], actor=staff_actor(request.user), **asked
+            )
+        except ApplicationError as error:
+            form.add_error(None, str(error.detail))
+            return self._refund_page(request, order, form)
+        self.message_user(
+            request,
+            f"{order.number}: refund of {money_format(refund.amount, refund.currency)} requested.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def _refund_page(
+        self, request: HttpRequest, order: Order, form: RefundForm, *, confirm: str = "", changed: bool = False
+    ) -> HttpResponse:
         return TemplateResponse(
             request,
-            "admin/orders/order/refund.html",
+            "admin/orders/order/refund_confirm.html" if confirm else "admin/orders/order/refund.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Refund order {order.number}",
+                "title": f"Confirm the refund of order {order.number}" if confirm else f"Refund order {order.number}",
                 "opts": self.model._meta,
                 "original": order,
                 "form": form,
+                "confirm": confirm,
+                "changed": changed,
+                "refund_lines": sorted(form.cleaned_data["lines"].items()) if confirm else [],
                 "total": money_format(order.total, order.currency),
                 "captured": money_format(order.amount_captured, order.currency),
                 "refunded": money_format(order.amount_refunded, order.currency),

@@ -1,5 +1,5 @@
 """How the orders admin shows values to staff: money in its currency's minor units, a shipping
-address as lines."""
+address as lines, a refund's lines as "SKU x quantity"."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ from apps.orders.models import MONEY
 
 
 def _is_money(field: Any) -> bool:
-    return field.get_internal_type() == "DecimalField" and field.decimal_places == MONEY["decimal_places"]
+    # The whole MONEY shape: a tax rate has four decimals too, and is no amount of money.
+    return field.get_internal_type() == "DecimalField" and (field.max_digits, field.decimal_places) == (
+        MONEY["max_digits"],
+        MONEY["decimal_places"],
+    )
 
 
 def money_display(name: str, label: str) -> Callable[[Any], str]:
@@ -47,3 +51,17 @@ def address_display(address: Any) -> str:
     parts = [str(address[key]) for key in ADDRESS_PARTS if address.get(key)]
     parts += [f"{key}: {value}" for key, value in address.items() if key not in ADDRESS_PARTS and value]
     return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) or "-"
+
+
+def refund_lines_display(refund: Any) -> str:
+    """The lines a refund names ("MUG-01 x 1"), one a line; "-" for a refund by amount."""
+    lines = refund.lines if isinstance(refund.lines, list) else []
+    return (
+        format_html_join(
+            mark_safe("<br>"), "{} x {}", ((line.get("sku", "?"), line.get("quantity", "?")) for line in lines)
+        )
+        or "-"
+    )
+
+
+refund_lines_display.short_description = "lines"  # type: ignore[attr-defined]

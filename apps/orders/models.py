@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from apps.catalog.contracts.client import TAX_CLASSES
 from apps.core.auth.revocation import AbstractTokenRevocation
-from apps.core.currencies import currency_validator
+from apps.core.currencies import currency_validator, money_format
 from apps.core.events.models import AbstractInboxEvent, AbstractOutboxEvent, outbox_indexes
 
 MONEY = {"max_digits": 14, "decimal_places": 4}
@@ -273,7 +273,7 @@ class Refund(models.Model):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="orders_refund_amount_positive")]
 
     def __str__(self) -> str:
-        return f"refund {self.amount} {self.currency} of {self.order_id}"
+        return f"refund of {money_format(self.amount, self.currency)}"
 
 
 class TokenRevocation(AbstractTokenRevocation):

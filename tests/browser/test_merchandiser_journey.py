@@ -1,5 +1,5 @@
-"""A merchandiser, in the all-in-one shape: signs in to the admin, creates a product with a
-variant and an image (it starts as a draft), publishes it, and finds it through the API with its
+"""A merchandiser, in the all-in-one shape: signs in to the admin, creates a product with two
+variants and an image (it starts as a draft), publishes it, and finds it through the API with its
 image served."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_a_merchandiser_creates_publishes_and_finds_a_product(merchandiser, page
     page.click("input[type=submit]")
     page.wait_for_url(f"{admin}/")
 
-    # Creates the product: a draft, with one variant and an image
+    # Creates the product: a draft, with two variants and an image
     page.goto(f"{admin}/catalog/product/add/")
     assert not page.is_checked("#id_active")
     page.locator("#id_name").press_sequentially("Linen Shirt")
@@ -54,6 +54,11 @@ def test_a_merchandiser_creates_publishes_and_finds_a_product(merchandiser, page
     page.fill("[name=variants-0-name]", "M")
     page.fill("[name=variants-0-price]", "49.00")
     page.fill("[name=variants-0-option_values]", '{"size": "M"}')
+    page.click("#variants-group .add-row a")
+    page.fill("[name=variants-1-sku]", "LINEN-L")
+    page.fill("[name=variants-1-name]", "L")
+    page.fill("[name=variants-1-price]", "52.00")
+    page.fill("[name=variants-1-option_values]", '{"size": "L"}')
     page.set_input_files(
         "[name=images-0-image]", files=[{"name": "front.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}]
     )
@@ -70,7 +75,7 @@ def test_a_merchandiser_creates_publishes_and_finds_a_product(merchandiser, page
 
     # Finds it through the API, with its image and thumbnail served
     detail = page.request.get(f"{live_server.url}/api/v1/catalog/products/linen-shirt/").json()
-    assert detail["variants"][0]["sku"] == "LINEN-M"
+    assert sorted(variant["sku"] for variant in detail["variants"]) == ["LINEN-L", "LINEN-M"]
     image = page.request.get(live_server.url + detail["images"][0]["url"])
     thumbnail = page.request.get(live_server.url + detail["images"][0]["thumbnail_url"])
     assert image.status == 200 and image.headers["content-type"] == "image/jpeg"

@@ -1,6 +1,7 @@
 """Split shape: one sign-in for every admin. Users' admin signs a short-lived, single-use hand-off;
 the target admin signs the named staff member in from its own copy of the account, and refuses
-anything expired, tampered with, meant for another admin, replayed, or for someone not staff."""
+anything expired, tampered with, meant for another admin, replayed, opened in another browser than
+the one that asked for it (login CSRF), or for someone not staff."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import RequestFactory
 
 from apps.core.adminsite import staff_handoff_links
-from apps.core.staff_handoff import HandoffRefused, handoff_finish, handoff_start, staff_handoff_issue
+from apps.core.staff_handoff import (
+    BROWSER_COOKIE,
+    HandoffRefused,
+    handoff_finish,
+    handoff_start,
+    staff_handoff_issue,
+)
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -35,35 +42,68 @@ def _staff(username: str = "alice", **fields):
     )
 
 
-def _request(path: str, **params: str):
+def _request(path: str, cookies: dict[str, str] | None = None, **params: str):
     request = RequestFactory().get(path, params)
+    request.COOKIES.update(cookies or {})
     SessionMiddleware(lambda _: None).process_request(request)
     request._messages = FallbackStorage(request)
     return request
 
 
-def _redeem(token: str):
-    request = _request("/admin/catalog/handoff/", token=token, next=PRODUCTS)
+def _start(user, service: str = "catalog") -> tuple[str, dict[str, str]]:
+    """Users' admin asked for a hand-off by `user`'s browser: the token in the redirect, and the
+    cookie that browser now holds."""
+    request = _request(f"/admin/users/handoff/{service}/", next=PRODUCTS)
+    request.user = user
+    response = handoff_start(request, service)
+    cookie = response.cookies[BROWSER_COOKIE]
+    assert cookie["path"] == f"/admin/{service}/handoff/" and cookie["httponly"]
+    return parse_qs(urlsplit(response.url).query)["token"][0], {BROWSER_COOKIE: cookie.value}
+
+
+def _redeem(token: str, cookies: dict[str, str]):
+    request = _request("/admin/catalog/handoff/", cookies, token=token, next=PRODUCTS)
     return request, handoff_finish(request)
 
 
 def test_a_handoff_signs_the_staff_member_in_once(catalog_admin):
     user = _staff()
-    token = staff_handoff_issue(user=user, service="catalog")
+    token, cookies = _start(user)
 
-    request, response = _redeem(token)
-    replayed_request, replayed = _redeem(token)
+    request, response = _redeem(token, cookies)
+    replayed_request, replayed = _redeem(token, cookies)
 
     assert (response.status_code, response.url) == (302, PRODUCTS)
     assert request.session["_auth_user_id"] == str(user.pk)
     assert replayed.url.startswith("/admin/catalog/login/")
     assert "_auth_user_id" not in replayed_request.session
+    assert response.cookies[BROWSER_COOKIE].value == ""  # the browser's half is used up
+
+
+def test_a_handoff_opened_in_another_browser_signs_no_one_in(catalog_admin):
+    # Given an attacker, staff too, who asks users for a hand-off into catalog and keeps the link
+    # instead of following it
+    attacker = _staff("mallory")
+    token, attacker_cookies = _start(attacker)
+
+    # When the victim's browser opens that link (a cross-site redirect, an image, a mail link):
+    # it has no hand-off cookie, or one of its own from another hand-off
+    _, own_cookies = _start(_staff("victim"))
+    results = [_redeem(token, {}), _redeem(token, own_cookies)]
+
+    # Then the victim is not signed in to catalog as the attacker
+    for request, response in results:
+        assert response.url.startswith("/admin/catalog/login/")
+        assert "_auth_user_id" not in request.session
+    # and the token still works in the attacker's own browser (it was never spent by the victim's)
+    request, _ = _redeem(token, attacker_cookies)
+    assert request.session["_auth_user_id"] == str(attacker.pk)
 
 
 @pytest.mark.parametrize("case", ["other_service", "tampered", "expired", "inactive", "not_staff"])
 def test_a_handoff_that_is_not_valid_here_signs_no_one_in(catalog_admin, case):
     user = _staff()
-    token = staff_handoff_issue(user=user, service="orders" if case == "other_service" else "catalog")
+    token, cookies = _start(user, "orders" if case == "other_service" else "catalog")
     if case == "tampered":
         token = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     if case == "expired":
@@ -72,7 +112,7 @@ def test_a_handoff_that_is_not_valid_here_signs_no_one_in(catalog_admin, case):
         setattr(user, "is_active" if case == "inactive" else "is_staff", False)
         user.save()
 
-    request, response = _redeem(token)
+    request, response = _redeem(token, cookies)
 
     assert response.url.startswith("/admin/catalog/login/")
     assert "_auth_user_id" not in request.session
@@ -93,9 +133,9 @@ def test_users_admin_sends_staff_on_with_a_handoff(catalog_admin):
 
 def test_only_active_staff_get_a_handoff():
     with pytest.raises(HandoffRefused):
-        staff_handoff_issue(user=_staff(is_active=False), service="catalog")
+        staff_handoff_issue(user=_staff(is_active=False), service="catalog", browser="b")
     with pytest.raises(HandoffRefused):
-        staff_handoff_issue(user=_staff("bob"), service="users")
+        staff_handoff_issue(user=_staff("bob"), service="users", browser="b")
 
 
 def test_the_split_admins_link_to_each_other_through_users(catalog_admin):

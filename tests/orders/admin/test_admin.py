@@ -107,7 +107,13 @@ def test_refund_form_refuses_too_much_and_accepts_a_line(admin_client, confirmed
     assert not Refund.objects.exists()
     assert published("refund.requested") == []
 
-    done = admin_client.post(url, {"line_MUG-01": "1", "restock": "on", "reason": "broken"})
+    one_line = {"line_MUG-01": "1", "restock": "on", "reason": "broken"}
+    confirmation = admin_client.post(url, one_line)
+    assert confirmation.status_code == 200
+    assert "Refund <strong>15.00 EUR</strong>" in confirmation.content.decode()
+    assert not Refund.objects.exists()
+
+    done = admin_client.post(url, {**one_line, "confirm": "15.00 EUR"})
     assert done.status_code == 302
     refund = Refund.objects.get()
     assert refund.amount == Decimal("15.00")  # 12.50 + 20% tax

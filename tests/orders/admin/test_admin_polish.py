@@ -46,6 +46,23 @@ def test_the_order_page_shows_money_in_minor_units_and_the_address_as_an_address
     assert "&quot;line1&quot;" not in page and '"line1"' not in page
 
 
+def test_a_tax_rate_is_shown_as_a_rate_not_as_money(admin_client, confirmed):
+    page = admin_client.get(reverse("admin:orders_order_change", args=[confirmed.pk])).content.decode()
+
+    assert f"{confirmed.tax_rate} EUR" not in page and "0.20 EUR" not in page
+
+
+def test_staff_who_may_view_an_order_see_its_lines_history_refunds_and_notes(confirmed):
+    # Given customer service with the order permissions only (none on lines, refunds or notes)
+    staff = _staff("view_order")
+
+    page = staff.get(reverse("admin:orders_order_change", args=[confirmed.pk])).content.decode()
+
+    for group in ("lines-group", "status_changes-group", "refunds-group", "notes-group"):
+        assert f'id="{group}"' in page
+    assert "MUG-01" in page
+
+
 def test_the_order_page_has_no_save_buttons_and_a_post_writes_no_history(admin_client, confirmed):
     url = reverse("admin:orders_order_change", args=[confirmed.pk])
 
@@ -56,7 +73,7 @@ def test_the_order_page_has_no_save_buttons_and_a_post_writes_no_history(admin_c
     assert not LogEntry.objects.filter(object_id=str(confirmed.pk)).exists()
 
 
-def test_an_empty_refund_form_asks_for_confirmation_before_refunding_everything(admin_client, confirmed):
+def test_a_refund_is_made_only_once_confirmed_and_an_empty_form_refunds_nothing(admin_client, confirmed):
     url = reverse("admin:orders_order_refund", args=[confirmed.pk])
 
     empty = admin_client.post(url, {})
@@ -65,10 +82,32 @@ def test_an_empty_refund_form_asks_for_confirmation_before_refunding_everything(
     assert "Tick “Refund everything still refundable”" in empty.content.decode()
     assert not Refund.objects.exists()
 
-    confirmed_full = admin_client.post(url, {"refund_everything": "on"})
+    asked = admin_client.post(url, {"refund_everything": "on"})
+
+    assert asked.status_code == 200
+    assert "Refund <strong>35.88 EUR</strong> of order" in asked.content.decode()
+    assert not Refund.objects.exists()
+
+    confirmed_full = admin_client.post(url, {"refund_everything": "True", "confirm": "35.88 EUR"})
 
     assert confirmed_full.status_code == 302
     assert str(Refund.objects.get().amount) == "35.8800"
+
+
+def test_a_confirmation_for_an_amount_that_changed_since_is_asked_again(admin_client, confirmed):
+    # Given staff who were shown "35.88 EUR" for everything, while someone else refunded 10.00
+    url = reverse("admin:orders_order_refund", args=[confirmed.pk])
+    admin_client.post(url, {"amount": "10.00"})
+    admin_client.post(url, {"amount": "10.00", "confirm": "10.00 EUR"})
+
+    # When they confirm the old amount
+    again = admin_client.post(url, {"refund_everything": "True", "confirm": "35.88 EUR"})
+
+    # Then they are asked again, for what is left, and nothing more was refunded
+    assert again.status_code == 200
+    page = again.content.decode()
+    assert "The refundable amount changed" in page and "Refund <strong>25.88 EUR</strong>" in page
+    assert [str(refund.amount) for refund in Refund.objects.all()] == ["10.0000"]
 
 
 def test_refund_and_cancel_need_their_own_permissions(confirmed):
