@@ -53,9 +53,10 @@ TEMPLATES: dict[str, MessageTemplate] = {
         MessageTemplate(WELCOME),
         # A reset link goes to the account's email only, never by SMS.
         MessageTemplate(PASSWORD_RESET, secret_keys=("reset_url",)),
-        MessageTemplate(ORDER_CONFIRMED, channels=_EMAIL_AND_SMS),
-        MessageTemplate(ORDER_CANCELLED, channels=_EMAIL_AND_SMS),
-        MessageTemplate(ORDER_SHIPPED, channels=_EMAIL_AND_SMS),
+        # A guest order's link carries its access token (a credential for the order): a secret.
+        MessageTemplate(ORDER_CONFIRMED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
+        MessageTemplate(ORDER_CANCELLED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
+        MessageTemplate(ORDER_SHIPPED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
         # Email only: a failed payment cancels the order, and that cancellation is the one text
         # a declined checkout sends (two texts per decline made each checkout attempt worth two).
         MessageTemplate(PAYMENT_FAILED),

@@ -24,6 +24,8 @@ from apps.payments.contracts import events as payment_events
 logger = logging.getLogger(__name__)
 
 SERVICE = "orders"
+# Payments' version 2 (a guest order's payment: customer_id None) reads the same: orders goes by order_id.
+PAYMENTS_VERSIONS = (1, payment_events.GUEST_VERSION)
 
 
 def _parsed(envelope: Envelope, build: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any] | None:
@@ -63,7 +65,7 @@ def on_stock_rejected(envelope: Envelope) -> None:
         saga.saga_stock_rejected(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_SUCCEEDED)
+@event_handler(SERVICE, payment_events.PAYMENT_SUCCEEDED, versions=PAYMENTS_VERSIONS)
 def on_payment_succeeded(envelope: Envelope) -> None:
     kwargs = _parsed(
         envelope,
@@ -78,14 +80,14 @@ def on_payment_succeeded(envelope: Envelope) -> None:
         saga.saga_payment_succeeded(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_FAILED)
+@event_handler(SERVICE, payment_events.PAYMENT_FAILED, versions=PAYMENTS_VERSIONS)
 def on_payment_failed(envelope: Envelope) -> None:
     kwargs = _parsed(envelope, lambda p: {"order_id": _order_id(p), "reason_code": str(p["reason_code"])})
     if kwargs is not None:
         saga.saga_payment_failed(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_REFUNDED)
+@event_handler(SERVICE, payment_events.PAYMENT_REFUNDED, versions=PAYMENTS_VERSIONS)
 def on_payment_refunded(envelope: Envelope) -> None:
     kwargs = _parsed(
         envelope,
@@ -100,7 +102,7 @@ def on_payment_refunded(envelope: Envelope) -> None:
         saga.saga_payment_refunded(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_REFUND_FAILED)
+@event_handler(SERVICE, payment_events.PAYMENT_REFUND_FAILED, versions=PAYMENTS_VERSIONS)
 def on_payment_refund_failed(envelope: Envelope) -> None:
     kwargs = _parsed(
         envelope,

@@ -248,6 +248,8 @@ REST_FRAMEWORK = {
             "phone_verification": "5/hour",
             "phone_confirm": "10/hour",
             "checkout": "20/hour",
+            "guest_checkout": "10/hour",
+            "guest_checkout_account": "5/hour",
         }.items()
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
