@@ -116,6 +116,20 @@ def on_password_reset_requested(envelope: Envelope) -> None:
     )
 
 
+@event_handler(SERVICE, users.EMAIL_VERIFICATION_REQUESTED)
+def on_email_verification_requested(envelope: Envelope) -> None:
+    data = _payload(users.EmailVerificationRequested, envelope)
+    _notify(
+        envelope,
+        messages.EMAIL_VERIFICATION,
+        customer_id=data.customer_id,
+        email=data.email,
+        first_name=data.first_name,
+        verify_url=data.sealed_verify_url,  # opened only to render the email
+        expires_at=datetime.fromisoformat(data.expires_at).strftime("%d %b %Y, %H:%M %Z").strip(),
+    )
+
+
 # --- Orders -----------------------------------------------------------------------------------
 
 

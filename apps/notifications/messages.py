@@ -38,6 +38,7 @@ class RenderedMessage:
 
 WELCOME = "welcome"
 PASSWORD_RESET = "password_reset"
+EMAIL_VERIFICATION = "email_verification"
 ORDER_CONFIRMED = "order_confirmed"
 ORDER_CANCELLED = "order_cancelled"
 ORDER_SHIPPED = "order_shipped"
@@ -53,6 +54,8 @@ TEMPLATES: dict[str, MessageTemplate] = {
         MessageTemplate(WELCOME),
         # A reset link goes to the account's email only, never by SMS.
         MessageTemplate(PASSWORD_RESET, secret_keys=("reset_url",)),
+        # Whoever opens the link proves the address (and gets its guest orders): a secret too.
+        MessageTemplate(EMAIL_VERIFICATION, secret_keys=("verify_url",)),
         # A guest order's link carries its access token (a credential for the order): a secret.
         MessageTemplate(ORDER_CONFIRMED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
         MessageTemplate(ORDER_CANCELLED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),

@@ -1,4 +1,5 @@
-"""Inbound events of the orders service: the checkout saga's answers from catalog and payments.
+"""Inbound events of the orders service: the checkout saga's answers from catalog and payments, and
+users' proof of an email address (its guest orders join the account).
 Thin: each reads its payload and calls a service. Delivery runs each in one transaction with its
 inbox row (apps.core.events.handlers.deliver), and the services check the order's state, so a
 redelivered or late event has no second effect.
@@ -18,8 +19,9 @@ from typing import Any
 
 from apps.catalog.contracts import events as catalog_events
 from apps.core.events import Envelope, event_handler
-from apps.orders.services import saga
+from apps.orders.services import guest, saga
 from apps.payments.contracts import events as payment_events
+from apps.users.contracts import events as user_events
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +116,10 @@ def on_payment_refund_failed(envelope: Envelope) -> None:
     )
     if kwargs is not None:
         saga.saga_refund_failed(**kwargs)
+
+
+@event_handler(SERVICE, user_events.EMAIL_VERIFIED)
+def on_email_verified(envelope: Envelope) -> None:
+    kwargs = _parsed(envelope, lambda p: {"customer_id": uuid.UUID(str(p["customer_id"])), "email": str(p["email"])})
+    if kwargs is not None:
+        guest.guest_orders_claim(**kwargs)
