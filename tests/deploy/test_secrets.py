@@ -88,7 +88,9 @@ def test_the_secret_parameters_admit_only_full_arns(name):
     for service, parameter in (("users", "JwtPrivateKeySecretArn"), ("payments", "PaymentsWebhookSecretArn")):
         required = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
         assert required in rules[json.dumps({"Fn::Equals": [{"Ref": "ServiceName"}, service]})]
-    sealing = {"Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "orders", "notifications")]}
+    sealing = {
+        "Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "orders", "notifications")]
+    }
     assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventSealingKeysSecretArn"}, ""]}]} in rules[json.dumps(sealing)]
     # The Stripe secrets are required where payments charges through Stripe, not on the sandbox.
     on_stripe = {
