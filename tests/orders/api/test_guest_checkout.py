@@ -17,7 +17,7 @@ from django.test import override_settings
 from apps.core.sealing import unseal
 from apps.orders.models import Cart, CartLine, Order, OrderStatus, OutboxEvent, Voucher
 from tests.assertions import assert_problem
-from tests.orders.conftest import ADDRESS, client_for, make_shopper, published
+from tests.orders.conftest import ADDRESS, advance_to_confirmed, client_for, make_shopper, published
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -281,3 +281,23 @@ def test_a_shoppers_order_events_carry_no_token(place_order, shopper):
 
     [cancelled] = published("order.cancelled", order)
     assert cancelled["sealed_access_token"] == "" and cancelled["customer_id"] == str(shopper.id)
+
+
+def test_a_guest_orders_saga_speaks_version_2_and_its_confirmation_carries_the_sealed_token(catalog):
+    body, _ = placed()
+    order = Order.objects.get(pk=body["id"])
+
+    order = advance_to_confirmed(order)
+
+    assert order.status == OrderStatus.CONFIRMED
+    [requested] = published("payment.requested", order)
+    [confirmed] = published("order.confirmed", order)
+    assert requested["customer_id"] is None and confirmed["customer_id"] is None
+    assert confirmed["email"] == "guest.shopper@example.com"
+    assert unseal(confirmed["sealed_access_token"]).split(":")[0] == body["id"]
+    versions = set(
+        OutboxEvent.objects.filter(event_type__in=["payment.requested", "order.confirmed"]).values_list(
+            "version", flat=True
+        )
+    )
+    assert versions == {2}
