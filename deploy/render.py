@@ -108,8 +108,10 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
 }
 # Secrets only one service gets, by service; the value is the secret's full ARN (a parameter).
 SERVICE_SECRETS: dict[str, dict[str, Any]] = {
-    # users seals the password reset link, notifications opens it (apps/core/sealing.py).
+    # users seals the password reset and email verification links, orders a guest order's access
+    # token; notifications opens them (apps/core/sealing.py).
     "users": {"JWT_PRIVATE_KEY": ref("JwtPrivateKeySecretArn"), "EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
+    "orders": {"EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
     "payments": {"PAYMENTS_WEBHOOK_SECRET": ref("PaymentsWebhookSecretArn")},
     "notifications": {"EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
 }

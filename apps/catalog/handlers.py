@@ -14,12 +14,15 @@ from apps.orders.contracts import events as orders
 
 logger = logging.getLogger(__name__)
 
+# Version 2 (a guest order: customer_id None) reads the same here: catalog never uses the customer.
+GUEST_READY = (1, orders.GUEST_VERSION)
+
 
 def _lines(payload: dict) -> list[tuple[str, int]]:
     return [(line["sku"], int(line["quantity"])) for line in payload.get("lines", [])]
 
 
-@event_handler("catalog", orders.ORDER_CREATED)
+@event_handler("catalog", orders.ORDER_CREATED, versions=GUEST_READY)
 def on_order_created(envelope: Envelope) -> None:
     order = orders.OrderCreated(
         order_id=envelope.payload["order_id"],
@@ -30,12 +33,12 @@ def on_order_created(envelope: Envelope) -> None:
     reservations.stock_reserve(order_id=order.order_id, lines=[(line.sku, line.quantity) for line in order.lines])
 
 
-@event_handler("catalog", orders.ORDER_CANCELLED)
+@event_handler("catalog", orders.ORDER_CANCELLED, versions=GUEST_READY)
 def on_order_cancelled(envelope: Envelope) -> None:
     reservations.stock_release(order_id=envelope.payload["order_id"])
 
 
-@event_handler("catalog", orders.ORDER_CONFIRMED)
+@event_handler("catalog", orders.ORDER_CONFIRMED, versions=GUEST_READY)
 def on_order_confirmed(envelope: Envelope) -> None:
     reservations.stock_commit(order_id=envelope.payload["order_id"])
 

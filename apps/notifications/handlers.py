@@ -55,12 +55,19 @@ def _order_url(order_id: str) -> str:
     return settings.SHOP_FRONTEND_URL.rstrip("/") + settings.NOTIFICATIONS_ORDER_PATH.format(order_id=order_id)
 
 
-def _notify(envelope: Envelope, template: str, *, customer_id: str, email: str = "", **context: Any) -> None:
+def _guest_access(sealed_access_token: str) -> dict[str, str]:
+    """A guest order's access token for its order link, still sealed: it is opened only to render
+    the email (messages.py lists it among the template's secrets). Nothing for a shopper's order."""
+    return {"access_token": sealed_access_token} if sealed_access_token else {}
+
+
+def _notify(envelope: Envelope, template: str, *, customer_id: str | None, email: str = "", **context: Any) -> None:
     services.notification_record(
         template=template,
         event_id=envelope.id,
         event_type=envelope.type,
-        customer_id=uuid.UUID(customer_id),
+        # None (version 2): a guest order; its emails go to the order's address only.
+        customer_id=uuid.UUID(customer_id) if customer_id else None,
         email=email,
         context=context,
     )
@@ -109,10 +116,24 @@ def on_password_reset_requested(envelope: Envelope) -> None:
     )
 
 
+@event_handler(SERVICE, users.EMAIL_VERIFICATION_REQUESTED)
+def on_email_verification_requested(envelope: Envelope) -> None:
+    data = _payload(users.EmailVerificationRequested, envelope)
+    _notify(
+        envelope,
+        messages.EMAIL_VERIFICATION,
+        customer_id=data.customer_id,
+        email=data.email,
+        first_name=data.first_name,
+        verify_url=data.sealed_verify_url,  # opened only to render the email
+        expires_at=datetime.fromisoformat(data.expires_at).strftime("%d %b %Y, %H:%M %Z").strip(),
+    )
+
+
 # --- Orders -----------------------------------------------------------------------------------
 
 
-@event_handler(SERVICE, orders.ORDER_CONFIRMED)
+@event_handler(SERVICE, orders.ORDER_CONFIRMED, versions=(1, orders.GUEST_VERSION))
 def on_order_confirmed(envelope: Envelope) -> None:
     data = _payload(orders.OrderConfirmed, envelope)
     _notify(
@@ -134,10 +155,11 @@ def on_order_confirmed(envelope: Envelope) -> None:
         reverse_charge=data.reverse_charge,
         vat_number=data.vat_number,
         order_url=_order_url(data.order_id),
+        **_guest_access(data.sealed_access_token),
     )
 
 
-@event_handler(SERVICE, orders.ORDER_CANCELLED)
+@event_handler(SERVICE, orders.ORDER_CANCELLED, versions=(1, orders.GUEST_VERSION))
 def on_order_cancelled(envelope: Envelope) -> None:
     data = _payload(orders.OrderCancelled, envelope)
     _notify(
@@ -149,10 +171,11 @@ def on_order_cancelled(envelope: Envelope) -> None:
         # Producers may add a detail after a colon (orders: "payment_failed:declined").
         reason=CANCELLATION_REASONS.get(data.reason.split(":", 1)[0], data.reason.replace("_", " ")),
         order_url=_order_url(data.order_id),
+        **_guest_access(data.sealed_access_token),
     )
 
 
-@event_handler(SERVICE, orders.ORDER_SHIPPED)
+@event_handler(SERVICE, orders.ORDER_SHIPPED, versions=(1, orders.GUEST_VERSION))
 def on_order_shipped(envelope: Envelope) -> None:
     data = _payload(orders.OrderShipped, envelope)
     _notify(
@@ -164,13 +187,14 @@ def on_order_shipped(envelope: Envelope) -> None:
         carrier=data.carrier,
         tracking_number=data.tracking_number,
         order_url=_order_url(data.order_id),
+        **_guest_access(data.sealed_access_token),
     )
 
 
 # --- Payments ---------------------------------------------------------------------------------
 
 
-@event_handler(SERVICE, payments.PAYMENT_FAILED)
+@event_handler(SERVICE, payments.PAYMENT_FAILED, versions=(1, payments.GUEST_VERSION))
 def on_payment_failed(envelope: Envelope) -> None:
     data = _payload(payments.PaymentFailed, envelope)
     _notify(
@@ -182,7 +206,7 @@ def on_payment_failed(envelope: Envelope) -> None:
     )
 
 
-@event_handler(SERVICE, payments.PAYMENT_REFUNDED)
+@event_handler(SERVICE, payments.PAYMENT_REFUNDED, versions=(1, payments.GUEST_VERSION))
 def on_payment_refunded(envelope: Envelope) -> None:
     data = _payload(payments.PaymentRefunded, envelope)
     _notify(

@@ -38,6 +38,7 @@ class RenderedMessage:
 
 WELCOME = "welcome"
 PASSWORD_RESET = "password_reset"
+EMAIL_VERIFICATION = "email_verification"
 ORDER_CONFIRMED = "order_confirmed"
 ORDER_CANCELLED = "order_cancelled"
 ORDER_SHIPPED = "order_shipped"
@@ -53,9 +54,12 @@ TEMPLATES: dict[str, MessageTemplate] = {
         MessageTemplate(WELCOME),
         # A reset link goes to the account's email only, never by SMS.
         MessageTemplate(PASSWORD_RESET, secret_keys=("reset_url",)),
-        MessageTemplate(ORDER_CONFIRMED, channels=_EMAIL_AND_SMS),
-        MessageTemplate(ORDER_CANCELLED, channels=_EMAIL_AND_SMS),
-        MessageTemplate(ORDER_SHIPPED, channels=_EMAIL_AND_SMS),
+        # Whoever opens the link proves the address (and gets its guest orders): a secret too.
+        MessageTemplate(EMAIL_VERIFICATION, secret_keys=("verify_url",)),
+        # A guest order's link carries its access token (a credential for the order): a secret.
+        MessageTemplate(ORDER_CONFIRMED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
+        MessageTemplate(ORDER_CANCELLED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
+        MessageTemplate(ORDER_SHIPPED, channels=_EMAIL_AND_SMS, secret_keys=("access_token",)),
         # Email only: a failed payment cancels the order, and that cancellation is the one text
         # a declined checkout sends (two texts per decline made each checkout attempt worth two).
         MessageTemplate(PAYMENT_FAILED),

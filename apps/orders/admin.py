@@ -213,6 +213,8 @@ class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
 
     @admin.display(description="customer")
     def customer(self, order: Order) -> str:
+        if order.customer_id is None:
+            return "guest (no account yet)"
         url = service_admin_url("users", f"users/customer/{order.customer_id}/change/")
         return format_html('<a href="{}">{}</a>', url, order.customer_id)
 

@@ -86,7 +86,7 @@ class OrderBackOfficeMixin:
             order.status,
             order.payment_status,
             order.email,
-            str(order.customer_id),
+            str(order.customer_id or ""),  # empty: a guest order
             order.currency,
             *(
                 money(getattr(order, name))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.core.exceptions import ApplicationError, Conflict, NotFound, UnprocessableEntity
+from apps.core.exceptions import ApplicationError, Conflict, NotFound, Unauthorized, UnprocessableEntity
 
 
 class IllegalTransition(Conflict):
@@ -126,3 +126,11 @@ class ShippingDestinationUnsupported(UnprocessableEntity):
 class ShippingMethodUnavailable(UnprocessableEntity):
     default_code = "shipping_method_unavailable"
     default_detail = "That shipping method is not offered for this address and cart."
+
+
+# --- Guest orders ----------------------------------------------------------------------------------
+
+
+class OrderAccessTokenExpired(Unauthorized):
+    default_code = "order_token_expired"
+    default_detail = "This order link has expired; sign in, or ask the shop for a new link."

@@ -1,4 +1,5 @@
-"""Inbound events of the orders service: the checkout saga's answers from catalog and payments.
+"""Inbound events of the orders service: the checkout saga's answers from catalog and payments, and
+users' proof of an email address (its guest orders join the account).
 Thin: each reads its payload and calls a service. Delivery runs each in one transaction with its
 inbox row (apps.core.events.handlers.deliver), and the services check the order's state, so a
 redelivered or late event has no second effect.
@@ -18,12 +19,15 @@ from typing import Any
 
 from apps.catalog.contracts import events as catalog_events
 from apps.core.events import Envelope, event_handler
-from apps.orders.services import saga
+from apps.orders.services import guest, saga
 from apps.payments.contracts import events as payment_events
+from apps.users.contracts import events as user_events
 
 logger = logging.getLogger(__name__)
 
 SERVICE = "orders"
+# Payments' version 2 (a guest order's payment: customer_id None) reads the same: orders goes by order_id.
+PAYMENTS_VERSIONS = (1, payment_events.GUEST_VERSION)
 
 
 def _parsed(envelope: Envelope, build: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any] | None:
@@ -63,7 +67,7 @@ def on_stock_rejected(envelope: Envelope) -> None:
         saga.saga_stock_rejected(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_SUCCEEDED)
+@event_handler(SERVICE, payment_events.PAYMENT_SUCCEEDED, versions=PAYMENTS_VERSIONS)
 def on_payment_succeeded(envelope: Envelope) -> None:
     kwargs = _parsed(
         envelope,
@@ -78,14 +82,14 @@ def on_payment_succeeded(envelope: Envelope) -> None:
         saga.saga_payment_succeeded(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_FAILED)
+@event_handler(SERVICE, payment_events.PAYMENT_FAILED, versions=PAYMENTS_VERSIONS)
 def on_payment_failed(envelope: Envelope) -> None:
     kwargs = _parsed(envelope, lambda p: {"order_id": _order_id(p), "reason_code": str(p["reason_code"])})
     if kwargs is not None:
         saga.saga_payment_failed(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_REFUNDED)
+@event_handler(SERVICE, payment_events.PAYMENT_REFUNDED, versions=PAYMENTS_VERSIONS)
 def on_payment_refunded(envelope: Envelope) -> None:
     kwargs = _parsed(
         envelope,
@@ -100,7 +104,7 @@ def on_payment_refunded(envelope: Envelope) -> None:
         saga.saga_payment_refunded(**kwargs)
 
 
-@event_handler(SERVICE, payment_events.PAYMENT_REFUND_FAILED)
+@event_handler(SERVICE, payment_events.PAYMENT_REFUND_FAILED, versions=PAYMENTS_VERSIONS)
 def on_payment_refund_failed(envelope: Envelope) -> None:
     kwargs = _parsed(
         envelope,
@@ -112,3 +116,10 @@ def on_payment_refund_failed(envelope: Envelope) -> None:
     )
     if kwargs is not None:
         saga.saga_refund_failed(**kwargs)
+
+
+@event_handler(SERVICE, user_events.EMAIL_VERIFIED)
+def on_email_verified(envelope: Envelope) -> None:
+    kwargs = _parsed(envelope, lambda p: {"customer_id": uuid.UUID(str(p["customer_id"])), "email": str(p["email"])})
+    if kwargs is not None:
+        guest.guest_orders_claim(**kwargs)

@@ -103,8 +103,12 @@ class PaymentStatus(models.TextChoices):
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(max_length=20, unique=True)
-    customer_id = models.UUIDField(db_index=True)
+    # None for a guest order (checked out from an anonymous cart with an email address) until the
+    # shopper proves that email on an account, which then claims it (services/guest.py).
+    customer_id = models.UUIDField(null=True, blank=True, db_index=True)
     email = models.EmailField()
+    # The anonymous cart a guest order came from: the scope of its Idempotency-Key.
+    guest_cart_id = models.UUIDField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     # When the status last changed: the saga timeout measures how long a step has waited.
     status_changed_at = models.DateTimeField()
@@ -157,6 +161,11 @@ class Order(models.Model):
             models.UniqueConstraint(
                 fields=["customer_id", "idempotency_key"], name="orders_order_idempotency_key_unique"
             ),
+            models.UniqueConstraint(
+                fields=["guest_cart_id", "idempotency_key"],
+                condition=Q(guest_cart_id__isnull=False),
+                name="orders_order_guest_idempotency_key_unique",
+            ),
         ]
         permissions = [
             ("refund_order", "Can refund orders"),
@@ -165,6 +174,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer_id", "-created_at"], name="orders_order_customer_recent"),
             models.Index(fields=["status", "status_changed_at"], name="orders_order_status_age"),
+            # The claim of a verified email's guest orders reads only the unclaimed ones.
+            models.Index(fields=["email"], condition=Q(customer_id__isnull=True), name="orders_order_unclaimed_email"),
         ]
 
     def __str__(self) -> str:
@@ -422,7 +433,7 @@ class VoucherUse(models.Model):
 
     voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="uses")
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="voucher_uses")
-    customer_id = models.UUIDField(db_index=True)
+    customer_id = models.UUIDField(null=True, blank=True, db_index=True)  # None: a guest order's use
     discount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     used_at = models.DateTimeField(auto_now_add=True)

@@ -16,7 +16,7 @@ from apps.payments.services import charges, common, refunds
 logger = logging.getLogger(__name__)
 
 
-@event_handler("payments", contract.PAYMENT_REQUESTED)
+@event_handler("payments", contract.PAYMENT_REQUESTED, versions=(1, contract.GUEST_VERSION))
 def on_payment_requested(envelope: Envelope) -> None:
     request = charges.payment_request_parse(envelope.payload)
     if request is not None:

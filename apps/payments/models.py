@@ -39,7 +39,7 @@ class PaymentIntent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order_id = models.UUIDField(unique=True)
     order_number = models.CharField(max_length=64, blank=True)
-    customer_id = models.UUIDField()
+    customer_id = models.UUIDField(null=True, blank=True)  # None: a guest order's payment
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)

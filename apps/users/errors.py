@@ -67,3 +67,13 @@ class SmsUnavailable(ApplicationError):
     status_code = 503
     default_code = "sms_unavailable"
     default_detail = "The code could not be texted right now; try again in a few minutes."
+
+
+class EmailVerificationTokenInvalid(ApplicationError):
+    default_code = "email_verification_token_invalid"
+    default_detail = "The verification link is invalid or has expired; ask for a new one."
+
+
+class EmailAlreadyVerified(Conflict):
+    default_code = "email_already_verified"
+    default_detail = "This email address is already verified."

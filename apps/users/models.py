@@ -41,6 +41,9 @@ class Customer(models.Model):
     # Set when the shopper proved they receive texts at `phone` (a code sent to it); a changed
     # phone clears it. Notifications texts only a verified number.
     phone_verified_at = models.DateTimeField(null=True, blank=True)
+    # Set when the shopper opened the link emailed to `email` (services/emails.py): only then do
+    # other services trust the address as theirs (orders hands over guest orders placed with it).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     last_login = models.DateTimeField(null=True, blank=True)
@@ -68,6 +71,10 @@ class Customer(models.Model):
     @property
     def phone_verified(self) -> bool:
         return self.phone_verified_at is not None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class Address(models.Model):

@@ -247,7 +247,11 @@ REST_FRAMEWORK = {
             "payments_webhook": "600/minute",
             "phone_verification": "5/hour",
             "phone_confirm": "10/hour",
+            "email_verification": "5/hour",
+            "email_verify": "20/hour",
             "checkout": "20/hour",
+            "guest_checkout": "10/hour",
+            "guest_checkout_account": "5/hour",
         }.items()
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -349,8 +353,9 @@ SHOP_NAME = env_str("SHOP_NAME", "ShopStack")
 SHOP_ADDRESS = env_str("SHOP_ADDRESS", "")
 
 # --- Events ------------------------------------------------------------------------------------
-# Keys sealing secrets inside event payloads (apps/core/sealing.py: the password reset link), held
-# only by users (seals) and notifications (opens). Comma-separated; the first seals, all open.
+# Keys sealing secrets inside event payloads (apps/core/sealing.py: the password reset and email
+# verification links, a guest order's access token), held only by users and orders (seal) and
+# notifications (opens). Comma-separated; the first seals, all open.
 # Locally they default to the (shared, development) secret key; production requires them.
 EVENT_SEALING_KEYS = env_list("EVENT_SEALING_KEYS", [SECRET_KEY])
 # In-process delivery all-in-one; SNS -> SQS -> Celery in the split shape.

@@ -82,13 +82,14 @@ if SERVICE == "orders" and _is_local(CATALOG_API_URL):
     _problems.append("CATALOG_API_URL must be catalog's address, not a local one, for the orders service")
 if {"users", "notifications"} & set(ACTIVE_SERVICES) and _is_local(SHOP_FRONTEND_URL):
     _problems.append("SHOP_FRONTEND_URL must be the shop's public address (links in emails point there)")
-# The reset link travels sealed (apps/core/sealing.py); users and notifications must hold the same
-# real keys, never the default (the per-service secret key).
+# The reset and verification links and a guest order's access token travel sealed
+# (apps/core/sealing.py); users, orders and notifications must hold the same real keys, never the
+# default (the per-service secret key).
 EVENT_SEALING_KEYS = env_list("EVENT_SEALING_KEYS", [])
-if {"users", "notifications"} & set(ACTIVE_SERVICES) and (
+if {"users", "orders", "notifications"} & set(ACTIVE_SERVICES) and (
     not EVENT_SEALING_KEYS or any(key.startswith("insecure") or len(key) < 32 for key in EVENT_SEALING_KEYS)
 ):
-    _problems.append("EVENT_SEALING_KEYS must be real secrets of 32+ characters for users and notifications")
+    _problems.append("EVENT_SEALING_KEYS must be real secrets of 32+ characters for users, orders and notifications")
 # Without a shared cache each gunicorn process keeps its own (LocMemCache): the login, register
 # and password reset throttles would count per process, the real limit being the configured one
 # times tasks x workers, and nothing else kept in Django's cache would be shared either. The

@@ -40,4 +40,12 @@ def test_every_open_write_and_password_check_has_a_throttle_scope_with_a_rate():
 
     assert missing == []
     # The sweep saw the endpoints it exists for (a broken URL walk would pass vacuously).
-    assert {"LoginView", "RefreshView", "PasswordResetConfirmView", "CartLinesView", "WebhookView"} <= checked
+    assert {
+        "LoginView",
+        "RefreshView",
+        "PasswordResetConfirmView",
+        "CartLinesView",
+        "WebhookView",
+        "GuestCheckoutView",
+        "EmailVerifyView",
+    } <= checked

@@ -429,7 +429,7 @@ def service_parameters(service: str, **overrides: Any) -> dict[str, Any]:
         parameters["PaymentsWebhookSecretArn"] = secret_arn("shopstack/payments/webhook")
         parameters["StripeSecretKeySecretArn"] = secret_arn("shopstack/payments/stripe-secret-key")
         parameters["StripeWebhookSecretSecretArn"] = secret_arn("shopstack/payments/stripe-webhook-secret")
-    if service in {"users", "notifications"}:
+    if service in {"users", "orders", "notifications"}:
         parameters["EventSealingKeysSecretArn"] = secret_arn("shopstack/event-sealing-keys")
     if service == "notifications":
         parameters["SesIdentityArn"] = SES_IDENTITY_ARN

@@ -31,7 +31,7 @@ SECURE = {
     # What the service stack gives every task (SHOP_FRONTEND_URL) and notifications' (the sender).
     "SHOP_FRONTEND_URL": "https://shop.example.com",
     "DEFAULT_FROM_EMAIL": "ShopStack <shop@shop.example.com>",
-    # users' and notifications' key for the sealed reset link (the others ignore it).
+    # users', orders' and notifications' key for sealed links and tokens (the others ignore it).
     "EVENT_SEALING_KEYS": "seal-" + "k" * 40,
     # The platform's shared cache, as the stacks render REDIS_URL (deploy/render.py).
     "REDIS_URL": "rediss://shopstack-platform-abc123.serverless.euw1.cache.amazonaws.com:6379/0",
@@ -233,16 +233,16 @@ def test_catalog_keeps_rendered_answers_15_seconds_by_default():
     assert (off.returncode, off.stdout.strip()) == (0, "0"), off.stderr
 
 
-@pytest.mark.parametrize("service", ["users", "notifications", None])
+@pytest.mark.parametrize("service", ["users", "orders", "notifications", None])
 @pytest.mark.parametrize("keys", [None, "", "insecure-" + "x" * 40, "short", "seal-" + "k" * 40 + ",short"])
-def test_users_and_notifications_refuse_to_start_without_real_sealing_keys(service, keys):
+def test_services_that_seal_or_open_refuse_to_start_without_real_sealing_keys(service, keys):
     result = _start(service=service, webhook_secret=REAL_WEBHOOK_SECRET, EVENT_SEALING_KEYS=keys)
 
     assert result.returncode != 0
     assert "EVENT_SEALING_KEYS must be real secrets" in result.stderr
 
 
-@pytest.mark.parametrize("service", ["catalog", "orders", "payments"])
+@pytest.mark.parametrize("service", ["catalog", "payments"])
 def test_services_that_neither_seal_nor_open_need_no_sealing_keys(service):
     result = _start(
         service=service,

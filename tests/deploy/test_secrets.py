@@ -30,7 +30,7 @@ SEALING_KEYS_ARN = secret_arn("shopstack/event-sealing-keys")
 STRIPE_KEY_ARN = secret_arn("shopstack/payments/stripe-secret-key")
 STRIPE_WEBHOOK_ARN = secret_arn("shopstack/payments/stripe-webhook-secret")
 STRIPE_SECRETS = {"STRIPE_SECRET_KEY": STRIPE_KEY_ARN, "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_ARN}
-SEALS_EVENTS = {"users", "notifications"}
+SEALS_EVENTS = {"users", "orders", "notifications"}
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -88,7 +88,9 @@ def test_the_secret_parameters_admit_only_full_arns(name):
     for service, parameter in (("users", "JwtPrivateKeySecretArn"), ("payments", "PaymentsWebhookSecretArn")):
         required = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
         assert required in rules[json.dumps({"Fn::Equals": [{"Ref": "ServiceName"}, service]})]
-    sealing = {"Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "notifications")]}
+    sealing = {
+        "Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "orders", "notifications")]
+    }
     assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventSealingKeysSecretArn"}, ""]}]} in rules[json.dumps(sealing)]
     # The Stripe secrets are required where payments charges through Stripe, not on the sandbox.
     on_stripe = {

@@ -7,6 +7,6 @@ def on_order_created(envelope: Envelope) -> None: ...
 
 from apps.core.events.envelope import Envelope
 from apps.core.events.handlers import event_handler
-from apps.core.events.outbox import publish, publish_many
+from apps.core.events.outbox import publish, publish_about_customer, publish_many
 
-__all__ = ["Envelope", "event_handler", "publish", "publish_many"]
+__all__ = ["Envelope", "event_handler", "publish", "publish_about_customer", "publish_many"]

@@ -34,6 +34,14 @@ def publish(*, producer: str, event_type: str, payload: Any, version: int = 1) -
     return publish_many(producer=producer, events=[(event_type, payload)], version=version)[0]
 
 
+def publish_about_customer(*, producer: str, event_type: str, payload: Any, guest_version: int) -> Envelope:
+    """Publish an event whose payload may carry a `customer_id`: as version 1 while it names a
+    customer, as `guest_version` when it is None (a guest order). A consumer that reads only
+    version 1 still gets every customer's events and dead-letters (never misreads) a guest's."""
+    guest = getattr(payload, "customer_id", "") is None
+    return publish(producer=producer, event_type=event_type, payload=payload, version=guest_version if guest else 1)
+
+
 def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int = 1) -> list[Envelope]:
     """Record several (event type, payload) from `producer` in its outbox with one INSERT, in
     this order, inside the caller's transaction (a bulk change publishing thousands of events)."""

@@ -10,6 +10,7 @@ SUBSCRIBES = (
     "user.registered",
     "user.updated",
     "user.password_reset_requested",
+    "user.email_verification_requested",
     "order.confirmed",
     "order.cancelled",
     "order.shipped",

@@ -71,6 +71,16 @@ class CheckoutInput(InputSerializer):
     )
 
 
+class GuestCheckoutInput(CheckoutInput):
+    email = serializers.EmailField(
+        max_length=254, help_text="Where the order's emails go, with the link to the order's page."
+    )
+
+    def validate_email(self, value: str) -> str:
+        # The spelling users stores an account's email in: a claim after sign-up compares equal.
+        return value.strip().lower()
+
+
 class DestinationInput(QueryInputSerializer):
     """Where the cart would go (query parameters); the shop's default country when absent."""
 
@@ -287,3 +297,19 @@ class OrderDetailOutput(OrderSummaryOutput):
             "refunds",
             "updated_at",
         ]
+
+
+class GuestOrderOutput(OrderDetailOutput):
+    """A guest's order as checkout answers it: with the email it goes to and its access token."""
+
+    access_token = serializers.SerializerMethodField(
+        help_text="Send it as the X-Order-Token header to read, cancel or pay this order; valid for "
+        "ORDERS_ACCESS_TOKEN_DAYS days. Keep it: it is the guest's only key to the order (the order's "
+        "emails carry a link with it)."
+    )
+
+    class Meta(OrderDetailOutput.Meta):
+        fields = [*OrderDetailOutput.Meta.fields, "email", "access_token"]
+
+    def get_access_token(self, order: Order) -> str:
+        return self.context["access_token"]

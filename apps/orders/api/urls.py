@@ -6,6 +6,7 @@ from apps.orders.api import views
 
 urlpatterns = [
     path("", views.OrdersView.as_view(), name="orders"),
+    path("guest/", views.GuestCheckoutView.as_view(), name="orders-guest-checkout"),
     path("cart/", views.CartView.as_view(), name="cart"),
     path("cart/lines/", views.CartLinesView.as_view(), name="cart-lines"),
     path("cart/lines/<str:sku>/", views.CartLineView.as_view(), name="cart-line"),

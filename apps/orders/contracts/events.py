@@ -1,6 +1,13 @@
-"""Events the orders service publishes and subscribes to, with payload schemas (version 1).
+"""Events the orders service publishes and subscribes to, with payload schemas (versions 1 and 2).
 
-Money travels as a decimal string with its currency ("12.50", "EUR"), never a float."""
+Money travels as a decimal string with its currency ("12.50", "EUR"), never a float.
+
+Version 2 (guest checkout) differs in one thing: `customer_id` may be None, for a guest order (an
+order of no account, reached with its access token). Orders publishes an event carrying a
+customer_id as version 1 whenever it has one, so a consumer reading only version 1 still gets every
+shopper's order, and as version 2 only for a guest order: a consumer that does not read version 2
+yet fails it into its dead-letter queue (nothing is lost; redrive it once the consumer is updated)
+instead of misreading a None. Consumers deploy first, as always."""
 
 from __future__ import annotations
 
@@ -13,6 +20,9 @@ ORDER_SHIPPED = "order.shipped"
 PAYMENT_REQUESTED = "payment.requested"
 REFUND_REQUESTED = "refund.requested"
 
+# The version of an event about a guest order (customer_id None); see the module's docstring.
+GUEST_VERSION = 2
+
 PUBLISHES = (
     ORDER_CREATED,
     ORDER_CONFIRMED,
@@ -21,10 +31,12 @@ PUBLISHES = (
     PAYMENT_REQUESTED,
     REFUND_REQUESTED,
 )
-# The saga's answers (catalog's and payments' contracts define them), and staff replication.
+# The saga's answers (catalog's and payments' contracts define them), staff replication, and the
+# email proof that lets an account claim the guest orders placed with that email.
 SUBSCRIBES = (
     "staff.changed",
     "user.tokens_revoked",
+    "user.email_verified",
     "stock.reserved",
     "stock.rejected",
     "payment.succeeded",
@@ -46,7 +58,7 @@ class OrderCreated:
 
     order_id: str
     order_number: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order (version 2)
     lines: list[OrderLine]
 
 
@@ -54,7 +66,7 @@ class OrderCreated:
 class PaymentRequested:
     order_id: str
     order_number: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order (version 2)
     amount: str
     currency: str
     payment_method_token: str
@@ -81,7 +93,7 @@ class OrderConfirmed:
 
     order_id: str
     order_number: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order (version 2)
     email: str
     total: str
     currency: str
@@ -96,6 +108,9 @@ class OrderConfirmed:
     # A business buyer in another EU country accounts for the VAT: the email says so, with its number.
     reverse_charge: bool = False
     vat_number: str = ""
+    # A guest order's access token (apps.orders.access), sealed with EVENT_SEALING_KEYS
+    # (apps.core.sealing) for notifications to link the order page; "" for a shopper's order.
+    sealed_access_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,20 +121,26 @@ class OrderCancelled:
 
     order_id: str
     order_number: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order (version 2)
     email: str
     reason: str
     lines: list[OrderLine]
+    # A guest order's access token (apps.orders.access), sealed with EVENT_SEALING_KEYS
+    # (apps.core.sealing) for notifications to link the order page; "" for a shopper's order.
+    sealed_access_token: str = ""
 
 
 @dataclass(frozen=True)
 class OrderShipped:
     order_id: str
     order_number: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order (version 2)
     email: str
     carrier: str
     tracking_number: str
+    # A guest order's access token (apps.orders.access), sealed with EVENT_SEALING_KEYS
+    # (apps.core.sealing) for notifications to link the order page; "" for a shopper's order.
+    sealed_access_token: str = ""
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,19 @@ def voucher_check(
     return voucher
 
 
-def voucher_use_record(*, voucher: Voucher, order: Order, customer_id: uuid.UUID, discount: Decimal) -> VoucherUse:
+def voucher_use_record(
+    *, voucher: Voucher, order: Order, customer_id: uuid.UUID | None, discount: Decimal
+) -> VoucherUse:
     """Count one use of `voucher` for `order`. Call inside the checkout's transaction: the row
     lock serialises concurrent checkouts on the same voucher (so the per-shopper count is
-    right), and the conditional UPDATE refuses the use past the limit even without the lock."""
+    right), and the conditional UPDATE refuses the use past the limit even without the lock.
+    A guest (no `customer_id`) cannot use a code limited per shopper: a guest could not be
+    counted, so each guest checkout would be a fresh allowance."""
     locked = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    if locked.per_customer_limit is not None and customer_id is None:
+        raise VoucherCustomerLimit(
+            "This code is limited per shopper: sign in to use it.", extra={"voucher_code": locked.code}
+        )
     if locked.per_customer_limit is not None:
         used = VoucherUse.objects.filter(voucher=locked, customer_id=customer_id, released_at__isnull=True).count()
         if used >= locked.per_customer_limit:

@@ -3,19 +3,21 @@ the compensation (captured money back, committed stock restocked)."""
 
 from __future__ import annotations
 
-import uuid
-
 from apps.core.db import atomic
+from apps.orders.access import OrderGrant
 from apps.orders.contracts import events as contract
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order
 from apps.orders.pricing.vouchers import voucher_uses_release
-from apps.orders.selectors import order_get_for_customer
+from apps.orders.selectors import order_get_granted
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.transitions import (
+    GUEST_ACTOR,
     SERVICE,
     S,
+    contract_customer_id,
     contract_lines,
+    contract_sealed_access_token,
     customer_actor,
     event_publish,
     order_lock,
@@ -44,10 +46,11 @@ def order_cancel_locked(order: Order, *, reason: str, actor: str) -> Order:
         contract.OrderCancelled(
             order_id=str(order.id),
             order_number=order.number,
-            customer_id=str(order.customer_id),
+            customer_id=contract_customer_id(order),
             email=order.email,
             reason=reason,
             lines=contract_lines(order),
+            sealed_access_token=contract_sealed_access_token(order),
         ),
     )
     voucher_uses_release(order=order)
@@ -64,6 +67,8 @@ def order_cancel(*, order: Order, reason: str, actor: str) -> Order:
         return order_cancel_locked(locked, reason=reason, actor=actor)
 
 
-def order_cancel_by_customer(*, customer_id: uuid.UUID, order_id: uuid.UUID) -> Order:
-    order = order_get_for_customer(customer_id=customer_id, order_id=order_id)
-    return order_cancel(order=order, reason="customer_request", actor=customer_actor(customer_id))
+def order_cancel_by_shopper(*, grant: OrderGrant) -> Order:
+    """The shopper cancels: the owner signed in, or a guest with the order's access token."""
+    order = order_get_granted(grant=grant)
+    actor = customer_actor(grant.customer_id) if grant.customer_id is not None else GUEST_ACTOR
+    return order_cancel(order=order, reason="customer_request", actor=actor)

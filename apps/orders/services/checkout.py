@@ -1,5 +1,6 @@
-"""Checkout: the shopper's cart becomes a pending order priced with catalog's current prices, the
-cart is emptied and order.created starts the saga, in one transaction."""
+"""Checkout: the shopper's cart (or a guest's anonymous cart, with an email address) becomes a
+pending order priced with catalog's current prices, the cart is emptied and order.created starts
+the saga, in one transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.core.db import atomic
@@ -24,7 +26,7 @@ from apps.orders.pricing.basket import Destination, basket_price
 from apps.orders.pricing.totals import tax_breakdown
 from apps.orders.pricing.vouchers import voucher_use_record
 from apps.orders.selectors import cart_basket_lines
-from apps.orders.services.transitions import SERVICE, S, customer_actor, event_publish
+from apps.orders.services.transitions import GUEST_ACTOR, SERVICE, S, customer_actor, event_publish
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +37,18 @@ class CheckoutResult:
     created: bool  # False: an earlier request with the same Idempotency-Key made it
 
 
-def _fingerprint(*, shipping_address: Mapping[str, Any], payment_method_token: str, shipping_method: str | None) -> str:
+def _fingerprint(
+    *,
+    shipping_address: Mapping[str, Any],
+    payment_method_token: str,
+    shipping_method: str | None,
+    email: str | None = None,
+) -> str:
     body = {"shipping_address": dict(shipping_address), "payment_method_token": payment_method_token}
     if shipping_method is not None:
         body["shipping_method"] = shipping_method
+    if email is not None:  # a guest's (a shopper's comes from their account, not the request)
+        body["email"] = email
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -94,11 +104,74 @@ def order_checkout(
     fingerprint = _fingerprint(
         shipping_address=shipping_address, payment_method_token=payment_method_token, shipping_method=shipping_method
     )
-    existing = Order.objects.filter(customer_id=customer_id, idempotency_key=idempotency_key).first()
+    previous = Order.objects.filter(customer_id=customer_id)
+    existing = previous.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return _replay(existing, fingerprint)
-
     cart = Cart.objects.filter(customer_id=customer_id, status=Cart.Status.ACTIVE).first()
+    return _checkout(
+        cart=cart,
+        customer_id=customer_id,
+        previous=previous,
+        email=email,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        shipping_address=shipping_address,
+        payment_method_token=payment_method_token,
+        shipping_method=shipping_method,
+    )
+
+
+def order_checkout_guest(
+    *,
+    cart: Cart,
+    email: str,
+    idempotency_key: str,
+    shipping_address: Mapping[str, Any],
+    payment_method_token: str,
+    shipping_method: str | None = None,
+) -> CheckoutResult:
+    """Guest checkout: the anonymous `cart` becomes a pending order of no account, sent to
+    `email`, as order_checkout does for a shopper's cart. The Idempotency-Key is scoped to the
+    cart (its token is the guest's only identity); the email is part of the request it guards.
+    The order is reached with its access token (apps.orders.access) until an account proves the
+    email and claims it (services/guest.py)."""
+    fingerprint = _fingerprint(
+        shipping_address=shipping_address,
+        payment_method_token=payment_method_token,
+        shipping_method=shipping_method,
+        email=email,
+    )
+    previous = Order.objects.filter(guest_cart_id=cart.id)
+    existing = previous.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    return _checkout(
+        cart=cart,
+        customer_id=None,
+        previous=previous,
+        email=email,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        shipping_address=shipping_address,
+        payment_method_token=payment_method_token,
+        shipping_method=shipping_method,
+    )
+
+
+def _checkout(
+    *,
+    cart: Cart | None,
+    customer_id: uuid.UUID | None,
+    previous: QuerySet[Order],
+    email: str,
+    idempotency_key: str,
+    fingerprint: str,
+    shipping_address: Mapping[str, Any],
+    payment_method_token: str,
+    shipping_method: str | None,
+) -> CheckoutResult:
+    """The checkout both kinds share; `previous` are the orders the Idempotency-Key is unique among."""
     lines = list(cart.lines.all()) if cart else []
     if not lines:
         raise CartEmpty()
@@ -124,7 +197,7 @@ def order_checkout(
         with atomic(SERVICE):
             locked_cart = Cart.objects.select_for_update().get(pk=cart.pk)
             # A concurrent request with the same key may have won while this one waited for the lock.
-            existing = Order.objects.filter(customer_id=customer_id, idempotency_key=idempotency_key).first()
+            existing = previous.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
                 return _replay(existing, fingerprint)
             current = {line.sku: line.quantity for line in locked_cart.lines.all()}
@@ -134,6 +207,7 @@ def order_checkout(
             order = Order.objects.create(
                 number=_order_number(),
                 customer_id=customer_id,
+                guest_cart_id=cart.id if customer_id is None else None,
                 email=email,
                 status=S.PENDING,
                 status_changed_at=now,
@@ -180,7 +254,11 @@ def order_checkout(
                     voucher=basket.voucher, order=order, customer_id=customer_id, discount=voucher_discount
                 )
             OrderStatusChange.objects.create(
-                order=order, from_status="", to_status=S.PENDING, reason="checkout", actor=customer_actor(customer_id)
+                order=order,
+                from_status="",
+                to_status=S.PENDING,
+                reason="checkout",
+                actor=customer_actor(customer_id) if customer_id else GUEST_ACTOR,
             )
             locked_cart.lines.all().delete()
             locked_cart.voucher_code = ""
@@ -190,13 +268,13 @@ def order_checkout(
                 contract.OrderCreated(
                     order_id=str(order.id),
                     order_number=order.number,
-                    customer_id=str(customer_id),
+                    customer_id=str(customer_id) if customer_id else None,
                     lines=[contract.OrderLine(sku=line.sku, quantity=line.quantity) for line, _ in priced],
                 ),
             )
     except IntegrityError:
-        # The unique (customer, key) index caught a concurrent twin that committed first.
-        existing = Order.objects.filter(customer_id=customer_id, idempotency_key=idempotency_key).first()
+        # The unique (customer or guest cart, key) index caught a concurrent twin that committed first.
+        existing = previous.filter(idempotency_key=idempotency_key).first()
         if existing is None:
             raise
         return _replay(existing, fingerprint)

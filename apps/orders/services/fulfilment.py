@@ -6,7 +6,15 @@ from apps.core.db import atomic
 from apps.orders.contracts import events as contract
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order
-from apps.orders.services.transitions import SERVICE, S, event_publish, order_lock, order_transition
+from apps.orders.services.transitions import (
+    SERVICE,
+    S,
+    contract_customer_id,
+    contract_sealed_access_token,
+    event_publish,
+    order_lock,
+    order_transition,
+)
 
 
 def order_ship(*, order: Order, carrier: str, tracking_number: str, actor: str) -> Order:
@@ -27,10 +35,11 @@ def order_ship(*, order: Order, carrier: str, tracking_number: str, actor: str) 
             contract.OrderShipped(
                 order_id=str(locked.id),
                 order_number=locked.number,
-                customer_id=str(locked.customer_id),
+                customer_id=contract_customer_id(locked),
                 email=locked.email,
                 carrier=carrier,
                 tracking_number=tracking_number,
+                sealed_access_token=contract_sealed_access_token(locked),
             ),
         )
     return locked

@@ -24,7 +24,9 @@ from apps.orders.services.transitions import (
     SYSTEM_ACTOR,
     WAITING_STATUSES,
     S,
+    contract_customer_id,
     contract_lines,
+    contract_sealed_access_token,
     event_publish,
     order_lock,
     order_transition,
@@ -75,7 +77,7 @@ def saga_stock_reserved(*, order_id: str) -> None:
             contract.PaymentRequested(
                 order_id=str(order.id),
                 order_number=order.number,
-                customer_id=str(order.customer_id),
+                customer_id=contract_customer_id(order),
                 amount=money_str(order.total, order.currency),
                 currency=order.currency,
                 payment_method_token=order.payment_method_token,
@@ -123,12 +125,13 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
                 contract.OrderConfirmed(
                     order_id=str(order.id),
                     order_number=order.number,
-                    customer_id=str(order.customer_id),
+                    customer_id=contract_customer_id(order),
                     email=order.email,
                     total=money_str(order.total, order.currency),
                     currency=order.currency,
                     lines=contract_lines(order),
                     **_confirmation_breakdown(order),
+                    sealed_access_token=contract_sealed_access_token(order),
                 ),
             )
         elif order.status == S.STOCK_RESERVED:

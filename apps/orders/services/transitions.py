@@ -9,7 +9,9 @@ from typing import Any
 from django.utils import timezone
 
 from apps.core.db import atomic
-from apps.core.events import publish
+from apps.core.events import publish_about_customer
+from apps.core.sealing import seal
+from apps.orders.access import order_access_token
 from apps.orders.contracts import events as contract
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order, OrderStatus, OrderStatusChange
@@ -35,6 +37,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 WAITING_STATUSES = (S.PENDING, S.STOCK_RESERVED)
 
 SYSTEM_ACTOR = "system"
+# A guest order's shopper: whoever holds the order's access token (apps.orders.access).
+GUEST_ACTOR = "guest"
 
 
 def customer_actor(customer_id: uuid.UUID | str) -> str:
@@ -73,5 +77,20 @@ def contract_lines(order: Order) -> list[contract.OrderLine]:
     return [contract.OrderLine(sku=line.sku, quantity=line.quantity) for line in order.lines.all()]
 
 
+def contract_customer_id(order: Order) -> str | None:
+    return str(order.customer_id) if order.customer_id is not None else None
+
+
+def contract_sealed_access_token(order: Order) -> str:
+    """A guest order's access token, sealed for the event that tells the shopper (their only way
+    back to the order is the link in that email); "" for a shopper's order, who signs in."""
+    if order.customer_id is not None:
+        return ""
+    return seal(order_access_token(order_id=order.id))
+
+
 def event_publish(event_type: str, payload: Any) -> None:
-    publish(producer=SERVICE, event_type=event_type, payload=payload)
+    # An event about a guest order is version 2; see the contract's docstring.
+    publish_about_customer(
+        producer=SERVICE, event_type=event_type, payload=payload, guest_version=contract.GUEST_VERSION
+    )

@@ -1,6 +1,10 @@
-"""Events the payments service publishes and subscribes to, with payload schemas (version 1).
+"""Events the payments service publishes and subscribes to, with payload schemas (versions 1 and 2).
 
-Money travels as a decimal string with its currency ("12.50", "EUR"), never a float."""
+Money travels as a decimal string with its currency ("12.50", "EUR"), never a float.
+
+Version 2 (guest checkout) differs in one thing: `customer_id` may be None, for a guest order's
+payment. As orders does with its own events, payments publishes version 1 whenever the payment has
+a customer and version 2 only for a guest's; it reads payment.requested in both versions."""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ REFUND_REQUESTED = "refund.requested"
 
 PUBLISHES = (PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_REFUNDED, PAYMENT_REFUND_FAILED)
 SUBSCRIBES = ("staff.changed", "user.tokens_revoked", PAYMENT_REQUESTED, REFUND_REQUESTED)
+
+# The version of an event about a guest order's payment (customer_id None).
+GUEST_VERSION = 2
 
 # PaymentFailed.reason_code values.
 REASON_DECLINED = "declined"
@@ -45,7 +52,7 @@ class PaymentSucceeded:
 class PaymentFailed:
     order_id: str
     payment_id: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order's payment (version 2)
     reason_code: str  # declined | insufficient_funds | invalid_payment_method | provider_error
     message: str
 
@@ -58,7 +65,7 @@ class PaymentRefunded:
     order_id: str
     payment_id: str
     refund_id: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order's payment (version 2)
     amount: str
     currency: str
 
@@ -71,7 +78,7 @@ class PaymentRefundFailed:
     order_id: str
     payment_id: str
     refund_id: str
-    customer_id: str
+    customer_id: str | None  # None: a guest order's payment (version 2)
     amount: str
     currency: str
     reason_code: str  # not_captured | exceeds_capture | currency_mismatch | invalid_amount | provider_*

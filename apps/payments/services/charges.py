@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError
 
 from apps.core.db import atomic
-from apps.core.events import publish
+from apps.core.events import publish, publish_about_customer
 from apps.payments.contracts import events as contract
 from apps.payments.models import Charge, PaymentIntent
 from apps.payments.providers import (
@@ -29,7 +29,15 @@ from apps.payments.providers import (
     get_provider,
     looks_like_card_number,
 )
-from apps.payments.services.common import DECLINE_REASONS, PRODUCER, SERVICE, Outcome, parse_amount, parse_currency
+from apps.payments.services.common import (
+    DECLINE_REASONS,
+    PRODUCER,
+    SERVICE,
+    Outcome,
+    customer_ref,
+    parse_amount,
+    parse_currency,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +48,7 @@ GIVE_UP_MESSAGE = "The payment provider could not be reached; no payment was tak
 class PaymentRequest:
     order_id: uuid.UUID
     order_number: str
-    customer_id: uuid.UUID
+    customer_id: uuid.UUID | None  # None: a guest order (payment.requested version 2)
     amount: Decimal
     currency: str
     payment_method_token: str
@@ -52,7 +60,8 @@ def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
     The token is never logged: it is a credential for the shopper's card."""
     try:
         order_id = uuid.UUID(str(payload["order_id"]))
-        customer_id = uuid.UUID(str(payload["customer_id"]))
+        customer = payload["customer_id"]
+        customer_id = uuid.UUID(str(customer)) if customer is not None else None
         amount = parse_amount(payload["amount"])
         currency = parse_currency(payload["currency"])
         token = str(payload["payment_method_token"] or "")
@@ -85,11 +94,13 @@ def _publish_failed(intent: PaymentIntent, *, reason_code: str) -> None:
     payload = contract.PaymentFailed(
         order_id=str(intent.order_id),
         payment_id=str(intent.id),
-        customer_id=str(intent.customer_id),
+        customer_id=customer_ref(intent),
         reason_code=reason_code,
         message=intent.failure_message,
     )
-    publish(producer=PRODUCER, event_type=contract.PAYMENT_FAILED, payload=payload)
+    publish_about_customer(
+        producer=PRODUCER, event_type=contract.PAYMENT_FAILED, payload=payload, guest_version=contract.GUEST_VERSION
+    )
 
 
 def _enqueue_charge(intent: PaymentIntent, payment_method_token: str) -> None:

@@ -49,3 +49,8 @@ def parse_currency(value: Any) -> str | None:
     (XXX or XTS are no money to charge in)."""
     currency = str(value or "").strip().upper()
     return currency if is_currency(currency) else None
+
+
+def customer_ref(intent: Any) -> str | None:
+    """The payment's customer as events name it: None for a guest order's payment."""
+    return str(intent.customer_id) if intent.customer_id is not None else None

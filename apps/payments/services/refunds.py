@@ -10,11 +10,11 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from apps.core.db import atomic
-from apps.core.events import publish
+from apps.core.events import publish_about_customer
 from apps.payments.contracts import events as contract
 from apps.payments.models import Charge, PaymentIntent, Refund
 from apps.payments.providers import ProviderError, TransientProviderError, get_provider
-from apps.payments.services.common import PRODUCER, SERVICE, Outcome
+from apps.payments.services.common import PRODUCER, SERVICE, Outcome, customer_ref
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +24,13 @@ def publish_refunded(refund: Refund) -> None:
         order_id=str(refund.intent.order_id),
         payment_id=str(refund.intent_id),
         refund_id=refund.refund_id,
-        customer_id=str(refund.intent.customer_id),
+        customer_id=customer_ref(refund.intent),
         amount=str(refund.amount),
         currency=refund.currency,
     )
-    publish(producer=PRODUCER, event_type=contract.PAYMENT_REFUNDED, payload=payload)
+    publish_about_customer(
+        producer=PRODUCER, event_type=contract.PAYMENT_REFUNDED, payload=payload, guest_version=contract.GUEST_VERSION
+    )
 
 
 def _publish_refund_failed(
@@ -45,13 +47,18 @@ def _publish_refund_failed(
         order_id=str(order_id),
         payment_id=str(intent.id) if intent else "",
         refund_id=refund_id,
-        customer_id=str(intent.customer_id) if intent else "",
+        customer_id=customer_ref(intent) if intent else "",
         amount=str(amount) if amount is not None else "",
         currency=currency,
         reason_code=reason_code,
         message=message,
     )
-    publish(producer=PRODUCER, event_type=contract.PAYMENT_REFUND_FAILED, payload=payload)
+    publish_about_customer(
+        producer=PRODUCER,
+        event_type=contract.PAYMENT_REFUND_FAILED,
+        payload=payload,
+        guest_version=contract.GUEST_VERSION,
+    )
 
 
 def _enqueue_refund(refund: Refund) -> None:

@@ -103,6 +103,10 @@ class AddressInputSerializer(InputSerializer):
         return value.upper()
 
 
+class EmailVerifyInputSerializer(InputSerializer):
+    token = serializers.CharField(max_length=512, write_only=True, help_text="The token from the emailed link.")
+
+
 class PhoneConfirmInputSerializer(InputSerializer):
     code = serializers.RegexField(r"^[0-9]{6}$", help_text="The 6-digit code texted to the phone.")
 
@@ -113,9 +117,12 @@ class PhoneConfirmInputSerializer(InputSerializer):
 class CustomerOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
-        fields = ["id", "email", "first_name", "last_name", "phone", "phone_verified", "date_joined"]
+        fields = ["id", "email", "email_verified", "first_name", "last_name", "phone", "phone_verified", "date_joined"]
         read_only_fields = fields
 
+    email_verified = serializers.BooleanField(
+        read_only=True, help_text="Whether the email was verified with the emailed link."
+    )
     phone_verified = serializers.BooleanField(
         read_only=True, help_text="Whether the phone was verified with a texted code; only then is it texted."
     )

@@ -22,7 +22,7 @@ from apps.core.api.throttles import AccountRateThrottle, ScopedRateThrottle
 from apps.core.auth.keys import ALGORITHM, jwks
 from apps.users import selectors
 from apps.users.api import serializers as s
-from apps.users.services import addresses, customers, passwords, phone, tokens
+from apps.users.services import addresses, customers, emails, passwords, phone, tokens
 
 
 def _token_pair_body(pair: tokens.TokenPair) -> dict[str, Any]:
@@ -228,6 +228,45 @@ class PhoneConfirmView(APIView):
         customer = selectors.customer_get_active(customer_id=request.user.id)
         customer = phone.phone_verification_confirm(customer=customer, code=data.validated_data["code"])
         return Response(s.CustomerOutputSerializer(customer).data)
+
+
+# --- Email verification ------------------------------------------------------------------------
+
+
+class EmailVerificationView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "email_verification"
+
+    @extend_schema(
+        operation_id="users_me_email_verification_request",
+        summary="Email a new link verifying the account's email",
+        request=None,
+        responses={202: s.AcceptedOutputSerializer, 409: problem("Already verified (`email_already_verified`).")},
+    )
+    def post(self, request: Request) -> Response:
+        customer = selectors.customer_get_active(customer_id=request.user.id)
+        emails.email_verification_request(customer=customer)
+        body = {"detail": "A verification link has been sent to your email address."}
+        return Response(s.AcceptedOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EmailVerifyView(ThrottledPublicView):
+    throttle_scope = "email_verify"
+
+    @extend_schema(
+        operation_id="users_email_verify",
+        summary="Verify the account's email with the token of the emailed link (open: the link is the proof)",
+        request=s.EmailVerifyInputSerializer,
+        responses={
+            204: None,
+            400: problem("Invalid input, or an invalid or expired token (`email_verification_token_invalid`)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = s.EmailVerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        emails.email_verification_confirm(token=data.validated_data["token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Password reset ----------------------------------------------------------------------------

@@ -7,11 +7,22 @@ from dataclasses import dataclass
 USER_REGISTERED = "user.registered"
 USER_UPDATED = "user.updated"
 PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
+EMAIL_VERIFICATION_REQUESTED = "user.email_verification_requested"
+# The shopper proved they receive mail at `email`: other services may now trust it as theirs.
+EMAIL_VERIFIED = "user.email_verified"
 STAFF_CHANGED = "staff.changed"
 # Every service subscribes: it refuses the subject's access tokens issued before not_before.
 TOKENS_REVOKED = "user.tokens_revoked"
 
-PUBLISHES = (USER_REGISTERED, USER_UPDATED, PASSWORD_RESET_REQUESTED, STAFF_CHANGED, TOKENS_REVOKED)
+PUBLISHES = (
+    USER_REGISTERED,
+    USER_UPDATED,
+    PASSWORD_RESET_REQUESTED,
+    EMAIL_VERIFICATION_REQUESTED,
+    EMAIL_VERIFIED,
+    STAFF_CHANGED,
+    TOKENS_REVOKED,
+)
 SUBSCRIBES: tuple[str, ...] = ()
 
 
@@ -48,6 +59,24 @@ class PasswordResetRequested:
     first_name: str
     sealed_reset_url: str
     expires_at: str
+
+
+@dataclass(frozen=True)
+class EmailVerificationRequested:
+    """`sealed_verify_url` is the verification link sealed with EVENT_SEALING_KEYS, as the reset
+    link is: whoever opens the link proves they read mail at `email`."""
+
+    customer_id: str
+    email: str
+    first_name: str
+    sealed_verify_url: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class EmailVerified:
+    customer_id: str
+    email: str
 
 
 @dataclass(frozen=True)

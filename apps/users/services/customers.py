@@ -1,5 +1,6 @@
-"""Customer accounts: registration, profile updates, staff edits in the admin and deactivation, and
-the user.registered and user.updated events they publish."""
+"""Customer accounts: registration (which also emails the link verifying the address), profile
+updates, staff edits in the admin and deactivation, and the user.registered and user.updated events
+they publish."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from apps.users.contracts import events as contract
 from apps.users.errors import EmailTaken
 from apps.users.models import Customer, RefreshToken, normalize_email
 from apps.users.services.common import PRODUCER, publish_user_updated, validate_new_password
+from apps.users.services.emails import email_verification_publish
 from apps.users.services.tokens import customer_tokens_revoke
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone")
@@ -48,6 +50,7 @@ def customer_register(
         except IntegrityError as error:  # a concurrent registration of the same email won the race
             raise EmailTaken() from error
         _publish_user_registered(customer)
+        email_verification_publish(customer=customer)
     return customer
 
 

@@ -49,3 +49,7 @@ ORDERS_ENUM_NAME_OVERRIDES = {
     "RefundStatusEnum": "apps.orders.models.Refund.Status",
     "PaymentStatusEnum": "apps.orders.models.PaymentStatus",
 }
+
+# Guest orders (apps/orders/access.py): how long the order access token returned by guest checkout
+# (and linked from the order's emails) serves the order's page, cancellation and payment.
+ORDERS_ACCESS_TOKEN_DAYS = env_int("ORDERS_ACCESS_TOKEN_DAYS", 90)

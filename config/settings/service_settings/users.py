@@ -6,6 +6,11 @@ from config.settings.env import env_int, env_str
 # (SHOP_FRONTEND_URL + this path + ?token=...).
 USERS_PASSWORD_RESET_TOKEN_SECONDS = env_int("USERS_PASSWORD_RESET_TOKEN_SECONDS", 60 * 60)
 USERS_PASSWORD_RESET_PATH = env_str("USERS_PASSWORD_RESET_PATH", "/reset-password")
+# The email verification link (sent at registration, and again on request): how long it works and
+# where it lands (SHOP_FRONTEND_URL + this path + ?token=...; the page posts the token to
+# /api/v1/users/email/verify/).
+USERS_EMAIL_VERIFICATION_SECONDS = env_int("USERS_EMAIL_VERIFICATION_SECONDS", 7 * 24 * 60 * 60)
+USERS_EMAIL_VERIFY_PATH = env_str("USERS_EMAIL_VERIFY_PATH", "/verify-email")
 # A refresh token presented again within this many seconds of its rotation is a concurrent
 # refresh (two tabs, a retried request), not a stolen copy: it gets the same new pair instead of
 # signing the session out. Later than that, a second use is reuse and revokes the family.

@@ -1,5 +1,6 @@
 """Across services, through their APIs only (all-in-one): a shopper registers and gets the
-welcome email, asks for a password reset and the emailed link resets it, and opts in to SMS."""
+welcome email and the email verification link, asks for a password reset and the emailed link
+resets it, and opts in to SMS."""
 
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ def test_register_then_reset_the_password_from_the_emailed_link(api_client):
         format="json",
     )
     assert registered.status_code == 201, registered.content
-    (welcome,) = mail.outbox
+    welcome, verification = sorted(mail.outbox, key=lambda email: not email.subject.startswith("Welcome"))
     assert (welcome.to, welcome.subject) == (["journey@example.com"], "Welcome to ShopStack, Jo")
+    assert (verification.to, verification.subject) == (
+        ["journey@example.com"],
+        "Confirm your email address for ShopStack",
+    )
 
     asked = api_client.post("/api/v1/users/password-reset/", {"email": "journey@example.com"}, format="json")
     assert asked.status_code in {200, 202, 204}, asked.content
@@ -43,9 +48,10 @@ def test_register_then_reset_the_password_from_the_emailed_link(api_client):
     )
     assert signed_in.status_code == 200, signed_in.content
 
-    assert list(Delivery.objects.order_by("created_at").values_list("template", "status")) == [
-        ("welcome", "sent"),
+    assert sorted(Delivery.objects.values_list("template", "status")) == [
+        ("email_verification", "sent"),
         ("password_reset", "sent"),
+        ("welcome", "sent"),
     ]
     # The access token users issued works on the notifications API, for this shopper.
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {signed_in.json()['access_token']}")

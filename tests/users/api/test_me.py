@@ -23,6 +23,7 @@ def test_me_returns_the_profile(auth_client, customer):
     assert response.json() == {
         "id": str(customer.id),
         "email": customer.email,
+        "email_verified": False,
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "phone": customer.phone,
