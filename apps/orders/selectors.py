@@ -172,10 +172,10 @@ def cart_priced(
 
 
 def order_get_for_customer(*, customer_id: uuid.UUID, order_id: uuid.UUID) -> Order:
-    """The shopper's own order, with lines, history and refunds; another shopper's is 404."""
+    """The shopper's own order, with lines, history, refunds and parcels; another shopper's is 404."""
     order = (
         Order.objects.filter(customer_id=customer_id, pk=order_id)
-        .prefetch_related("lines", "status_changes", "refunds")
+        .prefetch_related("lines", "status_changes", "refunds", "shipments__lines")
         .first()
     )
     if order is None:
