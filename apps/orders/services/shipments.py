@@ -87,7 +87,7 @@ def shipment_create(
     with atomic(SERVICE):
         locked = order_lock(order.pk)
         if locked.status not in SHIPPABLE_STATUSES:
-            raise _refused(locked, f"Order {locked.number} cannot ship from {locked.status}.")
+            raise _refused(locked, f"Order {locked.number} cannot go from {locked.status} to shipped.")
         if locked.payment_status not in PAID_STATUSES:
             raise PaymentNotHeld(f"Order {locked.number}'s payment is {locked.payment_status}; it cannot ship.")
         units = _units(locked, lines)

@@ -1,8 +1,9 @@
 """Stripe's events applied to payments' books, in any order and any number of times: a PaymentIntent
 succeeded, failed, was cancelled, waits for the shopper or holds an authorization to capture; a
 charge was refunded; a charge was disputed. Each handler reads the state Stripe reports and moves
-payments' row only forward, so a late or repeated event changes nothing (the webhook receipt table refuses an exact replay first).
-The signature is checked before this, with the SDK (apps/payments/providers/stripe.py)."""
+payments' row only forward, so a late or repeated event changes nothing (the webhook receipt table
+refuses an exact replay first). The signature is checked before this, with the SDK
+(apps/payments/providers/stripe.py)."""
 
 from __future__ import annotations
 
