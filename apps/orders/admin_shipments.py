@@ -34,6 +34,10 @@ class ShipmentInline(admin.TabularInline):
     fields = ["number", "shipped_at", "carrier", "tracking", "contents", money_display("amount", "share"), "shipped_by"]
     readonly_fields = fields
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Parcels are part of the order: whoever may see the order sees them.
+        return request.user.has_perm("orders.view_order")
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
