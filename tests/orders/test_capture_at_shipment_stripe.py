@@ -18,6 +18,8 @@ from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.shipments import order_close_unshipped, shipment_create
 from apps.payments.models import PaymentIntent, WebhookEvent
+from apps.payments.services import charges
+from apps.payments.services.reconciliation import provider_reconcile
 from tests.localstripe import SECRET_KEY, event_body, signed
 from tests.orders.test_capture_at_shipment import _order as place
 from tests.orders.test_full_saga import seed
@@ -184,4 +186,49 @@ def test_stripes_own_success_event_after_the_capture_records_nothing_twice(live_
     assert WebhookEvent.objects.get(event_type="payment_intent.succeeded").outcome == "already_recorded"
     order.refresh_from_db()
     assert order.amount_captured == order.total
+    call_command("check_money_invariant")
+
+
+@pytest.mark.parametrize("repair", ["webhook", "reconciliation"])
+def test_an_authorization_whose_answer_was_lost_confirms_the_order(
+    live_catalog, localstripe, monkeypatch, settings, repair
+):
+    # given a checkout whose charge task reached Stripe, authorized, and died (its message lost)
+    lost: list[str] = []
+    monkeypatch.setattr(charges, "_enqueue_charge", lambda intent, token: lost.append(intent.idempotency_key))
+    seed(f"LOST-{repair}", price="15.00", stock=2)
+    token = localstripe.payment_method()
+    order = place({f"LOST-{repair}": 1}, token=token, key=f"lost-{repair}")
+    params = {
+        "amount": _cents(order.total),
+        "currency": "eur",
+        "payment_method": token,
+        "payment_method_types": ["card"],
+        "capture_method": "manual",
+        "metadata": {"shopstack_idempotency_key": lost[0]},
+    }
+    pi = _stripe(localstripe).v1.payment_intents.create(params={**params, "confirm": True, "off_session": True})
+    assert (pi.status, Order.objects.get(pk=order.pk).status) == ("requires_capture", OrderStatus.STOCK_RESERVED)
+
+    # when Stripe's amount_capturable_updated arrives, or the reconciliation lists the PaymentIntent
+    if repair == "webhook":
+        body = event_body(
+            "payment_intent.amount_capturable_updated",
+            _stripe(localstripe).v1.payment_intents.retrieve(pi.id).to_dict(),
+        )
+        answer = APIClient().post(
+            "/api/v1/payments/webhooks/stripe/",
+            data=body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signed(body),
+        )
+        assert answer.status_code == 200, answer.content
+    else:
+        settings.PAYMENTS_RECONCILE_GRACE_SECONDS = 0
+        provider_reconcile()
+
+    # then the order is confirmed on the authorization, and nothing is taken yet
+    order.refresh_from_db()
+    assert (order.status, order.payment_status) == (OrderStatus.CONFIRMED, PaymentStatus.AUTHORIZED)
+    assert order.amount_captured == 0
     call_command("check_money_invariant")

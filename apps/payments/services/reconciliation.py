@@ -61,7 +61,8 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
                 currency=currency,
             )
             outcome = charge_record(intent, result=result)
-            if outcome == "payment_succeeded":
+            # capture_recorded: a capture at shipment whose answer (or webhook) was lost.
+            if outcome in ("payment_succeeded", "capture_recorded"):
                 kind = ProviderDrift.Kind.MISSED_SUCCESS
             elif outcome.startswith("flagged") or outcome == "paid_after_failure":
                 kind = ProviderDrift.Kind.NEEDS_STAFF

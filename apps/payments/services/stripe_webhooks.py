@@ -105,8 +105,8 @@ def _amount_capturable_updated(*, provider: str, data: dict[str, Any]) -> str:
     payment_intent = _object(data, "payment_intent")
     intent = _intent_of(payment_intent)
     amount, currency = _money(payment_intent, "amount_capturable")
-    if amount <= 0:
-        return "ignored_nothing_capturable"
+    if intent.capture_method != PaymentIntent.CaptureMethod.MANUAL or amount <= 0:
+        return "ignored_nothing_to_authorize"
     return charge_record(
         intent, result=ChargeResult(charge_id=payment_intent["id"], amount=amount, currency=currency, captured=False)
     )
