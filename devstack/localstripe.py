@@ -1,6 +1,8 @@
 """localstripe (a stateful fake Stripe server, a development dependency) behind a small proxy that
 supplies what the shop relies on and localstripe lacks: Stripe's idempotency (the first answer per
-`Idempotency-Key` replayed) and the `created[gte]` filter of the PaymentIntent and refund lists.
+`Idempotency-Key` replayed), the `created[gte]` filter of the PaymentIntent and refund lists, and
+manual capture as Stripe does it (`amount_received` and `amount_capturable` on PaymentIntents, a
+partial capture releasing the rest without a refund, no capture of a cancelled PaymentIntent).
 The tests start it (tests/localstripe.py); so can the local stack:
 
     python -m devstack.localstripe --port 8420   # the proxy on 8420, localstripe on 8421
@@ -65,6 +67,10 @@ class IdempotentLocalstripe:
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Manual capture: what each captured PaymentIntent took (minor units), and the refunds
+    # localstripe makes for the released rest of a partial capture (Stripe makes none).
+    captured: dict[str, int] = field(default_factory=dict)
+    release_refunds: set[str] = field(default_factory=set)
 
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         key = headers.get("Idempotency-Key", "")
@@ -73,13 +79,71 @@ class IdempotentLocalstripe:
             if key and key in self.answers:
                 return self.answers[key]
             path, created_gte = _without_created_filter(method, path)
-            if created_gte is None:
+            capture_of = _capture_target(method, path)
+            if capture_of:
+                status, answer = self._capture(capture_of, path, headers, body)
+            elif created_gte is None:
                 status, answer = self._upstream(method, path, headers, body)
             else:
                 status, answer = self._list_created_since(path, headers, created_gte)
+            answer = self._as_stripe_answers(answer)
             if key and status < 500:
                 self.answers[key] = (status, answer)
             return status, answer
+
+    def _capture(self, payment_intent: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        """Stripe refuses to capture a cancelled PaymentIntent (localstripe captures it), and a
+        partial capture releases the rest (localstripe refunds it: that refund is hidden)."""
+        status, answer = self._upstream("GET", f"/v1/payment_intents/{payment_intent}", headers, b"")
+        if status != 200:
+            return status, answer
+        if json.loads(answer).get("status") != "requires_capture":
+            error = {
+                "type": "invalid_request_error",
+                "code": "payment_intent_unexpected_state",
+                "message": "This PaymentIntent could not be captured because it has a status of "
+                f"{json.loads(answer).get('status')}.",
+            }
+            return 400, json.dumps({"error": error}).encode()
+        amount = int(json.loads(answer)["amount"])
+        wanted = urllib.parse.parse_qs(body.decode()).get("amount_to_capture")
+        before = self._refund_ids(payment_intent, headers)
+        status, answer = self._upstream("POST", path, headers, body)
+        if status == 200:
+            self.captured[payment_intent] = int(wanted[0]) if wanted else amount
+            self.release_refunds |= self._refund_ids(payment_intent, headers) - before
+        return status, answer
+
+    def _refund_ids(self, payment_intent: str, headers: dict[str, str]) -> set[str]:
+        query = urllib.parse.urlencode({"payment_intent": payment_intent, "limit": 100})
+        status, answer = self._upstream("GET", f"/v1/refunds?{query}", headers, b"")
+        return {item["id"] for item in json.loads(answer)["data"]} if status == 200 else set()
+
+    def _as_stripe_answers(self, answer: bytes) -> bytes:
+        """Every PaymentIntent in the answer (an object, a list, an event) with Stripe's capture
+        fields; refund lists without the refunds that stand for a partial capture's release."""
+        try:
+            document = json.loads(answer)
+        except ValueError:
+            return answer
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, list):
+                return [walk(item) for item in value if not self._is_release_refund(item)]
+            if not isinstance(value, dict):
+                return value
+            value = {name: walk(item) for name, item in value.items()}
+            if value.get("object") == "payment_intent" and "amount" in value:
+                state = value.get("status")
+                value["amount_capturable"] = value["amount"] if state == "requires_capture" else 0
+                received = self.captured.get(value.get("id"), value["amount"])
+                value["amount_received"] = received if state == "succeeded" else 0
+            return value
+
+        return json.dumps(walk(document)).encode()
+
+    def _is_release_refund(self, item: Any) -> bool:
+        return isinstance(item, dict) and item.get("object") == "refund" and item.get("id") in self.release_refunds
 
     def _list_created_since(self, path: str, headers: dict[str, str], created_gte: int) -> tuple[int, bytes]:
         """Every page of the list at localstripe, filtered, as one page."""
@@ -122,6 +186,14 @@ class IdempotentLocalstripe:
             for call in self.requests
             if call[0] == "POST" and call[1].split("?")[0].startswith(("/v1/payment_intents", "/v1/refunds"))
         ]
+
+
+def _capture_target(method: str, path: str) -> str:
+    """The PaymentIntent a `POST /v1/payment_intents/<id>/capture` captures, else ""."""
+    parts = urllib.parse.urlsplit(path).path.strip("/").split("/")
+    if method == "POST" and len(parts) == 4 and parts[:2] == ["v1", "payment_intents"] and parts[3] == "capture":
+        return parts[2]
+    return ""
 
 
 def _without_created_filter(method: str, path: str) -> tuple[str, int | None]:

@@ -70,3 +70,24 @@ def on_refund_requested(envelope: Envelope) -> None:
             refund_id=refund.refund_id,
             lines=[(line.sku, line.quantity) for line in refund.restock],
         )
+
+
+@event_handler("catalog", orders.ORDER_LINES_CANCELLED)
+def on_order_lines_cancelled(envelope: Envelope) -> None:
+    """Goods of a confirmed order that will never ship, nothing refunded for them (capture at
+    shipment): back on the shelf, audited and idempotent per cancellation like a refund's."""
+    payload = envelope.payload
+    try:
+        order_id = str(uuid.UUID(str(payload["order_id"])))
+        cancellation_id = str(uuid.UUID(str(payload["cancellation_id"])))
+        lines = [(str(line["sku"]), int(line["quantity"])) for line in payload.get("lines") or []]
+    except (KeyError, TypeError, ValueError):
+        logger.error("order.lines_cancelled %s with an unusable payload ignored", envelope.id)
+        return
+    if lines:
+        restock.stock_restock(
+            order_id=order_id,
+            order_number=str(payload.get("order_number") or ""),
+            refund_id=cancellation_id,
+            lines=lines,
+        )

@@ -186,9 +186,19 @@ def on_order_shipped(envelope: Envelope) -> None:
         order_number=data.order_number,
         carrier=data.carrier,
         tracking_number=data.tracking_number,
+        tracking_url=data.tracking_url,
+        # One email per parcel: which parcel, what is in it, and whether more will follow.
+        parcel_number=data.parcel_number,
+        complete=data.complete,
+        items=[{"sku": line["sku"], "quantity": line["quantity"]} for line in _line_dicts(data.lines)],
         order_url=_order_url(data.order_id),
         **_guest_access(data.sealed_access_token),
     )
+
+
+def _line_dicts(lines: list[Any]) -> list[dict[str, Any]]:
+    # The payload's lines arrive as dicts (JSON); a contract dataclass is read the same way.
+    return [line if isinstance(line, dict) else {"sku": line.sku, "quantity": line.quantity} for line in lines]
 
 
 # --- Payments ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
 from apps.orders.admin_backoffice import OrderBackOfficeMixin
 from apps.orders.admin_display import address_display, money_display, money_fields, refund_lines_display
+from apps.orders.admin_shipments import OrderShipmentsMixin, ShipmentInline
 from apps.orders.models import (
     Cart,
     CartLine,
@@ -43,6 +44,7 @@ from apps.orders.selectors import order_refundable_amount
 from apps.orders.services.cancellation import order_cancel
 from apps.orders.services.fulfilment import order_mark_delivered, order_ship
 from apps.orders.services.refunds import order_refund_preview, order_refund_request
+from apps.orders.services.shipments import SHIPPABLE_STATUSES
 from apps.orders.services.transitions import staff_actor
 
 
@@ -77,7 +79,17 @@ class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = money_fields(
         OrderLine,
-        ["sku", "product_name", "variant_name", "unit_price", "quantity", "line_total", "quantity_refunded"],
+        [
+            "sku",
+            "product_name",
+            "variant_name",
+            "unit_price",
+            "quantity",
+            "line_total",
+            "quantity_shipped",
+            "quantity_refunded",
+            "quantity_cancelled",
+        ],
     )
     readonly_fields = fields
 
@@ -176,17 +188,25 @@ def _order_fields() -> list[Any]:
 
 
 @admin.register(Order)
-class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
-    list_display = ["number", "email", "status", "payment_status", money_display("total", "total"), "created_at"]
+class OrderAdmin(OrderShipmentsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
+    list_display = [
+        "number",
+        "email",
+        "status",
+        "payment_status",
+        money_display("total", "total"),
+        "payment_issue",
+        "created_at",
+    ]
     list_filter = ["status", "payment_status", "created_at"]
     date_hierarchy = "created_at"
     search_fields = ["=number", "email"]
     ordering = ["-created_at"]
     list_per_page = 50
-    inlines = [OrderLineInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
+    inlines = [OrderLineInline, ShipmentInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
-    actions = ["mark_shipped", "mark_delivered", "cancel_orders", "refund_order"]
+    actions = ["mark_shipped", "close_unshipped", "mark_delivered", "cancel_orders", "refund_order"]
     fields = _order_fields()
     readonly_fields = fields
 
@@ -234,7 +254,7 @@ class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
 
     # --- Actions ---------------------------------------------------------------------------------
 
-    @admin.action(description="Mark selected orders shipped (carrier and tracking number)", permissions=["change"])
+    @admin.action(description="Ship what is left of the selected orders, one parcel each", permissions=["ship"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
         orders = list(queryset)
         if "apply" in request.POST:
@@ -285,6 +305,10 @@ class OrderAdmin(OrderBackOfficeMixin, admin.ModelAdmin):
     def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> HttpResponse:
         context["may_refund"] = self.has_refund_permission(request)
         context["may_note"] = request.user.has_perm("orders.add_ordernote")
+        original = context.get("original")
+        context["may_ship"] = (
+            original is not None and original.status in SHIPPABLE_STATUSES and self.has_ship_permission(request)
+        )
         return super().render_change_form(request, context, *args, **kwargs)
 
     # --- Refund form -----------------------------------------------------------------------------

@@ -128,6 +128,16 @@ class ShippingMethodUnavailable(UnprocessableEntity):
     default_detail = "That shipping method is not offered for this address and cart."
 
 
+class InvalidShipment(UnprocessableEntity):
+    default_code = "invalid_shipment"
+    default_detail = "The parcel names no line of the order, or more units than are left to ship."
+
+
+class PaymentNotHeld(Conflict):
+    default_code = "payment_not_held"
+    default_detail = "The order's payment is neither captured nor held on the card; it cannot ship."
+
+
 # --- Guest orders ----------------------------------------------------------------------------------
 
 

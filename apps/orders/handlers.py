@@ -19,7 +19,7 @@ from typing import Any
 
 from apps.catalog.contracts import events as catalog_events
 from apps.core.events import Envelope, event_handler
-from apps.orders.services import guest, saga
+from apps.orders.services import capture_saga, guest, saga
 from apps.payments.contracts import events as payment_events
 from apps.users.contracts import events as user_events
 
@@ -123,3 +123,42 @@ def on_email_verified(envelope: Envelope) -> None:
     kwargs = _parsed(envelope, lambda p: {"customer_id": uuid.UUID(str(p["customer_id"])), "email": str(p["email"])})
     if kwargs is not None:
         guest.guest_orders_claim(**kwargs)
+
+
+def _money_event(p: dict[str, Any]) -> dict[str, Any]:
+    return {"order_id": _order_id(p), "amount": _amount(p["amount"]), "currency": str(p["currency"])}
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_AUTHORIZED)
+def on_payment_authorized(envelope: Envelope) -> None:
+    kwargs = _parsed(envelope, lambda p: {**_money_event(p), "payment_id": str(p["payment_id"])})
+    if kwargs is not None:
+        capture_saga.saga_payment_authorized(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_CAPTURED)
+def on_payment_captured(envelope: Envelope) -> None:
+    kwargs = _parsed(envelope, lambda p: {**_money_event(p), "capture_id": str(p["capture_id"])})
+    if kwargs is not None:
+        capture_saga.saga_payment_captured(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_CAPTURE_FAILED)
+def on_payment_capture_failed(envelope: Envelope) -> None:
+    kwargs = _parsed(
+        envelope,
+        lambda p: {
+            "order_id": _order_id(p),
+            "capture_id": str(p.get("capture_id") or ""),
+            "reason_code": str(p.get("reason_code") or "unknown"),
+            "message": str(p.get("message") or ""),
+        },
+    )
+    if kwargs is not None:
+        capture_saga.saga_payment_capture_failed(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_RELEASED)
+def on_payment_released(envelope: Envelope) -> None:
+    if (kwargs := _parsed(envelope, lambda p: {"order_id": _order_id(p)})) is not None:
+        capture_saga.saga_payment_released(**kwargs)

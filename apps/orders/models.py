@@ -84,6 +84,7 @@ class OrderStatus(models.TextChoices):
     PENDING = "pending", "Pending (awaiting stock)"
     STOCK_RESERVED = "stock_reserved", "Stock reserved (awaiting payment)"
     CONFIRMED = "confirmed", "Confirmed (paid)"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
     CANCELLED = "cancelled", "Cancelled"
@@ -94,6 +95,11 @@ class OrderStatus(models.TextChoices):
 class PaymentStatus(models.TextChoices):
     NOT_REQUESTED = "not_requested", "Not requested"
     REQUESTED = "requested", "Requested"
+    # Capture at shipment (PAYMENTS_CAPTURE_AT=shipment): held on the card, taken when it ships.
+    AUTHORIZED = "authorized", "Authorized (captured at shipment)"
+    CAPTURE_REQUESTED = "capture_requested", "Capture requested"
+    CAPTURE_FAILED = "capture_failed", "Capture failed (staff to act)"
+    RELEASED = "released", "Authorization released"
     CAPTURED = "captured", "Captured"
     FAILED = "failed", "Failed"
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
@@ -128,7 +134,12 @@ class Order(models.Model):
     payment_id = models.CharField(max_length=64, blank=True)
     amount_captured = models.DecimalField(**MONEY, default=Decimal("0"))
     amount_refunded = models.DecimalField(**MONEY, default=Decimal("0"))
+    # Capture at shipment: what the card holds for the order, and why staff must look at its
+    # payment (a capture that failed, an authorization that expired); blank when nothing is wrong.
+    amount_authorized = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
+    payment_issue = models.CharField(max_length=255, blank=True, default="", db_default="")
 
+    # The latest parcel's (services/shipments.py); shipped_at is when the first one left.
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +181,7 @@ class Order(models.Model):
         permissions = [
             ("refund_order", "Can refund orders"),
             ("cancel_order", "Can cancel orders"),
+            ("ship_order", "Can ship orders (parcels) and close what never ships"),
         ]
         indexes = [
             models.Index(fields=["customer_id", "-created_at"], name="orders_order_customer_recent"),
@@ -199,6 +211,10 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     line_total = models.DecimalField(**MONEY)  # unit_price x quantity, before discounts
     quantity_refunded = models.PositiveIntegerField(default=0)
+    # Units in parcels, and units that will never ship and were not refunded (nothing was captured
+    # for them: capture at shipment).
+    quantity_shipped = models.PositiveIntegerField(default=0, db_default=0)
+    quantity_cancelled = models.PositiveIntegerField(default=0, db_default=0)
     # The line's share of every discount, its tax rate and tax, and what the shopper paid for it
     # (discounted, tax included): refunds give back a pro-rata part of `total`.
     discount = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
@@ -214,6 +230,60 @@ class OrderLine(models.Model):
                 condition=Q(quantity_refunded__lte=models.F("quantity")),
                 name="orders_orderline_refund_within_quantity",
             ),
+            models.CheckConstraint(
+                condition=Q(quantity_shipped__lte=models.F("quantity")),
+                name="orders_orderline_shipped_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+    @property
+    def quantity_to_ship(self) -> int:
+        """Units neither shipped, refunded before shipping, nor cancelled."""
+        return max(0, self.quantity - self.quantity_shipped - self.quantity_refunded - self.quantity_cancelled)
+
+
+class Shipment(models.Model):
+    """A parcel: some units of some lines, with its carrier and tracking number. `amount` is its
+    share of what the shopper pays (its lines' discounted prices with their tax, and on the first
+    parcel the shipping with its tax): what capture at shipment takes for it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    number = models.PositiveIntegerField()  # 1, 2, ... per order
+    # A carrier of services.shipments.CARRIERS (the admin's list, with tracking links) or another.
+    carrier = models.CharField(max_length=100)
+    tracking_number = models.CharField(max_length=100)
+    tracking_url = models.URLField(max_length=300, blank=True)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    shipped_by = models.CharField(max_length=255)
+    shipped_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "number"], name="orders_shipment_number_per_order"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="orders_shipment_amount_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"parcel {self.number} of {self.order_id}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(max_length=64)
+    quantity = models.PositiveIntegerField()
+    amount = models.DecimalField(**MONEY)  # these units' share of the line's total
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "sku"], name="orders_shipmentline_unique_sku"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="orders_shipmentline_quantity_positive"),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from apps.orders.models import Order, OrderLine, OrderStatus
 
 SOLD = (
     OrderStatus.CONFIRMED,
+    OrderStatus.PARTIALLY_SHIPPED,
     OrderStatus.SHIPPED,
     OrderStatus.DELIVERED,
     OrderStatus.PARTIALLY_REFUNDED,

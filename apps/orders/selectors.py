@@ -173,17 +173,17 @@ def cart_priced(
 
 
 def order_get_for_customer(*, customer_id: uuid.UUID, order_id: uuid.UUID) -> Order:
-    """The shopper's own order, with lines, history and refunds; another shopper's is 404."""
+    """The shopper's own order, with lines, history, refunds and parcels; another shopper's is 404."""
     return order_get_granted(grant=OrderGrant(order_id=order_id, customer_id=customer_id))
 
 
 def order_get_granted(*, grant: OrderGrant) -> Order:
-    """The order a grant opens, with lines, history and refunds: the signed-in shopper's own
+    """The order a grant opens, with lines, history, refunds and parcels: the signed-in shopper's own
     (another shopper's is 404), or the one its access token was signed for."""
     orders = Order.objects.filter(pk=grant.order_id)
     if grant.customer_id is not None:
         orders = orders.filter(customer_id=grant.customer_id)
-    order = orders.prefetch_related("lines", "status_changes", "refunds").first()
+    order = orders.prefetch_related("lines", "status_changes", "refunds", "shipments__lines").first()
     if order is None:
         raise OrderNotFound()
     return order

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.payments.models import Charge, PaymentIntent, ProviderDrift, Refund, WebhookEvent
+from apps.payments.models import CaptureRequest, Charge, PaymentIntent, ProviderDrift, Refund, WebhookEvent
 
 
 class ReadOnlyMixin:
@@ -48,6 +48,27 @@ class RefundInline(ReadOnlyMixin, admin.TabularInline):
     ordering = ["created_at"]
 
 
+class CaptureRequestInline(ReadOnlyMixin, admin.TabularInline):
+    """Captures at shipment and releases of the authorization, failures included."""
+
+    model = CaptureRequest
+    extra = 0
+    fields = [
+        "request_id",
+        "kind",
+        "amount",
+        "currency",
+        "status",
+        "reason",
+        "failure_code",
+        "failure_message",
+        "attempts",
+        "created_at",
+    ]
+    readonly_fields = fields
+    ordering = ["created_at"]
+
+
 @admin.register(PaymentIntent)
 class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
@@ -55,12 +76,13 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "amount",
         "currency",
         "status",
+        "capture_status",
         "attention",
         "failure_code",
         "provider",
         "created_at",
     ]
-    list_filter = ["attention", "status", "provider", "currency"]
+    list_filter = ["attention", "status", "capture_status", "provider", "currency"]
     search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
@@ -74,6 +96,8 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "status",
         "provider",
         "provider_charge_id",
+        "capture_method",
+        "capture_status",
         "card_brand",
         "card_last4",
         "failure_code",
@@ -87,7 +111,7 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "updated_at",
     ]
     readonly_fields = fields
-    inlines = [ChargeInline, RefundInline]
+    inlines = [ChargeInline, CaptureRequestInline, RefundInline]
     show_full_result_count = False
 
 

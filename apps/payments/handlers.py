@@ -11,7 +11,8 @@ import uuid
 
 from apps.core.events import Envelope, event_handler
 from apps.payments.contracts import events as contract
-from apps.payments.services import charges, common, refunds
+from apps.payments.models import CaptureRequest
+from apps.payments.services import captures, charges, common, refunds
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +43,34 @@ def on_refund_requested(envelope: Envelope) -> None:
         currency=common.parse_currency(payload.get("currency")) or "",
         reason=str(payload.get("reason") or ""),
     )
+
+
+def _capture_request(envelope: Envelope, kind: str) -> None:
+    payload = envelope.payload
+    try:
+        order_id = uuid.UUID(str(payload["order_id"]))
+        request_id = str(payload["request_id"] or "").strip()
+    except (KeyError, TypeError, ValueError):
+        logger.error("%s %s with an unusable payload ignored", envelope.type, envelope.id)
+        return
+    if not request_id or len(request_id) > 100:
+        logger.error("%s %s for order %s has no usable request id; ignored", envelope.type, envelope.id, order_id)
+        return
+    captures.capture_request(
+        order_id=order_id,
+        request_id=request_id,
+        kind=kind,
+        amount=common.parse_amount(payload.get("amount")),
+        currency=common.parse_currency(payload.get("currency")) or "",
+        reason=str(payload.get("reason") or ""),
+    )
+
+
+@event_handler("payments", contract.PAYMENT_CAPTURE_REQUESTED)
+def on_capture_requested(envelope: Envelope) -> None:
+    _capture_request(envelope, CaptureRequest.Kind.CAPTURE)
+
+
+@event_handler("payments", contract.PAYMENT_RELEASE_REQUESTED)
+def on_release_requested(envelope: Envelope) -> None:
+    _capture_request(envelope, CaptureRequest.Kind.RELEASE)

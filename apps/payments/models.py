@@ -35,6 +35,22 @@ class PaymentIntent(models.Model):
         AMOUNT_MISMATCH = "amount_mismatch", "The provider reports another amount or currency"
         PAID_AFTER_FAILURE = "paid_after_failure", "Money taken after the payment was reported failed"
         DISPUTED = "disputed", "The shopper disputed the charge"
+        CAPTURE_FAILED = "capture_failed", "The capture at shipment failed: goods shipped, nothing taken"
+        AUTHORIZATION_EXPIRED = "authorization_expired", "The authorization expired or was cancelled before capture"
+
+    class CaptureMethod(models.TextChoices):
+        AUTOMATIC = "automatic", "Captured with the charge"
+        MANUAL = "manual", "Authorized now, captured at shipment"
+
+    class CaptureStatus(models.TextChoices):
+        """Where a manual-capture payment stands (blank for automatic capture)."""
+
+        NONE = "", "—"
+        AUTHORIZED = "authorized", "Authorized, not captured"
+        CAPTURED = "captured", "Captured"
+        RELEASED = "released", "Released (nothing captured)"
+        FAILED = "failed", "Capture failed"
+        EXPIRED = "expired", "Authorization expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order_id = models.UUIDField(unique=True)
@@ -56,6 +72,14 @@ class PaymentIntent(models.Model):
     last_error = models.TextField(blank=True)
     attention = models.CharField(max_length=30, choices=Attention.choices, blank=True, default="", db_default="")
     attention_detail = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # Orders' choice per payment (payment.requested): with "manual" a succeeded intent holds an
+    # authorization, and the Charge row is made only when it is captured (services/captures.py).
+    capture_method = models.CharField(
+        max_length=10, choices=CaptureMethod.choices, default=CaptureMethod.AUTOMATIC, db_default="automatic"
+    )
+    capture_status = models.CharField(
+        max_length=12, choices=CaptureStatus.choices, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -160,6 +184,47 @@ class Refund(models.Model):
         return f"{self.refund_id} {self.amount} {self.currency} ({self.status})"
 
 
+class CaptureRequest(models.Model):
+    """Orders' request to capture part or all of an authorization (the order shipped), or to
+    release it whole (the order was cancelled before shipping). The provider allows one capture
+    per authorization: a second request is rejected. Failures are kept: they are the history."""
+
+    class Kind(models.TextChoices):
+        CAPTURE = "capture", "Capture"
+        RELEASE = "release", "Release"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Orders' id for the request: unique here, and the idempotency key of the provider call.
+    request_id = models.CharField(max_length=100, unique=True)
+    intent = models.ForeignKey(PaymentIntent, on_delete=models.PROTECT, related_name="capture_requests")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)  # to capture; for a release, what the authorization held
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    failure_code = models.CharField(max_length=50, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payments_capture_amount_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
+
 class WebhookEvent(models.Model):
     """A provider webhook that was verified and handled. The unique provider event id is the
     replay protection: it is written in the same transaction as the webhook's effect."""
@@ -245,6 +310,8 @@ class SandboxCharge(models.Model):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         DECLINED = "declined", "Declined"
+        AUTHORIZED = "authorized", "Authorized (manual capture)"
+        CANCELED = "canceled", "Authorization cancelled or expired"
 
     charge_id = models.CharField(max_length=64, unique=True)
     idempotency_key = models.CharField(max_length=255, unique=True)
@@ -257,6 +324,9 @@ class SandboxCharge(models.Model):
     card_brand = models.CharField(max_length=20, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     amount_refunded = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    # Manual capture: what was captured (None: the whole amount, with the charge).
+    amount_captured = models.DecimalField(**MONEY, null=True, blank=True)
+    capture_key = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -264,6 +334,10 @@ class SandboxCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.charge_id} ({self.outcome})"
+
+    @property
+    def captured(self) -> Decimal:
+        return self.amount if self.amount_captured is None else self.amount_captured
 
 
 class SandboxRefund(models.Model):

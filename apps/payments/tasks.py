@@ -1,6 +1,6 @@
 """Celery entry points of the payments service: charging and refunding at the provider, with
-bounded retries on transient provider errors. Thin: the work is in services/charges.py and
-services/refunds.py.
+bounded retries on transient provider errors. Thin: the work is in services/charges.py,
+services/refunds.py and services/captures.py.
 
 A retry re-sends the task with a countdown (exponential backoff with jitter, capped below
 CELERY_MAX_RETRY_COUNTDOWN so SQS does not redeliver the message while it waits). In the
@@ -16,7 +16,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from apps.payments.services import charges, common, reconciliation, refunds
+from apps.payments.services import captures, charges, common, reconciliation, refunds
 
 
 def _retry_countdown(retries: int) -> int:
@@ -73,6 +73,17 @@ def refund_payment(self: Task, *, refund_pk: str) -> None:
         self,
         lambda: refunds.refund_execute(refund_pk=refund),
         lambda: refunds.refund_give_up(refund_pk=refund),
+    )
+
+
+@shared_task(bind=True, name="apps.payments.capture_payment", acks_late=True, ignore_result=True, max_retries=None)
+def capture_payment(self: Task, *, request_pk: str) -> None:
+    """A capture or release of an authorization (services/captures.py)."""
+    request = uuid.UUID(request_pk)
+    _run_with_retries(
+        self,
+        lambda: captures.capture_execute(request_pk=request),
+        lambda: captures.capture_give_up(request_pk=request),
     )
 
 

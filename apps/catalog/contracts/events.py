@@ -18,6 +18,7 @@ SUBSCRIBES = (
     "order.cancelled",
     "order.confirmed",
     "refund.requested",
+    "order.lines_cancelled",
 )
 
 

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.core.api.validators import refuse_card_number_text, refuse_card_number_token
-from apps.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, Refund
+from apps.orders.models import Order, OrderLine, OrderStatus, OrderStatusChange, Refund, Shipment, ShipmentLine
 from apps.orders.pricing.money import money_str
 from apps.orders.selectors import ORDER_ORDERINGS
 
@@ -223,6 +223,7 @@ class OrderLineOutput(serializers.ModelSerializer):
             "tax_rate",
             "tax",
             "total",
+            "quantity_shipped",
             "quantity_refunded",
         ]
 
@@ -243,6 +244,22 @@ class RefundOutput(serializers.ModelSerializer):
     class Meta:
         model = Refund
         fields = ["id", "amount", "currency", "status", "created_at", "completed_at"]
+
+
+class ShipmentLineOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ShipmentLine
+        fields = ["sku", "quantity"]
+
+
+class ShipmentOutput(serializers.ModelSerializer):
+    """A parcel, with its carrier's tracking link when the shop knows the carrier."""
+
+    lines = ShipmentLineOutput(many=True)
+
+    class Meta:
+        model = Shipment
+        fields = ["number", "carrier", "tracking_number", "tracking_url", "shipped_at", "lines"]
 
 
 class OrderSummaryOutput(serializers.ModelSerializer):
@@ -281,6 +298,7 @@ class OrderDetailOutput(OrderSummaryOutput):
     amount_refunded = MoneyField()
     status_history = StatusChangeOutput(many=True, source="status_changes")
     refunds = RefundOutput(many=True)
+    shipments = ShipmentOutput(many=True, help_text="The parcels, in the order they left.")
 
     class Meta(OrderSummaryOutput.Meta):
         fields = [
@@ -292,6 +310,7 @@ class OrderDetailOutput(OrderSummaryOutput):
             "carrier",
             "tracking_number",
             "shipped_at",
+            "shipments",
             "cancel_reason",
             "status_history",
             "refunds",

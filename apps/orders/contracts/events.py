@@ -19,6 +19,11 @@ ORDER_CANCELLED = "order.cancelled"
 ORDER_SHIPPED = "order.shipped"
 PAYMENT_REQUESTED = "payment.requested"
 REFUND_REQUESTED = "refund.requested"
+# Capture at shipment (PAYMENTS_CAPTURE_AT=shipment): take the shipped goods' money, or let the
+# authorization go; and the goods of a confirmed order that will never ship, back to stock.
+PAYMENT_CAPTURE_REQUESTED = "payment.capture_requested"
+PAYMENT_RELEASE_REQUESTED = "payment.release_requested"
+ORDER_LINES_CANCELLED = "order.lines_cancelled"
 
 # The version of an event about a guest order (customer_id None); see the module's docstring.
 GUEST_VERSION = 2
@@ -30,6 +35,9 @@ PUBLISHES = (
     ORDER_SHIPPED,
     PAYMENT_REQUESTED,
     REFUND_REQUESTED,
+    PAYMENT_CAPTURE_REQUESTED,
+    PAYMENT_RELEASE_REQUESTED,
+    ORDER_LINES_CANCELLED,
 )
 # The saga's answers (catalog's and payments' contracts define them), staff replication, and the
 # email proof that lets an account claim the guest orders placed with that email.
@@ -43,7 +51,16 @@ SUBSCRIBES = (
     "payment.failed",
     "payment.refunded",
     "payment.refund_failed",
+    "payment.authorized",
+    "payment.captured",
+    "payment.capture_failed",
+    "payment.released",
 )
+
+# PaymentRequested.capture values: take the money at once, or only authorize it (captured when
+# the order ships; payments' contract has the events of both steps).
+CAPTURE_AUTOMATIC = "automatic"
+CAPTURE_MANUAL = "manual"
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ class PaymentRequested:
     currency: str
     payment_method_token: str
     idempotency_key: str
+    # Added in version 1 with a default: an older producer's request is captured at once.
+    capture: str = CAPTURE_AUTOMATIC
 
 
 @dataclass(frozen=True)
@@ -132,12 +151,21 @@ class OrderCancelled:
 
 @dataclass(frozen=True)
 class OrderShipped:
+    """One parcel left (the shopper is told, with its tracking). The parcel fields were added in
+    version 1 with defaults: an older payload is one parcel with everything in it."""
+
     order_id: str
     order_number: str
     customer_id: str | None  # None: a guest order (version 2)
     email: str
     carrier: str
     tracking_number: str
+    shipment_id: str = ""
+    parcel_number: int = 1
+    tracking_url: str = ""
+    lines: list[OrderLine] = field(default_factory=list)
+    # False while some goods of the order are still to ship.
+    complete: bool = True
     # A guest order's access token (apps.orders.access), sealed with EVENT_SEALING_KEYS
     # (apps.core.sealing) for notifications to link the order page; "" for a shopper's order.
     sealed_access_token: str = ""
@@ -152,3 +180,37 @@ class RefundRequested:
     currency: str
     reason: str
     restock: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class PaymentCaptureRequested:
+    """Take `amount` of the order's authorization (the goods shipped, with their tax and the
+    shipping); the rest of it is let go. `request_id` is the idempotency key at the provider."""
+
+    order_id: str
+    order_number: str
+    request_id: str
+    amount: str
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaymentReleaseRequested:
+    """Let the whole authorization go (the order was cancelled before anything shipped)."""
+
+    order_id: str
+    order_number: str
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OrderLinesCancelled:
+    """Goods of a confirmed order that will never ship and were not refunded (nothing was
+    captured for them): catalog puts them back on the shelf, once per `cancellation_id`."""
+
+    order_id: str
+    order_number: str
+    cancellation_id: str
+    lines: list[OrderLine]

@@ -1,5 +1,6 @@
 """Cancellation before shipping, by the shopper, staff or a failed saga step: order.cancelled and
-the compensation (captured money back, committed stock restocked)."""
+the compensation (captured money back, committed stock restocked; with capture at shipment, the
+card's authorization released)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order
 from apps.orders.pricing.vouchers import voucher_uses_release
 from apps.orders.selectors import order_get_granted
+from apps.orders.services.authorizations import authorization_release_on_cancel
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.transitions import (
     GUEST_ACTOR,
@@ -55,6 +57,7 @@ def order_cancel_locked(order: Order, *, reason: str, actor: str) -> Order:
     )
     voucher_uses_release(order=order)
     order_refund_all_captured(order, reason=f"order cancelled: {reason}", actor=actor, restock=stock_committed)
+    authorization_release_on_cancel(order, reason=reason, restock=stock_committed)
     return order
 
 

@@ -16,6 +16,7 @@ from apps.core.db import atomic
 from apps.orders.contracts import events as contract
 from apps.orders.models import Order, PaymentStatus, Refund
 from apps.orders.pricing.money import money_str
+from apps.orders.services.authorizations import payment_capture_mode
 from apps.orders.services.cancellation import order_cancel_locked
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.transitions import (
@@ -82,6 +83,7 @@ def saga_stock_reserved(*, order_id: str) -> None:
                 currency=order.currency,
                 payment_method_token=order.payment_method_token,
                 idempotency_key=payment_idempotency_key(order),
+                capture=payment_capture_mode(),
             ),
         )
 
@@ -119,21 +121,7 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
             update_fields=["payment_id", "amount_captured", "payment_status", "payment_method_token", "updated_at"]
         )
         if order.status == S.STOCK_RESERVED and currency == order.currency and amount >= order.total:
-            order_transition(order=order, to=S.CONFIRMED, reason="payment captured", actor="event:payments")
-            event_publish(
-                contract.ORDER_CONFIRMED,
-                contract.OrderConfirmed(
-                    order_id=str(order.id),
-                    order_number=order.number,
-                    customer_id=contract_customer_id(order),
-                    email=order.email,
-                    total=money_str(order.total, order.currency),
-                    currency=order.currency,
-                    lines=contract_lines(order),
-                    **_confirmation_breakdown(order),
-                    sealed_access_token=contract_sealed_access_token(order),
-                ),
-            )
+            order_confirm(order, reason="payment captured")
         elif order.status == S.STOCK_RESERVED:
             # Captured the wrong amount: do not ship against it; cancel and give it back.
             order_cancel_locked(order, reason="payment_mismatch", actor="event:payments")
@@ -141,6 +129,26 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
             order_refund_all_captured(order, reason="payment captured after cancellation", actor="event:payments")
         else:
             _ignored(order, "payment.succeeded")
+
+
+def order_confirm(order: Order, *, reason: str) -> None:
+    """The locked order is paid (captured, or authorized for capture at shipment): confirmed, and
+    order.confirmed tells catalog to commit the stock and the shopper what they bought."""
+    order_transition(order=order, to=S.CONFIRMED, reason=reason, actor="event:payments")
+    event_publish(
+        contract.ORDER_CONFIRMED,
+        contract.OrderConfirmed(
+            order_id=str(order.id),
+            order_number=order.number,
+            customer_id=contract_customer_id(order),
+            email=order.email,
+            total=money_str(order.total, order.currency),
+            currency=order.currency,
+            lines=contract_lines(order),
+            **_confirmation_breakdown(order),
+            sealed_access_token=contract_sealed_access_token(order),
+        ),
+    )
 
 
 def _confirmation_breakdown(order: Order) -> dict[str, Any]:

@@ -26,10 +26,15 @@ S = OrderStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.STOCK_RESERVED, S.CANCELLED}),
     S.STOCK_RESERVED: frozenset({S.CONFIRMED, S.CANCELLED}),
-    S.CONFIRMED: frozenset({S.SHIPPED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.CONFIRMED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    # Some parcels left, others not yet (services/shipments.py): each further parcel is a
+    # transition of its own in the history; the last one (or closing the rest) makes it shipped.
+    S.PARTIALLY_SHIPPED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.SHIPPED, S.DELIVERED, S.CANCELLED}),
+    S.PARTIALLY_REFUNDED: frozenset(
+        {S.PARTIALLY_REFUNDED, S.REFUNDED, S.PARTIALLY_SHIPPED, S.SHIPPED, S.DELIVERED, S.CANCELLED}
+    ),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
 }

@@ -14,13 +14,36 @@ PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_FAILED = "payment.failed"
 PAYMENT_REFUNDED = "payment.refunded"
 PAYMENT_REFUND_FAILED = "payment.refund_failed"
+# Authorize now, capture later (orders' payment.requested with capture "manual").
+PAYMENT_AUTHORIZED = "payment.authorized"
+PAYMENT_CAPTURED = "payment.captured"
+PAYMENT_CAPTURE_FAILED = "payment.capture_failed"
+PAYMENT_RELEASED = "payment.released"
 
 # Inbound, from orders' contract (names repeated here: a contract imports no other contract).
 PAYMENT_REQUESTED = "payment.requested"
 REFUND_REQUESTED = "refund.requested"
+PAYMENT_CAPTURE_REQUESTED = "payment.capture_requested"
+PAYMENT_RELEASE_REQUESTED = "payment.release_requested"
 
-PUBLISHES = (PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_REFUNDED, PAYMENT_REFUND_FAILED)
-SUBSCRIBES = ("staff.changed", "user.tokens_revoked", PAYMENT_REQUESTED, REFUND_REQUESTED)
+PUBLISHES = (
+    PAYMENT_SUCCEEDED,
+    PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
+    PAYMENT_REFUND_FAILED,
+    PAYMENT_AUTHORIZED,
+    PAYMENT_CAPTURED,
+    PAYMENT_CAPTURE_FAILED,
+    PAYMENT_RELEASED,
+)
+SUBSCRIBES = (
+    "staff.changed",
+    "user.tokens_revoked",
+    PAYMENT_REQUESTED,
+    REFUND_REQUESTED,
+    PAYMENT_CAPTURE_REQUESTED,
+    PAYMENT_RELEASE_REQUESTED,
+)
 
 # The version of an event about a guest order's payment (customer_id None).
 GUEST_VERSION = 2
@@ -38,6 +61,13 @@ REFUND_REASON_CURRENCY_MISMATCH = "currency_mismatch"
 REFUND_REASON_INVALID_AMOUNT = "invalid_amount"
 REFUND_REASON_PROVIDER_DECLINED = "provider_declined"
 REFUND_REASON_PROVIDER_ERROR = "provider_error"
+
+# PaymentCaptureFailed.reason_code values.
+CAPTURE_REASON_NOT_AUTHORIZED = "not_authorized"  # no authorization held (none, captured, released)
+CAPTURE_REASON_INVALID_AMOUNT = "invalid_amount"  # not positive, over the authorization, another currency
+CAPTURE_REASON_AUTHORIZATION_EXPIRED = "authorization_expired"
+CAPTURE_REASON_PROVIDER_DECLINED = "provider_declined"
+CAPTURE_REASON_PROVIDER_ERROR = "provider_error"
 
 
 @dataclass(frozen=True)
@@ -83,3 +113,52 @@ class PaymentRefundFailed:
     currency: str
     reason_code: str  # not_captured | exceeds_capture | currency_mismatch | invalid_amount | provider_*
     message: str
+
+
+@dataclass(frozen=True)
+class PaymentAuthorized:
+    """The provider holds `amount` on the shopper's card, not yet taken (capture "manual"):
+    orders confirms the order and asks for the capture when it ships."""
+
+    order_id: str
+    payment_id: str
+    amount: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class PaymentCaptured:
+    """`amount` of the authorization was taken (capture_id: the request orders made, or
+    "provider:<id>" for a capture made at the provider); `released` is what was let go with it."""
+
+    order_id: str
+    payment_id: str
+    capture_id: str
+    amount: str
+    currency: str
+    released: str
+
+
+@dataclass(frozen=True)
+class PaymentCaptureFailed:
+    """A capture (or the authorization it needed) failed: nothing was taken. `capture_id` is
+    empty when the authorization expired or was cancelled at the provider unasked."""
+
+    order_id: str
+    payment_id: str
+    capture_id: str
+    amount: str
+    currency: str
+    reason_code: str  # not_authorized | invalid_amount | authorization_expired | provider_*
+    message: str
+
+
+@dataclass(frozen=True)
+class PaymentReleased:
+    """The whole authorization was let go (cancelled at the provider); nothing was taken."""
+
+    order_id: str
+    payment_id: str
+    release_id: str
+    amount: str
+    currency: str

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from apps.payments.providers.base import (
+    AuthorizationExpired,
+    CaptureResult,
     ChargeResult,
     PaymentDeclined,
     PaymentProvider,
@@ -20,6 +22,8 @@ from apps.payments.providers.base import (
 )
 
 __all__ = [
+    "AuthorizationExpired",
+    "CaptureResult",
     "ChargeResult",
     "PaymentDeclined",
     "PaymentProvider",

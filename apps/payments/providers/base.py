@@ -48,6 +48,8 @@ class ChargeResult:
     currency: str
     card_brand: str = ""
     card_last4: str = ""
+    # False: the amount is only authorized (charge(capture=False)); capture() takes it later.
+    captured: bool = True
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,19 @@ class RefundResult:
     charge_id: str
     amount: Decimal
     currency: str
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    charge_id: str
+    amount: Decimal  # what was taken; the rest of the authorization is released
+    currency: str
+
+
+class AuthorizationExpired(ProviderError):
+    """The authorization is gone (expired, or cancelled at the provider): nothing can be captured."""
+
+    default_code = "authorization_expired"
 
 
 @runtime_checkable
@@ -68,10 +83,23 @@ class PaymentProvider(Protocol):
     name: str
 
     def charge(
-        self, *, amount: Decimal, currency: str, payment_method_token: str, idempotency_key: str
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method_token: str,
+        idempotency_key: str,
+        capture: bool = True,
     ) -> ChargeResult: ...
 
     def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> RefundResult: ...
+
+    # Authorize now, capture later: a charge made with capture=False is taken by one capture (of
+    # at most its amount; the rest is released) or let go by cancel_authorization. Both take an
+    # idempotency key; a capture answered again with the same key returns the first result.
+    def capture(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> CaptureResult: ...
+
+    def cancel_authorization(self, *, charge_id: str, idempotency_key: str) -> None: ...
 
 
 def looks_like_card_number(value: str) -> bool:

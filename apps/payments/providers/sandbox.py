@@ -10,8 +10,14 @@ Test tokens (anything else is declined as `invalid_payment_method`):
 | `tok_decline` | declined, `card_declined` |
 | `tok_insufficient_funds` | declined, `insufficient_funds` |
 | `tok_transient` | `TransientProviderError` for the first N calls per idempotency key, then charged |
+| `tok_capture_fails` | authorized (charged at once when captured with the charge); its capture is refused |
 
 (N is PAYMENTS_SANDBOX_TRANSIENT_FAILURES, 2 by default.)
+
+Authorize now, capture later: charge(capture=False) only authorizes; capture() takes at most the
+authorized amount once (the rest is released), cancel_authorization() lets it go. An
+authorization older than PAYMENTS_AUTHORIZATION_VALID_DAYS (7, as Stripe's card authorizations)
+has expired: its capture raises AuthorizationExpired.
 
 Idempotency keys are honoured as a real provider does: a key replays its first outcome (the same
 charge, or the same decline) and never charges twice; reusing a key with a different amount or
@@ -22,13 +28,17 @@ the caller's transaction (see models.py); the services commit every provider out
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 
 from apps.core.db import atomic
 from apps.payments.models import SandboxCharge, SandboxRefund
 from apps.payments.providers.base import (
+    AuthorizationExpired,
+    CaptureResult,
     ChargeResult,
     PaymentDeclined,
     ProviderError,
@@ -43,7 +53,10 @@ CHARGING_TOKENS = {
     "tok_visa": ("visa", "4242"),
     "tok_mastercard": ("mastercard", "4444"),
     "tok_transient": ("visa", "4242"),
+    "tok_capture_fails": ("visa", "0341"),
 }
+# Tokens whose authorization cannot be captured, and the provider's code for it.
+CAPTURE_REFUSING_TOKENS = {"tok_capture_fails": "capture_declined"}
 DECLINING_TOKENS = {
     "tok_decline": "card_declined",
     "tok_insufficient_funds": "insufficient_funds",
@@ -62,6 +75,7 @@ def _charge_result(charge: SandboxCharge) -> ChargeResult:
         currency=charge.currency,
         card_brand=charge.card_brand,
         card_last4=charge.card_last4,
+        captured=charge.outcome == SandboxCharge.Outcome.SUCCEEDED,
     )
 
 
@@ -69,7 +83,13 @@ class SandboxProvider:
     name = "sandbox"
 
     def charge(
-        self, *, amount: Decimal, currency: str, payment_method_token: str, idempotency_key: str
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method_token: str,
+        idempotency_key: str,
+        capture: bool = True,
     ) -> ChargeResult:
         # The outcome is decided and recorded inside the savepoint, but raised only after it, so a
         # decline or a simulated outage stays on the books (a raise inside would roll it back).
@@ -83,13 +103,17 @@ class SandboxProvider:
                 raise ProviderError(
                     "This idempotency key was used with a different amount or currency.", code="idempotency_conflict"
                 )
-            outcome = self._decide(charge, payment_method_token)
+            outcome = self._decide(charge, payment_method_token, capture=capture)
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
 
-    def _decide(self, charge: SandboxCharge, token: str) -> ChargeResult | ProviderError:
-        if charge.outcome == SandboxCharge.Outcome.SUCCEEDED:
+    def _decide(self, charge: SandboxCharge, token: str, *, capture: bool) -> ChargeResult | ProviderError:
+        if charge.outcome in (
+            SandboxCharge.Outcome.SUCCEEDED,
+            SandboxCharge.Outcome.AUTHORIZED,
+            SandboxCharge.Outcome.CANCELED,
+        ):
             return _charge_result(charge)
         if charge.outcome == SandboxCharge.Outcome.DECLINED:
             return PaymentDeclined(charge.decline_code)
@@ -99,8 +123,9 @@ class SandboxProvider:
             return TransientProviderError("The sandbox simulated a provider outage.")
         if token in CHARGING_TOKENS:
             charge.card_brand, charge.card_last4 = CHARGING_TOKENS[token]
-            charge.outcome = SandboxCharge.Outcome.SUCCEEDED
-            charge.save(update_fields=["card_brand", "card_last4", "outcome"])
+            charge.outcome = SandboxCharge.Outcome.SUCCEEDED if capture else SandboxCharge.Outcome.AUTHORIZED
+            charge.decline_code = "" if capture else CAPTURE_REFUSING_TOKENS.get(token, "")
+            charge.save(update_fields=["card_brand", "card_last4", "outcome", "decline_code"])
             return _charge_result(charge)
         charge.decline_code = DECLINING_TOKENS.get(token, "invalid_payment_method")
         charge.outcome = SandboxCharge.Outcome.DECLINED
@@ -127,7 +152,7 @@ class SandboxProvider:
                 raise ProviderError("No such charge.", code="charge_not_found")
             if currency != charge.currency:
                 raise ProviderError("The currency differs from the charge's.", code="currency_mismatch")
-            if amount <= 0 or amount > charge.amount - charge.amount_refunded:
+            if amount <= 0 or amount > charge.captured - charge.amount_refunded:
                 raise ProviderError("The amount exceeds what is left to refund.", code="amount_too_large")
             refund = SandboxRefund.objects.create(
                 refund_id=_new_id("re"),
@@ -139,3 +164,53 @@ class SandboxProvider:
             charge.amount_refunded += amount
             charge.save(update_fields=["amount_refunded"])
             return RefundResult(refund_id=refund.refund_id, charge_id=charge_id, amount=amount, currency=currency)
+
+    def capture(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> CaptureResult:
+        # As charge(): an expiry found here is recorded before it is raised.
+        with atomic(SERVICE):
+            charge = SandboxCharge.objects.select_for_update().filter(charge_id=charge_id).first()
+            if charge is None:
+                raise ProviderError("No such charge.", code="charge_not_found")
+            outcome = self._capture(charge, amount=amount, currency=currency, key=idempotency_key)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
+
+    def _capture(
+        self, charge: SandboxCharge, *, amount: Decimal, currency: str, key: str
+    ) -> CaptureResult | ProviderError:
+        if charge.outcome == SandboxCharge.Outcome.SUCCEEDED and charge.amount_captured is not None:
+            if charge.capture_key == key:
+                return CaptureResult(
+                    charge_id=charge.charge_id, amount=charge.amount_captured, currency=charge.currency
+                )
+            return ProviderError("This charge was already captured.", code="already_captured")
+        if charge.outcome == SandboxCharge.Outcome.AUTHORIZED:
+            expiry = charge.created_at + timedelta(days=settings.PAYMENTS_AUTHORIZATION_VALID_DAYS)
+            if timezone.now() >= expiry:
+                charge.outcome = SandboxCharge.Outcome.CANCELED
+                charge.save(update_fields=["outcome"])
+        if charge.outcome == SandboxCharge.Outcome.CANCELED:
+            return AuthorizationExpired("The authorization expired or was cancelled; nothing can be captured.")
+        if charge.outcome != SandboxCharge.Outcome.AUTHORIZED:
+            return ProviderError("The charge holds no authorization.", code="charge_not_capturable")
+        if currency != charge.currency or amount <= 0 or amount > charge.amount:
+            return ProviderError("The amount exceeds the authorization.", code="amount_too_large")
+        if charge.decline_code:
+            return ProviderError("The card issuer refused the capture.", code=charge.decline_code)
+        charge.outcome = SandboxCharge.Outcome.SUCCEEDED
+        charge.amount_captured = amount
+        charge.capture_key = key
+        charge.save(update_fields=["outcome", "amount_captured", "capture_key"])
+        return CaptureResult(charge_id=charge.charge_id, amount=amount, currency=charge.currency)
+
+    def cancel_authorization(self, *, charge_id: str, idempotency_key: str) -> None:
+        with atomic(SERVICE):
+            charge = SandboxCharge.objects.select_for_update().filter(charge_id=charge_id).first()
+            if charge is None:
+                raise ProviderError("No such charge.", code="charge_not_found")
+            if charge.outcome == SandboxCharge.Outcome.SUCCEEDED:
+                raise ProviderError("The charge was captured; refund it instead.", code="already_captured")
+            if charge.outcome == SandboxCharge.Outcome.AUTHORIZED:
+                charge.outcome = SandboxCharge.Outcome.CANCELED
+                charge.save(update_fields=["outcome"])

@@ -21,6 +21,8 @@ from django.conf import settings
 from apps.core.currencies import minor_unit
 from apps.payments.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from apps.payments.providers.base import (
+    AuthorizationExpired,
+    CaptureResult,
     ChargeResult,
     PaymentDeclined,
     ProviderError,
@@ -93,7 +95,13 @@ class StripeProvider:
         )
 
     def charge(
-        self, *, amount: Decimal, currency: str, payment_method_token: str, idempotency_key: str
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method_token: str,
+        idempotency_key: str,
+        capture: bool = True,
     ) -> ChargeResult:
         params: dict[str, Any] = {
             "amount": to_minor_units(amount, currency),
@@ -107,6 +115,9 @@ class StripeProvider:
             "off_session": True,
             "metadata": {"shopstack_idempotency_key": idempotency_key},
         }
+        if not capture:
+            # Authorize only: the PaymentIntent waits in requires_capture until capture().
+            params["capture_method"] = "manual"
         try:
             intent = self.client().v1.payment_intents.create(
                 params=params, options={"idempotency_key": f"charge:{idempotency_key}"}
@@ -125,7 +136,7 @@ class StripeProvider:
             raise PaymentDeclined(AUTHENTICATION_REQUIRED, "The card needs the shopper to authenticate the payment.")
         if status == "processing":
             raise TransientProviderError("Stripe is still processing the payment.")
-        if status != "succeeded":
+        if status not in ("succeeded", "requires_capture"):
             error = intent.get("last_payment_error") or {}
             raise PaymentDeclined(decline_code(str(error.get("code") or ""), error), str(error.get("message") or ""))
         card = self._card(intent)
@@ -135,6 +146,7 @@ class StripeProvider:
             currency=currency,
             card_brand=str(card.get("brand") or ""),
             card_last4=str(card.get("last4") or ""),
+            captured=status == "succeeded",
         )
 
     def _card(self, intent: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +181,41 @@ class StripeProvider:
         if refunded != amount or str(refund.currency).upper() != currency:
             raise ProviderError("Stripe refunded another amount or currency.", code="refund_mismatch")
         return RefundResult(refund_id=refund.id, charge_id=charge_id, amount=refunded, currency=currency)
+
+    def capture(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> CaptureResult:
+        """One capture of the PaymentIntent (`charge_id`), of `amount`; Stripe releases the rest.
+        An authorization that expired (Stripe cancels it after 7 days) raises AuthorizationExpired."""
+        params = {"amount_to_capture": to_minor_units(amount, currency)}
+        try:
+            intent = self.client().v1.payment_intents.capture(
+                charge_id, params=params, options={"idempotency_key": f"capture:{idempotency_key}"}
+            )
+        except stripe.StripeError as error:
+            mapped = _mapped(error)
+            if not isinstance(mapped, TransientProviderError) and self._status(charge_id) == "canceled":
+                raise AuthorizationExpired("Stripe cancelled the authorization; nothing was captured.") from None
+            raise mapped from None
+        if intent.status != "succeeded":
+            raise ProviderError(f"Stripe left the payment {intent.status} after the capture.", code="capture_failed")
+        return CaptureResult(
+            charge_id=charge_id, amount=from_minor_units(intent.amount_received, currency), currency=currency
+        )
+
+    def cancel_authorization(self, *, charge_id: str, idempotency_key: str) -> None:
+        """Let the authorization go; one already cancelled (released before, or expired) is done."""
+        try:
+            self.client().v1.payment_intents.cancel(charge_id, options={"idempotency_key": f"cancel:{idempotency_key}"})
+        except stripe.StripeError as error:
+            mapped = _mapped(error)
+            if isinstance(mapped, TransientProviderError) or self._status(charge_id) != "canceled":
+                raise mapped from None
+
+    def _status(self, payment_intent_id: str) -> str:
+        """The PaymentIntent's status, or "" when Stripe cannot say."""
+        try:
+            return str(self.client().v1.payment_intents.retrieve(payment_intent_id).status or "")
+        except stripe.StripeError:
+            return ""
 
     def payments_since(self, *, created_gte: int) -> Iterator[ProviderPayment]:
         """Every PaymentIntent created at or after `created_gte` (unix seconds), all pages."""

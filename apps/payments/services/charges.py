@@ -53,6 +53,7 @@ class PaymentRequest:
     currency: str
     payment_method_token: str
     idempotency_key: str
+    capture_method: str = PaymentIntent.CaptureMethod.AUTOMATIC
 
 
 def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
@@ -66,6 +67,7 @@ def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
         currency = parse_currency(payload["currency"])
         token = str(payload["payment_method_token"] or "")
         key = str(payload["idempotency_key"] or "")
+        capture_method = PaymentIntent.CaptureMethod(str(payload.get("capture") or "automatic"))
     except (KeyError, TypeError, ValueError) as error:
         logger.error("payment.requested with an unusable payload ignored: %s", type(error).__name__)
         return None
@@ -80,6 +82,7 @@ def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
         currency=currency,
         payment_method_token=token,
         idempotency_key=key,
+        capture_method=capture_method,
     )
 
 
@@ -140,6 +143,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                         currency=request.currency,
                         idempotency_key=request.idempotency_key,
                         provider=get_provider().name,
+                        capture_method=request.capture_method,
                     )
             except IntegrityError:
                 # Either a concurrent delivery created this order's intent first, or the key
@@ -193,6 +197,7 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
                 currency=intent.currency,
                 payment_method_token=payment_method_token,
                 idempotency_key=intent.idempotency_key,
+                capture=intent.capture_method != PaymentIntent.CaptureMethod.MANUAL,
             )
         except PaymentDeclined as declined:
             fail(
@@ -229,6 +234,12 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     """Record a charge the provider reports (its answer to the charge call, a webhook, the
     reconciliation) on a locked intent, once, and announce payment.succeeded. A charge of another
     amount or currency than the order's is flagged for staff and never confirms the order."""
+    if intent.capture_method == PaymentIntent.CaptureMethod.MANUAL:
+        # Authorize now, capture later: services/captures.py records both steps. Imported here:
+        # captures.py imports this module.
+        from apps.payments.services.captures import manual_payment_record
+
+        return manual_payment_record(intent, result=result)
     if (result.amount, result.currency) != (intent.amount, intent.currency):
         flag(
             intent,

@@ -19,6 +19,7 @@ from apps.payments.contracts import events as contract
 from apps.payments.models import PaymentIntent, ProviderDrift, ReconciliationCursor
 from apps.payments.providers import ChargeResult, get_provider
 from apps.payments.providers.stripe import ProviderPayment, from_minor_units
+from apps.payments.services.captures import authorization_canceled
 from apps.payments.services.charges import charge_record, fail
 from apps.payments.services.common import DECLINE_REASONS, SERVICE, parse_currency
 from apps.payments.services.stripe_webhooks import refunds_sync
@@ -60,7 +61,8 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
                 currency=currency,
             )
             outcome = charge_record(intent, result=result)
-            if outcome == "payment_succeeded":
+            # capture_recorded: a capture at shipment whose answer (or webhook) was lost.
+            if outcome in ("payment_succeeded", "capture_recorded"):
                 kind = ProviderDrift.Kind.MISSED_SUCCESS
             elif outcome.startswith("flagged") or outcome == "paid_after_failure":
                 kind = ProviderDrift.Kind.NEEDS_STAFF
@@ -68,6 +70,36 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
                 return True
             _drift(provider=provider, object_id=payment.payment_intent_id, kind=kind, intent=intent, detail=outcome)
             report[kind] += 1
+            return True
+        if payment.status == "requires_capture":
+            # Authorized (capture at shipment): recorded once if its answer was lost.
+            result = ChargeResult(
+                charge_id=payment.payment_intent_id,
+                amount=from_minor_units(payment.amount, currency),
+                currency=currency,
+                captured=False,
+            )
+            if charge_record(intent, result=result) == "payment_authorized":
+                _drift(
+                    provider=provider,
+                    object_id=payment.payment_intent_id,
+                    kind=ProviderDrift.Kind.MISSED_SUCCESS,
+                    intent=intent,
+                    detail="authorized",
+                )
+                report[ProviderDrift.Kind.MISSED_SUCCESS] += 1
+            return False  # still to be captured or released: read again next run
+        if payment.status == "canceled" and intent.capture_status == PaymentIntent.CaptureStatus.AUTHORIZED:
+            # The authorization expired (or was cancelled at the provider) and no webhook said so.
+            authorization_canceled(intent)
+            _drift(
+                provider=provider,
+                object_id=payment.payment_intent_id,
+                kind=ProviderDrift.Kind.NEEDS_STAFF,
+                intent=intent,
+                detail="authorization expired",
+            )
+            report[ProviderDrift.Kind.NEEDS_STAFF] += 1
             return True
         if payment.status in FAILED_STATUSES:
             if intent.is_final:

@@ -1,8 +1,9 @@
 """Stripe's events applied to payments' books, in any order and any number of times: a PaymentIntent
-succeeded, failed, was cancelled or waits for the shopper; a charge was refunded; a charge was
-disputed. Each handler reads the state Stripe reports and moves payments' row only forward, so a
-late or repeated event changes nothing (the webhook receipt table refuses an exact replay first).
-The signature is checked before this, with the SDK (apps/payments/providers/stripe.py)."""
+succeeded, failed, was cancelled, waits for the shopper or holds an authorization to capture; a
+charge was refunded; a charge was disputed. Each handler reads the state Stripe reports and moves
+payments' row only forward, so a late or repeated event changes nothing (the webhook receipt table
+refuses an exact replay first). The signature is checked before this, with the SDK
+(apps/payments/providers/stripe.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from apps.payments.errors import WebhookPayloadInvalid, WebhookUnprocessable
 from apps.payments.models import Charge, PaymentIntent, Refund
 from apps.payments.providers import ChargeResult, get_provider
 from apps.payments.providers.stripe import AUTHENTICATION_REQUIRED, decline_code, from_minor_units
+from apps.payments.services.captures import authorization_canceled
 from apps.payments.services.charges import charge_record, fail, flag
 from apps.payments.services.common import DECLINE_REASONS, parse_currency
 from apps.payments.services.refunds import apply_refund, publish_refunded
@@ -83,6 +85,9 @@ def _payment_failed(*, provider: str, data: dict[str, Any]) -> str:
 
 def _canceled(*, provider: str, data: dict[str, Any]) -> str:
     intent = _intent_of(_object(data, "payment_intent"))
+    if intent.capture_method == PaymentIntent.CaptureMethod.MANUAL and intent.status == PaymentIntent.Status.SUCCEEDED:
+        # An authorization let go: payments' own release, or an expiry (services/captures.py).
+        return authorization_canceled(intent)
     if intent.is_final:
         return f"ignored_{intent.status}"
     fail(
@@ -92,6 +97,19 @@ def _canceled(*, provider: str, data: dict[str, Any]) -> str:
         message="The payment was cancelled at the provider.",
     )
     return "payment_failed"
+
+
+def _amount_capturable_updated(*, provider: str, data: dict[str, Any]) -> str:
+    """A manual-capture PaymentIntent is authorized (requires_capture), if its charge call's
+    answer did not say so first."""
+    payment_intent = _object(data, "payment_intent")
+    intent = _intent_of(payment_intent)
+    amount, currency = _money(payment_intent, "amount_capturable")
+    if intent.capture_method != PaymentIntent.CaptureMethod.MANUAL or amount <= 0:
+        return "ignored_nothing_to_authorize"
+    return charge_record(
+        intent, result=ChargeResult(charge_id=payment_intent["id"], amount=amount, currency=currency, captured=False)
+    )
 
 
 def _requires_action(*, provider: str, data: dict[str, Any]) -> str:
@@ -159,6 +177,7 @@ HANDLERS = {
     "payment_intent.succeeded": _succeeded,
     "payment_intent.payment_failed": _payment_failed,
     "payment_intent.canceled": _canceled,
+    "payment_intent.amount_capturable_updated": _amount_capturable_updated,
     "payment_intent.requires_action": _requires_action,
     "charge.refunded": _refunded,
     "charge.dispute.created": _dispute_created,

@@ -1,5 +1,7 @@
 """Settings of the orders service."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.env import env_bool, env_int, env_str, local_url
 
 # Catalog's API, called synchronously for current prices and availability (apps/orders/integrations.py).
@@ -30,6 +32,14 @@ ORDERS_DEFAULT_COUNTRY = env_str("ORDERS_DEFAULT_COUNTRY", "GB")
 ORDERS_SHOP_COUNTRY = env_str("ORDERS_SHOP_COUNTRY", "").upper()
 # How long each process keeps the zones, methods, tax rates and promotions (0: read every time).
 ORDERS_PRICING_RULES_CACHE_SECONDS = env_int("ORDERS_PRICING_RULES_CACHE_SECONDS", 30)
+
+# When the shopper's money is taken (docs/payments.md, "Capture at shipment"): "confirmation" (the
+# charge confirms the order) or "shipment" (the checkout only authorizes the amount; each order's
+# parcels are captured in one capture when its last parcel ships, the rest released). Orders
+# reads it and says so in every payment.requested, so payments needs no copy of it.
+PAYMENTS_CAPTURE_AT = env_str("PAYMENTS_CAPTURE_AT", "confirmation")
+if PAYMENTS_CAPTURE_AT not in ("confirmation", "shipment"):
+    raise ImproperlyConfigured('PAYMENTS_CAPTURE_AT must be "confirmation" or "shipment".')
 
 # A saga step (stock reservation, payment) that has not answered within this many seconds is
 # given up: the order is cancelled and compensated (orders.tasks.expire_stalled_orders).

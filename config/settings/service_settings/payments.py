@@ -27,6 +27,10 @@ PAYMENTS_PROVIDER_MAX_RETRIES = env_int("PAYMENTS_PROVIDER_MAX_RETRIES", 5)
 PAYMENTS_RETRY_BACKOFF_SECONDS = env_int("PAYMENTS_RETRY_BACKOFF_SECONDS", 2)
 PAYMENTS_RETRY_BACKOFF_MAX_SECONDS = env_int("PAYMENTS_RETRY_BACKOFF_MAX_SECONDS", 120)
 
+# How long a card authorization (capture at shipment) can still be captured: Stripe's is 7 days for
+# online card payments; the sandbox expires its authorizations after as long.
+PAYMENTS_AUTHORIZATION_VALID_DAYS = env_int("PAYMENTS_AUTHORIZATION_VALID_DAYS", 7)
+
 # The sandbox's `tok_transient` fails this many times per idempotency key, then succeeds.
 PAYMENTS_SANDBOX_TRANSIENT_FAILURES = env_int("PAYMENTS_SANDBOX_TRANSIENT_FAILURES", 2)
 

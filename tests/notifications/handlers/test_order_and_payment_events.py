@@ -197,3 +197,36 @@ def test_a_reverse_charged_confirmation_says_so_with_the_buyers_vat_number(shopp
     assert "Reverse charge: VAT 0.00 EUR, to be accounted for by the customer (VAT number DE123456789)" in email.body
     assert "Tax: " not in email.body
     assert "Reverse charge" in email.alternatives[0][0] and "DE123456789" in email.alternatives[0][0]
+
+
+def test_each_parcel_has_its_own_email_with_its_tracking_link_and_contents(shopper):
+    # Given an order shipped in two parcels
+    first, last = (
+        events.envelope(
+            orders.ORDER_SHIPPED,
+            events.order_shipped(
+                shopper.customer_id,
+                shipment_id=str(uuid.uuid4()),
+                parcel_number=number,
+                tracking_number=f"JD{number}",
+                tracking_url=f"https://track.example.com/JD{number}",
+                lines=[orders.OrderLine(sku=sku, quantity=quantity)],
+                complete=complete,
+            ),
+            producer="orders",
+        )
+        for number, sku, quantity, complete in ((1, "MUG-BLUE", 2, False), (2, "TEE-RED", 1, True))
+    )
+
+    events.delivered(first)
+    events.delivered(last)
+
+    # Then the shopper gets one email per parcel, each naming its parcel, contents and tracking
+    assert len(mail.outbox) == 2
+    one, two = (email.body for email in mail.outbox)
+    assert "parcel 1 of order SS-1001 has shipped with DHL" in one
+    assert "- 2 x MUG-BLUE" in one and "https://track.example.com/JD1" in one
+    assert "The rest of your order follows in another parcel." in one
+    assert "parcel 2 of order SS-1001" in two and "- 1 x TEE-RED" in two
+    assert "follows in another parcel" not in two
+    assert 'href="https://track.example.com/JD2"' in mail.outbox[1].alternatives[0].content

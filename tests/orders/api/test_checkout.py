@@ -58,6 +58,7 @@ def test_checkout_places_a_pending_order_priced_now(filled_cart, catalog, shoppe
         "tax_rate": "0.2000",
         "tax": "5.02",
         "total": "30.12",
+        "quantity_shipped": 0,
         "quantity_refunded": 0,
     }
     assert body["shipping_address"]["country"] == "GB"

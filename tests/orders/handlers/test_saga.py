@@ -44,6 +44,7 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
         "currency": "EUR",
         "payment_method_token": "pm_test_visa",
         "idempotency_key": f"order-{order.id}-payment",
+        "capture": "automatic",  # PAYMENTS_CAPTURE_AT=confirmation, the default
     }
     assert requested["idempotency_key"] == payment_idempotency_key(order)
 
