@@ -27,7 +27,7 @@ from tests.deploy.templates import (
 )
 
 # Variables the ECS web task definition sets that the EC2 instances need not: none. Both are
-# rendered from deploy/render.py's environment(); an entry here needs its reason.
+# rendered from deploy/blocks/environment.py's environment(); an entry here needs its reason.
 ECS_ONLY: dict[str, str] = {}
 
 # Values the service stack takes from its own resources, which the EC2 stack (a stack of its own)
