@@ -37,6 +37,7 @@ from blocks.environment import ec2_environment
 from blocks.gateway import gateway_routes
 from blocks.pipeline import deploy_actions, migrate_actions, release_stacks, web_platform_parameters
 from blocks.services import service_names, services_mapping
+from blocks.tracing import collector_config, collector_container
 
 TEMPLATES = ROOT / "deploy" / "cloudformation"
 
@@ -49,6 +50,8 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "services-mapping": services_mapping,
     "service-names": service_names,
     "container": container,
+    "collector-container": collector_container,
+    "collector-config": collector_config,
     "ec2-environment": ec2_environment,
     "deployment-alarms": deployment_alarms,
     "dashboard": dashboard,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from blocks.common import platform_import, ref, sub
 from blocks.environment import container_environment, container_secrets, role_environment
+from blocks.tracing import COLLECTOR_NAME
 
 
 def container(role: str) -> dict:
+    # Web, worker and scheduler send spans to the collector beside them: it starts first.
+    traced = {"DependsOn": [{"ContainerName": COLLECTOR_NAME, "Condition": "START"}]} if role != "migrate" else {}
     return {
         "Image": sub("${Repository}:${ImageTag}", {"Repository": platform_import("RepositoryUri")}),
         "Essential": True,
@@ -26,6 +29,7 @@ def container(role: str) -> dict:
                 "awslogs-stream-prefix": role,
             },
         },
-        "Environment": container_environment() + role_environment(role),
+        "Environment": container_environment(role) + role_environment(role),
         "Secrets": container_secrets(role),
+        **traced,
     }

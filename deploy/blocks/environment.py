@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.common import only_for, platform_import, ref, sub
+from blocks.tracing import tracing_environment
 
 # Container port of the web role (gunicorn binds $PORT).
 WEB_PORT = 8000
@@ -107,8 +108,11 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
     }
 
 
-def container_environment() -> list[dict]:
-    return [{"Name": name, "Value": value} for name, value in environment("ecs").items()] + [
+def container_environment(role: str) -> list[dict]:
+    """The container's Environment: the shared list, the tracing settings where a collector runs
+    beside the app (not in the one-off migrate task), and the service's own settings."""
+    traced = tracing_environment() if role != "migrate" else {}
+    return [{"Name": name, "Value": value} for name, value in {**environment("ecs"), **traced}.items()] + [
         only_for(service, {"Name": name, "Value": value})
         for service, variables in SERVICE_ENVIRONMENT.items()
         for name, value in variables.items()
@@ -130,9 +134,10 @@ def _env_file_line(name: str, value: Any) -> Any:
 
 def ec2_environment() -> dict:
     """The `Environment` variable of the EC2 web instances' user data (service-asg.yaml): the env
-    file lines of environment("ec2") and SERVICE_ENVIRONMENT, one a line. A service-specific line
+    file lines of environment("ec2"), the tracing settings and SERVICE_ENVIRONMENT, one a line. A service-specific line
     is empty in the other services' stacks (docker's --env-file skips empty lines)."""
-    lines = [_env_file_line(name, value) for name, value in environment("ec2").items()] + [
+    variables = {**environment("ec2"), **tracing_environment()}
+    lines = [_env_file_line(name, value) for name, value in variables.items()] + [
         {"Fn::If": [f"Is{service.capitalize()}", _env_file_line(name, value), ""]}
         for service, variables in SERVICE_ENVIRONMENT.items()
         for name, value in variables.items()
