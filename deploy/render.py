@@ -29,10 +29,10 @@ import yaml
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from blocks.alarms import deployment_alarms, web_rollback_alarm_names
+from blocks.alarms import deployment_alarms, saga_alarms, web_rollback_alarm_names
 from blocks.common import ROOT
 from blocks.containers import container
-from blocks.dashboards import dashboard
+from blocks.dashboards import dashboard, saga_dashboard, service_dashboard
 from blocks.environment import ec2_environment
 from blocks.gateway import gateway_routes
 from blocks.pipeline import deploy_actions, migrate_actions, release_stacks, web_platform_parameters
@@ -55,6 +55,9 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "ec2-environment": ec2_environment,
     "deployment-alarms": deployment_alarms,
     "dashboard": dashboard,
+    "service-dashboard": service_dashboard,
+    "saga-dashboard": saga_dashboard,
+    "saga-alarms": saga_alarms,
     "gateway-routes": gateway_routes,
     "migrate-actions": migrate_actions,
     "deploy-actions": deploy_actions,

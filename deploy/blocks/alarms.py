@@ -135,3 +135,78 @@ def web_rollback_alarm_names() -> list:
     return [ref(f"{kind}{color}Alarm") for color in ("Blue", "Green") for kind in ("Web5xx", "WebLatency")] + [
         ref("LoadBalancer5xxAlarm")
     ]
+
+
+# --- the checkout saga's objectives (platform.yaml) ----------------------------------------------
+
+
+def saga_alarms() -> dict:
+    """Alarms on the checkout saga's objectives, to the alerts topic: the p99 time from checkout to
+    confirmation, and the share of placed orders that get confirmed (metric math over orders'
+    OrdersConfirmed / OrdersPlaced). The third objective, events leaving every outbox, is each
+    service stack's OutboxStuckAlarm."""
+    orders = [{"Name": "Service", "Value": sub("${ResourcePrefix}orders")}]
+    notify = {"AlarmActions": [ref("AlertsTopic")], "OKActions": [ref("AlertsTopic")]}
+
+    def count(metric: str, id_: str) -> dict:
+        return {
+            "Id": id_,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "ShopStack", "MetricName": metric, "Dimensions": orders},
+                "Period": 900,
+                "Stat": "Sum",
+            },
+        }
+
+    return {
+        "CheckoutConfirmationLatencyAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": sub(
+                    "Checkout saga: p99 time from checkout to a confirmed order above"
+                    " ${SagaConfirmationP99Seconds} s for 15 minutes"
+                ),
+                "Namespace": "ShopStack",
+                "MetricName": "CheckoutToConfirmed",
+                "Dimensions": orders,
+                "ExtendedStatistic": "p99",
+                "Period": 300,
+                "EvaluationPeriods": 3,
+                "DatapointsToAlarm": 3,
+                "Threshold": ref("SagaConfirmationP99Seconds"),
+                "ComparisonOperator": "GreaterThanThreshold",
+                # No checkouts, no latency to judge.
+                "TreatMissingData": "notBreaching",
+                **notify,
+            },
+        },
+        "CheckoutConfirmationRatioAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": sub(
+                    "Checkout saga: under ${SagaConfirmedPercent} percent of the orders placed were confirmed"
+                    " in two successive 15-minute periods (with at least ${SagaMinimumOrders} orders each)"
+                ),
+                "Metrics": [
+                    count("OrdersPlaced", "placed"),
+                    count("OrdersConfirmed", "confirmed"),
+                    {
+                        "Id": "ratio",
+                        "Label": "confirmed percent of placed",
+                        "ReturnData": True,
+                        # Too few orders to judge counts as healthy (100).
+                        "Expression": sub(
+                            "IF(FILL(placed, 0) >= ${SagaMinimumOrders}, 100 * FILL(confirmed, 0) / placed, 100)"
+                        ),
+                    },
+                ],
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": ref("SagaConfirmedPercent"),
+                "ComparisonOperator": "LessThanThreshold",
+                "TreatMissingData": "notBreaching",
+                **notify,
+            },
+        },
+    }
