@@ -13,11 +13,28 @@ WEB_PORT = 8000
 # Proxies that append to X-Forwarded-For before a web task: API Gateway, then the load balancer.
 TRUSTED_PROXY_COUNT = 2
 
+# Catalog's name and port for the services that call it through ECS Service Connect (the web
+# service's ServiceConnectConfiguration in service.yaml publishes it; tests/deploy checks they agree).
+CATALOG_SERVICE_CONNECT = ("catalog", 8000)
+# Orders' way to catalog without Service Connect: the internal load balancer under the name on its
+# certificate (the platform's LoadBalancerServerName, also in catalog's AllowedHosts).
+_CATALOG_THROUGH_LOAD_BALANCER = sub("https://${Name}", {"Name": platform_import("LoadBalancerServerName")})
+
+
+def _catalog_api_url(variant: str) -> Any:
+    """Orders' CATALOG_API_URL: by name through Service Connect from its ECS tasks (unless the stack
+    says catalog's web tier is on EC2, CatalogEndpoint=load-balancer); through the load balancer
+    from EC2 web instances, which ECS's proxies do not reach."""
+    if variant == "ec2":
+        return _CATALOG_THROUGH_LOAD_BALANCER
+    name, port = CATALOG_SERVICE_CONNECT
+    return {"Fn::If": ["CallsCatalogByName", f"http://{name}:{port}", _CATALOG_THROUGH_LOAD_BALANCER]}
+
+
 # Settings only one service reads, by service: that service's tasks get them, the others do not.
 SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
-    # Orders prices carts with catalog's API, through the internal load balancer under the name on
-    # its certificate (the platform's LoadBalancerServerName, also in catalog's AllowedHosts).
-    "orders": {"CATALOG_API_URL": sub("https://${Name}", {"Name": platform_import("LoadBalancerServerName")})},
+    # Orders prices carts with catalog's API (ECS tasks by name, EC2 instances through the load balancer).
+    "orders": {"CATALOG_API_URL": _catalog_api_url},
     # The sender of every shopper email: an address of the SES identity in SesIdentityArn.
     "notifications": {"DEFAULT_FROM_EMAIL": ref("NotificationsFromEmail")},
     # Stripe, or (a staging stack taking no money) the sandbox, which production refuses without
@@ -60,7 +77,10 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
     return {
         "SERVICE": ref("ServiceName"),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_ALLOWED_HOSTS": ref("AllowedHosts"),
+        # Catalog also answers to its Service Connect name (the Host its callers send).
+        "DJANGO_ALLOWED_HOSTS": {
+            "Fn::If": ["IsCatalog", sub(f"${{AllowedHosts}},{CATALOG_SERVICE_CONNECT[0]}"), ref("AllowedHosts")]
+        },
         "PORT": str(WEB_PORT),
         "LOG_FORMAT": "json",
         "AWS_REGION": ref("AWS::Region"),
@@ -113,10 +133,15 @@ def container_environment(role: str) -> list[dict]:
     beside the app (not in the one-off migrate task), and the service's own settings."""
     traced = tracing_environment() if role != "migrate" else {}
     return [{"Name": name, "Value": value} for name, value in {**environment("ecs"), **traced}.items()] + [
-        only_for(service, {"Name": name, "Value": value})
+        only_for(service, {"Name": name, "Value": _value(value, "ecs")})
         for service, variables in SERVICE_ENVIRONMENT.items()
         for name, value in variables.items()
     ]
+
+
+def _value(value: Any, variant: str) -> Any:
+    """A SERVICE_ENVIRONMENT value: the same in both variants, or a function of the variant."""
+    return value(variant) if callable(value) else value
 
 
 def _env_file_line(name: str, value: Any) -> Any:
@@ -138,7 +163,7 @@ def ec2_environment() -> dict:
     is empty in the other services' stacks (docker's --env-file skips empty lines)."""
     variables = {**environment("ec2"), **tracing_environment()}
     lines = [_env_file_line(name, value) for name, value in variables.items()] + [
-        {"Fn::If": [f"Is{service.capitalize()}", _env_file_line(name, value), ""]}
+        {"Fn::If": [f"Is{service.capitalize()}", _env_file_line(name, _value(value, "ec2")), ""]}
         for service, variables in SERVICE_ENVIRONMENT.items()
         for name, value in variables.items()
     ]
