@@ -35,6 +35,9 @@ def _catalog_api_url(variant: str) -> Any:
 SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
     # Orders prices carts with catalog's API (ECS tasks by name, EC2 instances through the load balancer).
     "orders": {"CATALOG_API_URL": _catalog_api_url},
+    # Product images at stable, unsigned URLs: the platform's CDN in front of the media bucket's
+    # public prefix (config/settings/service_settings/catalog.py turns off presigning with it).
+    "catalog": {"AWS_S3_CUSTOM_DOMAIN": platform_import("MediaPublicDomain")},
     # The sender of every shopper email: an address of the SES identity in SesIdentityArn.
     "notifications": {"DEFAULT_FROM_EMAIL": ref("NotificationsFromEmail")},
     # Stripe, or (a staging stack taking no money) the sandbox, which production refuses without
