@@ -290,6 +290,12 @@ _STAR_RESOURCE_EXCEPTIONS = {
     # codes) names no ARN, so "*" is the only resource IAM accepts; the statement exists only in
     # those two stacks, and in notifications' its Deny SmsOnlyNoTopics keeps it off every topic.
     ("sns:Publish", "SmsToPhoneNumbers"): "SMS to phone numbers has no resource ARN",
+    # The ADOT collector's X-Ray calls (traces, sampling rules): X-Ray has no resource-level
+    # permissions for them.
+    **{
+        (f"xray:{action}", "XRayTraces"): "X-Ray's trace and sampling actions have no resource-level permissions"
+        for action in ("PutTraceSegments", "PutTelemetryRecords", "GetSamplingRules", "GetSamplingTargets")
+    },
     # ECS Exec (EnableExec): Session Manager's channels have no resource-level permissions.
     **{
         (f"ssmmessages:{action}", "EcsExec"): "ssmmessages has no resource-level permissions"

@@ -43,7 +43,7 @@ def platform_import(export: str) -> dict:
     return {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-" + export}}
 
 
-# REDIS_URL as the stacks render it (deploy/render.py): TLS to the platform cache's endpoint, db 0.
+# REDIS_URL as the stacks render it (deploy/blocks/environment.py): TLS to the platform cache's endpoint, db 0.
 CACHE_URL = {
     "Fn::Sub": [
         "rediss://${Address}:${Port}/0",

@@ -27,8 +27,20 @@ from tests.deploy.templates import (
 )
 
 # Variables the ECS web task definition sets that the EC2 instances need not: none. Both are
-# rendered from deploy/render.py's environment(); an entry here needs its reason.
+# rendered from deploy/blocks/environment.py's environment(); an entry here needs its reason.
 ECS_ONLY: dict[str, str] = {}
+# Variables whose value differs on EC2, with the value the instances get instead and why.
+DIFFERS_ON_EC2: dict[str, tuple[Any, str]] = {
+    "CATALOG_API_URL": (
+        {
+            "Fn::Sub": [
+                "https://${Name}",
+                {"Name": {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-LoadBalancerServerName"}}},
+            ]
+        },
+        "EC2 instances are outside ECS Service Connect: they reach catalog through the load balancer",
+    )
+}
 
 # Values the service stack takes from its own resources, which the EC2 stack (a stack of its own)
 # imports from the service stack's exports.
@@ -62,7 +74,9 @@ def test_ec2_instances_get_every_variable_the_ecs_web_task_gets(service, asg, na
     missing -= set(ec2) | set(ECS_ONLY)
     assert not missing, f"the EC2 instances of {name} lack {sorted(missing)}"
     for variable, value in ecs_environment.items():
-        if variable not in ECS_ONLY:
+        if variable in DIFFERS_ON_EC2:
+            assert ec2[variable] == DIFFERS_ON_EC2[variable][0], variable
+        elif variable not in ECS_ONLY:
             assert ec2[variable] == _as_exported(value, service), variable
     # Nothing else, but the service-specific secrets, which the user data reads only in the
     # payments (on Stripe) / users / users and notifications stacks and leaves empty in the others

@@ -4,9 +4,12 @@ what requirements.txt pins, Debian packages by version (#16, 8). scripts/test-im
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
-from tests.deploy.templates import ROOT
+import yaml
+
+from tests.deploy.templates import ROOT, load
 
 sys.path.insert(0, str(ROOT / "deploy"))
 try:
@@ -50,3 +53,26 @@ def test_every_debian_package_is_pinned_to_a_version():
         packages += [word for word in command.split() if not word.startswith("-")]
     assert len(packages) == 4
     assert all(re.fullmatch(r"[a-z0-9.+-]+=[0-9][\w.+~:-]*", package) for package in packages), packages
+
+
+# --- the base image: the pipeline builds on a digest, never a tag ---------------------------------
+
+
+def test_the_pipeline_builds_on_the_base_image_by_digest():
+    pipeline = load("pipeline")
+    pattern = pipeline["Parameters"]["BaseImage"]["AllowedPattern"]
+    digest = "0123456789abcdef" * 4
+    assert re.fullmatch(
+        pattern, f"210987654321.dkr.ecr.eu-west-1.amazonaws.com/ecr-public/docker/library/python@sha256:{digest}"
+    )
+    assert not re.fullmatch(pattern, "public.ecr.aws/docker/library/python:3.11-slim-bookworm")
+    assert "Default" not in pipeline["Parameters"]["BaseImage"]
+    variables = pipeline["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]
+    assert {"Name": "PYTHON_IMAGE", "Value": {"Ref": "BaseImage"}} in variables
+    buildspec = yaml.safe_load((ROOT / "deploy" / "buildspec.yml").read_text())
+    assert '--build-arg PYTHON_IMAGE="$PYTHON_IMAGE"' in "\n".join(buildspec["phases"]["build"]["commands"])
+    # The build refuses a tag before anything else runs (the guard is the first command).
+    guard = buildspec["phases"]["pre_build"]["commands"][0]
+    for image, refused in ((f"x.example/python@sha256:{digest}", False), ("x.example/python:3.11-slim", True)):
+        result = subprocess.run(["bash", "-c", guard], env={"PYTHON_IMAGE": image, "PATH": "/usr/bin:/bin"})
+        assert (result.returncode != 0) == refused, image

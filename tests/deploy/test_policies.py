@@ -11,6 +11,7 @@ from config.services import SERVICES
 from tests.deploy.templates import (
     SES_IDENTITY_ARN,
     TEMPLATE_NAMES,
+    _branches,
     exists,
     foreign_role_resources,
     iam_statements,
@@ -237,7 +238,7 @@ def open_egress_groups(template: dict) -> list[str]:
         if not rules:
             problems.append(f"{name}: default egress (all traffic anywhere)")
             continue
-        for rule in rules:
+        for rule in _branches(rules):
             if str(rule["IpProtocol"]) == "-1" and rule.get("CidrIp") != "127.0.0.1/32":
                 problems.append(
                     f"{name}: all traffic to {rule.get('CidrIp') or rule.get('DestinationSecurityGroupId')}"

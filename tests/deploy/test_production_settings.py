@@ -33,7 +33,7 @@ SECURE = {
     "DEFAULT_FROM_EMAIL": "ShopStack <shop@shop.example.com>",
     # users', orders' and notifications' key for sealed links and tokens (the others ignore it).
     "EVENT_SEALING_KEYS": "seal-" + "k" * 40,
-    # The platform's shared cache, as the stacks render REDIS_URL (deploy/render.py).
+    # The platform's shared cache, as the stacks render REDIS_URL (deploy/blocks/environment.py).
     "REDIS_URL": "rediss://shopstack-platform-abc123.serverless.euw1.cache.amazonaws.com:6379/0",
     # payments' provider: the sandbox, allowed explicitly (tests/payments/... covers Stripe's keys).
     "PAYMENTS_ALLOW_SANDBOX": "true",

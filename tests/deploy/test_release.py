@@ -416,6 +416,8 @@ ACCOUNT_WIDE_NAMES = {
     "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::ECS::TaskDefinition": "Family",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
 }
 
 

@@ -164,11 +164,14 @@ def test_one_issuer_and_audience_for_signer_verifiers_and_gateway():
 # --- orders -> catalog ----------------------------------------------------------------------------
 
 
-def test_orders_calls_catalog_by_the_name_on_the_load_balancers_certificate():
+def test_orders_calls_catalog_through_the_load_balancer_where_service_connect_cannot_reach():
+    # Orders' ECS tasks call catalog by its Service Connect name (test_service_discovery.py); with
+    # catalog's web tier on EC2 (CatalogEndpoint=load-balancer), and always from orders' EC2 web
+    # instances, they call the name on the load balancer's certificate.
     service = load("service")
     url = {"Fn::Sub": ["https://${Name}", {"Name": platform_import("LoadBalancerServerName")}]}
     for name in SERVICES:
-        for container in task_containers(service, service_parameters(name)).values():
+        for container in task_containers(service, service_parameters(name, CatalogEndpoint="load-balancer")).values():
             env = {item["Name"]: item["Value"] for item in container["Environment"]}
             assert env.get("CATALOG_API_URL") == (url if name == "orders" else None)
     # The same name API Gateway verifies over TLS; catalog's API path is catalog's on that listener.
