@@ -84,22 +84,25 @@ class Faults:
                      idempotency key before it reaches localstripe (Stripe briefly down).
     lose_answers     every new PaymentIntent reaches localstripe (the money is taken) but its
                      answer is lost: the shop gets a 503 after `answer_delay` seconds, for its
-                     retries too while this holds, and its webhooks are dropped.
+                     retries too while this holds, and its webhooks are dropped (unless
+                     `lose_webhooks` is false: then they come before the answer).
     drop_webhooks    events about these object ids are not delivered.
-    What happened is reported back: `lost` (idempotency key: PaymentIntent id), `dropped` and
-    `relayed` (event ids), `emitted` (the events the proxy built)."""
+    What happened is reported back: `lost` (idempotency key: PaymentIntent id), `dropped`
+    (event ids), `relayed` (event id: the shop's answer, {"status", "outcome"}), `emitted` (the events the proxy
+    built, event id: "<type> <object id>")."""
 
     transient: dict[str, int] = field(default_factory=dict)
     lose_answers: bool = False
+    lose_webhooks: bool = True
     answer_delay: float = 1.0
     drop_webhooks: list[str] = field(default_factory=list)
     lost: dict[str, str] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
-    relayed: list[str] = field(default_factory=list)
-    emitted: list[str] = field(default_factory=list)
+    relayed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    emitted: dict[str, str] = field(default_factory=dict)
 
     def update(self, changes: dict[str, Any]) -> None:
-        for name in ("transient", "lose_answers", "answer_delay", "drop_webhooks"):
+        for name in ("transient", "lose_answers", "lose_webhooks", "answer_delay", "drop_webhooks"):
             if name in changes:
                 setattr(self, name, changes[name])
 
@@ -222,7 +225,7 @@ class IdempotentLocalstripe:
         body = json.dumps(event).encode()
         header = stripe.WebhookSignature.generate_signature_header(body.decode(), self.webhook_secret)
         with self.lock:
-            self.faults.emitted.append(event["id"])
+            self.faults.emitted[event["id"]] = f"{event_type} {obj.get('id')}"
         # As Stripe (and localstripe) do: after the answer, not within it.
         threading.Timer(1.0, self.deliver, args=(body, header)).start()
 
@@ -231,10 +234,10 @@ class IdempotentLocalstripe:
         event = json.loads(body)
         about = str(((event.get("data") or {}).get("object") or {}).get("id") or "")
         with self.lock:
-            if about in self.faults.drop_webhooks or about in self.faults.lost.values():
+            lost = self.faults.lose_webhooks and about in self.faults.lost.values()
+            if about in self.faults.drop_webhooks or lost:
                 self.faults.dropped.append(str(event.get("id")))
                 return 200
-            self.faults.relayed.append(str(event.get("id")))
         request = urllib.request.Request(  # noqa: S310 (loopback only)
             self.webhook_url,
             data=body,
@@ -243,11 +246,19 @@ class IdempotentLocalstripe:
         )
         try:
             with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (loopback only)
-                return response.status
+                status, answer = response.status, response.read()
         except urllib.error.HTTPError as error:
-            return error.code
+            status, answer = error.code, error.read()
         except OSError:
-            return 503
+            status, answer = 503, b""
+        try:
+            said = json.loads(answer)
+        except ValueError:
+            said = {}
+        outcome = str(said.get("outcome") or said.get("code") or "") if isinstance(said, dict) else ""
+        with self.lock:
+            self.faults.relayed[str(event.get("id"))] = {"status": status, "outcome": outcome}
+        return status
 
     def harness(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         """The proxy's own endpoints: localstripe's event delivery, and the faults."""
