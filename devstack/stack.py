@@ -380,6 +380,8 @@ def main() -> None:
     parser.add_argument("--no-seed", action="store_true", help="up: skip the demo catalog")
     parser.add_argument("--fresh", action="store_true", help="up: drop the stack's databases first")
     arguments = parser.parse_args()
+    if PAYMENTS_PROVIDER not in ("stripe", "sandbox"):
+        raise SystemExit(f"STACK_PAYMENTS_PROVIDER is {PAYMENTS_PROVIDER!r}: stripe (the default) or sandbox")
     if arguments.command in {"down", "restart"}:
         down()
     if arguments.command in {"up", "restart"}:
