@@ -101,10 +101,16 @@ class Faults:
     relayed: dict[str, dict[str, Any]] = field(default_factory=dict)
     emitted: dict[str, str] = field(default_factory=dict)
 
+    RULES = ("transient", "lose_answers", "lose_webhooks", "answer_delay", "drop_webhooks")
+
     def update(self, changes: dict[str, Any]) -> None:
-        for name in ("transient", "lose_answers", "lose_webhooks", "answer_delay", "drop_webhooks"):
+        for name in self.RULES:
             if name in changes:
                 setattr(self, name, changes[name])
+
+    def clear_rules(self) -> None:
+        """Stripe behaves again; what happened stays reported."""
+        self.update({name: getattr(Faults(), name) for name in self.RULES})
 
 
 @dataclass
@@ -234,7 +240,7 @@ class IdempotentLocalstripe:
         event = json.loads(body)
         about = str(((event.get("data") or {}).get("object") or {}).get("id") or "")
         with self.lock:
-            lost = self.faults.lose_webhooks and about in self.faults.lost.values()
+            lost = self.faults.lose_answers and self.faults.lose_webhooks and about in self.faults.lost.values()
             if about in self.faults.drop_webhooks or lost:
                 self.faults.dropped.append(str(event.get("id")))
                 return 200
@@ -270,7 +276,7 @@ class IdempotentLocalstripe:
                 if method == "POST":
                     self.faults.update(json.loads(body or b"{}"))
                 elif method == "DELETE":
-                    self.faults = Faults()
+                    self.faults.clear_rules()
                     self.transient_seen.clear()
                 return 200, json.dumps(asdict(self.faults)).encode()
         missing = {"error": {"type": "invalid_request_error", "message": "No such harness path."}}

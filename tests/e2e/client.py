@@ -270,6 +270,7 @@ class FakeStripe:
         return self._call("GET", "/_harness/faults")
 
     def faults_cleared(self) -> dict:
+        """Stripe behaves again (what happened stays reported)."""
         return self._call("DELETE", "/_harness/faults")
 
 
