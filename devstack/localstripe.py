@@ -10,8 +10,10 @@ With a webhook URL, the proxy also stands where Stripe's event delivery stands:
 - localstripe's own events (it signs them under the secret; it makes `payment_intent.succeeded`
   and `payment_intent.payment_failed`) reach it at /_harness/webhooks and are passed on verbatim;
 - the events localstripe never makes and Stripe does (`charge.refunded` after a refund,
-  `payment_intent.canceled` after a cancellation) are built here around localstripe's objects
-  and signed with the SDK's own helper, as Stripe would send them.
+  `payment_intent.canceled` after a cancellation, `payment_intent.requires_action` when a
+  confirmation needs 3-D Secure, `payment_intent.payment_failed` after failed authentication)
+  are built here around localstripe's objects and signed with the SDK's own helper, as Stripe
+  would send them.
 Tests steer the faults of a real provider through /_harness/faults (see `Faults`).
 
 docs/payments.md says which behaviour was checked against localstripe and which the proxy adds."""
@@ -48,7 +50,9 @@ WEBHOOK_RELAY = "/_harness/webhooks"
 FAULTS = "/_harness/faults"
 # Stripe's answer when it cannot answer (the SDK reads it as an APIError: transient for the shop).
 UNAVAILABLE = json.dumps({"error": {"type": "api_error", "message": "Stripe is unavailable (localstripe harness)."}})
-_CANCEL = re.compile(r"/v1/payment_intents/(pi_\w+)/cancel")
+_CANCEL = re.compile(r"/v1/payment_intents/pi_\w+/cancel")
+_CONFIRMS = re.compile(r"/v1/payment_intents(/pi_\w+/confirm)?")
+_AUTHENTICATE = re.compile(r"/v1/payment_intents/pi_\w+/_authenticate")
 
 
 def wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
@@ -217,6 +221,11 @@ class IdempotentLocalstripe:
                 self._send_later("charge.refunded", json.loads(charge))
         elif _CANCEL.fullmatch(route):
             self._send_later("payment_intent.canceled", answer)
+        elif _CONFIRMS.fullmatch(route) and answer.get("status") == "requires_action":
+            self._send_later("payment_intent.requires_action", answer)
+        elif _AUTHENTICATE.fullmatch(route) and answer.get("status") == "requires_payment_method":
+            # The shopper failed 3-D Secure (localstripe's test page): Stripe reports the failure.
+            self._send_later("payment_intent.payment_failed", answer)
 
     def _send_later(self, event_type: str, obj: dict[str, Any]) -> None:
         event = {

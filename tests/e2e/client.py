@@ -255,6 +255,11 @@ class FakeStripe:
         assert len(intents) == 1, f"{len(intents)} PaymentIntents with {payment_method}"
         return intents[0]
 
+    def authenticate(self, payment_intent: str, client_secret: str, *, succeed: bool = True) -> dict:
+        """The shopper's answer to 3-D Secure on localstripe's test page (what Stripe.js shows)."""
+        data = {"client_secret": client_secret, "success": "true" if succeed else "false"}
+        return self._call("POST", f"/v1/payment_intents/{payment_intent}/_authenticate", data=data)
+
     def refunds(self, payment_intent: str) -> list[dict]:
         return self._call("GET", "/v1/refunds", params={"payment_intent": payment_intent, "limit": 100})["data"]
 
