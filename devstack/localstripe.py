@@ -91,7 +91,8 @@ class Faults:
                      retries too while this holds, and its webhooks are dropped (unless
                      `lose_webhooks` is false: then they come before the answer).
     drop_webhooks    events about these object ids are not delivered.
-    What happened is reported back: `lost` (idempotency key: PaymentIntent id), `dropped`
+    What happened is reported back: `lost` (idempotency key: PaymentIntent id, while the rules
+    hold), and for the whole run `dropped`
     (event ids), `relayed` (event id: the shop's answer, {"status", "outcome"}), `emitted` (the events the proxy
     built, event id: "<type> <object id>")."""
 
@@ -113,8 +114,9 @@ class Faults:
                 setattr(self, name, changes[name])
 
     def clear_rules(self) -> None:
-        """Stripe behaves again; what happened stays reported."""
+        """Stripe behaves again (the answers lost so far are replayed); the run's report stays."""
         self.update({name: getattr(Faults(), name) for name in self.RULES})
+        self.lost = {}
 
 
 @dataclass

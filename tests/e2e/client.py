@@ -275,7 +275,7 @@ class FakeStripe:
         return self._call("GET", "/_harness/faults")
 
     def faults_cleared(self) -> dict:
-        """Stripe behaves again (what happened stays reported)."""
+        """Stripe behaves again: no lost answers any more; dropped, relayed and emitted stay reported."""
         return self._call("DELETE", "/_harness/faults")
 
 
