@@ -1,13 +1,13 @@
 """Benchmark: end-to-end checkout throughput on the split stack, beside pgbench on the same
 PostgreSQL in the same run. Traffic goes to 127.0.0.1 only; every phase is bounded.
 
-    THROTTLE_REGISTER=1000/hour THROTTLE_LOGIN=1000/minute scripts/stack up
+    STACK_PAYMENTS_PROVIDER=sandbox THROTTLE_REGISTER=1000/hour THROTTLE_LOGIN=1000/minute scripts/stack up
     .venv/bin/python -m bench.checkout [--duration 30] [--shoppers 8] [--pgbench-clients 8]
         [--lines 1] [--voucher CODE]
     scripts/stack down
 
 (The raised throttles let the benchmark register its shoppers; the stack's own defaults are the
-production rates.)
+production rates. The shoppers pay with the sandbox's `tok_success`: payments on the sandbox.)
 
 1. Reference: pgbench (TPC-B-like, scale 10) on a scratch database of the same server:
    transactions per second with --pgbench-clients clients for --duration seconds.

@@ -1,8 +1,11 @@
 """Start, stop and inspect the local split stack.
 
-up      moto server; a PostgreSQL database per service (created, migrated); AWS resources
+up      moto server; localstripe (a fake Stripe) behind its proxy, the payments service's
+        provider; a PostgreSQL database per service (created, migrated); AWS resources
         provisioned from the declarations; per service a gunicorn web process, a Celery worker
-        and an outbox sweep; nginx as the gateway. Logs go to var/stack/logs/.
+        and an outbox sweep; Celery beat for orders (saga timeouts) and payments (reconciliation);
+        nginx as the gateway. Logs go to var/stack/logs/.
+        STACK_PAYMENTS_PROVIDER=sandbox runs payments on the sandbox instead (no localstripe).
         --fresh drops the stack's databases first; --no-seed skips the demo catalog.
 down    stop every process the stack started (the databases stay).
 status  what runs, and where.
@@ -38,6 +41,13 @@ PG_URL = os.environ.get("STACK_DATABASE_URL", "postgres://postgres@127.0.0.1:543
 MOTO_PORT = int(os.environ.get("STACK_MOTO_PORT", "5100"))
 GATEWAY_PORT = int(os.environ.get("STACK_GATEWAY_PORT", "8080"))
 DB_PREFIX = os.environ.get("STACK_DB_PREFIX", "shopstack_stack")
+# The payments provider: `stripe` (localstripe behind devstack/localstripe.py's proxy, on
+# LOCALSTRIPE_PORT and the next port) or `sandbox`.
+PAYMENTS_PROVIDER = os.environ.get("STACK_PAYMENTS_PROVIDER", "stripe")
+LOCALSTRIPE_PORT = int(os.environ.get("STACK_LOCALSTRIPE_PORT", "8420"))
+# A test-mode key (localstripe takes any `sk_` key) and the webhook endpoint's signing secret.
+STRIPE_SECRET_KEY = "sk_test_shopstack_stack"
+STRIPE_WEBHOOK_PATH = "/api/v1/payments/webhooks/stripe/"
 
 
 def database_url(service: str) -> str:
@@ -49,6 +59,32 @@ def _secret() -> str:
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
     return path.read_text()
+
+
+def stripe_webhook_secret() -> str:
+    """The webhook's signing secret: STACK_STRIPE_WEBHOOK_SECRET (the tests sign events with it),
+    else one made for this stack and kept in its run directory."""
+    given = os.environ.get("STACK_STRIPE_WEBHOOK_SECRET")
+    if given:
+        return given
+    path = RUN_DIR / "stripe-webhook-secret"
+    if not path.exists():
+        path.write_text("whsec_" + secrets.token_urlsafe(32))
+    return path.read_text()
+
+
+def payments_env() -> dict[str, str]:
+    """The payments service's provider settings."""
+    if PAYMENTS_PROVIDER == "sandbox":
+        return {"PAYMENTS_PROVIDER": "sandbox"}
+    return {
+        "PAYMENTS_PROVIDER": "stripe",
+        "STRIPE_API_BASE": f"http://127.0.0.1:{LOCALSTRIPE_PORT}",
+        "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": stripe_webhook_secret(),
+        # Often enough that a fault test sees a repair within its run (Stripe's deployment: 5 min).
+        "PAYMENTS_RECONCILE_SECONDS": os.environ.get("PAYMENTS_RECONCILE_SECONDS", "60"),
+    }
 
 
 def service_env(service: str) -> dict[str, str]:
@@ -78,6 +114,8 @@ def service_env(service: str) -> dict[str, str]:
         "TRUSTED_PROXY_COUNT": "1",
     }
     env.pop("TASKS_RUN_IN_PROCESS", None)
+    if service == "payments":
+        env.update(payments_env())
     return env
 
 
@@ -136,6 +174,25 @@ def _create_databases(*, fresh: bool) -> None:
         for service in SERVICES:
             if f"{DB_PREFIX}_{service}" not in existing:
                 connection.execute(f'CREATE DATABASE "{DB_PREFIX}_{service}"')
+
+
+def start_localstripe() -> None:
+    """localstripe behind its proxy, sending Stripe's events to the shop's endpoint at the
+    gateway (devstack/localstripe.py: which events localstripe makes and which the proxy builds)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "devstack.localstripe",
+        "--port",
+        str(LOCALSTRIPE_PORT),
+        "--workdir",
+        str(LOG_DIR),
+        "--webhook-url",
+        f"http://127.0.0.1:{GATEWAY_PORT}{STRIPE_WEBHOOK_PATH}",
+        "--webhook-secret",
+        stripe_webhook_secret(),
+    ]
+    _spawn("localstripe", argv, dict(os.environ))
 
 
 def web_argv(service: str) -> list[str]:
@@ -230,6 +287,8 @@ def up(*, seed: bool = True, fresh: bool = False) -> None:
         raise SystemExit("nginx is not installed: apt-get install nginx-light")
 
     _spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], dict(os.environ))
+    if PAYMENTS_PROVIDER == "stripe":
+        start_localstripe()
     _wait_http(f"http://127.0.0.1:{MOTO_PORT}/moto-api/")
     _create_databases(fresh=fresh)
     for service in SERVICES:
@@ -251,6 +310,8 @@ def up(*, seed: bool = True, fresh: bool = False) -> None:
         for role in ("web", "worker", "relay"):
             start(f"{service}-{role}")
     start("orders-beat")  # the saga timeout sweep
+    if PAYMENTS_PROVIDER == "stripe":
+        start("payments-beat")  # the reconciliation with the provider
 
     (RUN_DIR / "nginx.conf").write_text(
         nginx_config(listen_port=GATEWAY_PORT, static_root=static_root, run_dir=RUN_DIR, log_dir=LOG_DIR)
@@ -261,6 +322,8 @@ def up(*, seed: bool = True, fresh: bool = False) -> None:
     for service in SERVICES.values():
         _wait_http(f"http://127.0.0.1:{service.local_port}/health/ready")
     _wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/catalog/schema/")
+    if PAYMENTS_PROVIDER == "stripe":
+        _wait_http(f"http://127.0.0.1:{LOCALSTRIPE_PORT}/_harness/faults")
     status()
 
 
@@ -289,8 +352,17 @@ def status() -> None:
     print(f"ShopStack split stack (logs: {LOG_DIR})")
     print(f"  gateway        http://127.0.0.1:{GATEWAY_PORT}/   pid {_running('nginx') or '-'}")
     print(f"  moto (AWS)     http://127.0.0.1:{MOTO_PORT}/   pid {_running('moto') or '-'}")
+    if PAYMENTS_PROVIDER == "stripe":
+        print(
+            f"  localstripe    http://127.0.0.1:{LOCALSTRIPE_PORT}/ (proxy; localstripe :{LOCALSTRIPE_PORT + 1}, "
+            f"events to {STRIPE_WEBHOOK_PATH})   pid {_running('localstripe') or '-'}"
+        )
+    else:
+        print("  payments       on the sandbox provider (STACK_PAYMENTS_PROVIDER=sandbox)")
     for service in SERVICES.values():
         pids = " ".join(f"{role}={_running(f'{service.name}-{role}') or '-'}" for role in ("web", "worker", "relay"))
+        if beat := _running(f"{service.name}-beat"):
+            pids += f" beat={beat}"
         print(
             f"  {service.name:<14} http://127.0.0.1:{service.local_port}/  "
             f"(gateway: /{service.url_prefix}, /admin/{service.name}/)  {pids}"
@@ -308,6 +380,8 @@ def main() -> None:
     parser.add_argument("--no-seed", action="store_true", help="up: skip the demo catalog")
     parser.add_argument("--fresh", action="store_true", help="up: drop the stack's databases first")
     arguments = parser.parse_args()
+    if PAYMENTS_PROVIDER not in ("stripe", "sandbox"):
+        raise SystemExit(f"STACK_PAYMENTS_PROVIDER is {PAYMENTS_PROVIDER!r}: stripe (the default) or sandbox")
     if arguments.command in {"down", "restart"}:
         down()
     if arguments.command in {"up", "restart"}:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.client import Shopper, Staff, delivery_templates, delivery_text, eventually
+from tests.e2e.client import Shopper, Staff, delivery_templates, delivery_text, eventually, payment_token
 
 pytestmark = pytest.mark.e2e
 
@@ -114,7 +114,7 @@ def test_register_buy_ship_and_refund():
     assert Decimal(totals["discount"]) > 0 and Decimal(totals["shipping"]) > 0 and Decimal(totals["tax"]) > 0
 
     key = str(uuid.uuid4())
-    body = {"shipping_address": ADDRESS, "payment_method_token": "tok_success", "shipping_method": "express"}
+    body = {"shipping_address": ADDRESS, "payment_method_token": payment_token(), "shipping_method": "express"}
     placed = shopper.call("POST", "/api/v1/orders/", json=body, headers={"Idempotency-Key": key})
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]

@@ -1,12 +1,18 @@
 """Fault tests against the running split stack (scripts/stack up): a worker killed mid-batch, the
 moto server stopped for 10 seconds, catalog's web process down during checkout, and every event
 delivered twice. Each ends by proving nothing was lost and nothing was done twice, and prints
-a line such as `orders placed 60, confirmed 52, cancelled 8, lost 0, double-charged 0`."""
+a line such as `orders placed 60, confirmed 52, cancelled 8, lost 0, double-charged 0`; the last
+checks the money invariant (manage.py check_money_invariant) for every order the stack holds.
+
+Payments run on the stack's provider: Stripe's stand-in (localstripe) by default, where charges
+are counted at the provider (its PaymentIntents per order), or the sandbox."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +23,7 @@ import psycopg
 import pytest
 
 from devstack import stack
-from tests.e2e.client import Shopper, eventually
+from tests.e2e.client import STRIPE, FakeStripe, Shopper, eventually, payment_token
 
 pytestmark = pytest.mark.fault
 
@@ -61,17 +67,31 @@ def skus(shopper) -> list[str]:
     return found
 
 
+# Stripe: the payment methods the proxy answers with 503s (twice per idempotency key) before
+# localstripe sees them, as a briefly unavailable Stripe would.
+_TRANSIENT: dict[str, int] = {}
+
+
+def _transient_token() -> str:
+    if not STRIPE:
+        return payment_token("transient")
+    token = payment_token()
+    _TRANSIENT[token] = 2
+    FakeStripe().faults(transient=_TRANSIENT)
+    return token
+
+
 def _payment_token(index: int) -> str:
     """Mostly good cards, with declines (the compensating path) and transient provider errors
     (the retried path) mixed in, so every fault hits all three."""
     if index % 8 == 7:
-        return "tok_decline"
+        return payment_token("declined")
     if index % 8 == 3:
-        return "tok_transient"
-    return "tok_success"
+        return _transient_token()
+    return payment_token()
 
 
-def _checkout(shopper: Shopper, sku: str, token: str = "tok_success") -> tuple[int, dict]:
+def _checkout(shopper: Shopper, sku: str, token: str) -> tuple[int, dict]:
     added = shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1})
     if added.status_code not in (200, 201):
         return added.status_code, added.json()
@@ -138,15 +158,44 @@ def _wait_until_queues_drain() -> None:
     )
 
 
+def _stripe_charges_by_key() -> Counter:
+    """Succeeded PaymentIntents at the provider, per the shop's idempotency key (its metadata)."""
+    charged: Counter = Counter()
+    for intent in FakeStripe().all_payment_intents():
+        key = (intent.get("metadata") or {}).get("shopstack_idempotency_key")
+        if key and intent["status"] == "succeeded":
+            charged[key] += 1
+    return charged
+
+
 def _charges() -> int:
+    """Succeeded charges at the provider: localstripe's PaymentIntents, or the sandbox's books."""
+    if STRIPE:
+        return sum(_stripe_charges_by_key().values())
     return _scalar("payments", "SELECT count(*) FROM payments_sandboxcharge WHERE outcome = 'succeeded'")
+
+
+def _double_charged(order_ids: list[str], statuses: Counter, charges_before: int) -> int:
+    """Charges beyond one per confirmed order. On Stripe, counted per order at the provider:
+    every succeeded PaymentIntent with the order's key, less one if the order is confirmed."""
+    if not STRIPE:
+        return (_charges() - charges_before) - statuses["confirmed"]
+    ids = ([uuid.UUID(i) for i in order_ids],)
+    keys = _query(
+        "payments", "SELECT order_id, idempotency_key FROM payments_paymentintent WHERE order_id = ANY(%s)", ids
+    )
+    confirmed = {
+        order
+        for (order,) in _query("orders", "SELECT id FROM orders_order WHERE id = ANY(%s) AND status = 'confirmed'", ids)
+    }
+    charged = _stripe_charges_by_key()
+    return sum(max(0, charged[key] - (order in confirmed)) for order, key in keys)
 
 
 def _report(label: str, order_ids: list[str], statuses: Counter, charges_before: int) -> tuple[int, int]:
     confirmed = statuses["confirmed"]
     lost = len(order_ids) - sum(statuses[s] for s in FINAL)
-    # One succeeded provider charge per confirmed order; any more is a double charge.
-    double_charged = (_charges() - charges_before) - confirmed
+    double_charged = _double_charged(order_ids, statuses, charges_before)
     print(
         f"\n{label}: orders placed {len(order_ids)}, confirmed {confirmed}, cancelled {statuses['cancelled']}, "
         f"lost {lost}, double-charged {double_charged}"
@@ -201,7 +250,7 @@ def test_catalog_down_during_checkout_is_a_clear_503_and_no_half_order(shopper, 
         response = shopper.call(
             "POST",
             "/api/v1/orders/",
-            json={"shipping_address": ADDRESS, "payment_method_token": "tok_success"},
+            json={"shipping_address": ADDRESS, "payment_method_token": payment_token()},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
     finally:
@@ -243,3 +292,43 @@ def test_every_event_delivered_twice_changes_nothing(shopper, skus):
     assert {s: _scalar(s, f"SELECT count(*) FROM {s}_inboxevent") for s in inboxes_before} == inboxes_before
     lost, double_charged = _report("every event twice", placed, statuses, charges_before)
     assert lost == 0 and double_charged == 0
+
+
+def _ledger(service: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", f"{service}_money_ledger"],
+        cwd=stack.ROOT,
+        env=stack.service_env(service),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_the_money_invariant_holds_for_every_order(tmp_path):
+    """Last (the module runs in order): once everything the faults set moving has settled, for
+    every order of the stack, captured minus refunded in orders equals charged minus refunded in
+    payments."""
+    _wait_until_queues_drain()
+    (tmp_path / "orders.json").write_text(_ledger("orders"))
+    (tmp_path / "payments.json").write_text(_ledger("payments"))
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "check_money_invariant",
+            "--orders",
+            str(tmp_path / "orders.json"),
+            "--payments",
+            str(tmp_path / "payments.json"),
+        ],
+        cwd=stack.ROOT,
+        env=stack.service_env("payments"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(f"\n{checked.stdout.strip()}")
+    assert checked.returncode == 0, checked.stderr
+    assert "0 differ" in checked.stdout
