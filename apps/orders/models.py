@@ -83,6 +83,9 @@ class CartLine(models.Model):
 class OrderStatus(models.TextChoices):
     PENDING = "pending", "Pending (awaiting stock)"
     STOCK_RESERVED = "stock_reserved", "Stock reserved (awaiting payment)"
+    # The provider needs the shopper (3-D Secure), or the payment failed and the shopper may pay
+    # again with another method: stock stays held until payment_deadline.
+    PAYMENT_ACTION_REQUIRED = "payment_action_required", "Awaiting the shopper's payment action"
     CONFIRMED = "confirmed", "Confirmed (paid)"
     SHIPPED = "shipped", "Shipped"
     DELIVERED = "delivered", "Delivered"
@@ -94,6 +97,7 @@ class OrderStatus(models.TextChoices):
 class PaymentStatus(models.TextChoices):
     NOT_REQUESTED = "not_requested", "Not requested"
     REQUESTED = "requested", "Requested"
+    REQUIRES_ACTION = "requires_action", "Requires the shopper's action"
     CAPTURED = "captured", "Captured"
     FAILED = "failed", "Failed"
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
@@ -105,7 +109,7 @@ class Order(models.Model):
     number = models.CharField(max_length=20, unique=True)
     customer_id = models.UUIDField(db_index=True)
     email = models.EmailField()
-    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    status = models.CharField(max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     # When the status last changed: the saga timeout measures how long a step has waited.
     status_changed_at = models.DateTimeField()
 
@@ -124,6 +128,13 @@ class Order(models.Model):
     payment_id = models.CharField(max_length=64, blank=True)
     amount_captured = models.DecimalField(**MONEY, default=Decimal("0"))
     amount_refunded = models.DecimalField(**MONEY, default=Decimal("0"))
+    # The shopper-present payment: until when the order can be paid (set when payment is asked
+    # for; the order is cancelled then), and what payments last said about the current attempt
+    # ({"attempt", "client_secret", "next_action": {"type", "redirect_url"}, "return_url",
+    # "failure_code", "reason_code", "message"}). The client secret lets only the shopper's client
+    # complete that one payment; it is blanked once the payment is decided or the order cancelled.
+    payment_deadline = models.DateTimeField(null=True, blank=True)
+    payment_action = models.JSONField(default=dict, blank=True, db_default={})
 
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
@@ -214,8 +225,8 @@ class OrderStatusChange(models.Model):
     services.transitions.order_transition."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)
-    to_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    from_status = models.CharField(max_length=30, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=30, choices=OrderStatus.choices)
     reason = models.CharField(max_length=255)
     actor = models.CharField(max_length=255)
     at = models.DateTimeField(auto_now_add=True)

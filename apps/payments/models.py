@@ -21,10 +21,15 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class PaymentIntent(models.Model):
-    """The payment of one order: created from payment.requested, final once charged or failed."""
+    """The payment of one order: created from payment.requested, final once charged or failed.
+
+    The shopper may pay again after a failure (or instead of an authentication they abandoned)
+    until `pay_by`: each try is an attempt with its own provider object and idempotency key
+    (`attempt_key`); the row always describes the latest attempt."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        REQUIRES_ACTION = "requires_action", "Waiting for the shopper (3-D Secure)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -35,6 +40,7 @@ class PaymentIntent(models.Model):
         AMOUNT_MISMATCH = "amount_mismatch", "The provider reports another amount or currency"
         PAID_AFTER_FAILURE = "paid_after_failure", "Money taken after the payment was reported failed"
         DISPUTED = "disputed", "The shopper disputed the charge"
+        DUPLICATE_PAYMENT = "duplicate_payment", "A second attempt was paid too (refunded at once)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order_id = models.UUIDField(unique=True)
@@ -56,16 +62,28 @@ class PaymentIntent(models.Model):
     last_error = models.TextField(blank=True)
     attention = models.CharField(max_length=30, choices=Attention.choices, blank=True, default="", db_default="")
     attention_detail = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # The shopper-present payment: which attempt this is (1 for the checkout's), the provider's
+    # object for it (Stripe's PaymentIntent; known from the moment it asks for the shopper), the
+    # SHA-256 of its client secret (the shopper's return proves itself with the secret, which is
+    # never stored), and orders' deadline for paying.
+    attempt = models.PositiveIntegerField(default=1, db_default=1)
+    provider_intent_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    client_secret_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    pay_by = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer_id", "-created_at"], name="payments_intent_customer")]
+        indexes = [
+            models.Index(fields=["customer_id", "-created_at"], name="payments_intent_customer"),
+            models.Index(fields=["provider_intent_id"], name="payments_intent_provider_obj"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_intent_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "succeeded", "failed"]), name="payments_intent_status_valid"
+                condition=Q(status__in=["pending", "requires_action", "succeeded", "failed"]),
+                name="payments_intent_status_valid",
             ),
         ]
 
@@ -74,7 +92,14 @@ class PaymentIntent(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status != self.Status.PENDING
+        """Succeeded, or failed (a failed payment may still get a new attempt from the shopper)."""
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def attempt_key(self) -> str:
+        """The idempotency key of the current attempt at the provider: orders' key for the first
+        (as before attempts existed), `<key>-<n>` for the n-th."""
+        return self.idempotency_key if self.attempt == 1 else f"{self.idempotency_key}-{self.attempt}"
 
 
 class Charge(models.Model):
@@ -243,8 +268,10 @@ class InboxEvent(AbstractInboxEvent):
 class SandboxCharge(models.Model):
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
+        REQUIRES_ACTION = "requires_action", "Waiting for 3-D Secure"
         SUCCEEDED = "succeeded", "Succeeded"
         DECLINED = "declined", "Declined"
+        CANCELED = "canceled", "Cancelled"
 
     charge_id = models.CharField(max_length=64, unique=True)
     idempotency_key = models.CharField(max_length=255, unique=True)
@@ -257,6 +284,11 @@ class SandboxCharge(models.Model):
     card_brand = models.CharField(max_length=20, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     amount_refunded = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    # 3-D Secure (tok_3ds_required, tok_3ds_fail): the secret the shopper's return carries, where
+    # the simulated bank sends the shopper back, and what it answers (succeeded or a decline code).
+    client_secret = models.CharField(max_length=100, blank=True, default="", db_default="")
+    return_url = models.TextField(blank=True, default="", db_default="")
+    authentication_outcome = models.CharField(max_length=50, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

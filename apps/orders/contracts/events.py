@@ -29,6 +29,7 @@ SUBSCRIBES = (
     "stock.rejected",
     "payment.succeeded",
     "payment.failed",
+    "payment.action_required",
     "payment.refunded",
     "payment.refund_failed",
 )
@@ -59,6 +60,9 @@ class PaymentRequested:
     currency: str
     payment_method_token: str
     idempotency_key: str
+    # Until when the shopper may complete the payment (3-D Secure, or another method after a
+    # decline): ISO 8601; the order is cancelled then. Empty from an older producer.
+    pay_by: str = ""
 
 
 @dataclass(frozen=True)

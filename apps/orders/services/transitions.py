@@ -23,7 +23,8 @@ S = OrderStatus
 # still shipped); the services check shipped_at where "before shipping" matters.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.STOCK_RESERVED, S.CANCELLED}),
-    S.STOCK_RESERVED: frozenset({S.CONFIRMED, S.CANCELLED}),
+    S.STOCK_RESERVED: frozenset({S.CONFIRMED, S.PAYMENT_ACTION_REQUIRED, S.CANCELLED}),
+    S.PAYMENT_ACTION_REQUIRED: frozenset({S.CONFIRMED, S.CANCELLED}),
     S.CONFIRMED: frozenset({S.SHIPPED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.DELIVERED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
@@ -33,6 +34,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Saga steps waiting on another service; the timeout task gives up on them.
 WAITING_STATUSES = (S.PENDING, S.STOCK_RESERVED)
+# Waiting for payment with stock held: the provider's answer, or the shopper's action (3-D
+# Secure, another method) until the order's payment_deadline.
+AWAITING_PAYMENT_STATUSES = (S.STOCK_RESERVED, S.PAYMENT_ACTION_REQUIRED)
 
 SYSTEM_ACTOR = "system"
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from apps.payments.providers.base import (
+    ActionRequired,
     ChargeResult,
     PaymentDeclined,
     PaymentProvider,
@@ -20,6 +21,7 @@ from apps.payments.providers.base import (
 )
 
 __all__ = [
+    "ActionRequired",
     "ChargeResult",
     "PaymentDeclined",
     "PaymentProvider",

@@ -5,23 +5,30 @@ The charge itself runs in a task (tasks.charge_payment), not in the payment.requ
 the handler records a pending intent and enqueues the task; the task locks the intent, calls the
 provider with the order's idempotency key and records the outcome. A transient provider error is
 committed as an attempt and the task retries with backoff, so a redelivered event or a retried
-task can never charge twice (the provider replays the first outcome for the same key)."""
+task can never charge twice (the provider replays the first outcome for the same key).
+
+The charge is made with the shopper present (a return URL): a card that needs 3-D Secure leaves
+the intent waiting for the shopper (services/attempts.py takes it from there)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
+from django.utils.dateparse import parse_datetime
 
 from apps.core.db import atomic
 from apps.core.events import publish
 from apps.payments.contracts import events as contract
 from apps.payments.models import Charge, PaymentIntent
 from apps.payments.providers import (
+    ActionRequired,
     ChargeResult,
     PaymentDeclined,
     ProviderError,
@@ -45,6 +52,7 @@ class PaymentRequest:
     currency: str
     payment_method_token: str
     idempotency_key: str
+    pay_by: datetime | None = None
 
 
 def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
@@ -71,7 +79,16 @@ def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
         currency=currency,
         payment_method_token=token,
         idempotency_key=key,
+        pay_by=_aware(payload.get("pay_by")),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    try:
+        moment = parse_datetime(str(value or ""))
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def _publish_succeeded(intent: PaymentIntent) -> None:
@@ -88,6 +105,8 @@ def _publish_failed(intent: PaymentIntent, *, reason_code: str) -> None:
         customer_id=str(intent.customer_id),
         reason_code=reason_code,
         message=intent.failure_message,
+        attempt=intent.attempt,
+        failure_code=intent.failure_code,
     )
     publish(producer=PRODUCER, event_type=contract.PAYMENT_FAILED, payload=payload)
 
@@ -129,6 +148,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                         currency=request.currency,
                         idempotency_key=request.idempotency_key,
                         provider=get_provider().name,
+                        pay_by=request.pay_by,
                     )
             except IntegrityError:
                 # Either a concurrent delivery created this order's intent first, or the key
@@ -140,7 +160,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                         request.order_id,
                     )
                     return None
-        if intent.is_final:
+        if intent.status != PaymentIntent.Status.PENDING:
             logger.info("payment for order %s is already %s; request ignored", request.order_id, intent.status)
             return intent
         if (intent.amount, intent.currency, intent.idempotency_key) != (
@@ -173,16 +193,11 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
         if intent is None:
             logger.error("charge of unknown payment intent %s skipped", intent_id)
             return Outcome.DONE
-        if intent.is_final:
+        if intent.status != PaymentIntent.Status.PENDING:
             return Outcome.DONE
         intent.attempts += 1
         try:
-            result = provider.charge(
-                amount=intent.amount,
-                currency=intent.currency,
-                payment_method_token=payment_method_token,
-                idempotency_key=intent.idempotency_key,
-            )
+            result = provider_charge(intent, payment_method_token)
         except PaymentDeclined as declined:
             fail(
                 intent,
@@ -201,8 +216,29 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
             logger.exception("provider %s raised an unmapped error charging %s", provider.name, intent.id)
             return _charge_attempt_failed(intent, error)
 
-        charge_record(intent, result=result)
+        outcome_record(intent, result)
         return Outcome.DONE
+
+
+def provider_charge(intent: PaymentIntent, payment_method_token: str) -> ChargeResult | ActionRequired:
+    """The provider call for the intent's current attempt, with the shopper present."""
+    return get_provider().charge(
+        amount=intent.amount,
+        currency=intent.currency,
+        payment_method_token=payment_method_token,
+        idempotency_key=intent.attempt_key,
+        return_url=settings.PAYMENTS_RETURN_URL,
+        reference=str(intent.id),
+    )
+
+
+def outcome_record(intent: PaymentIntent, result: ChargeResult | ActionRequired) -> str:
+    """Record the provider's answer for the locked intent: a charge, or a wait for the shopper."""
+    if isinstance(result, ActionRequired):
+        from apps.payments.services.attempts import action_record  # attempts imports this module
+
+        return action_record(intent, result)
+    return charge_record(intent, result=result)
 
 
 def flag(intent: PaymentIntent, *, attention: str, detail: str) -> None:
@@ -226,6 +262,10 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
         )
         return "flagged_amount_mismatch"
     if intent.status == PaymentIntent.Status.SUCCEEDED:
+        if result.charge_id != intent.provider_charge_id:
+            from apps.payments.services.attempts import duplicate_refund  # attempts imports this module
+
+            return duplicate_refund(intent, result)
         return "already_recorded"
     outcome = "payment_succeeded"
     if intent.status == PaymentIntent.Status.FAILED:
@@ -246,8 +286,16 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     intent.card_brand = result.card_brand[:20]
     intent.card_last4 = result.card_last4[-4:]
     intent.failure_code = intent.failure_message = ""
+    superseded = intent.provider_intent_id if intent.provider_intent_id not in ("", result.charge_id) else ""
+    intent.provider_intent_id = result.charge_id
+    intent.client_secret_hash = ""
     intent.save()
     _publish_succeeded(intent)
+    if superseded:
+        # An earlier attempt went through after all: the open one must never be completed too.
+        from apps.payments.services.attempts import attempt_abandon  # attempts imports this module
+
+        attempt_abandon(superseded)
     logger.info("payment %s for order %s captured", intent.id, intent.order_id)
     return outcome
 

@@ -18,6 +18,9 @@ STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
 
 # Provider webhooks are signed with HMAC-SHA256 under this shared secret (several, comma
 # separated, while rotating); a signature older than the tolerance is refused as a replay.
+# Where the provider sends the shopper back after 3-D Secure: payments' return endpoint at the
+# address shoppers reach (the gateway's, in a deployment).
+PAYMENTS_RETURN_URL = env_str("PAYMENTS_RETURN_URL", "http://127.0.0.1:8000/api/v1/payments/return/")
 PAYMENTS_WEBHOOK_SECRET = env_str("PAYMENTS_WEBHOOK_SECRET", "insecure-local-payments-webhook-secret")
 PAYMENTS_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENTS_WEBHOOK_TOLERANCE_SECONDS", 5 * 60)
 
