@@ -124,7 +124,20 @@ def fail(intent: PaymentIntent, *, failure_code: str, reason_code: str, message:
     intent.status = PaymentIntent.Status.FAILED
     intent.failure_code = failure_code[:50]
     intent.failure_message = message[:255]
-    intent.save(update_fields=["status", "failure_code", "failure_message", "attempts", "last_error", "updated_at"])
+    intent.save(
+        update_fields=[
+            "status",
+            "failure_code",
+            "failure_message",
+            "attempts",
+            "last_error",
+            # A new attempt's number and its cleared provider object commit with its failure.
+            "attempt",
+            "provider_intent_id",
+            "client_secret_hash",
+            "updated_at",
+        ]
+    )
     _publish_failed(intent, reason_code=reason_code)
     logger.info("payment %s for order %s failed: %s", intent.id, intent.order_id, failure_code)
 
@@ -288,7 +301,6 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     intent.failure_code = intent.failure_message = ""
     superseded = intent.provider_intent_id if intent.provider_intent_id not in ("", result.charge_id) else ""
     intent.provider_intent_id = result.charge_id
-    intent.client_secret_hash = ""
     intent.save()
     _publish_succeeded(intent)
     if superseded:
