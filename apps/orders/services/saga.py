@@ -77,7 +77,7 @@ def saga_stock_reserved(*, order_id: str) -> None:
             return
         order_transition(order=order, to=S.STOCK_RESERVED, reason="stock reserved", actor="event:catalog")
         order.payment_status = PaymentStatus.REQUESTED
-        order.payment_deadline = timezone.now() + timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
+        order.payment_deadline = order.status_changed_at + timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
         order.save(update_fields=["payment_status", "payment_deadline", "updated_at"])
         event_publish(
             contract.PAYMENT_REQUESTED,
