@@ -132,7 +132,12 @@ class StripeProvider:
                 # The payment method is the only object a new PaymentIntent names.
                 raise PaymentDeclined("invalid_payment_method", "No such payment method.") from None
             raise mapped from None
-        return self._charge_result(intent.to_dict(), currency)
+        outcome = self._charge_result(intent.to_dict(), currency)
+        if isinstance(outcome, ActionRequired) and not return_url:
+            # Off-session Stripe declines such a card; a stand-in server that waits instead is
+            # read the same way.
+            raise PaymentDeclined(AUTHENTICATION_REQUIRED, "The card needs the shopper to authenticate the payment.")
+        return outcome
 
     def charge_status(self, *, intent_id: str, currency: str) -> ChargeResult | ActionRequired:
         try:
