@@ -1,6 +1,7 @@
-"""The checkout saga's other endings, over HTTP like the journey: a declined card (the order is
-cancelled, its stock released, the shopper told) and two shoppers racing for the last unit (one
-order confirmed, the other cancelled without a charge, no oversell).
+"""The checkout saga's other endings, over HTTP like the journey: a declined card (the order waits
+with its stock held, the shopper is told, pays again with another card and the order is
+confirmed), 3-D Secure completed at the sandbox's bank page, and two shoppers racing for the last
+unit (one order confirmed, the other cancelled without a charge, no oversell).
 
 Runs where the journey runs: against the split stack (real workers over the moto server) and the
 all-in-one server."""
@@ -72,7 +73,14 @@ def _checkout(shopper: Shopper, token: str) -> requests.Response:
     )
 
 
-def test_a_declined_card_cancels_the_order_releases_the_stock_and_tells_the_shopper():
+def _waiting(shopper: Shopper, order_id: str) -> dict:
+    return eventually(
+        lambda: (order := _order(shopper, order_id))["status"] == "payment_action_required" and order,
+        what=f"order {order_id} waiting for the shopper's payment",
+    )
+
+
+def test_a_declined_card_holds_the_stock_and_another_card_confirms_the_order():
     shopper = _shopper()
     slug, sku = _variant_in_stock(shopper, offset=10)
     before = _available(shopper, slug, sku)
@@ -84,16 +92,51 @@ def test_a_declined_card_cancels_the_order_releases_the_stock_and_tells_the_shop
     placed = _checkout(shopper, "tok_decline")
     assert placed.status_code == 201, placed.text
 
-    order = _final(shopper, placed.json()["id"])
-    assert order["status"] == "cancelled"
-    assert order["payment_status"] == "failed"
+    order = _waiting(shopper, placed.json()["id"])
+    assert (order["payment"]["status"], order["payment"]["reason_code"]) == ("failed", "declined")
+    assert order["payment"]["deadline"]
     assert Decimal(order["amount_captured"]) == 0
-    eventually(lambda: _available(shopper, slug, sku) == before, what="the reserved units released")
+    assert _available(shopper, slug, sku) == before - 2  # held for the shopper
     notifications = Staff("notifications")
     eventually(
-        lambda: {"payment_failed", "order_cancelled"} & set(delivery_templates(notifications, shopper.email)),
+        lambda: "payment_failed" in set(delivery_templates(notifications, shopper.email)),
         what="the shopper told of the failed payment",
     )
+
+    declined = shopper.call("POST", order["payment"]["retry_url"], json={"payment_method_token": "tok_decline"})
+    assert (declined.status_code, declined.json()["code"]) == (402, "payment_declined"), declined.text
+    paid = shopper.call("POST", order["payment"]["retry_url"], json={"payment_method_token": "tok_visa"})
+    assert paid.status_code == 200, paid.text
+
+    order = _final(shopper, placed.json()["id"])
+    assert order["status"] == "confirmed"
+    assert Decimal(order["amount_captured"]) == Decimal(order["total"])
+
+
+def test_3d_secure_at_the_bank_page_confirms_the_order():
+    shopper = _shopper()
+    _, sku = _variant_in_stock(shopper, offset=12)
+    shopper.call("POST", "/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1})
+
+    placed = _checkout(shopper, "tok_3ds_required")
+    assert placed.status_code == 201, placed.text
+    order = _waiting(shopper, placed.json()["id"])
+    action = eventually(
+        lambda: (o := _order(shopper, placed.json()["id"]))["payment"]["next_action"] and o["payment"],
+        what="the 3-D Secure action",
+    )
+    assert order["payment"]["deadline"]
+
+    # The shopper's browser: the bank's page, which sends it back to the return URL.
+    bank_path = "/" + action["next_action"]["redirect_url"].split("/", 3)[3]
+    bank = shopper.call("GET", bank_path, allow_redirects=False)
+    assert bank.status_code == 302, bank.text
+    back_path = "/" + bank.headers["Location"].split("/", 3)[3]
+    returned = shopper.call("GET", back_path)
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["status"] == "succeeded"
+
+    assert _final(shopper, placed.json()["id"])["status"] == "confirmed"
 
 
 def test_two_shoppers_racing_for_the_last_unit_get_one_order_and_no_oversell():
