@@ -61,7 +61,7 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["attention", "status", "provider", "currency"]
-    search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id"]
+    search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id", "=provider_intent_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     fields = [
@@ -72,7 +72,10 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "amount",
         "currency",
         "status",
+        "attempt",
+        "pay_by",
         "provider",
+        "provider_intent_id",
         "provider_charge_id",
         "card_brand",
         "card_last4",
