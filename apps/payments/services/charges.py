@@ -320,10 +320,11 @@ def _charge_attempt_failed(intent: PaymentIntent, error: Exception) -> Outcome:
 
 
 def payment_charge_give_up(*, intent_id: uuid.UUID) -> None:
-    """After the last retry: the payment fails with provider_error (the order is cancelled)."""
+    """After the last retry: the payment fails with provider_error (the order waits for the
+    shopper to pay again, until its deadline)."""
     with atomic(SERVICE):
         intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
-        if intent is None or intent.is_final:
+        if intent is None or intent.status != PaymentIntent.Status.PENDING:
             return
         fail(
             intent,
