@@ -2,7 +2,8 @@
 authenticated and confirmed whether the shopper's return or the webhook comes first, or both at
 once (one confirmation); authentication failed, then paid with another card (the first
 PaymentIntent cancelled at Stripe, the second under its own key); webhooks repeated and out of
-order; an attempt paid after another one was, refunded at once.
+order; an attempt paid after another one was, refunded at once; an authentication left past the
+deadline closed at Stripe by the reconciliation.
 
 localstripe answers a 3-D Secure card (4000002760003184) with requires_action and authenticates
 through its own `_authenticate` call; the proxy (devstack/localstripe.py) keeps the return URL,
@@ -16,17 +17,21 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.orders.models import Order, OrderStatus
 from apps.orders.models import OutboxEvent as OrdersOutbox
+from apps.orders.services.saga import orders_expire_stalled
 from apps.payments.models import OutboxEvent as PaymentsOutbox
 from apps.payments.models import PaymentIntent
 from apps.payments.services.attempts import payment_return
 from apps.payments.services.provider_webhooks import webhook_receive
+from apps.payments.services.reconciliation import provider_reconcile
 from tests.localstripe import CARD_3DS_REQUIRED, CARD_VISA, event_body, signed
 from tests.orders.test_full_saga import _checkout, seed
 from tests.orders.test_full_saga_stripe import _cart
@@ -237,3 +242,21 @@ def test_an_attempt_paid_after_another_one_was_is_refunded_at_once(live_catalog,
     refunds = localstripe.client.v1.refunds.list(params={"payment_intent": first}).data
     assert [refund.amount for refund in refunds] == [localstripe.client.v1.payment_intents.retrieve(first).amount]
     assert _confirmations(body["id"]) == (1, 1)
+
+
+def test_the_reconciliation_closes_at_stripe_an_authentication_left_past_the_deadline(live_catalog, localstripe):
+    # given an order whose shopper never came back from 3-D Secure, cancelled at its deadline
+    _, body = _waiting_order(localstripe, "S3DS-BOX", "s3ds-6")
+    order = Order.objects.get(pk=body["id"])
+    orders_expire_stalled(now=order.payment_deadline)
+    PaymentIntent.objects.filter(order_id=order.id).update(pay_by=timezone.now() - timedelta(seconds=1))
+    pi = PaymentIntent.objects.get(order_id=order.id).provider_intent_id
+
+    # when the reconciliation runs
+    provider_reconcile()
+
+    # then the PaymentIntent is cancelled at Stripe (nobody can pay it any more) and the payment failed
+    assert localstripe.client.v1.payment_intents.retrieve(pi).status == "canceled"
+    intent = PaymentIntent.objects.get(order_id=order.id)
+    assert (intent.status, intent.failure_code) == (PaymentIntent.Status.FAILED, "expired")
+    assert Order.objects.get(pk=order.id).status == OrderStatus.CANCELLED
