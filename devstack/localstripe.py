@@ -2,7 +2,11 @@
 supplies what the shop relies on and localstripe lacks: Stripe's idempotency (the first answer per
 `Idempotency-Key` replayed), the `created[gte]` filter of the PaymentIntent and refund lists, and
 manual capture as Stripe does it (`amount_received` and `amount_capturable` on PaymentIntents, a
-partial capture releasing the rest without a refund, no capture of a cancelled PaymentIntent).
+partial capture releasing the rest without a refund, no capture of a cancelled PaymentIntent), and
+3-D Secure with a return URL (localstripe refuses `return_url` and answers `use_stripe_sdk`; the
+proxy keeps the URL, answers Stripe's `redirect_to_url` shape, and serves the bank's page at
+/_shopstack/3ds/<pi>?client_secret=...&success=true|false, which authenticates at localstripe and
+sends the shopper on to the return URL as Stripe does).
 The tests start it (tests/localstripe.py); so does the local stack (scripts/stack):
 
     python -m devstack.localstripe --port 8420   # the proxy on 8420, localstripe on 8421
@@ -135,6 +139,8 @@ class IdempotentLocalstripe:
     answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     transient_seen: Counter = field(default_factory=Counter)
+    # PaymentIntent id -> the return URL its creation named (localstripe does not take one).
+    return_urls: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Manual capture: what each captured PaymentIntent took (minor units), and the refunds
     # localstripe makes for the released rest of a partial capture (Stripe makes none).
@@ -170,6 +176,7 @@ class IdempotentLocalstripe:
 
     def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         path, created_gte = _without_created_filter(method, path)
+        body, return_url = _without_return_url(method, path, body)
         capture_of = _capture_target(method, path)
         if capture_of:
             status, answer = self._capture(capture_of, path, headers, body)
@@ -177,7 +184,7 @@ class IdempotentLocalstripe:
             status, answer = self._upstream(method, path, headers, body)
         else:
             status, answer = self._list_created_since(path, headers, created_gte)
-        return status, self._as_stripe_answers(answer)
+        return status, self._with_redirect(self._as_stripe_answers(answer), return_url)
 
     def _capture(self, payment_intent: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         """Stripe refuses to capture a cancelled PaymentIntent (localstripe captures it), and a
@@ -232,6 +239,52 @@ class IdempotentLocalstripe:
 
     def _is_release_refund(self, item: Any) -> bool:
         return isinstance(item, dict) and item.get("object") == "refund" and item.get("id") in self.release_refunds
+
+    def _with_redirect(self, answer: bytes, return_url: str) -> bytes:
+        """A PaymentIntent waiting for 3-D Secure as Stripe shapes it when a return URL was given:
+        next_action redirect_to_url, to the proxy's bank page."""
+        try:
+            obj = json.loads(answer)
+        except ValueError:
+            return answer
+        if not isinstance(obj, dict) or obj.get("object") != "payment_intent":
+            return answer
+        if return_url:
+            self.return_urls[obj["id"]] = return_url
+        return_url = self.return_urls.get(obj["id"], "")
+        if obj.get("status") != "requires_action" or not return_url:
+            return answer
+        query = urllib.parse.urlencode({"client_secret": obj["client_secret"]})
+        obj["next_action"] = {
+            "type": "redirect_to_url",
+            "redirect_to_url": {"url": f"{self.endpoint}/_shopstack/3ds/{obj['id']}?{query}", "return_url": return_url},
+        }
+        return json.dumps(obj).encode()
+
+    def authenticate(self, path: str) -> tuple[int, str]:
+        """The bank's 3-D Secure page: authenticate at localstripe (success=true|false), then the
+        redirect to the return URL with Stripe's parameters; (status, Location)."""
+        url = urllib.parse.urlsplit(path)
+        intent_id = url.path.rsplit("/", 1)[-1]
+        query = dict(urllib.parse.parse_qsl(url.query))
+        form = urllib.parse.urlencode(
+            {"client_secret": query.get("client_secret", ""), "success": query.get("success", "true")}
+        ).encode()
+        headers = {"Authorization": "Bearer sk_test_localstripe", "Content-Type": "application/x-www-form-urlencoded"}
+        # Through forward(): the events Stripe sends about the authentication follow from it.
+        status, _ = self.forward("POST", f"/v1/payment_intents/{intent_id}/_authenticate", headers, form)
+        with self.lock:
+            return_url = self.return_urls.get(intent_id, "")
+        if status != 200 or not return_url:
+            return 404, ""
+        back = urllib.parse.urlencode(
+            {
+                "payment_intent": intent_id,
+                "payment_intent_client_secret": query.get("client_secret", ""),
+                "redirect_status": "succeeded" if query.get("success", "true") == "true" else "failed",
+            }
+        )
+        return 302, f"{return_url}{'&' if '?' in return_url else '?'}{back}"
 
     def _list_created_since(self, path: str, headers: dict[str, str], created_gte: int) -> tuple[int, bytes]:
         """Every page of the list at localstripe, filtered, as one page."""
@@ -390,9 +443,27 @@ def _without_created_filter(method: str, path: str) -> tuple[str, int | None]:
     return urllib.parse.urlunsplit(url._replace(query=rest)), created[0]
 
 
+def _without_return_url(method: str, path: str, body: bytes) -> tuple[bytes, str]:
+    """localstripe refuses `return_url` on a PaymentIntent's creation: the proxy keeps it."""
+    if method != "POST" or urllib.parse.urlsplit(path).path != "/v1/payment_intents" or b"return_url" not in body:
+        return body, ""
+    fields = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)
+    return_url = next((value for name, value in fields if name == "return_url"), "")
+    rest = urllib.parse.urlencode([(name, value) for name, value in fields if name != "return_url"])
+    return rest.encode(), return_url
+
+
 def proxy_server(proxy: IdempotentLocalstripe, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def _handle(self) -> None:
+            if self.path.startswith("/_shopstack/3ds/"):
+                status, location = proxy.authenticate(self.path)
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = dict(self.headers.items())

@@ -15,6 +15,8 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -74,6 +76,18 @@ class Localstripe:
     def payment_method(self, number: str = CARD_VISA) -> str:
         card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
         return self.client.v1.payment_methods.create(params={"type": "card", "card": card}).id
+
+    def authenticate(self, payment_intent: str, client_secret: str, *, success: bool = True) -> None:
+        """What the shopper does at the bank's 3-D Secure page (localstripe's own call for it)."""
+        form = urllib.parse.urlencode({"client_secret": client_secret, "success": "true" if success else "false"})
+        request = urllib.request.Request(
+            f"{self.proxy.upstream}/v1/payment_intents/{payment_intent}/_authenticate",
+            data=form.encode(),
+            headers={"Authorization": f"Bearer {SECRET_KEY}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
 
     def event_for(self, event_type: str, object_id: str) -> bytes:
         """The body of the event localstripe made itself (it would send it to a registered URL),

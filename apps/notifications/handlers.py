@@ -28,11 +28,13 @@ CANCELLATION_REASONS = {
     "customer_request": "you asked us to cancel it",
     "customer_cancelled": "you asked us to cancel it",
     "expired": "it was not completed in time",
+    "payment_deadline": "it was not paid in time",
 }
 PAYMENT_FAILURES = {
     "declined": "Your card was declined.",
     "insufficient_funds": "Your card has insufficient funds.",
     "provider_error": "Our payment provider had a problem.",
+    "authentication_failed": "Your bank could not confirm the payment was yours (3-D Secure).",
 }
 
 

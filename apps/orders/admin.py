@@ -180,6 +180,8 @@ def _order_fields() -> list[Any]:
             continue
         if field.name == "shipping_address":
             shown.append("shipping_address_display")
+        elif field.name == "payment_action":
+            shown.append("payment_action_display")
         elif field.name == "email":
             shown += ["customer", "email"]
         else:
@@ -241,6 +243,16 @@ class OrderAdmin(OrderShipmentsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
     @admin.display(description="shipping address")
     def shipping_address_display(self, order: Order) -> str:
         return address_display(order.shipping_address)
+
+    @admin.display(description="payment action")
+    def payment_action_display(self, order: Order) -> str:
+        """What the shopper was last asked to do about the payment (never the client secret)."""
+        action = order.payment_action
+        if not action:
+            return "—"
+        if action.get("next_action"):
+            return f"attempt {action.get('attempt')}: 3-D Secure ({action['next_action'].get('type')})"
+        return f"attempt {action.get('attempt')}: failed, {action.get('reason_code')} ({action.get('failure_code')})"
 
     def get_urls(self):
         return [

@@ -84,9 +84,35 @@ def on_payment_succeeded(envelope: Envelope) -> None:
 
 @event_handler(SERVICE, payment_events.PAYMENT_FAILED, versions=PAYMENTS_VERSIONS)
 def on_payment_failed(envelope: Envelope) -> None:
-    kwargs = _parsed(envelope, lambda p: {"order_id": _order_id(p), "reason_code": str(p["reason_code"])})
+    kwargs = _parsed(
+        envelope,
+        lambda p: {
+            "order_id": _order_id(p),
+            "reason_code": str(p["reason_code"]),
+            "attempt": int(p.get("attempt") or 1),
+            "failure_code": str(p.get("failure_code") or "")[:50],
+            "message": str(p.get("message") or "")[:255],
+        },
+    )
     if kwargs is not None:
         saga.saga_payment_failed(**kwargs)
+
+
+@event_handler(SERVICE, payment_events.PAYMENT_ACTION_REQUIRED)
+def on_payment_action_required(envelope: Envelope) -> None:
+    kwargs = _parsed(
+        envelope,
+        lambda p: {
+            "order_id": _order_id(p),
+            "attempt": int(p["attempt"]),
+            "client_secret": str(p["client_secret"])[:255],
+            "next_action_type": str(p["next_action_type"])[:50],
+            "redirect_url": str(p.get("redirect_url") or "")[:2000],
+            "return_url": str(p.get("return_url") or "")[:2000],
+        },
+    )
+    if kwargs is not None:
+        saga.saga_payment_action_required(**kwargs)
 
 
 @event_handler(SERVICE, payment_events.PAYMENT_REFUNDED, versions=PAYMENTS_VERSIONS)

@@ -83,6 +83,9 @@ class CartLine(models.Model):
 class OrderStatus(models.TextChoices):
     PENDING = "pending", "Pending (awaiting stock)"
     STOCK_RESERVED = "stock_reserved", "Stock reserved (awaiting payment)"
+    # The provider needs the shopper (3-D Secure), or the payment failed and the shopper may pay
+    # again with another method: stock stays held until payment_deadline.
+    PAYMENT_ACTION_REQUIRED = "payment_action_required", "Awaiting the shopper's payment action"
     CONFIRMED = "confirmed", "Confirmed (paid)"
     PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
@@ -95,6 +98,7 @@ class OrderStatus(models.TextChoices):
 class PaymentStatus(models.TextChoices):
     NOT_REQUESTED = "not_requested", "Not requested"
     REQUESTED = "requested", "Requested"
+    REQUIRES_ACTION = "requires_action", "Requires the shopper's action"
     # Capture at shipment (PAYMENTS_CAPTURE_AT=shipment): held on the card, taken when it ships.
     AUTHORIZED = "authorized", "Authorized (captured at shipment)"
     CAPTURE_REQUESTED = "capture_requested", "Capture requested"
@@ -115,7 +119,7 @@ class Order(models.Model):
     email = models.EmailField()
     # The anonymous cart a guest order came from: the scope of its Idempotency-Key.
     guest_cart_id = models.UUIDField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    status = models.CharField(max_length=30, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     # When the status last changed: the saga timeout measures how long a step has waited.
     status_changed_at = models.DateTimeField()
 
@@ -138,6 +142,13 @@ class Order(models.Model):
     # payment (a capture that failed, an authorization that expired); blank when nothing is wrong.
     amount_authorized = models.DecimalField(**MONEY, default=Decimal("0"), db_default=Decimal("0"))
     payment_issue = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # The shopper-present payment: until when the order can be paid (set when payment is asked
+    # for; the order is cancelled then), and what payments last said about the current attempt
+    # ({"attempt", "client_secret", "next_action": {"type", "redirect_url"}, "return_url",
+    # "failure_code", "reason_code", "message"}). The client secret lets only the shopper's client
+    # complete that one payment; it is blanked once the payment is decided or the order cancelled.
+    payment_deadline = models.DateTimeField(null=True, blank=True)
+    payment_action = models.JSONField(default=dict, blank=True, db_default={})
 
     # The latest parcel's (services/shipments.py); shipped_at is when the first one left.
     carrier = models.CharField(max_length=100, blank=True)
@@ -295,8 +306,8 @@ class OrderStatusChange(models.Model):
     services.transitions.order_transition."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)
-    to_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    from_status = models.CharField(max_length=30, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=30, choices=OrderStatus.choices)
     reason = models.CharField(max_length=255)
     actor = models.CharField(max_length=255)
     at = models.DateTimeField(auto_now_add=True)

@@ -83,7 +83,7 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["attention", "status", "capture_status", "provider", "currency"]
-    search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id"]
+    search_fields = ["order_number", "=order_id", "=customer_id", "=provider_charge_id", "=provider_intent_id"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     fields = [
@@ -94,7 +94,10 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "amount",
         "currency",
         "status",
+        "attempt",
+        "pay_by",
         "provider",
+        "provider_intent_id",
         "provider_charge_id",
         "capture_method",
         "capture_status",

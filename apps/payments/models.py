@@ -21,10 +21,15 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class PaymentIntent(models.Model):
-    """The payment of one order: created from payment.requested, final once charged or failed."""
+    """The payment of one order: created from payment.requested, final once charged or failed.
+
+    The shopper may pay again after a failure (or instead of an authentication they abandoned)
+    until `pay_by`: each try is an attempt with its own provider object and idempotency key
+    (`attempt_key`); the row always describes the latest attempt."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        REQUIRES_ACTION = "requires_action", "Waiting for the shopper (3-D Secure)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -37,6 +42,7 @@ class PaymentIntent(models.Model):
         DISPUTED = "disputed", "The shopper disputed the charge"
         CAPTURE_FAILED = "capture_failed", "The capture at shipment failed: goods shipped, nothing taken"
         AUTHORIZATION_EXPIRED = "authorization_expired", "The authorization expired or was cancelled before capture"
+        DUPLICATE_PAYMENT = "duplicate_payment", "A second attempt was paid too (refunded at once)"
 
     class CaptureMethod(models.TextChoices):
         AUTOMATIC = "automatic", "Captured with the charge"
@@ -80,16 +86,28 @@ class PaymentIntent(models.Model):
     capture_status = models.CharField(
         max_length=12, choices=CaptureStatus.choices, blank=True, default="", db_default=""
     )
+    # The shopper-present payment: which attempt this is (1 for the checkout's), the provider's
+    # object for it (Stripe's PaymentIntent; known from the moment it asks for the shopper), the
+    # SHA-256 of its client secret (the shopper's return proves itself with the secret, which is
+    # never stored), and orders' deadline for paying.
+    attempt = models.PositiveIntegerField(default=1, db_default=1)
+    provider_intent_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    client_secret_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    pay_by = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer_id", "-created_at"], name="payments_intent_customer")]
+        indexes = [
+            models.Index(fields=["customer_id", "-created_at"], name="payments_intent_customer"),
+            models.Index(fields=["provider_intent_id"], name="payments_intent_provider_obj"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_intent_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "succeeded", "failed"]), name="payments_intent_status_valid"
+                condition=Q(status__in=["pending", "requires_action", "succeeded", "failed"]),
+                name="payments_intent_status_valid",
             ),
         ]
 
@@ -98,7 +116,14 @@ class PaymentIntent(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status != self.Status.PENDING
+        """Succeeded, or failed (a failed payment may still get a new attempt from the shopper)."""
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def attempt_key(self) -> str:
+        """The idempotency key of the current attempt at the provider: orders' key for the first
+        (as before attempts existed), `<key>-<n>` for the n-th."""
+        return self.idempotency_key if self.attempt == 1 else f"{self.idempotency_key}-{self.attempt}"
 
 
 class Charge(models.Model):
@@ -308,10 +333,11 @@ class InboxEvent(AbstractInboxEvent):
 class SandboxCharge(models.Model):
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
+        REQUIRES_ACTION = "requires_action", "Waiting for 3-D Secure"
         SUCCEEDED = "succeeded", "Succeeded"
         DECLINED = "declined", "Declined"
         AUTHORIZED = "authorized", "Authorized (manual capture)"
-        CANCELED = "canceled", "Authorization cancelled or expired"
+        CANCELED = "canceled", "Cancelled (released, expired or abandoned)"
 
     charge_id = models.CharField(max_length=64, unique=True)
     idempotency_key = models.CharField(max_length=255, unique=True)
@@ -327,6 +353,11 @@ class SandboxCharge(models.Model):
     # Manual capture: what was captured (None: the whole amount, with the charge).
     amount_captured = models.DecimalField(**MONEY, null=True, blank=True)
     capture_key = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # 3-D Secure (tok_3ds_required, tok_3ds_fail): the secret the shopper's return carries, where
+    # the simulated bank sends the shopper back, and what it answers (succeeded or a decline code).
+    client_secret = models.CharField(max_length=100, blank=True, default="", db_default="")
+    return_url = models.TextField(blank=True, default="", db_default="")
+    authentication_outcome = models.CharField(max_length=50, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

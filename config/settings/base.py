@@ -245,6 +245,10 @@ REST_FRAMEWORK = {
             "cart_create": "30/hour",
             "cart_write": "120/minute",
             "payments_webhook": "600/minute",
+            # The shopper's return from 3-D Secure (and the sandbox's bank page): per address.
+            "payment_return": "60/minute",
+            # Paying an order again with another method: per shopper (each one is a card check).
+            "payment_attempt": "10/hour",
             "phone_verification": "5/hour",
             "phone_confirm": "10/hour",
             "email_verification": "5/hour",

@@ -63,6 +63,10 @@ if "payments" in ACTIVE_SERVICES and any(
 _is_sandbox = PAYMENTS_PROVIDER.rsplit(".", 1)[-1].lower() in {"sandbox", "sandboxprovider"}
 if "payments" in ACTIVE_SERVICES and _is_sandbox and not PAYMENTS_ALLOW_SANDBOX:
     _problems.append("PAYMENTS_PROVIDER is the sandbox: set it to stripe, or PAYMENTS_ALLOW_SANDBOX=true")
+# The bank sends the shopper back here after 3-D Secure: the public API origin, over TLS (the
+# default is the local shop's address, which no shopper's browser reaches).
+if "payments" in ACTIVE_SERVICES and not PAYMENTS_RETURN_URL.startswith("https://"):
+    _problems.append("PAYMENTS_RETURN_URL must be the public https address of /api/v1/payments/return/")
 if "payments" in ACTIVE_SERVICES and PAYMENTS_PROVIDER == "stripe":
     if not STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_", "sk_test_", "rk_test_")) or "insecure" in (
         STRIPE_SECRET_KEY

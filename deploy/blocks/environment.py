@@ -45,6 +45,9 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
     "payments": {
         "PAYMENTS_PROVIDER": ref("PaymentsProvider"),
         "PAYMENTS_ALLOW_SANDBOX": {"Fn::If": ["PaymentsOnSandbox", "true", "false"]},
+        # Where the bank sends the shopper back after 3-D Secure: payments' return endpoint on the
+        # public API origin (the token issuer).
+        "PAYMENTS_RETURN_URL": sub("${Issuer}/api/v1/payments/return/", {"Issuer": platform_import("JwtIssuer")}),
     },
 }
 # Secrets only one service gets, by service; the value is the secret's full ARN (a parameter).

@@ -37,6 +37,8 @@ SECURE = {
     "REDIS_URL": "rediss://shopstack-platform-abc123.serverless.euw1.cache.amazonaws.com:6379/0",
     # payments' provider: the sandbox, allowed explicitly (tests/payments/... covers Stripe's keys).
     "PAYMENTS_ALLOW_SANDBOX": "true",
+    # Where the bank sends the shopper back after 3-D Secure (the stack renders it from the issuer).
+    "PAYMENTS_RETURN_URL": "https://api.shop.example/api/v1/payments/return/",
 }
 
 
@@ -267,9 +269,34 @@ def _rendered_payments(**parameters: str) -> dict[str, str]:
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
     injected = {item["Name"] for item in container["Secrets"]}
     return {
-        **{name: value for name, value in environment.items() if name.startswith("PAYMENTS_")},
+        # Values the stack computes (the return URL, from the platform's issuer) stay SECURE's.
+        **{
+            name: value
+            for name, value in environment.items()
+            if name.startswith("PAYMENTS_") and isinstance(value, str)
+        },
         **{name: value for name, value in STRIPE_VALUES.items() if name in injected},
     }
+
+
+def test_the_return_url_after_3d_secure_is_the_public_api_origin():
+    container = task_containers(load("service"), service_parameters("payments"))["WebTaskDefinition"]
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+
+    assert environment["PAYMENTS_RETURN_URL"] == {
+        "Fn::Sub": [
+            "${Issuer}/api/v1/payments/return/",
+            {"Issuer": {"Fn::ImportValue": {"Fn::Sub": "${PlatformStackName}-JwtIssuer"}}},
+        ]
+    }
+
+
+@pytest.mark.parametrize("return_url", [None, "http://api.shop.example/api/v1/payments/return/"])
+def test_payments_refuses_to_start_without_a_public_https_return_url(return_url):
+    result = _start(service="payments", webhook_secret=REAL_WEBHOOK_SECRET, PAYMENTS_RETURN_URL=return_url)
+
+    assert result.returncode != 0
+    assert "PAYMENTS_RETURN_URL must be the public https address" in result.stderr
 
 
 def test_a_rendered_payments_stack_starts_on_stripe():

@@ -200,7 +200,12 @@ def delivery_templates(staff: Staff, email: str) -> list[str]:
 
 # The shopper's card, by what it does. The sandbox takes test tokens; Stripe's test cards exist only
 # at the fake Stripe, where the browser (Stripe.js) turns them into a PaymentMethod.
-SANDBOX_TOKENS = {"success": "tok_success", "declined": "tok_decline", "transient": "tok_transient"}
+SANDBOX_TOKENS = {
+    "success": "tok_success",
+    "declined": "tok_decline",
+    "transient": "tok_transient",
+    "3ds_required": "tok_3ds_required",
+}
 STRIPE_CARDS = {
     "success": "4242424242424242",
     "declined": "4000000000000341",  # attaches, then declined when charged

@@ -1,6 +1,7 @@
-"""The checkout saga's other endings, over HTTP like the journey: a declined card (the order is
-cancelled, its stock released, the shopper told) and two shoppers racing for the last unit (one
-order confirmed, the other cancelled without a charge, no oversell).
+"""The checkout saga's other endings, over HTTP like the journey: a declined card (the order waits
+with its stock held, the shopper is told, pays again with another card and the order is
+confirmed), 3-D Secure completed at the bank's page, and two shoppers racing for the last
+unit (one order confirmed, the other cancelled without a charge, no oversell).
 
 Runs where the journey runs: against the split stack (real workers over the moto server) and the
 all-in-one server."""
@@ -31,7 +32,11 @@ def _final(shopper: Shopper, order_id: str) -> dict:
     return shopper.order_when(order_id, {"confirmed", "cancelled"})
 
 
-def test_a_declined_card_cancels_the_order_releases_the_stock_and_tells_thesigned_in_shopper():
+def _waiting(shopper: Shopper, order_id: str) -> dict:
+    return shopper.order_when(order_id, {"payment_action_required"})
+
+
+def test_a_declined_card_holds_the_stock_and_another_card_confirms_the_order():
     shopper = signed_in_shopper()
     slug, sku = shopper.in_stock_variant(offset=10)
     before = shopper.available(slug, sku)
@@ -40,16 +45,61 @@ def test_a_declined_card_cancels_the_order_releases_the_stock_and_tells_thesigne
     placed = shopper.checkout(payment_token("declined"))
     assert placed.status_code == 201, placed.text
 
-    order = _final(shopper, placed.json()["id"])
-    assert order["status"] == "cancelled"
-    assert order["payment_status"] == "failed"
-    assert Decimal(order["amount_captured"]) == 0
-    eventually(lambda: shopper.available(slug, sku) == before, what="the reserved units released")
+    order = _waiting(shopper, placed.json()["id"])
+    order = eventually(
+        lambda: (o := shopper.order(placed.json()["id"]))["payment"]["status"] == "failed" and o,
+        what="the decline on the order",
+    )
+    assert order["payment"]["reason_code"] == "declined"
+    assert order["payment"]["deadline"]
+    assert shopper.available(slug, sku) == before - 2  # held for the shopper
     notifications = Staff("notifications")
     eventually(
-        lambda: {"payment_failed", "order_cancelled"} & set(delivery_templates(notifications, shopper.email)),
+        lambda: "payment_failed" in set(delivery_templates(notifications, shopper.email)),
         what="the shopper told of the failed payment",
     )
+
+    declined = shopper.call(
+        "POST", order["payment"]["retry_url"], json={"payment_method_token": payment_token("declined")}
+    )
+    assert (declined.status_code, declined.json()["code"]) == (402, "payment_declined"), declined.text
+    paid = shopper.call("POST", order["payment"]["retry_url"], json={"payment_method_token": payment_token()})
+    assert paid.status_code == 200, paid.text
+
+    order = _final(shopper, placed.json()["id"])
+    assert order["status"] == "confirmed"
+    assert Decimal(order["amount_captured"]) == Decimal(order["total"])
+
+
+def test_3d_secure_at_the_bank_page_confirms_the_order():
+    shopper = signed_in_shopper()
+    _, sku = shopper.in_stock_variant(offset=12)
+    shopper.add_to_cart(sku)
+
+    token = payment_token("3ds_required")
+    placed = shopper.checkout(token)
+    assert placed.status_code == 201, placed.text
+    _waiting(shopper, placed.json()["id"])
+    action = eventually(
+        lambda: (o := shopper.order(placed.json()["id"]))["payment"]["next_action"] and o["payment"],
+        what="the 3-D Secure action",
+    )
+    assert action["deadline"] and action["client_secret"]
+
+    # The shopper's browser: the bank's page (the sandbox's at the shop, or the fake Stripe's),
+    # which sends it back to the shop's return URL with Stripe's parameters.
+    bank = requests.get(action["next_action"]["redirect_url"], allow_redirects=False, timeout=30)
+    assert bank.status_code == 302, bank.text
+    returned = shopper.call("GET", "/" + bank.headers["Location"].split("/", 3)[3])
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["status"] == "succeeded"
+
+    order = _final(shopper, placed.json()["id"])
+    assert order["status"] == "confirmed"
+    assert Decimal(order["amount_captured"]) == Decimal(order["total"])
+    if STRIPE:  # one PaymentIntent, charged once, whether the return or the webhook came first
+        intent = FakeStripe().the_payment_intent(payment_method=token)
+        assert intent["status"] == "succeeded"
 
 
 def test_two_shoppers_racing_for_the_last_unit_get_one_order_and_no_oversell():

@@ -1,7 +1,8 @@
 """The whole checkout saga in one process, with the real services on every side: catalog's
 variants API served by live_server (orders prices through it over HTTP), catalog reserving and
-committing stock, payments charging the sandbox provider, and orders orchestrating; and a refund
-by line that gives the money back (payments) and puts the goods back on the shelf (catalog)."""
+committing stock, payments charging the sandbox provider, and orders orchestrating; a decline
+holding the stock until the payment deadline; and a refund by line that gives the money back
+(payments) and puts the goods back on the shelf (catalog)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from apps.catalog.models import Stock, StockAdjustment
 from apps.catalog.services.imports import catalog_import
 from apps.orders.models import Order, OrderStatus, Refund
 from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.saga import orders_expire_stalled
 from tests.orders.conftest import ADDRESS, client_for, make_shopper
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -75,7 +77,7 @@ def test_checkout_reaches_confirmed(live_catalog):
     assert (stock.on_hand, stock.reserved) == (3, 0)
 
 
-def test_a_declined_card_cancels_and_releases_the_stock(live_catalog):
+def test_a_declined_card_holds_the_stock_until_the_payment_deadline(live_catalog):
     seed("SAGA-TEE", price="20.00", stock=1)
     client = client_for(make_shopper())
     client.post("/api/v1/orders/cart/lines/", {"sku": "SAGA-TEE", "quantity": 1}, format="json")
@@ -84,9 +86,15 @@ def test_a_declined_card_cancels_and_releases_the_stock(live_catalog):
 
     assert response.status_code == 201, response.json()
     order = Order.objects.get(pk=response.json()["id"])
-    assert order.status == OrderStatus.CANCELLED
-    assert order.cancel_reason.startswith("payment_failed")
+    assert order.status == OrderStatus.PAYMENT_ACTION_REQUIRED  # the shopper may pay again
     stock = Stock.objects.get(variant__sku="SAGA-TEE")
+    assert (stock.on_hand, stock.reserved) == (1, 1)
+
+    orders_expire_stalled(now=order.payment_deadline)
+
+    order.refresh_from_db()
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "payment_deadline")
+    stock.refresh_from_db()
     assert (stock.on_hand, stock.reserved) == (1, 0)
 
 

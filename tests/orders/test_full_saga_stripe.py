@@ -1,7 +1,8 @@
 """The whole checkout saga in one process with Stripe as the provider (localstripe): a checkout
-charged through a PaymentIntent and confirmed; a decline cancelling and releasing the stock; a
-refund by line made at Stripe; a charge whose task was lost after Stripe took the money, confirmed
-by the reconciliation; and money taken after the order was cancelled, given back at once."""
+charged through a PaymentIntent and confirmed; a decline leaving the order waiting, then
+cancelled at its deadline with the stock released; a refund by line made at Stripe; a charge
+whose task was lost after Stripe took the money, confirmed by the reconciliation; and money taken
+after the order was cancelled, given back at once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.core.management import call_command
 from apps.catalog.models import Stock
 from apps.orders.models import Order, OrderStatus, Refund
 from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.saga import orders_expire_stalled
 from apps.payments.models import PaymentIntent
 from apps.payments.services.reconciliation import provider_reconcile
 from tests.localstripe import CARD_DECLINED_ON_CHARGE
@@ -59,15 +61,23 @@ def test_checkout_is_charged_at_stripe_and_confirmed(live_catalog, localstripe):
     assert _cents_at_stripe(localstripe, order) == (int(order.total * 100), 0)
 
 
-def test_a_declined_card_cancels_and_releases_the_stock(live_catalog, localstripe):
+def test_a_declined_card_leaves_the_order_waiting_with_its_stock_until_the_deadline(live_catalog, localstripe):
     seed("STRIPE-TEE", price="20.00", stock=1)
     client = _cart("STRIPE-TEE")
 
     response = _checkout(client, localstripe.payment_method(CARD_DECLINED_ON_CHARGE), "stripe-2")
 
     order = Order.objects.get(pk=response.json()["id"])
-    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "payment_failed:declined")
+    assert order.status == OrderStatus.PAYMENT_ACTION_REQUIRED
+    assert response.json()["payment"]["failure_code"] == "card_declined"
     stock = Stock.objects.get(variant__sku="STRIPE-TEE")
+    assert (stock.on_hand, stock.reserved) == (1, 1)
+
+    orders_expire_stalled(now=order.payment_deadline)
+
+    order.refresh_from_db()
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "payment_deadline")
+    stock.refresh_from_db()
     assert (stock.on_hand, stock.reserved) == (1, 0)
 
 
@@ -123,7 +133,8 @@ def test_a_charge_whose_task_was_lost_is_confirmed_by_the_reconciliation(
 
 def test_money_taken_after_the_order_was_cancelled_goes_back_at_once(live_catalog, localstripe, monkeypatch):
     # given a checkout whose charge went through at Stripe but every answer was lost, so
-    # payments gave up (provider_unavailable) and the order was cancelled
+    # payments gave up (provider_unavailable) and the order, left waiting for the shopper to pay
+    # again, was cancelled at its deadline
     from apps.payments.providers import TransientProviderError
     from apps.payments.providers.stripe import StripeProvider
 
@@ -137,6 +148,9 @@ def test_money_taken_after_the_order_was_cancelled_goes_back_at_once(live_catalo
     seed("STRIPE-BAG", price="30.00", stock=1)
     client = _cart("STRIPE-BAG")
     order = Order.objects.get(pk=_checkout(client, localstripe.payment_method(), "stripe-5").json()["id"])
+    assert order.status == OrderStatus.PAYMENT_ACTION_REQUIRED
+    orders_expire_stalled(now=order.payment_deadline)
+    order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
 
     # when Stripe's success arrives by the reconciliation

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.serializers import InputSerializer, QueryInputSerializer
@@ -63,8 +64,10 @@ class CheckoutInput(InputSerializer):
         validators=[refuse_card_number_token],
         help_text="The payment provider's token for the card. In development (the sandbox provider): "
         "`tok_success`, `tok_visa` or `tok_mastercard` charge; `tok_decline` and `tok_insufficient_funds` "
-        "decline; `tok_transient` fails a few times, then charges; any other token is declined "
-        "(`invalid_payment_method`) and the order cancelled.",
+        "decline; `tok_transient` fails a few times, then charges; `tok_3ds_required` asks for 3-D Secure "
+        "(which then succeeds), `tok_3ds_fail` too (which then fails); any other token is declined "
+        "(`invalid_payment_method`). After a decline the order waits (`payment_action_required`) for "
+        "another method until its payment deadline.",
     )
     shipping_method = serializers.SlugField(
         max_length=50, required=False, help_text="A code from the shipping quote; the cheapest when absent."
@@ -293,12 +296,63 @@ class OrderSummaryOutput(serializers.ModelSerializer):
         ]
 
 
+class PaymentNextActionOutput(serializers.Serializer):
+    type = serializers.CharField(
+        help_text="`redirect_to_url` (send the browser to `redirect_url`) or `use_stripe_sdk`."
+    )
+    redirect_url = serializers.CharField(allow_blank=True)
+
+
+class OrderPaymentOutput(serializers.Serializer):
+    """The order's payment as the shopper's client needs it. While the order is
+    payment_action_required: with `next_action`, complete 3-D Secure (Stripe.js with
+    `client_secret`, or the browser to `next_action.redirect_url`; the provider brings the shopper
+    back to `return_url`); with `status` failed, pay again with another method (POST `retry_url`)
+    before `deadline`."""
+
+    status = serializers.CharField(source="payment_status")
+    attempt = serializers.SerializerMethodField()
+    client_secret = serializers.SerializerMethodField()
+    next_action = serializers.SerializerMethodField()
+    return_url = serializers.SerializerMethodField()
+    failure_code = serializers.SerializerMethodField()
+    reason_code = serializers.SerializerMethodField()
+    deadline = serializers.DateTimeField(source="payment_deadline", allow_null=True)
+    retry_url = serializers.SerializerMethodField()
+
+    def get_attempt(self, order: Order) -> int:
+        return int(order.payment_action.get("attempt") or (1 if order.payment_deadline else 0))
+
+    def get_client_secret(self, order: Order) -> str:
+        return str(order.payment_action.get("client_secret") or "")
+
+    @extend_schema_field(PaymentNextActionOutput(allow_null=True))
+    def get_next_action(self, order: Order) -> dict[str, str] | None:
+        return order.payment_action.get("next_action") or None
+
+    def get_return_url(self, order: Order) -> str:
+        return str(order.payment_action.get("return_url") or "")
+
+    def get_failure_code(self, order: Order) -> str:
+        return str(order.payment_action.get("failure_code") or "")
+
+    def get_reason_code(self, order: Order) -> str:
+        return str(order.payment_action.get("reason_code") or "")
+
+    def get_retry_url(self, order: Order) -> str:
+        """Where to pay again (payments' API), while the order waits for the shopper."""
+        if order.status != OrderStatus.PAYMENT_ACTION_REQUIRED:
+            return ""
+        return f"/api/v1/payments/orders/{order.id}/attempts/"
+
+
 class OrderDetailOutput(OrderSummaryOutput):
     amount_captured = MoneyField()
     amount_refunded = MoneyField()
     status_history = StatusChangeOutput(many=True, source="status_changes")
     refunds = RefundOutput(many=True)
     shipments = ShipmentOutput(many=True, help_text="The parcels, in the order they left.")
+    payment = OrderPaymentOutput(source="*")
 
     class Meta(OrderSummaryOutput.Meta):
         fields = [
@@ -314,6 +368,7 @@ class OrderDetailOutput(OrderSummaryOutput):
             "cancel_reason",
             "status_history",
             "refunds",
+            "payment",
             "updated_at",
         ]
 

@@ -49,6 +49,7 @@ SUBSCRIBES = (
     "stock.rejected",
     "payment.succeeded",
     "payment.failed",
+    "payment.action_required",
     "payment.refunded",
     "payment.refund_failed",
     "payment.authorized",
@@ -90,6 +91,9 @@ class PaymentRequested:
     idempotency_key: str
     # Added in version 1 with a default: an older producer's request is captured at once.
     capture: str = CAPTURE_AUTOMATIC
+    # Until when the shopper may complete the payment (3-D Secure, or another method after a
+    # decline): ISO 8601; the order is cancelled then. Empty from an older producer.
+    pay_by: str = ""
 
 
 @dataclass(frozen=True)

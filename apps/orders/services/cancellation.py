@@ -42,7 +42,8 @@ def order_cancel_locked(order: Order, *, reason: str, actor: str) -> Order:
     order_transition(order=order, to=S.CANCELLED, reason=reason, actor=actor)
     order.cancel_reason = reason[:50]
     order.payment_method_token = ""
-    order.save(update_fields=["cancel_reason", "payment_method_token", "updated_at"])
+    order.payment_action = {}  # no client secret outlives the order's chance to be paid
+    order.save(update_fields=["cancel_reason", "payment_method_token", "payment_action", "updated_at"])
     event_publish(
         contract.ORDER_CANCELLED,
         contract.OrderCancelled(

@@ -14,7 +14,7 @@ from apps.orders.services.authorizations import authorization_release
 from apps.orders.services.cancellation import order_cancel_locked
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.saga import _ignored, _saga_order, order_confirm
-from apps.orders.services.transitions import SERVICE, S
+from apps.orders.services.transitions import AWAITING_PAYMENT_STATUSES, SERVICE, S
 
 logger = logging.getLogger(__name__)
 # Once captured (and perhaps refunded since), no later answer about the authorization counts.
@@ -35,12 +35,21 @@ def saga_payment_authorized(*, order_id: str, payment_id: str, amount: Decimal, 
         order.amount_authorized = amount
         order.payment_status = PaymentStatus.AUTHORIZED
         order.payment_method_token = ""  # the payment is decided: no credential kept
+        order.payment_action = {}
         order.save(
-            update_fields=["payment_id", "amount_authorized", "payment_status", "payment_method_token", "updated_at"]
+            update_fields=[
+                "payment_id",
+                "amount_authorized",
+                "payment_status",
+                "payment_method_token",
+                "payment_action",
+                "updated_at",
+            ]
         )
-        if order.status == S.STOCK_RESERVED and currency == order.currency and amount == order.total:
+        awaiting = order.status in AWAITING_PAYMENT_STATUSES
+        if awaiting and currency == order.currency and amount == order.total:
             order_confirm(order, reason="payment authorized (captured at shipment)")
-        elif order.status == S.STOCK_RESERVED:
+        elif awaiting:
             order_cancel_locked(order, reason="payment_mismatch", actor="event:payments")
         elif order.status == S.CANCELLED:
             authorization_release(order, reason="authorized after cancellation")

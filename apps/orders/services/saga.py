@@ -1,5 +1,11 @@
 """The checkout saga's inbound steps (called by handlers.py) and its timeout: stock reserved or
-rejected, payment captured, failed or refunded, and the sweep of steps that waited too long."""
+rejected, payment captured, waiting for the shopper, failed or refunded, and the sweep of steps
+that waited too long and of payments past their deadline.
+
+The shopper is present for the payment: when the provider asks for 3-D Secure, or an attempt
+fails, the order waits in payment_action_required with its stock held, and the shopper may
+authenticate or pay again with another method (at payments) until payment_deadline; then the
+order is cancelled, the stock released and the shopper told (order.cancelled)."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.db import atomic
@@ -21,6 +28,7 @@ from apps.orders.services.cancellation import order_cancel_locked
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.transitions import (
     ALLOWED_TRANSITIONS,
+    AWAITING_PAYMENT_STATUSES,
     SERVICE,
     SYSTEM_ACTOR,
     WAITING_STATUSES,
@@ -72,7 +80,8 @@ def saga_stock_reserved(*, order_id: str) -> None:
             return
         order_transition(order=order, to=S.STOCK_RESERVED, reason="stock reserved", actor="event:catalog")
         order.payment_status = PaymentStatus.REQUESTED
-        order.save(update_fields=["payment_status", "updated_at"])
+        order.payment_deadline = order.status_changed_at + timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
+        order.save(update_fields=["payment_status", "payment_deadline", "updated_at"])
         event_publish(
             contract.PAYMENT_REQUESTED,
             contract.PaymentRequested(
@@ -84,6 +93,7 @@ def saga_stock_reserved(*, order_id: str) -> None:
                 payment_method_token=order.payment_method_token,
                 idempotency_key=payment_idempotency_key(order),
                 capture=payment_capture_mode(),
+                pay_by=order.payment_deadline.isoformat(),
             ),
         )
 
@@ -117,12 +127,21 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
         order.amount_captured += amount
         order.payment_status = PaymentStatus.CAPTURED
         order.payment_method_token = ""  # the payment is decided: no credential kept
+        order.payment_action = {}
         order.save(
-            update_fields=["payment_id", "amount_captured", "payment_status", "payment_method_token", "updated_at"]
+            update_fields=[
+                "payment_id",
+                "amount_captured",
+                "payment_status",
+                "payment_method_token",
+                "payment_action",
+                "updated_at",
+            ]
         )
-        if order.status == S.STOCK_RESERVED and currency == order.currency and amount >= order.total:
+        awaiting = order.status in AWAITING_PAYMENT_STATUSES
+        if awaiting and currency == order.currency and amount >= order.total:
             order_confirm(order, reason="payment captured")
-        elif order.status == S.STOCK_RESERVED:
+        elif awaiting:
             # Captured the wrong amount: do not ship against it; cancel and give it back.
             order_cancel_locked(order, reason="payment_mismatch", actor="event:payments")
         elif order.status == S.CANCELLED:
@@ -180,17 +199,72 @@ def _confirmation_breakdown(order: Order) -> dict[str, Any]:
     }
 
 
-def saga_payment_failed(*, order_id: str, reason_code: str) -> None:
+def _stale_attempt(order: Order, attempt: int, event_type: str) -> bool:
+    """An older attempt's news, after a newer attempt was heard of: it changes nothing."""
+    if attempt < int(order.payment_action.get("attempt") or 0):
+        _ignored(order, f"{event_type} (attempt {attempt})")
+        return True
+    return False
+
+
+def _await_shopper(order: Order, *, reason: str) -> None:
+    if order.status != S.PAYMENT_ACTION_REQUIRED:
+        order_transition(order=order, to=S.PAYMENT_ACTION_REQUIRED, reason=reason, actor="event:payments")
+
+
+def saga_payment_action_required(
+    *, order_id: str, attempt: int, client_secret: str, next_action_type: str, redirect_url: str, return_url: str
+) -> None:
+    """The provider needs the shopper (3-D Secure): the order waits with its stock held, and its
+    detail carries what the shopper's client needs to complete the payment."""
+    with atomic(SERVICE):
+        order = _saga_order(order_id, "payment.action_required")
+        if order is None:
+            return
+        if order.status not in AWAITING_PAYMENT_STATUSES:
+            _ignored(order, "payment.action_required")
+            return
+        if _stale_attempt(order, attempt, "payment.action_required"):
+            return
+        _await_shopper(order, reason="payment needs the shopper's authentication")
+        order.payment_status = PaymentStatus.REQUIRES_ACTION
+        order.payment_method_token = ""  # payments holds the attempt now; another one brings its own
+        order.payment_action = {
+            "attempt": attempt,
+            "client_secret": client_secret,
+            "next_action": {"type": next_action_type, "redirect_url": redirect_url},
+            "return_url": return_url,
+        }
+        order.save(update_fields=["payment_status", "payment_method_token", "payment_action", "updated_at"])
+
+
+def saga_payment_failed(
+    *, order_id: str, reason_code: str, attempt: int = 1, failure_code: str = "", message: str = ""
+) -> None:
+    """An attempt failed: the order waits for the shopper to pay again with another method until
+    its payment deadline (an order from before deadlines existed is cancelled at once, as then)."""
     with atomic(SERVICE):
         order = _saga_order(order_id, "payment.failed")
         if order is None:
             return
-        if order.status not in WAITING_STATUSES:
+        if order.status not in (*WAITING_STATUSES, *AWAITING_PAYMENT_STATUSES):
             _ignored(order, "payment.failed")
             return
+        if _stale_attempt(order, attempt, "payment.failed"):
+            return
         order.payment_status = PaymentStatus.FAILED
-        order.save(update_fields=["payment_status", "updated_at"])  # the cancel below forgets the token
-        order_cancel_locked(order, reason=f"payment_failed:{reason_code}"[:50], actor="event:payments")
+        order.payment_method_token = ""
+        order.payment_action = {
+            "attempt": attempt,
+            "failure_code": failure_code,
+            "reason_code": reason_code,
+            "message": message,
+        }
+        order.save(update_fields=["payment_status", "payment_method_token", "payment_action", "updated_at"])
+        if order.payment_deadline is None or order.status not in AWAITING_PAYMENT_STATUSES:
+            order_cancel_locked(order, reason=f"payment_failed:{reason_code}"[:50], actor="event:payments")
+            return
+        _await_shopper(order, reason=f"payment failed ({reason_code}); the shopper may pay again")
 
 
 def saga_payment_refunded(*, order_id: str, refund_id: str, amount: Decimal, currency: str) -> None:
@@ -259,12 +333,28 @@ def _refund_for_event(order: Order, refund_id: str) -> Refund | None:
     return ours or order.refunds.filter(payment_refund_id=refund_id).first()
 
 
+def _overdue(order: Order, *, now: datetime, cutoff: datetime) -> str | None:
+    """Why the sweep cancels the order, or None: a saga step that waited too long, or a payment
+    the shopper did not complete by its deadline."""
+    if order.status in WAITING_STATUSES and order.status_changed_at < cutoff:
+        return "saga_timeout"
+    if order.status == S.PAYMENT_ACTION_REQUIRED and order.payment_deadline and order.payment_deadline <= now:
+        return "payment_deadline"
+    return None
+
+
 def orders_expire_stalled(*, now: datetime | None = None) -> int:
     """Cancel (and compensate) every order whose saga step has waited longer than
-    ORDERS_SAGA_TIMEOUT_SECONDS. Each order in its own transaction: one failure stops no other."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.ORDERS_SAGA_TIMEOUT_SECONDS)
+    ORDERS_SAGA_TIMEOUT_SECONDS, and every order still waiting for the shopper's payment at its
+    payment_deadline (never earlier: that wait is the shopper's, not a stalled step). Each order
+    in its own transaction: one failure stops no other."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ORDERS_SAGA_TIMEOUT_SECONDS)
     stalled = list(
-        Order.objects.filter(status__in=WAITING_STATUSES, status_changed_at__lt=cutoff).values_list("id", flat=True)
+        Order.objects.filter(
+            Q(status__in=WAITING_STATUSES, status_changed_at__lt=cutoff)
+            | Q(status=S.PAYMENT_ACTION_REQUIRED, payment_deadline__lte=now)
+        ).values_list("id", flat=True)
     )
     expired = 0
     for order_id in stalled:
@@ -272,9 +362,10 @@ def orders_expire_stalled(*, now: datetime | None = None) -> int:
             with atomic(SERVICE):
                 order = order_lock(order_id)
                 # Re-checked under the lock: the step may have answered since the scan.
-                if order is None or order.status not in WAITING_STATUSES or order.status_changed_at >= cutoff:
+                reason = _overdue(order, now=now, cutoff=cutoff) if order is not None else None
+                if reason is None:
                     continue
-                order_cancel_locked(order, reason="saga_timeout", actor=f"{SYSTEM_ACTOR}:saga-timeout")
+                order_cancel_locked(order, reason=reason, actor=f"{SYSTEM_ACTOR}:{reason.replace('_', '-')}")
                 expired += 1
         except Exception:
             logger.exception("could not expire stalled order %s", order_id, extra={"order_id": str(order_id)})

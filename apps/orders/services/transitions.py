@@ -25,7 +25,8 @@ S = OrderStatus
 # still shipped); the services check shipped_at where "before shipping" matters.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.STOCK_RESERVED, S.CANCELLED}),
-    S.STOCK_RESERVED: frozenset({S.CONFIRMED, S.CANCELLED}),
+    S.STOCK_RESERVED: frozenset({S.CONFIRMED, S.PAYMENT_ACTION_REQUIRED, S.CANCELLED}),
+    S.PAYMENT_ACTION_REQUIRED: frozenset({S.CONFIRMED, S.CANCELLED}),
     S.CONFIRMED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     # Some parcels left, others not yet (services/shipments.py): each further parcel is a
     # transition of its own in the history; the last one (or closing the rest) makes it shipped.
@@ -40,6 +41,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Saga steps waiting on another service; the timeout task gives up on them.
 WAITING_STATUSES = (S.PENDING, S.STOCK_RESERVED)
+# Waiting for payment with stock held: the provider's answer, or the shopper's action (3-D
+# Secure, another method) until the order's payment_deadline.
+AWAITING_PAYMENT_STATUSES = (S.STOCK_RESERVED, S.PAYMENT_ACTION_REQUIRED)
 
 SYSTEM_ACTOR = "system"
 # A guest order's shopper: whoever holds the order's access token (apps.orders.access).

@@ -7,6 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from apps.core.api.serializers import InputSerializer, QueryInputSerializer
+from apps.core.api.validators import refuse_card_number_token
 from apps.payments.models import PaymentIntent, Refund
 
 # `ordering` values of the payment list and the cursor ordering each one means (the unique id
@@ -83,3 +84,45 @@ class WebhookEventInputSerializer(InputSerializer):
 class WebhookReceivedOutputSerializer(serializers.Serializer):
     received = serializers.BooleanField()
     outcome = serializers.CharField()
+
+
+class PaymentRetryInputSerializer(InputSerializer):
+    payment_method_token = serializers.CharField(
+        max_length=255,
+        validators=[refuse_card_number_token],
+        help_text="A new payment method from the provider's client library (the sandbox: `tok_visa`, "
+        "`tok_3ds_required`, `tok_3ds_fail`, `tok_decline`, ...).",
+    )
+
+
+class PaymentReturnInputSerializer(QueryInputSerializer):
+    """What the provider adds to the return URL (Stripe's names); a client that completed the
+    action with Stripe.js sends the same two values."""
+
+    payment_intent = serializers.CharField(max_length=255)
+    payment_intent_client_secret = serializers.CharField(max_length=255)
+    redirect_status = serializers.CharField(max_length=50, required=False)
+
+
+class SandboxAuthenticateInputSerializer(QueryInputSerializer):
+    payment_intent = serializers.CharField(max_length=64)
+    client_secret = serializers.CharField(max_length=100)
+
+
+class NextActionOutputSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    redirect_url = serializers.CharField(allow_blank=True)
+
+
+class PaymentAttemptOutputSerializer(serializers.Serializer):
+    """Where the order's payment stands after the shopper's return or a new attempt. `status`:
+    pending, requires_action (complete `next_action` with `client_secret`), succeeded or failed."""
+
+    payment_id = serializers.UUIDField(source="intent.id")
+    order_id = serializers.UUIDField(source="intent.order_id")
+    status = serializers.CharField(source="intent.status")
+    attempt = serializers.IntegerField(source="intent.attempt")
+    failure_code = serializers.CharField(source="intent.failure_code")
+    pay_by = serializers.DateTimeField(source="intent.pay_by", allow_null=True)
+    client_secret = serializers.CharField(allow_blank=True)
+    next_action = NextActionOutputSerializer(allow_null=True)

@@ -1,14 +1,17 @@
-"""Views of the payments API: the shopper's own payments (read-only, JWT) and the provider
-webhook endpoint (no JWT: authenticated by its HMAC signature)."""
+"""Views of the payments API: the shopper's own payments (read-only, JWT), paying an order again
+with another method (JWT), the shopper's return from 3-D Secure (authenticated by the payment's
+client secret, so a browser redirect works), the sandbox's bank page, and the provider webhook
+endpoint (no JWT: authenticated by its HMAC signature)."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponseRedirect
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,10 +22,11 @@ from apps.core.api.schema import problem
 from apps.core.api.throttles import ScopedRateThrottle
 from apps.payments import selectors, webhooks
 from apps.payments.api import serializers as s
-from apps.payments.errors import WebhookPayloadInvalid, WebhookProviderUnknown
+from apps.payments.errors import PaymentReturnUnknown, WebhookPayloadInvalid, WebhookProviderUnknown
 from apps.payments.providers import get_provider
 from apps.payments.providers import stripe as stripe_provider
-from apps.payments.services import provider_webhooks
+from apps.payments.providers.sandbox import SandboxProvider
+from apps.payments.services import attempts, provider_webhooks
 
 
 class PaymentViewSet(viewsets.GenericViewSet):
@@ -130,3 +134,122 @@ class WebhookView(APIView):
             payload=payload,
         )
         return Response(s.WebhookReceivedOutputSerializer({"received": True, "outcome": received.outcome}).data)
+
+
+class PaymentRetryView(APIView):
+    """Pay the order again with another payment method, before its deadline: after a decline or a
+    failed authentication, or instead of an authentication the shopper gave up. The previous
+    attempt is cancelled at the provider first. The answer is the new attempt's outcome: paid
+    (the order is confirmed), or an action to complete (3-D Secure); a decline is a 402 or 422
+    problem and the order can be paid again."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "payment_attempt"
+
+    @extend_schema(
+        operation_id="payments_order_attempt_create",
+        request=s.PaymentRetryInputSerializer,
+        responses={
+            200: s.PaymentAttemptOutputSerializer,
+            400: problem("Invalid input, or a card number instead of a token (`invalid`)."),
+            402: problem("The provider declined the method (`payment_declined`, `decline_code` names why)."),
+            404: problem("No payment for this order of yours (`payment_not_found`)."),
+            409: problem(
+                "Already paid or an attempt still running (`payment_not_retryable`), or the deadline "
+                "passed (`payment_deadline_passed`)."
+            ),
+            422: problem("The provider does not know the method: made up or expired (`invalid_payment_method`)."),
+            503: problem("The provider cannot answer now (`payment_provider_unavailable`); nothing was taken."),
+        },
+    )
+    def post(self, request: Request, order_id: uuid.UUID) -> Response:
+        body = s.PaymentRetryInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        answer = attempts.payment_retry(
+            customer_id=request.user.id,
+            order_id=order_id,
+            payment_method_token=body.validated_data["payment_method_token"],
+        )
+        return Response(s.PaymentAttemptOutputSerializer(answer).data)
+
+
+class PaymentReturnView(APIView):
+    """Where the provider sends the shopper back after 3-D Secure (PAYMENTS_RETURN_URL), with
+    `payment_intent` and `payment_intent_client_secret` in the query; a client that completed the
+    action with Stripe.js may POST the same two values. The client secret is the credential. The
+    outcome is read from the provider and recorded, unless its webhook came first: either way
+    once; the order follows (payment.succeeded or payment.failed)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "payment_return"
+
+    def _answer(self, data) -> Response:
+        query = s.PaymentReturnInputSerializer(data=data)
+        query.is_valid(raise_exception=True)
+        intent = attempts.payment_return(
+            payment_intent=query.validated_data["payment_intent"],
+            client_secret=query.validated_data["payment_intent_client_secret"],
+        )
+        return Response(s.PaymentAttemptOutputSerializer(attempts.AttemptAnswer(intent=intent)).data)
+
+    @extend_schema(
+        operation_id="payments_return_retrieve",
+        parameters=[s.PaymentReturnInputSerializer],
+        responses={
+            200: s.PaymentAttemptOutputSerializer,
+            400: problem("A parameter is missing (`invalid`)."),
+            404: problem("No payment waits for this PaymentIntent and secret (`payment_return_unknown`)."),
+            503: problem("The provider cannot answer now (`payment_provider_unavailable`): return again."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return self._answer(request.query_params)
+
+    @extend_schema(
+        operation_id="payments_return_create",
+        request=s.PaymentReturnInputSerializer,
+        responses={
+            200: s.PaymentAttemptOutputSerializer,
+            400: problem("A field is missing (`invalid`)."),
+            404: problem("No payment waits for this PaymentIntent and secret (`payment_return_unknown`)."),
+            503: problem("The provider cannot answer now (`payment_provider_unavailable`): return again."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return self._answer(request.data)
+
+
+class SandboxAuthenticateView(APIView):
+    """The sandbox's stand-in for a bank's 3-D Secure page (only while the sandbox is the
+    provider): it settles the authentication as the test token says and sends the shopper on to
+    the return URL, as a bank's page would."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "payment_return"
+
+    @extend_schema(
+        operation_id="payments_sandbox_authenticate",
+        parameters=[s.SandboxAuthenticateInputSerializer],
+        responses={
+            302: OpenApiResponse(description="On to the return URL."),
+            400: problem("A parameter is missing (`invalid`)."),
+            404: problem("Not the sandbox, or no such payment and secret (`payment_return_unknown`)."),
+        },
+    )
+    def get(self, request: Request) -> HttpResponseRedirect:
+        provider = get_provider()
+        if not isinstance(provider, SandboxProvider):
+            raise PaymentReturnUnknown()
+        query = s.SandboxAuthenticateInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        target = provider.authenticate(
+            intent_id=query.validated_data["payment_intent"], client_secret=query.validated_data["client_secret"]
+        )
+        if target is None:
+            raise PaymentReturnUnknown()
+        return HttpResponseRedirect(target)

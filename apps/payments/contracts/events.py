@@ -1,4 +1,5 @@
-"""Events the payments service publishes and subscribes to, with payload schemas (versions 1 and 2).
+"""Events the payments service publishes and subscribes to, with payload schemas (versions 1 and 2;
+fields added later have defaults, so a reader of an older payload still parses it).
 
 Money travels as a decimal string with its currency ("12.50", "EUR"), never a float.
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_FAILED = "payment.failed"
+PAYMENT_ACTION_REQUIRED = "payment.action_required"
 PAYMENT_REFUNDED = "payment.refunded"
 PAYMENT_REFUND_FAILED = "payment.refund_failed"
 # Authorize now, capture later (orders' payment.requested with capture "manual").
@@ -29,6 +31,7 @@ PAYMENT_RELEASE_REQUESTED = "payment.release_requested"
 PUBLISHES = (
     PAYMENT_SUCCEEDED,
     PAYMENT_FAILED,
+    PAYMENT_ACTION_REQUIRED,
     PAYMENT_REFUNDED,
     PAYMENT_REFUND_FAILED,
     PAYMENT_AUTHORIZED,
@@ -53,6 +56,12 @@ REASON_DECLINED = "declined"
 REASON_INSUFFICIENT_FUNDS = "insufficient_funds"
 REASON_INVALID_PAYMENT_METHOD = "invalid_payment_method"
 REASON_PROVIDER_ERROR = "provider_error"
+REASON_AUTHENTICATION_FAILED = "authentication_failed"
+
+# PaymentActionRequired.next_action_type values (Stripe's): the shopper's browser is sent to
+# redirect_url, or a client with Stripe.js handles the action itself with the client secret.
+NEXT_ACTION_REDIRECT = "redirect_to_url"
+NEXT_ACTION_STRIPE_SDK = "use_stripe_sdk"
 
 # PaymentRefundFailed.reason_code values.
 REFUND_REASON_NOT_CAPTURED = "not_captured"
@@ -61,6 +70,12 @@ REFUND_REASON_CURRENCY_MISMATCH = "currency_mismatch"
 REFUND_REASON_INVALID_AMOUNT = "invalid_amount"
 REFUND_REASON_PROVIDER_DECLINED = "provider_declined"
 REFUND_REASON_PROVIDER_ERROR = "provider_error"
+REASON_AUTHENTICATION_FAILED = "authentication_failed"
+
+# PaymentActionRequired.next_action_type values (Stripe's): the shopper's browser is sent to
+# redirect_url, or a client with Stripe.js handles the action itself with the client secret.
+NEXT_ACTION_REDIRECT = "redirect_to_url"
+NEXT_ACTION_STRIPE_SDK = "use_stripe_sdk"
 
 # PaymentCaptureFailed.reason_code values.
 CAPTURE_REASON_NOT_AUTHORIZED = "not_authorized"  # no authorization held (none, captured, released)
@@ -80,11 +95,33 @@ class PaymentSucceeded:
 
 @dataclass(frozen=True)
 class PaymentFailed:
+    """An attempt failed. The order may be paid again with another method until its deadline
+    (`attempt` counts the tries: an older attempt's failure after a newer one is stale)."""
+
     order_id: str
     payment_id: str
     customer_id: str | None  # None: a guest order's payment (version 2)
-    reason_code: str  # declined | insufficient_funds | invalid_payment_method | provider_error
+    # declined | insufficient_funds | invalid_payment_method | authentication_failed | provider_error
+    reason_code: str
     message: str
+    attempt: int = 1
+    failure_code: str = ""  # the provider's own code (expired_card, card_declined, ...)
+
+
+@dataclass(frozen=True)
+class PaymentActionRequired:
+    """The provider needs the shopper (3-D Secure) before it takes the money: the shopper's
+    client completes the action with `client_secret` (Stripe.js) or by sending the browser to
+    `redirect_url`; the provider then sends the shopper back to `return_url` (payments' return
+    endpoint), and the outcome follows as payment.succeeded or payment.failed."""
+
+    order_id: str
+    payment_id: str
+    attempt: int
+    client_secret: str
+    next_action_type: str  # redirect_to_url | use_stripe_sdk
+    redirect_url: str
+    return_url: str
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from apps.payments.providers.base import (
+    ActionRequired,
     AuthorizationExpired,
     CaptureResult,
     ChargeResult,
@@ -22,6 +23,7 @@ from apps.payments.providers.base import (
 )
 
 __all__ = [
+    "ActionRequired",
     "AuthorizationExpired",
     "CaptureResult",
     "ChargeResult",

@@ -3,7 +3,12 @@
 A provider charges an opaque payment method token (made by the provider's client-side library in
 the shopper's browser, so a card number never reaches ShopStack) and refunds a charge. Both calls
 take an idempotency key: the same key returns the same result and never moves money twice, which
-is what makes retrying a charge after a timeout or a redelivered event safe."""
+is what makes retrying a charge after a timeout or a redelivered event safe.
+
+The charge is made with the shopper present: when the card's bank wants the shopper to
+authenticate (3-D Secure), the answer is ActionRequired instead of a charge, and the outcome is
+read later with charge_status (after the shopper's return, or when a webhook says so). An attempt
+the shopper gives up for another method is abandoned, so it can never be completed afterwards."""
 
 from __future__ import annotations
 
@@ -53,6 +58,18 @@ class ChargeResult:
 
 
 @dataclass(frozen=True)
+class ActionRequired:
+    """The provider needs the shopper before it takes the money. `intent_id` names the provider's
+    object (charge_status, abandon); the client completes the action with `client_secret` or by
+    sending the browser to `redirect_url`, and the provider sends it back to the return URL."""
+
+    intent_id: str
+    client_secret: str
+    next_action_type: str
+    redirect_url: str
+
+
+@dataclass(frozen=True)
 class RefundResult:
     refund_id: str
     charge_id: str
@@ -90,7 +107,23 @@ class PaymentProvider(Protocol):
         payment_method_token: str,
         idempotency_key: str,
         capture: bool = True,
-    ) -> ChargeResult: ...
+        return_url: str = "",
+        reference: str = "",
+    ) -> ChargeResult | ActionRequired:
+        """Create and confirm a payment with the shopper present; `return_url` is where the
+        provider sends the shopper after an action, `reference` payments' own id (metadata).
+        A decline raises PaymentDeclined."""
+        ...
+
+    def charge_status(self, *, intent_id: str, currency: str) -> ChargeResult | ActionRequired:
+        """Where a payment stands at the provider now. A failed one (declined, authentication
+        failed, cancelled) raises PaymentDeclined with the provider's code."""
+        ...
+
+    def abandon(self, *, intent_id: str) -> None:
+        """Cancel an unfinished payment so nobody can complete it any more. Raises ProviderError
+        when it cannot be cancelled (it succeeded meanwhile: read charge_status)."""
+        ...
 
     def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> RefundResult: ...
 

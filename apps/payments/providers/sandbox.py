@@ -11,8 +11,15 @@ Test tokens (anything else is declined as `invalid_payment_method`):
 | `tok_insufficient_funds` | declined, `insufficient_funds` |
 | `tok_transient` | `TransientProviderError` for the first N calls per idempotency key, then charged |
 | `tok_capture_fails` | authorized (charged at once when captured with the charge); its capture is refused |
+| `tok_3ds_required` | needs 3-D Secure; authenticated at the sandbox's bank page, then charged (visa •••• 3184) |
+| `tok_3ds_fail` | needs 3-D Secure; the authentication fails (`payment_intent_authentication_failure`) |
 
 (N is PAYMENTS_SANDBOX_TRANSIENT_FAILURES, 2 by default.)
+
+3-D Secure: the charge answers ActionRequired with a redirect to the sandbox's bank page
+(/api/v1/payments/sandbox/authenticate/, served only while the sandbox is the provider), which
+settles the authentication at once and sends the shopper on to the return URL with the
+parameters Stripe adds (`payment_intent`, `payment_intent_client_secret`, `redirect_status`).
 
 Authorize now, capture later: charge(capture=False) only authorizes; capture() takes at most the
 authorized amount once (the rest is released), cancel_authorization() lets it go. An
@@ -28,15 +35,18 @@ the caller's transaction (see models.py); the services commit every provider out
 from __future__ import annotations
 
 import secrets
+import urllib.parse
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.db import atomic
 from apps.payments.models import SandboxCharge, SandboxRefund
 from apps.payments.providers.base import (
+    ActionRequired,
     AuthorizationExpired,
     CaptureResult,
     ChargeResult,
@@ -62,6 +72,12 @@ DECLINING_TOKENS = {
     "tok_insufficient_funds": "insufficient_funds",
 }
 TRANSIENT_TOKEN = "tok_transient"
+# token -> what the bank answers to the shopper's authentication: charged, or a decline code.
+AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
+AUTHENTICATING_TOKENS = {"tok_3ds_required": "succeeded", "tok_3ds_fail": AUTHENTICATION_FAILED}
+AUTHENTICATED_CARD = ("visa", "3184")
+# A 3-D Secure charge made with capture=False becomes an authorization once authenticated.
+AUTHORIZED = "authorized"
 
 
 def _new_id(prefix: str) -> str:
@@ -79,6 +95,17 @@ def _charge_result(charge: SandboxCharge) -> ChargeResult:
     )
 
 
+def _action(charge: SandboxCharge) -> ActionRequired:
+    page = urllib.parse.urljoin(charge.return_url, reverse("payments:sandbox-authenticate"))
+    query = urllib.parse.urlencode({"payment_intent": charge.charge_id, "client_secret": charge.client_secret})
+    return ActionRequired(
+        intent_id=charge.charge_id,
+        client_secret=charge.client_secret,
+        next_action_type="redirect_to_url",
+        redirect_url=f"{page}?{query}",
+    )
+
+
 class SandboxProvider:
     name = "sandbox"
 
@@ -90,7 +117,9 @@ class SandboxProvider:
         payment_method_token: str,
         idempotency_key: str,
         capture: bool = True,
-    ) -> ChargeResult:
+        return_url: str = "",
+        reference: str = "",
+    ) -> ChargeResult | ActionRequired:
         # The outcome is decided and recorded inside the savepoint, but raised only after it, so a
         # decline or a simulated outage stays on the books (a raise inside would roll it back).
         with atomic(SERVICE):
@@ -103,20 +132,34 @@ class SandboxProvider:
                 raise ProviderError(
                     "This idempotency key was used with a different amount or currency.", code="idempotency_conflict"
                 )
-            outcome = self._decide(charge, payment_method_token, capture=capture)
+            outcome = self._decide(charge, payment_method_token, return_url, capture=capture)
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
 
-    def _decide(self, charge: SandboxCharge, token: str, *, capture: bool) -> ChargeResult | ProviderError:
-        if charge.outcome in (
-            SandboxCharge.Outcome.SUCCEEDED,
-            SandboxCharge.Outcome.AUTHORIZED,
-            SandboxCharge.Outcome.CANCELED,
-        ):
-            return _charge_result(charge)
-        if charge.outcome == SandboxCharge.Outcome.DECLINED:
-            return PaymentDeclined(charge.decline_code)
+    def _decide(
+        self, charge: SandboxCharge, token: str, return_url: str, *, capture: bool
+    ) -> ChargeResult | ActionRequired | ProviderError:
+        if charge.outcome != SandboxCharge.Outcome.PENDING:
+            if charge.outcome == SandboxCharge.Outcome.CANCELED and charge.card_last4:
+                # An authorization let go since: the same key replays the first answer.
+                return _charge_result(charge)
+            return self._state(charge)
+        if token in AUTHENTICATING_TOKENS:
+            if not return_url:
+                # Without the shopper (no return URL) the bank cannot ask: Stripe's off-session answer.
+                charge.decline_code = "authentication_required"
+                charge.outcome = SandboxCharge.Outcome.DECLINED
+                charge.save(update_fields=["decline_code", "outcome"])
+                return PaymentDeclined(charge.decline_code)
+            charge.client_secret = f"{charge.charge_id}_secret_{secrets.token_hex(12)}"
+            charge.return_url = return_url
+            outcome = AUTHENTICATING_TOKENS[token]
+            # What the bank's page turns the charge into: with capture at shipment, an authorization.
+            charge.authentication_outcome = AUTHORIZED if outcome == "succeeded" and not capture else outcome
+            charge.outcome = SandboxCharge.Outcome.REQUIRES_ACTION
+            charge.save(update_fields=["client_secret", "return_url", "authentication_outcome", "outcome"])
+            return _action(charge)
         if token == TRANSIENT_TOKEN and charge.transient_failures < settings.PAYMENTS_SANDBOX_TRANSIENT_FAILURES:
             charge.transient_failures += 1
             charge.save(update_fields=["transient_failures"])
@@ -131,6 +174,72 @@ class SandboxProvider:
         charge.outcome = SandboxCharge.Outcome.DECLINED
         charge.save(update_fields=["decline_code", "outcome"])
         return PaymentDeclined(charge.decline_code)
+
+    def _state(self, charge: SandboxCharge) -> ChargeResult | ActionRequired | ProviderError:
+        if charge.outcome in (SandboxCharge.Outcome.SUCCEEDED, SandboxCharge.Outcome.AUTHORIZED):
+            return _charge_result(charge)
+        if charge.outcome == SandboxCharge.Outcome.REQUIRES_ACTION:
+            return _action(charge)
+        if charge.outcome == SandboxCharge.Outcome.CANCELED:
+            return PaymentDeclined("canceled", "The payment was cancelled.")
+        return PaymentDeclined(charge.decline_code)
+
+    def charge_status(self, *, intent_id: str, currency: str) -> ChargeResult | ActionRequired:
+        charge = SandboxCharge.objects.filter(charge_id=intent_id).first()
+        if charge is None:
+            raise ProviderError("No such charge.", code="resource_missing")
+        outcome = self._state(charge)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
+
+    def abandon(self, *, intent_id: str) -> None:
+        with atomic(SERVICE):
+            charge = SandboxCharge.objects.select_for_update().filter(charge_id=intent_id).first()
+            if charge is None:
+                raise ProviderError("No such charge.", code="resource_missing")
+            if charge.outcome in (SandboxCharge.Outcome.SUCCEEDED, SandboxCharge.Outcome.AUTHORIZED):
+                # An authorization is let go with cancel_authorization, under its own key.
+                raise ProviderError("A succeeded charge cannot be cancelled.", code="payment_intent_unexpected_state")
+            if charge.outcome != SandboxCharge.Outcome.CANCELED:
+                charge.outcome = SandboxCharge.Outcome.CANCELED
+                charge.save(update_fields=["outcome"])
+
+    def authenticate(self, *, intent_id: str, client_secret: str) -> str | None:
+        """The sandbox bank's answer to the shopper (its 3-D Secure page): the charge goes through
+        or fails as its token said, once. Returns where to send the shopper (the return URL with
+        Stripe's parameters), or None for an unknown charge or a wrong secret."""
+        with atomic(SERVICE):
+            charge = SandboxCharge.objects.select_for_update().filter(charge_id=intent_id).first()
+            if (
+                charge is None
+                or not charge.client_secret
+                or not secrets.compare_digest(charge.client_secret, client_secret)
+            ):
+                return None
+            if charge.outcome == SandboxCharge.Outcome.REQUIRES_ACTION:
+                if charge.authentication_outcome in ("succeeded", AUTHORIZED):
+                    charge.card_brand, charge.card_last4 = AUTHENTICATED_CARD
+                    charge.outcome = (
+                        SandboxCharge.Outcome.SUCCEEDED
+                        if charge.authentication_outcome == "succeeded"
+                        else SandboxCharge.Outcome.AUTHORIZED
+                    )
+                else:
+                    charge.decline_code = charge.authentication_outcome
+                    charge.outcome = SandboxCharge.Outcome.DECLINED
+                charge.save(update_fields=["card_brand", "card_last4", "decline_code", "outcome"])
+            passed = charge.outcome in (SandboxCharge.Outcome.SUCCEEDED, SandboxCharge.Outcome.AUTHORIZED)
+            status = "succeeded" if passed else "failed"
+        query = urllib.parse.urlencode(
+            {
+                "payment_intent": charge.charge_id,
+                "payment_intent_client_secret": client_secret,
+                "redirect_status": status,
+            }
+        )
+        separator = "&" if "?" in charge.return_url else "?"
+        return f"{charge.return_url}{separator}{query}"
 
     def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> RefundResult:
         with atomic(SERVICE):

@@ -1,5 +1,6 @@
 """The Stripe card provider, on Stripe's official SDK: a charge is a PaymentIntent confirmed with
-the shopper's payment method, a refund a Refund of that PaymentIntent.
+the shopper's payment method and present (a return URL, so 3-D Secure can ask the shopper), a
+refund a Refund of that PaymentIntent.
 
 Every call that moves money carries an idempotency key (the order's key for a charge, the refund's
 id for a refund), so a retry after a timeout replays Stripe's first answer and never charges or
@@ -21,6 +22,7 @@ from django.conf import settings
 from apps.core.currencies import minor_unit
 from apps.payments.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from apps.payments.providers.base import (
+    ActionRequired,
     AuthorizationExpired,
     CaptureResult,
     ChargeResult,
@@ -102,22 +104,30 @@ class StripeProvider:
         payment_method_token: str,
         idempotency_key: str,
         capture: bool = True,
-    ) -> ChargeResult:
+        return_url: str = "",
+        reference: str = "",
+    ) -> ChargeResult | ActionRequired:
+        metadata = {"shopstack_idempotency_key": idempotency_key}
+        if reference:
+            metadata["shopstack_payment_id"] = reference
         params: dict[str, Any] = {
             "amount": to_minor_units(amount, currency),
             "currency": currency.lower(),
             "payment_method": payment_method_token,
-            # Cards only: no redirect-based methods, so confirming needs no return URL.
             "payment_method_types": ["card"],
             "confirm": True,
-            # The charge runs in a task, without the shopper: Stripe answers a card that needs
-            # 3-D Secure with authentication_required instead of waiting for the shopper.
-            "off_session": True,
-            "metadata": {"shopstack_idempotency_key": idempotency_key},
+            "metadata": metadata,
         }
         if not capture:
             # Authorize only: the PaymentIntent waits in requires_capture until capture().
             params["capture_method"] = "manual"
+        if return_url:
+            # The shopper is present: a card that needs 3-D Secure answers requires_action with a
+            # redirect (the bank's page), which sends the shopper back to return_url.
+            params["return_url"] = return_url
+        else:
+            # Without the shopper Stripe answers such a card with authentication_required.
+            params["off_session"] = True
         try:
             intent = self.client().v1.payment_intents.create(
                 params=params, options={"idempotency_key": f"charge:{idempotency_key}"}
@@ -128,14 +138,34 @@ class StripeProvider:
                 # The payment method is the only object a new PaymentIntent names.
                 raise PaymentDeclined("invalid_payment_method", "No such payment method.") from None
             raise mapped from None
+        outcome = self._charge_result(intent.to_dict(), currency)
+        if isinstance(outcome, ActionRequired) and not return_url:
+            # Off-session Stripe declines such a card; a stand-in server that waits instead is
+            # read the same way.
+            raise PaymentDeclined(AUTHENTICATION_REQUIRED, "The card needs the shopper to authenticate the payment.")
+        return outcome
+
+    def charge_status(self, *, intent_id: str, currency: str) -> ChargeResult | ActionRequired:
+        try:
+            intent = self.client().v1.payment_intents.retrieve(intent_id)
+        except stripe.StripeError as error:
+            raise _mapped(error) from None
         return self._charge_result(intent.to_dict(), currency)
 
-    def _charge_result(self, intent: dict[str, Any], currency: str) -> ChargeResult:
+    def abandon(self, *, intent_id: str) -> None:
+        try:
+            self.client().v1.payment_intents.cancel(intent_id, options={"idempotency_key": f"abandon:{intent_id}"})
+        except stripe.StripeError as error:
+            raise _mapped(error) from None
+
+    def _charge_result(self, intent: dict[str, Any], currency: str) -> ChargeResult | ActionRequired:
         status = intent.get("status")
         if status == "requires_action":
-            raise PaymentDeclined(AUTHENTICATION_REQUIRED, "The card needs the shopper to authenticate the payment.")
+            return action_of(intent)
         if status == "processing":
             raise TransientProviderError("Stripe is still processing the payment.")
+        if status == "canceled":
+            raise PaymentDeclined("canceled", "The payment was cancelled.")
         if status not in ("succeeded", "requires_capture"):
             error = intent.get("last_payment_error") or {}
             raise PaymentDeclined(decline_code(str(error.get("code") or ""), error), str(error.get("message") or ""))
@@ -263,6 +293,19 @@ class StripeProvider:
                 )
             )
         return refunds
+
+
+def action_of(intent: dict[str, Any]) -> ActionRequired:
+    """What the shopper's client needs to complete a PaymentIntent in requires_action."""
+    next_action = intent.get("next_action") or {}
+    kind = str(next_action.get("type") or "")
+    redirect = next_action.get("redirect_to_url") or {}
+    return ActionRequired(
+        intent_id=intent["id"],
+        client_secret=str(intent.get("client_secret") or ""),
+        next_action_type=kind,
+        redirect_url=str(redirect.get("url") or "") if kind == "redirect_to_url" else "",
+    )
 
 
 @dataclass(frozen=True)

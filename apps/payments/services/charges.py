@@ -5,23 +5,30 @@ The charge itself runs in a task (tasks.charge_payment), not in the payment.requ
 the handler records a pending intent and enqueues the task; the task locks the intent, calls the
 provider with the order's idempotency key and records the outcome. A transient provider error is
 committed as an attempt and the task retries with backoff, so a redelivered event or a retried
-task can never charge twice (the provider replays the first outcome for the same key)."""
+task can never charge twice (the provider replays the first outcome for the same key).
+
+The charge is made with the shopper present (a return URL): a card that needs 3-D Secure leaves
+the intent waiting for the shopper (services/attempts.py takes it from there)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
+from django.utils.dateparse import parse_datetime
 
 from apps.core.db import atomic
 from apps.core.events import publish, publish_about_customer
 from apps.payments.contracts import events as contract
 from apps.payments.models import Charge, PaymentIntent
 from apps.payments.providers import (
+    ActionRequired,
     ChargeResult,
     PaymentDeclined,
     ProviderError,
@@ -54,6 +61,7 @@ class PaymentRequest:
     payment_method_token: str
     idempotency_key: str
     capture_method: str = PaymentIntent.CaptureMethod.AUTOMATIC
+    pay_by: datetime | None = None
 
 
 def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
@@ -83,7 +91,16 @@ def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
         payment_method_token=token,
         idempotency_key=key,
         capture_method=capture_method,
+        pay_by=_aware(payload.get("pay_by")),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    try:
+        moment = parse_datetime(str(value or ""))
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def _publish_succeeded(intent: PaymentIntent) -> None:
@@ -100,6 +117,8 @@ def _publish_failed(intent: PaymentIntent, *, reason_code: str) -> None:
         customer_id=customer_ref(intent),
         reason_code=reason_code,
         message=intent.failure_message,
+        attempt=intent.attempt,
+        failure_code=intent.failure_code,
     )
     publish_about_customer(
         producer=PRODUCER, event_type=contract.PAYMENT_FAILED, payload=payload, guest_version=contract.GUEST_VERSION
@@ -119,7 +138,20 @@ def fail(intent: PaymentIntent, *, failure_code: str, reason_code: str, message:
     intent.status = PaymentIntent.Status.FAILED
     intent.failure_code = failure_code[:50]
     intent.failure_message = message[:255]
-    intent.save(update_fields=["status", "failure_code", "failure_message", "attempts", "last_error", "updated_at"])
+    intent.save(
+        update_fields=[
+            "status",
+            "failure_code",
+            "failure_message",
+            "attempts",
+            "last_error",
+            # A new attempt's number and its cleared provider object commit with its failure.
+            "attempt",
+            "provider_intent_id",
+            "client_secret_hash",
+            "updated_at",
+        ]
+    )
     _publish_failed(intent, reason_code=reason_code)
     logger.info("payment %s for order %s failed: %s", intent.id, intent.order_id, failure_code)
 
@@ -144,6 +176,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                         idempotency_key=request.idempotency_key,
                         provider=get_provider().name,
                         capture_method=request.capture_method,
+                        pay_by=request.pay_by,
                     )
             except IntegrityError:
                 # Either a concurrent delivery created this order's intent first, or the key
@@ -155,7 +188,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                         request.order_id,
                     )
                     return None
-        if intent.is_final:
+        if intent.status != PaymentIntent.Status.PENDING:
             logger.info("payment for order %s is already %s; request ignored", request.order_id, intent.status)
             return intent
         if (intent.amount, intent.currency, intent.idempotency_key) != (
@@ -188,17 +221,11 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
         if intent is None:
             logger.error("charge of unknown payment intent %s skipped", intent_id)
             return Outcome.DONE
-        if intent.is_final:
+        if intent.status != PaymentIntent.Status.PENDING:
             return Outcome.DONE
         intent.attempts += 1
         try:
-            result = provider.charge(
-                amount=intent.amount,
-                currency=intent.currency,
-                payment_method_token=payment_method_token,
-                idempotency_key=intent.idempotency_key,
-                capture=intent.capture_method != PaymentIntent.CaptureMethod.MANUAL,
-            )
+            result = provider_charge(intent, payment_method_token)
         except PaymentDeclined as declined:
             fail(
                 intent,
@@ -217,8 +244,30 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
             logger.exception("provider %s raised an unmapped error charging %s", provider.name, intent.id)
             return _charge_attempt_failed(intent, error)
 
-        charge_record(intent, result=result)
+        outcome_record(intent, result)
         return Outcome.DONE
+
+
+def provider_charge(intent: PaymentIntent, payment_method_token: str) -> ChargeResult | ActionRequired:
+    """The provider call for the intent's current attempt, with the shopper present."""
+    return get_provider().charge(
+        amount=intent.amount,
+        currency=intent.currency,
+        payment_method_token=payment_method_token,
+        idempotency_key=intent.attempt_key,
+        capture=intent.capture_method != PaymentIntent.CaptureMethod.MANUAL,
+        return_url=settings.PAYMENTS_RETURN_URL,
+        reference=str(intent.id),
+    )
+
+
+def outcome_record(intent: PaymentIntent, result: ChargeResult | ActionRequired) -> str:
+    """Record the provider's answer for the locked intent: a charge, or a wait for the shopper."""
+    if isinstance(result, ActionRequired):
+        from apps.payments.services.attempts import action_record  # attempts imports this module
+
+        return action_record(intent, result)
+    return charge_record(intent, result=result)
 
 
 def flag(intent: PaymentIntent, *, attention: str, detail: str) -> None:
@@ -248,6 +297,10 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
         )
         return "flagged_amount_mismatch"
     if intent.status == PaymentIntent.Status.SUCCEEDED:
+        if result.charge_id != intent.provider_charge_id:
+            from apps.payments.services.attempts import duplicate_refund  # attempts imports this module
+
+            return duplicate_refund(intent, result)
         return "already_recorded"
     outcome = "payment_succeeded"
     if intent.status == PaymentIntent.Status.FAILED:
@@ -268,8 +321,15 @@ def charge_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     intent.card_brand = result.card_brand[:20]
     intent.card_last4 = result.card_last4[-4:]
     intent.failure_code = intent.failure_message = ""
+    superseded = intent.provider_intent_id if intent.provider_intent_id not in ("", result.charge_id) else ""
+    intent.provider_intent_id = result.charge_id
     intent.save()
     _publish_succeeded(intent)
+    if superseded:
+        # An earlier attempt went through after all: the open one must never be completed too.
+        from apps.payments.services.attempts import attempt_abandon  # attempts imports this module
+
+        attempt_abandon(superseded)
     logger.info("payment %s for order %s captured", intent.id, intent.order_id)
     return outcome
 
@@ -282,10 +342,11 @@ def _charge_attempt_failed(intent: PaymentIntent, error: Exception) -> Outcome:
 
 
 def payment_charge_give_up(*, intent_id: uuid.UUID) -> None:
-    """After the last retry: the payment fails with provider_error (the order is cancelled)."""
+    """After the last retry: the payment fails with provider_error (the order waits for the
+    shopper to pay again, until its deadline)."""
     with atomic(SERVICE):
         intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
-        if intent is None or intent.is_final:
+        if intent is None or intent.status != PaymentIntent.Status.PENDING:
             return
         fail(
             intent,

@@ -20,6 +20,8 @@ MAX_AMOUNT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 DECLINE_REASONS = {
     "insufficient_funds": contract.REASON_INSUFFICIENT_FUNDS,
     "invalid_payment_method": contract.REASON_INVALID_PAYMENT_METHOD,
+    # Stripe's code when the shopper's 3-D Secure authentication fails (the sandbox uses it too).
+    "payment_intent_authentication_failure": contract.REASON_AUTHENTICATION_FAILED,
 }
 
 

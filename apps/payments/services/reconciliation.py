@@ -19,6 +19,7 @@ from apps.payments.contracts import events as contract
 from apps.payments.models import PaymentIntent, ProviderDrift, ReconciliationCursor
 from apps.payments.providers import ChargeResult, get_provider
 from apps.payments.providers.stripe import ProviderPayment, from_minor_units
+from apps.payments.services.attempts import attempt_expire, intent_for_provider_key, is_current_attempt
 from apps.payments.services.captures import authorization_canceled
 from apps.payments.services.charges import charge_record, fail
 from apps.payments.services.common import DECLINE_REASONS, SERVICE, parse_currency
@@ -39,8 +40,8 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
     """Bring payments' row in line with one PaymentIntent; True once nothing can change any more."""
     grace = timezone.now() - timedelta(seconds=settings.PAYMENTS_RECONCILE_GRACE_SECONDS)
     with atomic(SERVICE):
-        intent = (
-            PaymentIntent.objects.select_for_update().filter(provider=provider, idempotency_key=payment.own_key).first()
+        intent = intent_for_provider_key(
+            PaymentIntent.objects.select_for_update().filter(provider=provider), payment.own_key
         )
         currency = parse_currency(payment.currency)
         if intent is None or currency is None:
@@ -102,7 +103,7 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
             report[ProviderDrift.Kind.NEEDS_STAFF] += 1
             return True
         if payment.status in FAILED_STATUSES:
-            if intent.is_final:
+            if intent.is_final or not is_current_attempt(intent, payment.payment_intent_id, payment.own_key):
                 return True
             if intent.created_at > grace:
                 return False  # its charge task may still be at work: next run
@@ -122,8 +123,13 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
             )
             report[ProviderDrift.Kind.MISSED_FAILURE] += 1
             return True
-        # processing, requires_action, requires_capture...: not settled yet, unless payments is.
-        return intent.is_final
+        if payment.status == "requires_action" and is_current_attempt(
+            intent, payment.payment_intent_id, payment.own_key
+        ):
+            # Past orders' deadline the shopper's action is closed at Stripe (the order is cancelled).
+            return attempt_expire(intent) != "waiting"
+        # processing, requires_capture, an older attempt...: not settled yet, unless payments is.
+        return intent.is_final or not is_current_attempt(intent, payment.payment_intent_id, payment.own_key)
 
 
 def _reconcile_refunds(provider: str, payment_intent_id: str, report: Counter) -> None:

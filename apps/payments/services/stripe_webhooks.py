@@ -8,6 +8,7 @@ refuses an exact replay first). The signature is checked before this, with the S
 from __future__ import annotations
 
 import logging
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,8 @@ from apps.payments.contracts import events as contract
 from apps.payments.errors import WebhookPayloadInvalid, WebhookUnprocessable
 from apps.payments.models import Charge, PaymentIntent, Refund
 from apps.payments.providers import ChargeResult, get_provider
-from apps.payments.providers.stripe import AUTHENTICATION_REQUIRED, decline_code, from_minor_units
+from apps.payments.providers.stripe import action_of, decline_code, from_minor_units
+from apps.payments.services.attempts import action_record, intent_for_provider_key, is_current_attempt
 from apps.payments.services.captures import authorization_canceled
 from apps.payments.services.charges import charge_record, fail, flag
 from apps.payments.services.common import DECLINE_REASONS, parse_currency
@@ -41,16 +43,27 @@ def _money(obj: dict[str, Any], field: str) -> tuple[Decimal, str]:
 
 
 def _intent_of(payment_intent: dict[str, Any]) -> PaymentIntent:
-    """payments' row for a Stripe PaymentIntent, locked: by the id recorded at the charge, or by
-    the order's key the charge sent as metadata (a webhook may come before the charge's answer)."""
+    """payments' row for a Stripe PaymentIntent, locked: by the id recorded at the charge or at
+    the shopper's action, or by what the charge sent as metadata (payments' id, the attempt's
+    key): a webhook may come before the charge's answer, or be about an earlier attempt."""
     rows = PaymentIntent.objects.select_for_update().filter(provider=PROVIDER)
     intent = rows.filter(provider_charge_id=payment_intent["id"]).first()
+    intent = intent or rows.filter(provider_intent_id=payment_intent["id"]).first()
+    metadata = payment_intent.get("metadata") or {}
+    if intent is None and metadata.get("shopstack_payment_id"):
+        try:
+            intent = rows.filter(pk=uuid.UUID(str(metadata["shopstack_payment_id"]))).first()
+        except ValueError:
+            intent = None
     if intent is None:
-        key = str((payment_intent.get("metadata") or {}).get("shopstack_idempotency_key") or "")
-        intent = rows.filter(idempotency_key=key).first() if key else None
+        intent = intent_for_provider_key(rows, str(metadata.get("shopstack_idempotency_key") or ""))
     if intent is None:
         raise WebhookUnprocessable("No payment with this PaymentIntent is known.")
     return intent
+
+
+def _key(payment_intent: dict[str, Any]) -> str:
+    return str((payment_intent.get("metadata") or {}).get("shopstack_idempotency_key") or "")
 
 
 def _intent_by_id(payment_intent_id: Any) -> PaymentIntent:
@@ -72,6 +85,8 @@ def _payment_failed(*, provider: str, data: dict[str, Any]) -> str:
     intent = _intent_of(payment_intent)
     if intent.is_final:
         return f"ignored_{intent.status}"
+    if not is_current_attempt(intent, payment_intent["id"], _key(payment_intent)):
+        return "ignored_superseded"
     error = payment_intent.get("last_payment_error") or {}
     code = decline_code(str(error.get("code") or ""), error)
     fail(
@@ -84,12 +99,15 @@ def _payment_failed(*, provider: str, data: dict[str, Any]) -> str:
 
 
 def _canceled(*, provider: str, data: dict[str, Any]) -> str:
-    intent = _intent_of(_object(data, "payment_intent"))
+    payment_intent = _object(data, "payment_intent")
+    intent = _intent_of(payment_intent)
     if intent.capture_method == PaymentIntent.CaptureMethod.MANUAL and intent.status == PaymentIntent.Status.SUCCEEDED:
         # An authorization let go: payments' own release, or an expiry (services/captures.py).
         return authorization_canceled(intent)
     if intent.is_final:
         return f"ignored_{intent.status}"
+    if not is_current_attempt(intent, payment_intent["id"], _key(payment_intent)):
+        return "ignored_superseded"  # payments abandoned it for a newer attempt
     fail(
         intent,
         failure_code="canceled",
@@ -113,10 +131,15 @@ def _amount_capturable_updated(*, provider: str, data: dict[str, Any]) -> str:
 
 
 def _requires_action(*, provider: str, data: dict[str, Any]) -> str:
-    # The charge runs without the shopper (off-session): Stripe declines it with
-    # authentication_required, which the charge call reports; this event adds nothing.
-    intent = _intent_of(_object(data, "payment_intent"))
-    return f"ignored_{AUTHENTICATION_REQUIRED}" if not intent.is_final else f"ignored_{intent.status}"
+    """The charge's answer says so first; this event matters when that answer was lost (the
+    charge task still pending): the shopper's client learns what to do all the same."""
+    payment_intent = _object(data, "payment_intent")
+    intent = _intent_of(payment_intent)
+    if intent.status != PaymentIntent.Status.PENDING or not is_current_attempt(
+        intent, payment_intent["id"], _key(payment_intent)
+    ):
+        return f"ignored_{intent.status}"
+    return action_record(intent, action_of(payment_intent))
 
 
 def _refunded(*, provider: str, data: dict[str, Any]) -> str:

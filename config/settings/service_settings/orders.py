@@ -44,6 +44,9 @@ if PAYMENTS_CAPTURE_AT not in ("confirmation", "shipment"):
 # A saga step (stock reservation, payment) that has not answered within this many seconds is
 # given up: the order is cancelled and compensated (orders.tasks.expire_stalled_orders).
 ORDERS_SAGA_TIMEOUT_SECONDS = env_int("ORDERS_SAGA_TIMEOUT_SECONDS", 15 * 60)
+# How long the shopper has to pay once stock is held: to complete 3-D Secure, or to pay again with
+# another method after a decline. The sweep cancels the order then and releases its stock.
+ORDERS_PAYMENT_ACTION_SECONDS = env_int("ORDERS_PAYMENT_ACTION_SECONDS", 15 * 60)
 ORDERS_SAGA_SWEEP_SECONDS = env_int("ORDERS_SAGA_SWEEP_SECONDS", 60)
 # Merge into CELERY_BEAT_SCHEDULE where the orders service runs (see config/settings/base.py).
 ORDERS_CELERY_BEAT_SCHEDULE = {

@@ -1,6 +1,6 @@
 """Settings of the payments service."""
 
-from config.settings.env import env_bool, env_int, env_str
+from config.settings.env import env_bool, env_int, env_str, local_url
 
 # The card provider adapter: `sandbox` (the default; charges nothing real), `stripe`, or a dotted
 # path to a PaymentProvider class. Production refuses the sandbox unless PAYMENTS_ALLOW_SANDBOX.
@@ -18,6 +18,9 @@ STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
 
 # Provider webhooks are signed with HMAC-SHA256 under this shared secret (several, comma
 # separated, while rotating); a signature older than the tolerance is refused as a replay.
+# Where the provider sends the shopper back after 3-D Secure: payments' return endpoint at the
+# address shoppers reach (the gateway's, in a deployment; the all-in-one shop on PORT locally).
+PAYMENTS_RETURN_URL = env_str("PAYMENTS_RETURN_URL", local_url() + "/api/v1/payments/return/")
 PAYMENTS_WEBHOOK_SECRET = env_str("PAYMENTS_WEBHOOK_SECRET", "insecure-local-payments-webhook-secret")
 PAYMENTS_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENTS_WEBHOOK_TOLERANCE_SECONDS", 5 * 60)
 

@@ -4,9 +4,11 @@ the transport would, move the order and publish the next step; redelivery change
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 
 from apps.core.events.handlers import deliver
 from apps.orders.models import InboxEvent, OrderStatus, PaymentStatus, Refund
@@ -45,8 +47,11 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
         "payment_method_token": "pm_test_visa",
         "idempotency_key": f"order-{order.id}-payment",
         "capture": "automatic",  # PAYMENTS_CAPTURE_AT=confirmation, the default
+        "pay_by": order.payment_deadline.isoformat(),
     }
     assert requested["idempotency_key"] == payment_idempotency_key(order)
+    # The shopper has ORDERS_PAYMENT_ACTION_SECONDS to pay (3-D Secure, or another method).
+    assert order.payment_deadline - order.status_changed_at == timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
 
     # payment.succeeded -> confirmed, order.confirmed
     assert send(
@@ -123,27 +128,118 @@ def test_stock_rejected_cancels_as_out_of_stock(place_order, shopper):
     assert published("refund.requested", order) == []  # nothing was captured
 
 
-def test_payment_failed_cancels_and_releases(place_order, shopper):
-    order = place_order(shopper)
-    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
-
-    send(
+def _payment_failed(order, *, attempt: int = 1, reason_code: str = "declined") -> bool:
+    return send(
         "payment.failed",
         "payments",
         order_id=str(order.id),
         payment_id="pay_1",
-        customer_id=str(shopper.id),
-        reason_code="declined",
+        customer_id=str(order.customer_id),
+        reason_code=reason_code,
         message="Card declined",
+        attempt=attempt,
+        failure_code="card_declined",
     )
 
+
+def _action_required(order, *, attempt: int = 1) -> bool:
+    return send(
+        "payment.action_required",
+        "payments",
+        order_id=str(order.id),
+        payment_id="pay_1",
+        attempt=attempt,
+        client_secret=f"pi_{attempt}_secret_x",
+        next_action_type="redirect_to_url",
+        redirect_url=f"https://bank.example/3ds/{attempt}",
+        return_url="https://shop.example/api/v1/payments/return/",
+    )
+
+
+def test_payment_failed_leaves_the_order_waiting_for_another_method(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+
+    _payment_failed(order)
+
     order.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED
+    assert order.status == OrderStatus.PAYMENT_ACTION_REQUIRED
     assert order.payment_status == PaymentStatus.FAILED
     assert order.payment_method_token == ""
+    assert order.payment_action == {
+        "attempt": 1,
+        "failure_code": "card_declined",
+        "reason_code": "declined",
+        "message": "Card declined",
+    }
+    # Stock stays held, nothing is cancelled or confirmed.
+    assert published("order.cancelled", order) == []
+    assert published("order.confirmed", order) == []
+
+
+def test_payment_failed_of_an_order_from_before_deadlines_cancels_as_before(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    order.refresh_from_db()
+    order.payment_deadline = None
+    order.save(update_fields=["payment_deadline"])
+
+    _payment_failed(order)
+
+    order.refresh_from_db()
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "payment_failed:declined")
     [cancelled] = published("order.cancelled", order)
     assert cancelled["reason"] == "payment_failed:declined"
-    assert published("order.confirmed", order) == []
+
+
+def test_action_required_then_success_confirms_and_forgets_the_secret(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+
+    assert _action_required(order)
+
+    order.refresh_from_db()
+    assert (order.status, order.payment_status) == (OrderStatus.PAYMENT_ACTION_REQUIRED, PaymentStatus.REQUIRES_ACTION)
+    assert order.payment_action["client_secret"] == "pi_1_secret_x"
+    assert order.payment_action["next_action"] == {
+        "type": "redirect_to_url",
+        "redirect_url": "https://bank.example/3ds/1",
+    }
+
+    send("payment.succeeded", "payments", order_id=str(order.id), payment_id="pay_1", amount="35.88", currency="EUR")
+
+    order.refresh_from_db()
+    assert (order.status, order.payment_action) == (OrderStatus.CONFIRMED, {})
+    assert len(published("order.confirmed", order)) == 1
+
+
+def test_an_older_attempts_news_after_a_newer_one_changes_nothing(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    _payment_failed(order, attempt=1)
+    _action_required(order, attempt=2)
+
+    # Out of order: attempt 1's failure again (another event id), after attempt 2 asked for action.
+    _payment_failed(order, attempt=1)
+    _action_required(order, attempt=1)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAYMENT_ACTION_REQUIRED
+    assert (order.payment_status, order.payment_action["attempt"]) == (PaymentStatus.REQUIRES_ACTION, 2)
+    assert order.payment_action["client_secret"] == "pi_2_secret_x"
+
+
+def test_payment_news_after_cancellation_at_the_deadline_is_ignored(place_order, shopper):
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    _action_required(order)
+    order_cancel(order=order, reason="payment_deadline", actor="system:payment-deadline")
+
+    _payment_failed(order, attempt=2)
+    _action_required(order, attempt=2)
+
+    order.refresh_from_db()
+    assert (order.status, order.payment_action) == (OrderStatus.CANCELLED, {})
 
 
 def test_payment_failed_after_confirmation_is_ignored(place_order, shopper):

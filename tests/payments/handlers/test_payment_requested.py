@@ -78,6 +78,8 @@ def test_a_declined_card_publishes_payment_failed_and_records_no_charge(token, f
         "customer_id": envelope.payload["customer_id"],
         "reason_code": reason_code,
         "message": intent.failure_message,
+        "attempt": 1,
+        "failure_code": failure_code,
     }
     assert events("payment.succeeded") == []
 

@@ -39,18 +39,35 @@ def test_payment_requested_is_charged_at_stripe_once_and_announced(localstripe):
     assert [event["order_id"] for event in events("payment.succeeded")] == [str(intent.order_id)]
 
 
-@pytest.mark.parametrize(
-    ("card", "failure_code"),
-    [(CARD_DECLINED_ON_CHARGE, "card_declined"), (CARD_3DS_REQUIRED, "authentication_required")],
-)
-def test_a_decline_or_a_card_needing_the_shopper_fails_the_payment(localstripe, card, failure_code):
-    envelope = factories.payment_requested(payment_method_token=localstripe.payment_method(card))
+def test_a_decline_fails_the_payment(localstripe):
+    envelope = factories.payment_requested(payment_method_token=localstripe.payment_method(CARD_DECLINED_ON_CHARGE))
 
     deliver("payments", envelope)
 
     intent = PaymentIntent.objects.get(order_id=envelope.payload["order_id"])
-    assert (intent.status, intent.failure_code) == (PaymentIntent.Status.FAILED, failure_code)
-    assert [event["reason_code"] for event in events("payment.failed")] == ["declined"]
+    assert (intent.status, intent.failure_code) == (PaymentIntent.Status.FAILED, "card_declined")
+    assert [(e["reason_code"], e["attempt"]) for e in events("payment.failed")] == [("declined", 1)]
+
+
+def test_a_card_needing_3d_secure_waits_for_the_shopper(localstripe, settings):
+    envelope = factories.payment_requested(payment_method_token=localstripe.payment_method(CARD_3DS_REQUIRED))
+
+    deliver("payments", envelope)
+
+    intent = PaymentIntent.objects.get(order_id=envelope.payload["order_id"])
+    assert intent.status == PaymentIntent.Status.REQUIRES_ACTION
+    at_stripe = localstripe.client.v1.payment_intents.retrieve(intent.provider_intent_id)
+    assert at_stripe.status == "requires_action"
+    [action] = events("payment.action_required")
+    assert action["client_secret"] == at_stripe.client_secret
+    assert intent.client_secret_hash and at_stripe.client_secret not in str(PaymentIntent.objects.values().get())
+    assert (action["attempt"], action["next_action_type"], action["return_url"]) == (
+        1,
+        "redirect_to_url",
+        settings.PAYMENTS_RETURN_URL,
+    )
+    assert action["redirect_url"].startswith(localstripe.proxy.endpoint)
+    assert events("payment.failed") == events("payment.succeeded") == []
 
 
 def test_refund_requested_refunds_at_stripe_partially_and_once(localstripe):

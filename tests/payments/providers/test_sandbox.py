@@ -9,6 +9,8 @@ import pytest
 
 from apps.payments.models import SandboxCharge
 from apps.payments.providers import (
+    ActionRequired,
+    ChargeResult,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
@@ -109,3 +111,58 @@ def test_refunds_are_idempotent_and_bounded_by_the_charge(sandbox):
 )
 def test_card_numbers_are_recognised(value, is_card_number):
     assert looks_like_card_number(value) is is_card_number
+
+
+RETURN_URL = "https://shop.example/api/v1/payments/return/"
+
+
+def _present(sandbox, token: str, key: str):
+    return sandbox.charge(
+        amount=Decimal("10.00"), currency=EUR, payment_method_token=token, idempotency_key=key, return_url=RETURN_URL
+    )
+
+
+def test_3ds_required_asks_for_the_shopper_then_charges_once_authenticated(sandbox):
+    action = _present(sandbox, "tok_3ds_required", "key-3ds")
+
+    assert isinstance(action, ActionRequired)
+    assert action.next_action_type == "redirect_to_url"
+    assert action.redirect_url.startswith("https://shop.example/api/v1/payments/sandbox/authenticate/?")
+    assert _present(sandbox, "tok_3ds_required", "key-3ds") == action  # the same key replays the wait
+    assert isinstance(sandbox.charge_status(intent_id=action.intent_id, currency=EUR), ActionRequired)
+    assert sandbox.authenticate(intent_id=action.intent_id, client_secret="wrong") is None
+
+    back = sandbox.authenticate(intent_id=action.intent_id, client_secret=action.client_secret)
+
+    assert back.startswith(RETURN_URL + "?")
+    assert f"payment_intent={action.intent_id}" in back and "redirect_status=succeeded" in back
+    charged = sandbox.charge_status(intent_id=action.intent_id, currency=EUR)
+    assert isinstance(charged, ChargeResult) and (charged.card_brand, charged.card_last4) == ("visa", "3184")
+    with pytest.raises(ProviderError):
+        sandbox.abandon(intent_id=action.intent_id)  # a charged payment cannot be cancelled
+
+
+def test_3ds_fail_declines_once_authenticated_and_an_abandoned_one_reads_cancelled(sandbox):
+    failing = _present(sandbox, "tok_3ds_fail", "key-3ds-fail")
+    assert "redirect_status=failed" in sandbox.authenticate(
+        intent_id=failing.intent_id, client_secret=failing.client_secret
+    )
+    with pytest.raises(PaymentDeclined) as declined:
+        sandbox.charge_status(intent_id=failing.intent_id, currency=EUR)
+    assert declined.value.code == "payment_intent_authentication_failure"
+
+    abandoned = _present(sandbox, "tok_3ds_required", "key-3ds-abandoned")
+    sandbox.abandon(intent_id=abandoned.intent_id)
+    with pytest.raises(PaymentDeclined) as cancelled:
+        sandbox.charge_status(intent_id=abandoned.intent_id, currency=EUR)
+    assert cancelled.value.code == "canceled"
+    # the bank page cannot complete it any more
+    assert "redirect_status=failed" in sandbox.authenticate(
+        intent_id=abandoned.intent_id, client_secret=abandoned.client_secret
+    )
+
+
+def test_without_the_shopper_3ds_is_declined_authentication_required(sandbox):
+    with pytest.raises(PaymentDeclined) as declined:
+        _charge(sandbox, token="tok_3ds_required", key="key-off-session")
+    assert declined.value.code == "authentication_required"

@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 
 from apps.payments.providers import (
+    ActionRequired,
+    ChargeResult,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
@@ -72,6 +74,52 @@ def test_a_card_that_needs_3d_secure_is_not_charged_without_the_shopper(localstr
         _charge(token=localstripe.payment_method(CARD_3DS_REQUIRED), key="order-3ds")
 
     assert declined.value.code == "authentication_required"
+
+
+def test_with_the_shopper_present_3d_secure_is_an_action_then_a_charge(localstripe):
+    # given a charge confirmed with a return URL (the shopper present)
+    provider = get_provider()
+    action = provider.charge(
+        amount=Decimal("10.50"),
+        currency=EUR,
+        payment_method_token=localstripe.payment_method(CARD_3DS_REQUIRED),
+        idempotency_key="order-3ds-present",
+        return_url="https://shop.example/api/v1/payments/return/",
+        reference="payment-1",
+    )
+
+    # then Stripe asks for the shopper: a redirect (the proxy's bank page) and the client secret
+    assert isinstance(action, ActionRequired)
+    assert action.next_action_type == "redirect_to_url" and action.client_secret.startswith(action.intent_id)
+    assert isinstance(provider.charge_status(intent_id=action.intent_id, currency=EUR), ActionRequired)
+    at_stripe = localstripe.client.v1.payment_intents.retrieve(action.intent_id)
+    assert at_stripe.metadata["shopstack_payment_id"] == "payment-1"
+
+    # when the shopper authenticates at the bank, the payment is charged
+    localstripe.authenticate(action.intent_id, action.client_secret)
+    result = provider.charge_status(intent_id=action.intent_id, currency=EUR)
+    assert isinstance(result, ChargeResult) and result.amount == Decimal("10.50")
+    # and a succeeded payment cannot be abandoned any more
+    with pytest.raises(ProviderError):
+        provider.abandon(intent_id=action.intent_id)
+
+
+def test_an_abandoned_attempt_is_cancelled_and_reads_as_declined(localstripe):
+    provider = get_provider()
+    action = provider.charge(
+        amount=Decimal("4.00"),
+        currency=EUR,
+        payment_method_token=localstripe.payment_method(CARD_3DS_REQUIRED),
+        idempotency_key="order-3ds-abandoned",
+        return_url="https://shop.example/return/",
+    )
+
+    provider.abandon(intent_id=action.intent_id)
+
+    assert localstripe.client.v1.payment_intents.retrieve(action.intent_id).status == "canceled"
+    with pytest.raises(PaymentDeclined) as declined:
+        provider.charge_status(intent_id=action.intent_id, currency=EUR)
+    assert declined.value.code == "canceled"
 
 
 def test_a_declined_card_is_a_decline_with_stripes_code(localstripe):
