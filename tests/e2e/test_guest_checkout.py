@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.client import Shopper, Staff, delivery_text, eventually
+from tests.e2e.client import Shopper, Staff, delivery_text, eventually, payment_token
 
 pytestmark = pytest.mark.e2e
 
@@ -22,26 +22,16 @@ ADDRESS = {
 }
 
 
-def _sku_in_stock(guest: Shopper) -> str:
-    listing = guest.call("GET", "/api/v1/catalog/products/", params={"in_stock": "true", "page_size": 5})
-    assert listing.status_code == 200, listing.text
-    for product in listing.json()["results"]:
-        detail = guest.call("GET", f"/api/v1/catalog/products/{product['slug']}/").json()
-        for variant in detail["variants"]:
-            if variant["available"] >= 1:
-                return variant["sku"]
-    raise AssertionError("the demo catalog has a variant in stock")
-
-
 def test_guest_checkout_to_the_confirmation_email_and_order_page():
     guest = Shopper()  # never registers: no access token
-    added = guest.call("POST", "/api/v1/orders/cart/lines/", json={"sku": _sku_in_stock(guest), "quantity": 1})
+    _, sku = guest.in_stock_variant(offset=30, units=1)
+    added = guest.call("POST", "/api/v1/orders/cart/lines/", json={"sku": sku, "quantity": 1})
     assert added.status_code == 201, added.text
 
     placed = guest.call(
         "POST",
         "/api/v1/orders/guest/",
-        json={"shipping_address": ADDRESS, "payment_method_token": "tok_success", "email": guest.email},
+        json={"shipping_address": ADDRESS, "payment_method_token": payment_token(), "email": guest.email},
         headers={"X-Cart-Token": added.json()["token"], "Idempotency-Key": str(uuid.uuid4())},
     )
     assert placed.status_code == 201, placed.text
