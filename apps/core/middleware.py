@@ -1,5 +1,8 @@
-"""Request context middleware: takes X-Request-ID and X-Trace-ID from the caller (or makes them),
-binds them for logging and events, and returns them on the response."""
+"""Request context middleware: takes X-Request-ID from the caller (or makes one), binds it and the
+trace id for logging and events, and returns both on the response.
+
+The trace id is the OpenTelemetry server span's (its parent came in the W3C traceparent header, or
+the span started a trace); X-Trace-ID from the caller counts only with tracing off."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from apps.core.client_address import client_address
-from apps.core.context import bound, new_id
+from apps.core.context import bound, new_id, new_trace_id, span_trace_id
 
 logger = logging.getLogger("shopstack.request")
 
@@ -32,7 +35,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = _incoming(request, REQUEST_ID_HEADER) or new_id()
-        trace_id = _incoming(request, TRACE_ID_HEADER) or request_id
+        trace_id = span_trace_id() or _incoming(request, TRACE_ID_HEADER) or new_trace_id()
         started = time.perf_counter()
         with bound(request_id=request_id, trace_id=trace_id):
             response = self.get_response(request)

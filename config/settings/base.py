@@ -336,6 +336,17 @@ LOGGING = {
     },
 }
 
+# --- Tracing (apps/core/tracing.py) ------------------------------------------------------------
+# Where spans go: otlp (deployed: the ADOT collector at OTEL_EXPORTER_OTLP_ENDPOINT sends them to
+# X-Ray), file (local: JSON lines under TRACING_FILE_DIR, read by `manage.py trace`), console,
+# memory (tests) or none. Sampling comes from the standard OTEL_TRACES_SAMPLER(_ARG) variables.
+TRACING_EXPORTER = env_str("TRACING_EXPORTER", "none")
+TRACING_FILE_DIR = Path(env_str("TRACING_FILE_DIR", str(VAR_DIR / "log" / "traces")))
+# The service as X-Ray's trace map names it: shopstack-<service>, or shopstack all-in-one.
+TRACING_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", f"shopstack-{SERVICE}" if SERVICE else "shopstack")
+# Paths (regular expressions, comma-separated) that are never traced: load balancer health checks.
+TRACING_EXCLUDED_URLS = env_str("TRACING_EXCLUDED_URLS", "health/")
+
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>")
