@@ -34,7 +34,9 @@ def metric_emit(
     record = {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": [{"Name": name, "Unit": unit}]}],
+            "CloudWatchMetrics": [
+                {"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": [{"Name": name, "Unit": unit}]}
+            ],
         },
         **dimensions,
         name: value,

@@ -175,9 +175,7 @@ def tracing_init() -> None:
         if name == "none":
             return
         provider = TracerProvider(
-            resource=Resource.create(
-                {"service.name": settings.TRACING_SERVICE_NAME, "service.namespace": "shopstack"}
-            ),
+            resource=Resource.create({"service.name": settings.TRACING_SERVICE_NAME, "service.namespace": "shopstack"}),
             id_generator=AwsXRayIdGenerator(),
             sampler=QuietHousekeeping(_get_from_env_or_default()),
         )

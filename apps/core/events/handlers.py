@@ -113,7 +113,10 @@ def _deliver_once(service: str, envelope: Envelope, inbox: type[Model], handler:
                 extra={"event_id": str(envelope.id), "event_type": envelope.type},
             )
             metric_emit(
-                name="DuplicateDeliveriesSkipped", value=1, unit="Count", dimensions={"Service": _metric_service(service)}
+                name="DuplicateDeliveriesSkipped",
+                value=1,
+                unit="Count",
+                dimensions={"Service": _metric_service(service)},
             )
             return False
         handler(envelope)

@@ -9,10 +9,9 @@ trace of the change that caused it."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-
-from dataclasses import replace
 
 from django.apps import apps
 from django.conf import settings
@@ -187,7 +186,7 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
     try:
         for row in rows:
             try:
-                _send_traced(row.to_envelope(), transport)
+                send_traced(row.to_envelope(), transport)
             except Exception as error:
                 row.attempts += 1
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -209,7 +208,7 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
     return len(sent)
 
 
-def _send_traced(envelope: Envelope, transport: Transport) -> None:
+def send_traced(envelope: Envelope, transport: Transport) -> None:
     """Send `envelope` in a span of the trace it was published in; its handlers' spans become
     children of this one (the envelope carries its traceparent)."""
     with tracer().start_as_current_span(

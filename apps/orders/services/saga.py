@@ -18,6 +18,7 @@ from apps.orders.models import Order, PaymentStatus, Refund
 from apps.orders.pricing.money import money_str
 from apps.orders.services.cancellation import order_cancel_locked
 from apps.orders.services.refunds import order_refund_all_captured
+from apps.orders.services.saga_metrics import order_paid_report, order_span_tag
 from apps.orders.services.transitions import (
     ALLOWED_TRANSITIONS,
     SERVICE,
@@ -44,6 +45,8 @@ def _saga_order(order_id: str, event_type: str) -> Order | None:
     if order is None:
         # Not ours (another environment's event) or a bug upstream; retrying cannot help.
         logger.warning("%s for unknown order %s ignored", event_type, order_id, extra={"order_id": order_id})
+    else:
+        order_span_tag(order)
     return order
 
 
@@ -116,6 +119,7 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
         order.save(
             update_fields=["payment_id", "amount_captured", "payment_status", "payment_method_token", "updated_at"]
         )
+        order_paid_report(order)
         if order.status == S.STOCK_RESERVED and currency == order.currency and amount >= order.total:
             order_transition(order=order, to=S.CONFIRMED, reason="payment captured", actor="event:payments")
             event_publish(

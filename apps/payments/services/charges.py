@@ -29,6 +29,7 @@ from apps.payments.providers import (
     get_provider,
     looks_like_card_number,
 )
+from apps.payments.providers.measured import provider_call
 from apps.payments.services.common import DECLINE_REASONS, PRODUCER, SERVICE, Outcome, parse_amount, parse_currency
 
 logger = logging.getLogger(__name__)
@@ -177,12 +178,13 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
             return Outcome.DONE
         intent.attempts += 1
         try:
-            result = provider.charge(
-                amount=intent.amount,
-                currency=intent.currency,
-                payment_method_token=payment_method_token,
-                idempotency_key=intent.idempotency_key,
-            )
+            with provider_call("charge", provider=provider.name):
+                result = provider.charge(
+                    amount=intent.amount,
+                    currency=intent.currency,
+                    payment_method_token=payment_method_token,
+                    idempotency_key=intent.idempotency_key,
+                )
         except PaymentDeclined as declined:
             fail(
                 intent,
