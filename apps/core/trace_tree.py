@@ -56,9 +56,16 @@ def _is_query(span: dict[str, Any]) -> bool:
     return "db.system" in attributes or "db.system.name" in attributes
 
 
+def _service(span: dict[str, Any]) -> str:
+    """The service a span worked for: named by ShopStack's own spans (all-in-one runs every service
+    in one process), else the process's service name (shopstack-orders -> orders)."""
+    attributes = span.get("attributes") or {}
+    return attributes.get(SERVICE_ATTRIBUTE) or span.get("service", "").removeprefix("shopstack-")
+
+
 def _label(span: dict[str, Any], trace_start: int, queries: list[dict[str, Any]]) -> str:
     attributes = span.get("attributes") or {}
-    service = attributes.get(SERVICE_ATTRIBUTE) or span.get("service", "")
+    service = _service(span)
     duration_ms = (span["end_ns"] - span["start_ns"]) / 1e6
     offset_ms = (span["start_ns"] - trace_start) / 1e6
     flags = [text for key, text in FLAGS.items() if attributes.get(key)]
@@ -86,7 +93,7 @@ def trace_render(spans: Iterable[dict[str, Any]], trace_id: str, *, queries: boo
         children[span["parent_id"] if span["parent_id"] in ids else None].append(span)
     start = members[0]["start_ns"]
     end = max(span["end_ns"] for span in members)
-    services = sorted({(span.get("attributes") or {}).get(SERVICE_ATTRIBUTE) or span["service"] for span in members})
+    services = sorted({_service(span) for span in members})
     lines = [f"trace {trace_id}: {len(members)} spans, {(end - start) / 1e6:.1f} ms, {', '.join(services)}"]
 
     def walk(span: dict[str, Any], depth: int) -> None:

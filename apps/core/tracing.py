@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from celery.signals import worker_process_shutdown
 from django.conf import settings
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -183,6 +184,12 @@ def tracing_init() -> None:
         provider.add_span_processor(BatchSpanProcessor(exporter) if batched else SimpleSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
         _instrument(provider)
+        # A Celery prefork child may end without running atexit: flush its last spans first.
+        worker_process_shutdown.connect(_flush_on_shutdown, weak=False)
+
+
+def _flush_on_shutdown(**_: Any) -> None:
+    tracing_flush()
 
 
 def _instrument(provider: TracerProvider) -> None:
