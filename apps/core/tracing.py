@@ -207,6 +207,11 @@ def _instrument(provider: TracerProvider) -> None:
     CeleryInstrumentor().instrument(tracer_provider=provider)
 
 
+def memory_exporter_active() -> bool:
+    """Whether this process keeps its spans in memory (the tests' exporter)."""
+    return _memory is not None
+
+
 def memory_exporter() -> InMemorySpanExporter:
     """The tests' exporter (TRACING_EXPORTER=memory)."""
     if _memory is None:

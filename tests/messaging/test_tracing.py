@@ -7,6 +7,7 @@ say so; `manage.py trace` prints the order's tree across the services."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -49,6 +50,8 @@ def saga_stack(moto_server: MotoServer, tmp_path_factory):
         tmp_path_factory.mktemp("traced"),
         db_prefix=os.environ.get("TEST_DB_PREFIX", "shopstack") + "_trc" + (f"_{worker}" if worker else ""),
     )
+    # Metric lines on stdout, as deployed: the dead-letter test reads the worker's.
+    stack.extra_env["METRICS_EMBEDDED"] = "true"
     try:
         for service in SERVICES:
             stack.create_database(service)
@@ -188,6 +191,12 @@ send_traced(envelope, get_transport())
     assert by_receive[1]["attributes"]["shopstack.retry_in_seconds"] == 1
     handled = _named(_spans(saga_stack, trace_id), "handle order.confirmed")
     assert handled and all(span["status"] == "ERROR" for span in handled)
+    # And the worker counted it, once, in the DeadLettered metric and three handler failures
+    log = (saga_stack.log_dir / "worker-notifications.log").read_text().splitlines()
+    metrics = [json.loads(line) for line in log if line.startswith('{"_aws"')]
+    assert [m["Service"] for m in metrics if "DeadLettered" in m] == [saga_stack.resource_prefix + "notifications"]
+    failures = [m for m in metrics if m.get("EventType") == "order.confirmed" and "HandlerFailures" in m]
+    assert len(failures) == 3
 
 
 def test_the_trace_command_prints_the_order_across_services(saga_stack, placed_order):
