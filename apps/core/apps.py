@@ -18,6 +18,9 @@ class CoreConfig(AppConfig):
         # Before any request, query or task, and before the handler loads the middleware (the
         # Django instrumentation adds its own).
         tracing_init()
+        from apps.core.tasks import task_trace_connect
+
+        task_trace_connect()
         register_staff_replication()
         register_token_revocation()
         autodiscover_modules("handlers")

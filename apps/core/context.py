@@ -37,8 +37,12 @@ def span_trace_id() -> str | None:
 
 
 def current_trace_id() -> str:
-    """The trace this work belongs to; starts one when none is set (a periodic task, a shell)."""
-    trace_id = span_trace_id() or trace_id_var.get()
+    """The trace this work belongs to; starts one when none is set (a periodic task, a shell).
+
+    The id bound for this request, task or event delivery comes first (with tracing on it is the
+    span's; an event's handler keeps its producer's even when the event came without a trace
+    context), then the current span's."""
+    trace_id = log_trace_id()
     if trace_id is None:
         trace_id = new_trace_id()
         trace_id_var.set(trace_id)
@@ -47,7 +51,7 @@ def current_trace_id() -> str:
 
 def log_trace_id() -> str | None:
     """The trace id a log line shows: never starts one."""
-    return span_trace_id() or trace_id_var.get()
+    return trace_id_var.get() or span_trace_id()
 
 
 @contextmanager

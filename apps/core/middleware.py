@@ -10,8 +10,11 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
 from apps.core.client_address import client_address
 from apps.core.context import bound, new_id, new_trace_id, span_trace_id
@@ -55,3 +58,33 @@ class RequestContextMiddleware:
         response[REQUEST_ID_HEADER] = request_id
         response[TRACE_ID_HEADER] = trace_id
         return response
+
+
+class TracingMiddleware(_DjangoMiddleware):
+    """OpenTelemetry's Django middleware (apps/core/tracing.py puts this in its place), except for
+    a request whose Host is not allowed: it reads the request's absolute URL first thing, which
+    raises DisallowedHost, and a load balancer probing a task by its IP would get a 400 before
+    HealthCheckMiddleware answers it. Such a request is not traced; Django answers it as before."""
+
+    @staticmethod
+    def _host_allowed(request: HttpRequest) -> bool:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return False
+        return True
+
+    def process_request(self, request: HttpRequest) -> None:
+        if self._host_allowed(request):
+            super().process_request(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable, *args: Any, **kwargs: Any) -> None:
+        if self._host_allowed(request):
+            super().process_view(request, view_func, *args, **kwargs)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if self._host_allowed(request):
+            super().process_exception(request, exception)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return super().process_response(request, response) if self._host_allowed(request) else response

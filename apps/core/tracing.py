@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,7 +44,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, _get_from_env_or_default
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import Attributes
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ HOUSEKEEPING_TASKS = ("apps.core.relay_outbox", "apps.core.prune_events")
 SERVICE_ATTRIBUTE = "shopstack.service"
 ORDER_ID_ATTRIBUTE = "shopstack.order_id"
 ORDER_NUMBER_ATTRIBUTE = "shopstack.order_number"
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_OTEL_DJANGO_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 
 _lock = threading.Lock()
 _initialized = False
@@ -201,6 +204,10 @@ def _instrument(provider: TracerProvider) -> None:
 
     # Load balancer health checks every few seconds are no shopper's story.
     DjangoInstrumentor().instrument(tracer_provider=provider, excluded_urls=settings.TRACING_EXCLUDED_URLS)
+    # Its middleware, first in the chain, in our subclass that lets a disallowed Host through.
+    middleware = list(settings.MIDDLEWARE)
+    middleware[middleware.index(_OTEL_DJANGO_MIDDLEWARE)] = "apps.core.middleware.TracingMiddleware"
+    settings.MIDDLEWARE = middleware
     PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
     RequestsInstrumentor().instrument(tracer_provider=provider)
     BotocoreInstrumentor().instrument(tracer_provider=provider)
@@ -240,3 +247,20 @@ def carrier_from_context() -> dict[str, str]:
 def context_from_traceparent(traceparent: str) -> Context:
     """The context an event's stored `traceparent` names (an empty one for "")."""
     return extract({"traceparent": traceparent} if traceparent else {})
+
+
+def event_context(*, traceparent: str, trace_id: str) -> Context:
+    """The trace an event belongs to: its traceparent; else, for an event published outside any
+    span (tracing off, an older release), its trace id as an unsampled remote parent, so what it
+    causes keeps that id (logs join up) without being recorded half-way."""
+    if traceparent:
+        return context_from_traceparent(traceparent)
+    if not _TRACE_ID.match(trace_id) or not int(trace_id, 16):
+        return Context()
+    parent = SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int.from_bytes(os.urandom(8), "big") or 1,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.DEFAULT),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent))

@@ -27,7 +27,7 @@ from apps.core.events.envelope import Envelope, to_jsonable
 from apps.core.events.transport import Transport, get_transport
 from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
-from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, context_from_traceparent, tracer
+from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, event_context, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def send_traced(envelope: Envelope, transport: Transport) -> None:
     children of this one (the envelope carries its traceparent)."""
     with tracer().start_as_current_span(
         f"publish {envelope.type}",
-        context=context_from_traceparent(envelope.traceparent),
+        context=event_context(traceparent=envelope.traceparent, trace_id=envelope.trace_id),
         kind=SpanKind.PRODUCER,
         attributes={
             SERVICE_ATTRIBUTE: envelope.producer,
