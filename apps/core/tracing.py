@@ -214,6 +214,35 @@ def _instrument(provider: TracerProvider) -> None:
     CeleryInstrumentor().instrument(tracer_provider=provider)
 
 
+def unsampled_request_context(environ: Mapping[str, Any]) -> Context | None:
+    """For a request the sampler would not record: a context holding an unrecorded span of the
+    right trace (the caller's, from its traceparent, or a new X-Ray id), so ids still travel in
+    logs, events and calls while the Django instrumentation's per-request work is skipped; None
+    for a request to record (or with tracing off). The decision is the provider's own sampler's,
+    made as the instrumentation would make it, so a trace is still recorded whole or not at all."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return None
+    from opentelemetry.instrumentation.wsgi import wsgi_getter
+
+    parent_context = extract(environ, getter=wsgi_getter)
+    parent = trace.get_current_span(parent_context).get_span_context()
+    trace_id = parent.trace_id if parent.is_valid else provider.id_generator.generate_trace_id()
+    result = provider.sampler.should_sample(parent_context, trace_id, "request", SpanKind.SERVER)
+    if result.decision.is_sampled():
+        return None
+    span = NonRecordingSpan(
+        SpanContext(
+            trace_id=trace_id,
+            span_id=provider.id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+            trace_state=result.trace_state,
+        )
+    )
+    return trace.set_span_in_context(span, parent_context)
+
+
 def memory_exporter_active() -> bool:
     """Whether this process keeps its spans in memory (the tests' exporter)."""
     return _memory is not None
