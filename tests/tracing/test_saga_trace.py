@@ -123,3 +123,15 @@ def test_the_trace_command_says_when_nothing_names_the_key(tmp_path, settings):
     (tmp_path / "x.jsonl").write_text("{not json\n")
     with pytest.raises(CommandError, match="No spans"):
         call_command("trace", "SO-NOTHING")
+
+
+def test_a_request_the_sampler_drops_is_not_recorded_but_keeps_its_trace_id(spans):
+    client = client_for(make_shopper())
+    # The caller did not sample this trace (flags 00): parent-based sampling records none of it.
+    unsampled = "00-5f0c2a1b0123456789abcdef01234567-00f067aa0ba902b7-00"
+
+    response = client.get("/api/v1/orders/", HTTP_TRACEPARENT=unsampled)
+
+    assert response.status_code == 200
+    assert response["X-Trace-ID"] == "5f0c2a1b0123456789abcdef01234567"
+    assert spans() == ()
