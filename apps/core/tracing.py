@@ -29,8 +29,9 @@ from typing import Any
 
 from celery.signals import worker_process_shutdown
 from django.conf import settings
+from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
@@ -217,7 +218,7 @@ def _instrument(provider: TracerProvider) -> None:
 def unsampled_request_context(environ: Mapping[str, Any]) -> Context | None:
     """For a request the sampler would not record: a context holding an unrecorded span of the
     right trace (the caller's, from its traceparent, or a new X-Ray id), so ids still travel in
-    logs, events and calls while the Django instrumentation's per-request work is skipped; None
+    logs, events and calls while the instrumentations' per-request and per-query work is skipped; None
     for a request to record (or with tracing off). The decision is the provider's own sampler's,
     made as the instrumentation would make it, so a trace is still recorded whole or not at all."""
     provider = trace.get_tracer_provider()
@@ -240,7 +241,10 @@ def unsampled_request_context(environ: Mapping[str, Any]) -> Context | None:
             trace_state=result.trace_state,
         )
     )
-    return trace.set_span_in_context(span, parent_context)
+    # Nothing below is recorded: the instrumentations (queries above all) need not make unrecorded
+    # spans. The context still travels: Celery's instrumentation and ShopStack's own code (HTTP
+    # headers, events) inject it themselves.
+    return context_api.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span, parent_context))
 
 
 def memory_exporter_active() -> bool:
