@@ -405,6 +405,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# stdout stays stdout: the embedded-metric lines (apps/core/metrics.py) must reach the log driver
+# as they are, not wrapped in a log record by Celery's redirect (CloudWatch would not read them).
+CELERY_WORKER_REDIRECT_STDOUTS = False
 # A task this worker does not know (a newer release's) or cannot read goes back to its queue for
 # the retry backoff, never deleted: after EVENTS_MAX_RECEIVES receives SQS moves it to the DLQ.
 CELERY_WORKER_CONSUMER = "apps.core.worker:Consumer"
