@@ -81,6 +81,11 @@ def _named(spans: list[dict], name: str, **attributes) -> list[dict]:
     ]
 
 
+def _orphans(spans: list[dict]) -> list[dict]:
+    ids = {span["span_id"] for span in spans}
+    return [span for span in spans if span["parent_id"] not in ids]
+
+
 def _service(span: dict) -> str:
     return span["service"].removeprefix("shopstack-")
 
@@ -112,12 +117,17 @@ def placed_order(saga_stack):
 def test_checkout_reservation_payment_confirmation_and_email_are_one_trace(saga_stack, placed_order):
     trace_id = placed_order["trace_id"]
     # Then the email's task runs in the notifications worker, in the checkout's trace
+    # (and every span's parent has been written: each process writes its own file, a parent after
+    # its children have ended)
     spans = eventually(
         lambda: (
-            (found := _spans(saga_stack, trace_id)) and _named(found, "run/apps.notifications.send_delivery") and found
+            (found := _spans(saga_stack, trace_id))
+            and _named(found, "run/apps.notifications.send_delivery")
+            and len(_orphans(found)) == 1
+            and found
         ),
         timeout=90,
-        message="the confirmation email's span",
+        message="the confirmation email's span, in a whole tree",
     )
     handled = {(_service(span), span["name"]) for span in spans if span["name"].startswith("handle ")}
     assert {
@@ -136,8 +146,7 @@ def test_checkout_reservation_payment_confirmation_and_email_are_one_trace(saga_
         assert by_id[run["parent_id"]]["name"].startswith("publish ")
         assert run["attributes"]["messaging.sqs.receive_count"] == 1
     # The only span without a parent here is the checkout request (its parent is the test's)
-    orphans = [span for span in spans if span["parent_id"] not in by_id]
-    assert [(span["kind"], _service(span)) for span in orphans] == [("SERVER", "orders")]
+    assert [(span["kind"], _service(span)) for span in _orphans(spans)] == [("SERVER", "orders")]
     # And the order is confirmed
     status = saga_stack.query("orders", "SELECT status FROM orders_order WHERE id = %s", (placed_order["id"],))
     assert status == [("confirmed",)]
@@ -201,9 +210,13 @@ send_traced(envelope, get_transport())
 
 def test_the_trace_command_prints_the_order_across_services(saga_stack, placed_order):
     eventually(
-        lambda: _named(_spans(saga_stack, placed_order["trace_id"]), "run/apps.notifications.send_delivery"),
+        lambda: (
+            (found := _spans(saga_stack, placed_order["trace_id"]))
+            and _named(found, "run/apps.notifications.send_delivery")
+            and len(_orphans(found)) == 1
+        ),
         timeout=90,
-        message="the email's span",
+        message="the email's span, in a whole tree",
     )
 
     out = saga_stack.manage("orders", "trace", placed_order["number"]).stdout
