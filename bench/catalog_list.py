@@ -18,6 +18,10 @@ products, 3,000 SKUs, timed), start gunicorn on 127.0.0.1, then
 and print the targets: list >= 35% of the bare rate; p99 < 50 ms at half the bare peak rate.
 All of that twice: without a response cache (local settings), then with
 CATALOG_RESPONSE_CACHE_SECONDS=15, production's default (--response-cache-seconds; 0 skips it).
+With --tracing, instead: the uncached list from three servers started side by side, tracing off
+(TRACING_EXPORTER=none), on at 100 % and on at 10 % (parentbased_traceidratio, OTLP/HTTP to a
+local stand-in collector, bench/otlp_sink.py), loaded in alternating --rounds slices (the order
+rotating each round), and the cost of each against off.
 Results and how to read them: docs/benchmarks.md.
 Needs PostgreSQL at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres)."""
 
@@ -263,6 +267,60 @@ def measure(label: str, port: int, args: argparse.Namespace, pages: list[str]) -
     print(f"list p99 at half the bare peak rate: {p99:.1f} ms (target < 50 ms: {'met' if p99 < 50 else 'NOT met'})\n")
 
 
+def tracing_modes(sink_port: int) -> list[tuple[str, dict[str, str]]]:
+    """Tracing off, and on at 100 % and 10 % of traces, exporting as production does (OTLP/HTTP)."""
+    on = {
+        "TRACING_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    }
+    return [
+        ("tracing off", {"TRACING_EXPORTER": "none"}),
+        ("tracing on, 100 %", {**on, "OTEL_TRACES_SAMPLER_ARG": "1.0"}),
+        ("tracing on, 10 %", {**on, "OTEL_TRACES_SAMPLER_ARG": "0.1"}),
+    ]
+
+
+def measure_tracing(ports: dict[str, int], args: argparse.Namespace) -> None:
+    """The uncached list's peak from each server, in alternating slices whose order rotates each
+    round (a burst of other work on the machine, or a warmer cache, favours none)."""
+    labels = list(ports)
+    for label in labels:
+        closed_loop("warm-up", ports[label], LIST_PATH, connections=args.connections, duration=2, headers=ACCEPT_JSON)
+    rounds: dict[str, list[Result]] = {label: [] for label in labels}
+    for index in range(args.rounds):
+        for label in labels[index % len(labels) :] + labels[: index % len(labels)]:
+            rounds[label].append(peak(label, ports[label], LIST_PATH, args, args.duration / args.rounds))
+    results = {label: merged(f"product list, {label}", rounds[label]) for label in labels}
+    for result in results.values():
+        print(result.line())
+    off = results[labels[0]].rate
+    for label in labels[1:]:
+        cost = 1 - results[label].rate / off if off else float("nan")
+        by_round = " ".join(
+            f"{1 - one.rate / base.rate:+.0%}" for one, base in zip(rounds[label], rounds[labels[0]], strict=True)
+        )
+        target = " (target <= 5 %: " + ("met" if cost <= 0.05 else "NOT met") + ")" if label.endswith("10 %") else ""
+        print(f"{label}: costs {cost:.1%} of the throughput with tracing off{target}; by round: {by_round}")
+
+
+def run_tracing(env: dict[str, str], args: argparse.Namespace) -> None:
+    sink_port = _free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", str(sink_port)], cwd=ROOT)
+    servers: list[subprocess.Popen] = []
+    try:
+        ports = {}
+        for label, extra in tracing_modes(sink_port):
+            ports[label] = _free_port()
+            servers.append(start_server({**env, **extra}, ports[label], args))
+        measure_tracing(ports, args)
+    finally:
+        for server in servers:
+            stop_server(server)
+        sink.terminate()
+        sink.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
@@ -286,6 +344,11 @@ def main() -> None:
         help="second run with CATALOG_RESPONSE_CACHE_SECONDS set to this (0: skip that run)",
     )
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="only the tracing overhead: the uncached list with tracing off, at 100 %% and at 10 %%",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -303,6 +366,8 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "DATABASE_CONN_MAX_AGE": "600",
         "PYTHONPATH": str(ROOT),
+        # The local default writes every span to a file; the figures above are the shop's own.
+        "TRACING_EXPORTER": "none",
     }
     modes = [("no response cache (local settings)", {})]
     if args.response_cache_seconds:
@@ -320,6 +385,12 @@ def main() -> None:
             f"{args.connections} connections, {args.rounds} alternating rounds; {os.cpu_count()} cores shared by "
             f"server, PostgreSQL and load generator; {args.duration:.0f}s per phase\n"
         )
+        if args.tracing:
+            print(
+                f"tracing overhead, uncached list: 3 servers x {args.workers} workers x {args.worker_threads} threads\n"
+            )
+            run_tracing(env, args)
+            modes = []
         for label, extra in modes:
             port = _free_port()
             server = start_server({**env, **extra}, port, args)

@@ -18,6 +18,7 @@ import requests
 
 from apps.core.context import current_trace_id, request_id_var
 from apps.core.exceptions import ServiceUnavailable
+from apps.core.tracing import carrier_from_context
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,10 @@ class TransientHTTPError(Exception):
 
 
 def trace_headers() -> dict[str, str]:
-    """Headers that carry this request's ids to the callee, so its logs join this trace."""
-    headers = {"X-Trace-ID": current_trace_id()}
+    """Headers that carry this request's ids to the callee, so its logs and spans join this trace:
+    the W3C traceparent whatever HTTP library sends them (catalog's contract client uses urllib,
+    which no instrumentation covers here), and X-Trace-ID for a callee with tracing off."""
+    headers = {**carrier_from_context(), "X-Trace-ID": current_trace_id()}
     request_id = request_id_var.get()
     if request_id:
         headers["X-Request-ID"] = request_id

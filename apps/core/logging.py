@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, carrying the request id and trace id. Card
+"""Structured logging: one JSON object per line, carrying the request id and trace id (the
+OpenTelemetry trace's, so a log line leads to its trace in X-Ray). Card
 numbers are redacted from every line, whatever logged them (apps.core.cards)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from apps.core.cards import redact_card_numbers, redact_card_numbers_in
-from apps.core.context import request_id_var, trace_id_var
+from apps.core.context import log_trace_id, request_id_var
 
 # Attributes every LogRecord has; anything else was passed in `extra` and belongs in the output.
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -25,7 +26,7 @@ _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
-        record.trace_id = trace_id_var.get() or "-"
+        record.trace_id = log_trace_id() or "-"
         record.service = getattr(settings, "SERVICE", None) or "all-in-one"
         return True
 

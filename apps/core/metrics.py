@@ -14,15 +14,28 @@ from django.conf import settings
 NAMESPACE = "ShopStack"
 
 
-def metric_emit(*, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
-    """Record one value of metric `name` with `dimensions` (every key is a dimension)."""
+def metric_emit(
+    *,
+    name: str,
+    value: float,
+    unit: str,
+    dimensions: dict[str, str],
+    dimension_sets: list[list[str]] | None = None,
+) -> None:
+    """Record one value of metric `name`. `dimensions` holds every dimension's value;
+    `dimension_sets` the combinations CloudWatch aggregates it under (each becomes a metric of its
+    own, e.g. [["Service"], ["Service", "Reason"]]); by default all of `dimensions` together."""
     if not settings.METRICS_EMBEDDED:
         return
+    sets = dimension_sets if dimension_sets is not None else [list(dimensions)]
+    unknown = {key for keys in sets for key in keys} - set(dimensions)
+    if unknown:
+        raise ValueError(f"metric {name}: no value for dimension(s) {', '.join(sorted(unknown))}")
     record = {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": [list(dimensions)], "Metrics": [{"Name": name, "Unit": unit}]}
+                {"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": [{"Name": name, "Unit": unit}]}
             ],
         },
         **dimensions,

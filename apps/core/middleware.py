@@ -1,5 +1,8 @@
-"""Request context middleware: takes X-Request-ID and X-Trace-ID from the caller (or makes them),
-binds them for logging and events, and returns them on the response."""
+"""Request context middleware: takes X-Request-ID from the caller (or makes one), binds it and the
+trace id for logging and events, and returns both on the response.
+
+The trace id is the OpenTelemetry server span's (its parent came in the W3C traceparent header, or
+the span started a trace); X-Trace-ID from the caller counts only with tracing off."""
 
 from __future__ import annotations
 
@@ -7,11 +10,16 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from opentelemetry import context
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
 from apps.core.client_address import client_address
-from apps.core.context import bound, new_id
+from apps.core.context import bound, new_id, new_trace_id, span_trace_id
+from apps.core.tracing import unsampled_request_context
 
 logger = logging.getLogger("shopstack.request")
 
@@ -32,7 +40,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = _incoming(request, REQUEST_ID_HEADER) or new_id()
-        trace_id = _incoming(request, TRACE_ID_HEADER) or request_id
+        trace_id = span_trace_id() or _incoming(request, TRACE_ID_HEADER) or new_trace_id()
         started = time.perf_counter()
         with bound(request_id=request_id, trace_id=trace_id):
             response = self.get_response(request)
@@ -52,3 +60,52 @@ class RequestContextMiddleware:
         response[REQUEST_ID_HEADER] = request_id
         response[TRACE_ID_HEADER] = trace_id
         return response
+
+
+class TracingMiddleware(_DjangoMiddleware):
+    """OpenTelemetry's Django middleware (apps/core/tracing.py puts this in its place), with two
+    changes:
+
+    - a request whose Host is not allowed is not traced: the parent reads the request's absolute
+      URL first thing, which raises DisallowedHost, and a load balancer probing a task by its IP
+      would get a 400 before HealthCheckMiddleware answers it. Django answers it as before;
+    - a request the sampler does not record skips the parent's work (span name from the URL
+      resolver, request attributes, duration metrics): it runs in an unrecorded span of its trace,
+      which carries the ids on (apps.core.tracing.unsampled_request_context); at 10 % sampling
+      that is nine requests in ten;
+    - the absolute URL is built once per request: the parent builds it in each of its four hooks
+      to match it against the excluded URLs."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        try:
+            absolute = request.build_absolute_uri("?")
+        except DisallowedHost:
+            return
+        if self._excluded_urls.url_disabled(absolute):
+            return
+        unsampled = unsampled_request_context(request.META)
+        if unsampled is not None:
+            request.META[_UNSAMPLED] = context.attach(unsampled)
+            return
+        build = request.build_absolute_uri
+        # An attribute of this request only, read by the parent's hooks below.
+        request.build_absolute_uri = lambda location=None: absolute if location == "?" else build(location)
+        request.META[_TRACED] = True
+        super().process_request(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable, *args: Any, **kwargs: Any) -> None:
+        if request.META.get(_TRACED):
+            super().process_view(request, view_func, *args, **kwargs)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if request.META.get(_TRACED):
+            super().process_exception(request, exception)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if _UNSAMPLED in request.META:
+            context.detach(request.META.pop(_UNSAMPLED))
+        return super().process_response(request, response) if request.META.get(_TRACED) else response
+
+
+_TRACED = "shopstack.traced"
+_UNSAMPLED = "shopstack.unsampled_context"

@@ -10,7 +10,7 @@ from celery import Task, shared_task
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.conf import settings
 
-from apps.core.context import new_id, request_id_var, trace_id_var
+from apps.core.context import log_trace_id, new_trace_id, request_id_var, trace_id_var
 from apps.core.db import on_commit
 from apps.core.events.outbox import outbox_oldest_unsent_age, relay_pending
 from apps.core.events.retention import events_prune
@@ -65,28 +65,35 @@ def prune_events() -> None:
 
 # --- The trace a task belongs to ---------------------------------------------------------------------
 # A task joins the trace of whatever sent it: the id travels in the message headers and is bound
-# for exactly the task's run, so one thread's tasks never share (or leak) a trace.
+# for exactly the task's run, so one thread's tasks never share (or leak) a trace. With tracing on
+# the OpenTelemetry Celery instrumentation carries the W3C traceparent beside it and the run is a
+# span of that trace; this header keeps the logs' trace id when tracing is off.
 
 TRACE_HEADER = "shopstack_trace_id"
 
 
-@before_task_publish.connect
+def task_trace_connect() -> None:
+    """Connect the handlers below; after tracing_init(), so that they run after the Celery
+    instrumentation's: the span a message is sent or run in exists by then."""
+    before_task_publish.connect(_send_trace)
+    task_prerun.connect(_bind_trace)
+    task_postrun.connect(_unbind_trace)
+
+
 def _send_trace(headers: dict | None = None, **_: Any) -> None:
     if headers is not None:
         # Not current_trace_id(): that would pin a new trace on a sender outside any (beat).
-        headers.setdefault(TRACE_HEADER, trace_id_var.get() or new_id())
+        headers.setdefault(TRACE_HEADER, log_trace_id() or new_trace_id())
 
 
-@task_prerun.connect
 def _bind_trace(task: Task | None = None, task_id: str | None = None, **_: Any) -> None:
     if task is None:
         return
     # In-process (all-in-one) runs carry no message: they stay in the caller's trace.
-    trace_id = getattr(task.request, TRACE_HEADER, None) or trace_id_var.get() or new_id()
+    trace_id = getattr(task.request, TRACE_HEADER, None) or log_trace_id() or new_trace_id()
     task.request.trace_tokens = (request_id_var.set(task_id), trace_id_var.set(trace_id))
 
 
-@task_postrun.connect
 def _unbind_trace(task: Task | None = None, **_: Any) -> None:
     tokens = getattr(task.request, "trace_tokens", None) if task is not None else None
     if tokens:

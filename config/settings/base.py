@@ -344,6 +344,17 @@ LOGGING = {
     },
 }
 
+# --- Tracing (apps/core/tracing.py) ------------------------------------------------------------
+# Where spans go: otlp (deployed: the ADOT collector at OTEL_EXPORTER_OTLP_ENDPOINT sends them to
+# X-Ray), file (local: JSON lines under TRACING_FILE_DIR, read by `manage.py trace`), console,
+# memory (tests) or none. Sampling comes from the standard OTEL_TRACES_SAMPLER(_ARG) variables.
+TRACING_EXPORTER = env_str("TRACING_EXPORTER", "none")
+TRACING_FILE_DIR = Path(env_str("TRACING_FILE_DIR", str(VAR_DIR / "log" / "traces")))
+# The service as X-Ray's trace map names it: shopstack-<service>, or shopstack all-in-one.
+TRACING_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", f"shopstack-{SERVICE}" if SERVICE else "shopstack")
+# Paths (regular expressions, comma-separated) that are never traced: load balancer health checks.
+TRACING_EXCLUDED_URLS = env_str("TRACING_EXCLUDED_URLS", "health/")
+
 # --- Email ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ShopStack <shop@example.com>")
@@ -403,6 +414,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# stdout stays stdout: the embedded-metric lines (apps/core/metrics.py) must reach the log driver
+# as they are, not wrapped in a log record by Celery's redirect (CloudWatch would not read them).
+CELERY_WORKER_REDIRECT_STDOUTS = False
 # A task this worker does not know (a newer release's) or cannot read goes back to its queue for
 # the retry backoff, never deleted: after EVENTS_MAX_RECEIVES receives SQS moves it to the DLQ.
 CELERY_WORKER_CONSUMER = "apps.core.worker:Consumer"

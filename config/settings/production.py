@@ -17,6 +17,8 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 JWT_ALLOW_DEV_KEY = False
+# Spans to the ADOT collector beside the process (OTLP over HTTP), which sends them to X-Ray.
+TRACING_EXPORTER = env_str("TRACING_EXPORTER", "otlp")
 if "notifications" in ACTIVE_SERVICES:
     # Shopper email goes out through Amazon SES unless the environment names another real backend.
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "apps.notifications.backends.SESEmailBackend")

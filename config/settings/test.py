@@ -21,6 +21,8 @@ for _alias, _config in DATABASES.items():
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOG_FORMAT = "plain"
+# Spans kept in memory (apps.core.tracing.memory_exporter) for the tracing tests to read.
+TRACING_EXPORTER = env_str("TRACING_EXPORTER", "memory")
 LOGGING["handlers"]["console"]["formatter"] = "plain"
 LOGGING["root"]["level"] = "WARNING"
 # Every scope stays throttled (its rate is read, the counter kept) but high, so tests of other

@@ -78,7 +78,14 @@ def _collector_config(variant: str) -> str:
             },
             "batch": {"timeout": "5s", "send_batch_size": 256},
         },
-        "exporters": {"awsxray": {"region": "${AWS::Region}"}},
+        # The order number and order id become X-Ray annotations: traces are searchable by them
+        # (apps/core/tracing.py tags the spans of an order's saga with both).
+        "exporters": {
+            "awsxray": {
+                "region": "${AWS::Region}",
+                "indexed_attributes": ["shopstack.order_number", "shopstack.order_id"],
+            }
+        },
         "service": {
             "extensions": ["health_check"],
             "pipelines": {

@@ -58,6 +58,9 @@ def test_a_request_id_is_generated_when_missing_or_unsafe(client):
     assert len(generated) == 32 and len(unsafe) == 32 and generated != unsafe
 
 
+TRACE_ID = "6b0d35a03c205d2684d2c15025ee9e80"
+
+
 def test_json_logs_carry_request_and_trace_ids(client):
     records = []
     handler = logging.Handler()
@@ -68,11 +71,19 @@ def test_json_logs_carry_request_and_trace_ids(client):
     previous_level = logger.level
     logger.setLevel(logging.INFO)
     try:
+        # Health checks are not traced: the caller's X-Trace-ID is the trace id.
         client.get("/health/live", HTTP_X_REQUEST_ID="req-log", HTTP_X_TRACE_ID="trace-log")
-        client.get("/no/such/page/", HTTP_X_REQUEST_ID="req-log-2", HTTP_X_TRACE_ID="trace-log")
+        # A traced request continues the caller's W3C trace (X-Trace-ID counts only untraced).
+        client.get(
+            "/no/such/page/",
+            HTTP_X_REQUEST_ID="req-log-2",
+            HTTP_X_TRACE_ID="trace-log",
+            HTTP_TRACEPARENT=f"00-{TRACE_ID}-00f067aa0ba902b7-01",
+        )
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
-    line = json.loads(JSONFormatter().format(records[-1]))
-    assert line["request_id"] == "req-log-2" and line["trace_id"] == "trace-log"
-    assert line["status"] == 404 and line["path"] == "/no/such/page/"
+    health, page = (json.loads(JSONFormatter().format(record)) for record in records[-2:])
+    assert health["request_id"] == "req-log" and health["trace_id"] == "trace-log"
+    assert page["request_id"] == "req-log-2" and page["trace_id"] == TRACE_ID
+    assert page["status"] == 404 and page["path"] == "/no/such/page/"

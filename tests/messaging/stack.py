@@ -68,6 +68,7 @@ class SplitStack:
         self.db_prefix = db_prefix
         self.resource_prefix = f"t{uuid.uuid4().hex[:8]}-"
         self.workers: dict[str, subprocess.Popen] = {}
+        self.traces_dir = log_dir / "traces"
         self.extra_env: dict[str, str] = {}
 
     def database_url(self, service: str) -> str:
@@ -91,6 +92,11 @@ class SplitStack:
             "CELERY_VISIBILITY_TIMEOUT": "60",
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
+            # Spans as the local stack writes them (one file per process), here per test run;
+            # exported every 0.2 s so a test reads them back soon after the work.
+            "TRACING_EXPORTER": "file",
+            "TRACING_FILE_DIR": str(self.traces_dir),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
             **self.extra_env,
         }
         env.pop("DJANGO_DEBUG", None)
@@ -154,6 +160,31 @@ class SplitStack:
             if self.workers[service].poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"worker {service} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
+
+    def start_web(self, service: str, **env: str) -> str:
+        """Serve `service`'s HTTP API with gunicorn on a free port; returns its base URL."""
+        port = free_port()
+        log = self.log_dir / f"web-{service}.log"
+        self.workers[f"{service}-web"] = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+            ],
+            cwd=ROOT,
+            env=self.env(service, **env),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(port, timeout=60)
+        return f"http://127.0.0.1:{port}"
 
     def stop_worker(self, service: str) -> None:
         process = self.workers.pop(service, None)

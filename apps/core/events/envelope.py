@@ -31,6 +31,9 @@ class Envelope:
     payload: dict[str, Any]
     trace_id: str
     version: int = 1
+    # The W3C traceparent of the span that sent the event: its handlers' spans are its children.
+    # Empty with tracing off, and in messages from before it was carried.
+    traceparent: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -42,6 +45,7 @@ class Envelope:
             "occurred_at": self.occurred_at.isoformat(),
             "producer": self.producer,
             "trace_id": self.trace_id,
+            "traceparent": self.traceparent,
             "payload": self.payload,
         }
 
@@ -54,5 +58,6 @@ class Envelope:
             occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
             producer=str(data["producer"]),
             trace_id=str(data["trace_id"]),
+            traceparent=str(data.get("traceparent") or ""),
             payload=dict(data["payload"]),
         )

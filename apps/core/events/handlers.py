@@ -1,5 +1,7 @@
 """Registry of inbound event handlers, and idempotent delivery to them: the inbox row and the
-handler's effect commit in one transaction, so a redelivered event has no second effect."""
+handler's effect commit in one transaction, so a redelivered event has no second effect. Each
+delivery is a span ("handle <type>") in the trace the event was published in; a duplicate one says
+so (shopstack.duplicate), a failed one records its exception."""
 
 from __future__ import annotations
 
@@ -7,12 +9,17 @@ import logging
 from collections.abc import Callable, Collection
 
 from django.apps import apps
+from django.conf import settings
 from django.db import IntegrityError
+from django.db.models import Model
+from opentelemetry.trace import Status, StatusCode
 
 from apps.core.context import bound
 from apps.core.db import atomic
 from apps.core.events.declarations import subscribes
 from apps.core.events.envelope import Envelope
+from apps.core.metrics import metric_emit
+from apps.core.tracing import SERVICE_ATTRIBUTE, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -57,33 +64,83 @@ def deliver(service: str, envelope: Envelope) -> bool:
     handler = _handlers.get((service, envelope.type))
     if handler is None:
         raise UndeclaredEventError(f"{service} has no handler for {envelope.type!r}.")
-    versions = _versions.get((service, envelope.type), frozenset({1}))
-    if envelope.version not in versions:
-        raise UnsupportedEventVersionError(
-            f"{service} reads {envelope.type!r} in versions {sorted(versions)}, not {envelope.version} "
-            f"(event {envelope.id})."
-        )
     inbox = apps.get_model(service, "InboxEvent")
-    with bound(request_id=str(envelope.id), trace_id=envelope.trace_id):
-        with atomic(service):
-            try:
-                with atomic(service):
-                    inbox.objects.create(event_id=envelope.id, event_type=envelope.type, producer=envelope.producer)
-            except IntegrityError:
-                logger.info(
-                    "duplicate %s %s ignored by %s",
-                    envelope.type,
-                    envelope.id,
-                    service,
-                    extra={"event_id": str(envelope.id), "event_type": envelope.type},
+    with (
+        bound(request_id=str(envelope.id), trace_id=envelope.trace_id),
+        tracer().start_as_current_span(
+            f"handle {envelope.type}",
+            attributes={
+                SERVICE_ATTRIBUTE: service,
+                "messaging.operation.type": "process",
+                "messaging.message.id": str(envelope.id),
+                "shopstack.event.type": envelope.type,
+                "shopstack.event.version": envelope.version,
+                "shopstack.event.producer": envelope.producer,
+            },
+            # Recorded below, with the metric: the exception still propagates to the caller.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span,
+    ):
+        try:
+            versions = _versions.get((service, envelope.type), frozenset({1}))
+            if envelope.version not in versions:
+                raise UnsupportedEventVersionError(
+                    f"{service} reads {envelope.type!r} in versions {sorted(versions)}, not {envelope.version} "
+                    f"(event {envelope.id})."
                 )
-                return False
-            handler(envelope)
-        logger.info(
-            "handled %s %s in %s",
-            envelope.type,
-            envelope.id,
-            service,
-            extra={"event_id": str(envelope.id), "event_type": envelope.type},
-        )
-        return True
+            handled = _deliver_once(service, envelope, inbox, handler)
+        except Exception as error:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            handler_failure_report(service=service, event_type=envelope.type)
+            raise
+        span.set_attribute("shopstack.duplicate", not handled)
+        return handled
+
+
+def _deliver_once(service: str, envelope: Envelope, inbox: type[Model], handler: Handler) -> bool:
+    with atomic(service):
+        try:
+            with atomic(service):
+                inbox.objects.create(event_id=envelope.id, event_type=envelope.type, producer=envelope.producer)
+        except IntegrityError:
+            logger.info(
+                "duplicate %s %s ignored by %s",
+                envelope.type,
+                envelope.id,
+                service,
+                extra={"event_id": str(envelope.id), "event_type": envelope.type},
+            )
+            metric_emit(
+                name="DuplicateDeliveriesSkipped",
+                value=1,
+                unit="Count",
+                dimensions={"Service": _metric_service(service)},
+            )
+            return False
+        handler(envelope)
+    logger.info(
+        "handled %s %s in %s",
+        envelope.type,
+        envelope.id,
+        service,
+        extra={"event_id": str(envelope.id), "event_type": envelope.type},
+    )
+    return True
+
+
+def handler_failure_report(*, service: str, event_type: str) -> None:
+    """HandlerFailures, by service and by service and event type."""
+    metric_emit(
+        name="HandlerFailures",
+        value=1,
+        unit="Count",
+        dimensions={"Service": _metric_service(service), "EventType": event_type},
+        dimension_sets=[["Service"], ["Service", "EventType"]],
+    )
+
+
+def _metric_service(service: str) -> str:
+    # The stack's resource prefix keeps two environments in one account apart.
+    return settings.AWS_RESOURCE_PREFIX + service

@@ -17,6 +17,10 @@ class AbstractOutboxEvent(models.Model):
     version = models.PositiveSmallIntegerField(default=1)
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     trace_id = models.CharField(max_length=128)
+    # The W3C traceparent of the span that published the event (apps/core/tracing.py), so its
+    # delivery joins the same trace even when the sweep sends it later; the database default lets
+    # code from before the column insert rows.
+    traceparent = models.CharField(max_length=55, blank=True, default="", db_default="")
     occurred_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -37,6 +41,7 @@ class AbstractOutboxEvent(models.Model):
             occurred_at=self.occurred_at,
             producer=self._meta.app_label,
             trace_id=self.trace_id,
+            traceparent=self.traceparent,
             payload=self.payload,
         )
 

@@ -1,24 +1,33 @@
 """The transactional outbox: publish() writes the event in the caller's transaction; the relay
 sends unsent rows right after commit and again from the periodic sweep, so nothing is lost when
-the transport is down at commit time."""
+the transport is down at commit time.
+
+Each row keeps the trace context it was published in; the relay sends it in a "publish" span that
+is a child of that context, whenever and by whichever process it is sent, so its handlers join the
+trace of the change that caused it."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db import connections
 from django.db.models import F, Model
 from django.utils import timezone
+from opentelemetry.trace import SpanKind
 
 from apps.core.context import current_trace_id
 from apps.core.db import atomic, on_commit
 from apps.core.events.declarations import publishes
 from apps.core.events.envelope import Envelope, to_jsonable
 from apps.core.events.transport import Transport, get_transport
+from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
+from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, event_context, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +64,7 @@ def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int =
     if not connections[db_alias(producer)].in_atomic_block:
         raise OutboxUsageError("publish() must run inside the transaction that makes the change.")
     trace_id = current_trace_id()
+    traceparent = carrier_from_context().get("traceparent", "")
     # The relay sends by occurred_at: a microsecond apart, so the batch keeps its order.
     now = timezone.now()
     envelopes = [
@@ -63,6 +73,7 @@ def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int =
             producer=producer,
             payload=to_jsonable(payload),
             trace_id=trace_id,
+            traceparent=traceparent,
             version=version,
             occurred_at=now + timedelta(microseconds=index),
         )
@@ -77,6 +88,7 @@ def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int =
                 version=envelope.version,
                 payload=envelope.payload,
                 trace_id=envelope.trace_id,
+                traceparent=envelope.traceparent,
                 occurred_at=envelope.occurred_at,
             )
             for envelope in envelopes
@@ -182,7 +194,7 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
     try:
         for row in rows:
             try:
-                transport.send(row.to_envelope())
+                send_traced(row.to_envelope(), transport)
             except Exception as error:
                 row.attempts += 1
                 row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -195,4 +207,30 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
     finally:
         if sent:
             outbox.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
+            metric_emit(
+                name="OutboxRelayed",
+                value=len(sent),
+                unit="Count",
+                dimensions={"Service": settings.AWS_RESOURCE_PREFIX + outbox._meta.app_label},
+            )
     return len(sent)
+
+
+def send_traced(envelope: Envelope, transport: Transport) -> None:
+    """Send `envelope` in a span of the trace it was published in; its handlers' spans become
+    children of this one (the envelope carries its traceparent)."""
+    with tracer().start_as_current_span(
+        f"publish {envelope.type}",
+        context=event_context(traceparent=envelope.traceparent, trace_id=envelope.trace_id),
+        kind=SpanKind.PRODUCER,
+        attributes={
+            SERVICE_ATTRIBUTE: envelope.producer,
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": envelope.type,
+            "messaging.message.id": str(envelope.id),
+            "shopstack.event.type": envelope.type,
+            "shopstack.event.version": envelope.version,
+        },
+    ):
+        traceparent = carrier_from_context().get("traceparent", "")
+        transport.send(replace(envelope, traceparent=traceparent) if traceparent else envelope)

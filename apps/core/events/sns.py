@@ -37,6 +37,10 @@ def celery_message_body(envelope: Envelope) -> str:
         kwargs={"envelope": envelope.to_dict()},
         root_id=str(envelope.id),
     )
+    if envelope.traceparent:
+        # As Celery's instrumentation does for a task it sends: the worker's run of this message
+        # becomes a child of the span that sent it (apps/core/tracing.py).
+        task.headers["traceparent"] = envelope.traceparent
     content_type, content_encoding, body = serialization.dumps(task.body, serializer="json")
     # kombu's in-memory channel shares the virtual-channel framing the SQS channel uses; it
     # opens no connection.
@@ -68,8 +72,18 @@ class SnsTransport:
         client("sns", fast_fail=True).publish(
             TopicArn=topic_arn(),
             Message=celery_message_body(envelope),
-            MessageAttributes={
-                "event_type": {"DataType": "String", "StringValue": envelope.type},
-                "producer": {"DataType": "String", "StringValue": envelope.producer},
-            },
+            MessageAttributes=message_attributes(envelope),
         )
+
+
+def message_attributes(envelope: Envelope) -> dict[str, dict[str, str]]:
+    """The SNS message attributes: the type the subscriptions filter on, the producer, and the
+    trace context (for anything reading the queue other than the Celery worker: it finds the same
+    traceparent in the task message's headers)."""
+    attributes = {
+        "event_type": {"DataType": "String", "StringValue": envelope.type},
+        "producer": {"DataType": "String", "StringValue": envelope.producer},
+    }
+    if envelope.traceparent:
+        attributes["traceparent"] = {"DataType": "String", "StringValue": envelope.traceparent}
+    return attributes

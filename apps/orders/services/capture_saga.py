@@ -14,6 +14,7 @@ from apps.orders.services.authorizations import authorization_release
 from apps.orders.services.cancellation import order_cancel_locked
 from apps.orders.services.refunds import order_refund_all_captured
 from apps.orders.services.saga import _ignored, _saga_order, order_confirm
+from apps.orders.services.saga_metrics import order_paid_report
 from apps.orders.services.transitions import AWAITING_PAYMENT_STATUSES, SERVICE, S
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def saga_payment_authorized(*, order_id: str, payment_id: str, amount: Decimal, 
                 "updated_at",
             ]
         )
+        order_paid_report(order)  # the money is held: the saga's payment step is done
         awaiting = order.status in AWAITING_PAYMENT_STATUSES
         if awaiting and currency == order.currency and amount == order.total:
             order_confirm(order, reason="payment authorized (captured at shipment)")

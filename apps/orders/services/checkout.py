@@ -26,6 +26,7 @@ from apps.orders.pricing.basket import Destination, basket_price
 from apps.orders.pricing.totals import tax_breakdown
 from apps.orders.pricing.vouchers import voucher_use_record
 from apps.orders.selectors import cart_basket_lines
+from apps.orders.services.saga_metrics import order_placed_report
 from apps.orders.services.transitions import GUEST_ACTOR, SERVICE, S, customer_actor, event_publish
 
 logger = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ def _checkout(
                 reason="checkout",
                 actor=customer_actor(customer_id) if customer_id else GUEST_ACTOR,
             )
+            order_placed_report(order)
             locked_cart.lines.all().delete()
             locked_cart.voucher_code = ""
             locked_cart.save(update_fields=["voucher_code", "updated_at"])

@@ -26,6 +26,7 @@ from apps.orders.pricing.money import money_str
 from apps.orders.services.authorizations import payment_capture_mode
 from apps.orders.services.cancellation import order_cancel_locked
 from apps.orders.services.refunds import order_refund_all_captured
+from apps.orders.services.saga_metrics import order_paid_report, order_span_tag
 from apps.orders.services.transitions import (
     ALLOWED_TRANSITIONS,
     AWAITING_PAYMENT_STATUSES,
@@ -55,6 +56,8 @@ def _saga_order(order_id: str, event_type: str) -> Order | None:
     if order is None:
         # Not ours (another environment's event) or a bug upstream; retrying cannot help.
         logger.warning("%s for unknown order %s ignored", event_type, order_id, extra={"order_id": order_id})
+    else:
+        order_span_tag(order)
     return order
 
 
@@ -138,6 +141,7 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
                 "updated_at",
             ]
         )
+        order_paid_report(order)
         awaiting = order.status in AWAITING_PAYMENT_STATUSES
         if awaiting and currency == order.currency and amount >= order.total:
             order_confirm(order, reason="payment captured")

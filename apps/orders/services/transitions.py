@@ -15,6 +15,7 @@ from apps.orders.access import order_access_token
 from apps.orders.contracts import events as contract
 from apps.orders.errors import IllegalTransition
 from apps.orders.models import Order, OrderStatus, OrderStatusChange
+from apps.orders.services.saga_metrics import order_status_report
 
 SERVICE = "orders"
 S = OrderStatus
@@ -79,6 +80,7 @@ def order_transition(*, order: Order, to: str, reason: str, actor: str) -> Order
         order.status_changed_at = now
         order.save(update_fields=["status", "status_changed_at", "updated_at"])
         OrderStatusChange.objects.create(order=order, from_status=current, to_status=to, reason=reason, actor=actor)
+        order_status_report(order, to=to, reason=reason)
     return order
 
 

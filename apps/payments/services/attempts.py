@@ -41,6 +41,7 @@ from apps.payments.providers import (
     TransientProviderError,
     get_provider,
 )
+from apps.payments.providers.measured import provider_call
 from apps.payments.services.charges import charge_record, fail, flag, outcome_record, provider_charge
 from apps.payments.services.common import DECLINE_REASONS, PRODUCER, SERVICE
 
@@ -114,7 +115,9 @@ def intent_refresh(intent: PaymentIntent) -> str:
     if intent.status != S.REQUIRES_ACTION or not intent.provider_intent_id:
         return f"ignored_{intent.status}"
     try:
-        state = get_provider().charge_status(intent_id=intent.provider_intent_id, currency=intent.currency)
+        provider = get_provider()
+        with provider_call("charge_status", provider=provider.name):
+            state = provider.charge_status(intent_id=intent.provider_intent_id, currency=intent.currency)
     except PaymentDeclined as declined:
         decline_fail(intent, declined)
         return "payment_failed"
@@ -150,7 +153,9 @@ def attempt_abandon(provider_object_id: str) -> bool:
     """Cancel an open attempt at the provider; False when it could not be (it may have been
     paid: a later success of it is refunded as a duplicate)."""
     try:
-        get_provider().abandon(intent_id=provider_object_id)
+        provider = get_provider()
+        with provider_call("abandon", provider=provider.name):
+            provider.abandon(intent_id=provider_object_id)
     except ProviderError as error:
         logger.warning("could not abandon attempt %s at the provider: %s", provider_object_id, error.code)
         return False
@@ -229,12 +234,13 @@ def duplicate_refund(intent: PaymentIntent, result: ChargeResult) -> str:
     """Another attempt of an already paid order went through too: give it all back at once
     (neither side's ledger counts it) and flag the payment for staff."""
     provider = get_provider()
-    refund = provider.refund(
-        charge_id=result.charge_id,
-        amount=result.amount,
-        currency=result.currency,
-        idempotency_key=f"duplicate-{result.charge_id}",
-    )
+    with provider_call("refund", provider=provider.name):
+        refund = provider.refund(
+            charge_id=result.charge_id,
+            amount=result.amount,
+            currency=result.currency,
+            idempotency_key=f"duplicate-{result.charge_id}",
+        )
     flag(
         intent,
         attention=PaymentIntent.Attention.DUPLICATE_PAYMENT,

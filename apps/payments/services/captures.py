@@ -25,6 +25,7 @@ from apps.payments.providers import (
     TransientProviderError,
     get_provider,
 )
+from apps.payments.providers.measured import provider_call
 from apps.payments.services.charges import flag
 from apps.payments.services.common import PRODUCER, SERVICE, Outcome
 
@@ -324,14 +325,18 @@ def capture_execute(*, request_pk: uuid.UUID) -> Outcome:
         request.attempts += 1
         try:
             if request.kind == CaptureRequest.Kind.RELEASE:
-                provider.cancel_authorization(charge_id=intent.provider_charge_id, idempotency_key=request.request_id)
+                with provider_call("cancel_authorization", provider=provider.name):
+                    provider.cancel_authorization(
+                        charge_id=intent.provider_charge_id, idempotency_key=request.request_id
+                    )
             else:
-                result = provider.capture(
-                    charge_id=intent.provider_charge_id,
-                    amount=request.amount,
-                    currency=request.currency,
-                    idempotency_key=request.request_id,
-                )
+                with provider_call("capture", provider=provider.name):
+                    result = provider.capture(
+                        charge_id=intent.provider_charge_id,
+                        amount=request.amount,
+                        currency=request.currency,
+                        idempotency_key=request.request_id,
+                    )
         except AuthorizationExpired:
             if request.kind == CaptureRequest.Kind.RELEASE:
                 _release_succeeded(intent, request)

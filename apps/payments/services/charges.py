@@ -36,6 +36,7 @@ from apps.payments.providers import (
     get_provider,
     looks_like_card_number,
 )
+from apps.payments.providers.measured import provider_call
 from apps.payments.services.common import (
     DECLINE_REASONS,
     PRODUCER,
@@ -250,15 +251,17 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
 
 def provider_charge(intent: PaymentIntent, payment_method_token: str) -> ChargeResult | ActionRequired:
     """The provider call for the intent's current attempt, with the shopper present."""
-    return get_provider().charge(
-        amount=intent.amount,
-        currency=intent.currency,
-        payment_method_token=payment_method_token,
-        idempotency_key=intent.attempt_key,
-        capture=intent.capture_method != PaymentIntent.CaptureMethod.MANUAL,
-        return_url=settings.PAYMENTS_RETURN_URL,
-        reference=str(intent.id),
-    )
+    provider = get_provider()
+    with provider_call("charge", provider=provider.name):
+        return provider.charge(
+            amount=intent.amount,
+            currency=intent.currency,
+            payment_method_token=payment_method_token,
+            idempotency_key=intent.attempt_key,
+            capture=intent.capture_method != PaymentIntent.CaptureMethod.MANUAL,
+            return_url=settings.PAYMENTS_RETURN_URL,
+            reference=str(intent.id),
+        )
 
 
 def outcome_record(intent: PaymentIntent, result: ChargeResult | ActionRequired) -> str:

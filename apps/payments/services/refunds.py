@@ -14,6 +14,7 @@ from apps.core.events import publish_about_customer
 from apps.payments.contracts import events as contract
 from apps.payments.models import Charge, PaymentIntent, Refund
 from apps.payments.providers import ProviderError, TransientProviderError, get_provider
+from apps.payments.providers.measured import provider_call
 from apps.payments.services.common import PRODUCER, SERVICE, Outcome, customer_ref
 
 logger = logging.getLogger(__name__)
@@ -185,12 +186,13 @@ def refund_execute(*, refund_pk: uuid.UUID) -> Outcome:
         charge = Charge.objects.select_for_update().get(pk=refund.charge_id)
         refund.attempts += 1
         try:
-            result = provider.refund(
-                charge_id=charge.provider_charge_id,
-                amount=refund.amount,
-                currency=refund.currency,
-                idempotency_key=refund.refund_id,
-            )
+            with provider_call("refund", provider=provider.name):
+                result = provider.refund(
+                    charge_id=charge.provider_charge_id,
+                    amount=refund.amount,
+                    currency=refund.currency,
+                    idempotency_key=refund.refund_id,
+                )
         except TransientProviderError as error:
             return _refund_attempt_failed(refund, error)
         except ProviderError as error:

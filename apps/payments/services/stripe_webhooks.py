@@ -16,6 +16,7 @@ from apps.payments.contracts import events as contract
 from apps.payments.errors import WebhookPayloadInvalid, WebhookUnprocessable
 from apps.payments.models import Charge, PaymentIntent, Refund
 from apps.payments.providers import ChargeResult, get_provider
+from apps.payments.providers.measured import provider_call
 from apps.payments.providers.stripe import action_of, decline_code, from_minor_units
 from apps.payments.services.attempts import action_record, intent_for_provider_key, is_current_attempt
 from apps.payments.services.captures import authorization_canceled
@@ -157,7 +158,10 @@ def refunds_sync(intent: PaymentIntent) -> int:
     if charge is None:
         raise WebhookUnprocessable("The payment has no charge to refund.")
     recorded = 0
-    for refund in get_provider().refunds_of(charge_id=charge.provider_charge_id, currency=charge.currency):
+    provider = get_provider()
+    with provider_call("refunds_of", provider=provider.name):
+        refunds = provider.refunds_of(charge_id=charge.provider_charge_id, currency=charge.currency)
+    for refund in refunds:
         if Refund.objects.filter(provider_refund_id=refund.refund_id).exists():
             continue
         # A refund payments asked for, whose answer the refund task has not recorded yet: the

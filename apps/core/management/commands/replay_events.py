@@ -7,6 +7,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.events.outbox import send_traced
 from apps.core.events.transport import get_transport
 
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
                 rows = rows.filter(occurred_at__gte=since)
             count = 0
             for row in rows.order_by("occurred_at").iterator():
-                transport.send(row.to_envelope())
+                # In the trace the event was published in: its redelivery joins that trace.
+                send_traced(row.to_envelope(), transport)
                 count += 1
             self.stdout.write(f"replayed {count} event(s) of {service}")

@@ -1,0 +1,299 @@
+"""OpenTelemetry tracing, set up once per process (apps.core's ready(), before any request, query
+or task): the SDK with X-Ray-compatible trace ids, W3C traceparent propagation, the maintained
+instrumentations (Django, psycopg, requests, botocore, Celery) and the exporter that
+settings.TRACING_EXPORTER names:
+
+- ``otlp``: OTLP over HTTP/protobuf to OTEL_EXPORTER_OTLP_ENDPOINT (the ADOT collector beside the
+  process, which sends to X-Ray); deployed services.
+- ``file``: one JSON line per span under TRACING_FILE_DIR, a file per process; the local split
+  stack and the all-in-one server (``manage.py trace`` prints them as a tree).
+- ``console``: spans printed on stdout.
+- ``memory``: kept in this process for tests (``memory_exporter()``).
+- ``none``: no SDK at all; ids still travel (apps.core.context) but nothing is recorded.
+
+Sampling is the SDK's own from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (deployed:
+parentbased_traceidratio), so a trace is kept or dropped whole, across every service. Work that
+belongs to no shopper action (the outbox sweep, SQS polling, a lone query outside any request or
+task) starts no trace of its own: a trace per sweep every few seconds would bury the orders."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from celery.signals import worker_process_shutdown
+from django.conf import settings
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
+from opentelemetry.propagate import extract, inject
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, _get_from_env_or_default
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.util.types import Attributes
+
+logger = logging.getLogger(__name__)
+
+EXPORTERS = ("otlp", "file", "console", "memory", "none")
+# The Celery tasks that only keep the event tables tidy: no trace of their own (see above).
+HOUSEKEEPING_TASKS = ("apps.core.relay_outbox", "apps.core.prune_events")
+# Attributes ShopStack's own spans carry (the trace tree and the runbook read them).
+SERVICE_ATTRIBUTE = "shopstack.service"
+ORDER_ID_ATTRIBUTE = "shopstack.order_id"
+ORDER_NUMBER_ATTRIBUTE = "shopstack.order_number"
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_OTEL_DJANGO_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
+
+_lock = threading.Lock()
+_initialized = False
+_memory: InMemorySpanExporter | None = None
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("shopstack")
+
+
+class QuietHousekeeping(Sampler):
+    """The configured sampler, except that housekeeping never starts a trace: a root span of a
+    housekeeping task, of an SQS call (kombu polling and acking) or of a database query outside any
+    request or task is dropped (with whatever it would have parented). Spans inside a trace are
+    unaffected."""
+
+    def __init__(self, delegate: Sampler) -> None:
+        self.delegate = delegate
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if not parent.is_valid and _is_housekeeping(name, attributes or {}):
+            return SamplingResult(Decision.DROP)
+        return self.delegate.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"QuietHousekeeping{{{self.delegate.get_description()}}}"
+
+
+def _is_housekeeping(name: str, attributes: Mapping[str, Any]) -> bool:
+    if name.split("/", 1)[-1] in HOUSEKEEPING_TASKS:
+        return True
+    if attributes.get("rpc.service") == "SQS":
+        return True
+    return "db.system" in attributes or "db.system.name" in attributes
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """One JSON object per span and line, in `<directory>/<service>-<pid>.jsonl`: a file per
+    process (gunicorn and Celery workers fork), so no two writers share one."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = "".join(json.dumps(span_record(span), default=str) + "\n" for span in spans)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = f"{settings.TRACING_SERVICE_NAME}-{os.getpid()}.jsonl"
+            with self._lock, (self.directory / name).open("a", encoding="utf-8") as file:
+                file.write(lines)
+        except OSError:
+            logger.warning("could not write %s spans to %s", len(spans), self.directory, exc_info=True)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def span_record(span: ReadableSpan) -> dict[str, Any]:
+    """The fields of a span that the local trace tree reads (apps/core/management/commands/trace.py)."""
+    context = span.get_span_context()
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+        "name": span.name,
+        "kind": span.kind.name,
+        "service": span.resource.attributes.get("service.name", ""),
+        "start_ns": span.start_time,
+        "end_ns": span.end_time,
+        "status": span.status.status_code.name,
+        "attributes": dict(span.attributes or {}),
+        "links": [
+            {"trace_id": format(link.context.trace_id, "032x"), "span_id": format(link.context.span_id, "016x")}
+            for link in span.links
+        ],
+    }
+
+
+def _exporter(name: str) -> tuple[SpanExporter, bool]:
+    """The exporter `name` and whether it is batched (off the caller's thread)."""
+    global _memory
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(), True
+    if name == "file":
+        return JsonLinesSpanExporter(settings.TRACING_FILE_DIR), True
+    if name == "console":
+        return ConsoleSpanExporter(service_name=settings.TRACING_SERVICE_NAME), False
+    _memory = InMemorySpanExporter()
+    return _memory, False
+
+
+def tracing_init() -> None:
+    """Install the tracer provider and the instrumentations, once per process. A forked child
+    (gunicorn worker, Celery prefork) inherits both; the batch processor restarts its export
+    thread after a fork by itself."""
+    global _initialized
+    with _lock:
+        if _initialized:
+            return
+        _initialized = True
+        name = settings.TRACING_EXPORTER
+        if name not in EXPORTERS:
+            raise ValueError(f"TRACING_EXPORTER must be one of {', '.join(EXPORTERS)}, not {name!r}.")
+        if name == "none":
+            return
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": settings.TRACING_SERVICE_NAME, "service.namespace": "shopstack"}),
+            id_generator=AwsXRayIdGenerator(),
+            sampler=QuietHousekeeping(_get_from_env_or_default()),
+        )
+        exporter, batched = _exporter(name)
+        provider.add_span_processor(BatchSpanProcessor(exporter) if batched else SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        _instrument(provider)
+        # A Celery prefork child may end without running atexit: flush its last spans first.
+        worker_process_shutdown.connect(_flush_on_shutdown, weak=False)
+
+
+def _flush_on_shutdown(**_: Any) -> None:
+    tracing_flush()
+
+
+def _instrument(provider: TracerProvider) -> None:
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    # Load balancer health checks every few seconds are no shopper's story.
+    DjangoInstrumentor().instrument(tracer_provider=provider, excluded_urls=settings.TRACING_EXCLUDED_URLS)
+    # Its middleware, first in the chain, in our subclass that lets a disallowed Host through.
+    middleware = list(settings.MIDDLEWARE)
+    middleware[middleware.index(_OTEL_DJANGO_MIDDLEWARE)] = "apps.core.middleware.TracingMiddleware"
+    settings.MIDDLEWARE = middleware
+    PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
+    RequestsInstrumentor().instrument(tracer_provider=provider)
+    BotocoreInstrumentor().instrument(tracer_provider=provider)
+    CeleryInstrumentor().instrument(tracer_provider=provider)
+
+
+def unsampled_request_context(environ: Mapping[str, Any]) -> Context | None:
+    """For a request the sampler would not record: a context holding an unrecorded span of the
+    right trace (the caller's, from its traceparent, or a new X-Ray id), so ids still travel in
+    logs, events and calls while the instrumentations' per-request and per-query work is skipped; None
+    for a request to record (or with tracing off). The decision is the provider's own sampler's,
+    made as the instrumentation would make it, so a trace is still recorded whole or not at all."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return None
+    from opentelemetry.instrumentation.wsgi import wsgi_getter
+
+    parent_context = extract(environ, getter=wsgi_getter)
+    parent = trace.get_current_span(parent_context).get_span_context()
+    trace_id = parent.trace_id if parent.is_valid else provider.id_generator.generate_trace_id()
+    result = provider.sampler.should_sample(parent_context, trace_id, "request", SpanKind.SERVER)
+    if result.decision.is_sampled():
+        return None
+    span = NonRecordingSpan(
+        SpanContext(
+            trace_id=trace_id,
+            span_id=provider.id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+            trace_state=result.trace_state,
+        )
+    )
+    # Nothing below is recorded: the instrumentations (queries above all) need not make unrecorded
+    # spans. The context still travels: Celery's instrumentation and ShopStack's own code (HTTP
+    # headers, events) inject it themselves.
+    return context_api.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span, parent_context))
+
+
+def memory_exporter_active() -> bool:
+    """Whether this process keeps its spans in memory (the tests' exporter)."""
+    return _memory is not None
+
+
+def memory_exporter() -> InMemorySpanExporter:
+    """The tests' exporter (TRACING_EXPORTER=memory)."""
+    if _memory is None:
+        raise RuntimeError("TRACING_EXPORTER is not 'memory' in this process.")
+    return _memory
+
+
+def tracing_flush() -> None:
+    """Export every finished span now (a short-lived command before it exits)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
+
+
+# --- Carrying a trace in an event ---------------------------------------------------------------------
+
+
+def carrier_from_context() -> dict[str, str]:
+    """The current trace context as W3C headers (traceparent, and tracestate when there is one);
+    empty outside any trace or with tracing off."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+def context_from_traceparent(traceparent: str) -> Context:
+    """The context an event's stored `traceparent` names (an empty one for "")."""
+    return extract({"traceparent": traceparent} if traceparent else {})
+
+
+def event_context(*, traceparent: str, trace_id: str) -> Context:
+    """The trace an event belongs to: its traceparent; else, for an event published outside any
+    span (tracing off, an older release), its trace id as an unsampled remote parent, so what it
+    causes keeps that id (logs join up) without being recorded half-way."""
+    if traceparent:
+        return context_from_traceparent(traceparent)
+    if not _TRACE_ID.match(trace_id) or not int(trace_id, 16):
+        return Context()
+    parent = SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int.from_bytes(os.urandom(8), "big") or 1,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.DEFAULT),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent))
