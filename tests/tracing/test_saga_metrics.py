@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 
@@ -16,6 +17,7 @@ from apps.core.events.envelope import Envelope
 from apps.core.events.handlers import deliver
 from apps.core.metrics import metric_emit
 from apps.orders.models import Order, OrderStatus
+from apps.orders.services.saga import orders_expire_stalled
 from tests.orders.conftest import client_for, make_shopper
 from tests.orders.test_full_saga import _checkout, seed
 
@@ -90,19 +92,23 @@ def test_a_confirmed_order_counts_and_times_each_step(live_catalog, metrics):
     assert not found["PaymentProviderErrors"]
 
 
-def test_a_declined_card_counts_a_cancellation_by_reason_not_a_provider_error(live_catalog, metrics):
+def test_a_declined_card_is_no_provider_error_and_its_deadline_counts_a_cancellation_by_reason(live_catalog, metrics):
     seed("METRIC-TEE", price="20.00", stock=5)
     metrics()
 
     order = _place("METRIC-TEE", "tok_decline", "metrics-2")
 
-    assert order.status == OrderStatus.CANCELLED
+    # The order waits for another card: the provider answered (a decline), it did not fail.
+    assert order.status == OrderStatus.PAYMENT_ACTION_REQUIRED
     found = metrics()
-    [cancelled] = found["OrdersCancelled"]
-    assert cancelled["Reason"] == "payment_failed"  # not "payment_failed:card_declined"
-    assert cancelled["sets"] == [["Service"], ["Service", "Reason"]]
     assert found["PaymentProviderLatency"] and not found["PaymentProviderErrors"]
-    assert not found["OrdersConfirmed"] and not found["CheckoutToPaid"]
+    assert not found["OrdersCancelled"] and not found["OrdersConfirmed"] and not found["CheckoutToPaid"]
+
+    # Nobody pays again before the deadline: the cancellation is counted by its reason.
+    assert orders_expire_stalled(now=order.payment_deadline + timedelta(seconds=1)) == 1
+    [cancelled] = metrics()["OrdersCancelled"]
+    assert cancelled["Reason"] == "payment_deadline"
+    assert cancelled["sets"] == [["Service"], ["Service", "Reason"]]
 
 
 def test_a_duplicate_delivery_and_a_failing_handler_are_counted(metrics, settings):
