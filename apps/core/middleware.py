@@ -69,6 +69,9 @@ class TracingMiddleware(_DjangoMiddleware):
     - a request whose Host is not allowed is not traced: the parent reads the request's absolute
       URL first thing, which raises DisallowedHost, and a load balancer probing a task by its IP
       would get a 400 before HealthCheckMiddleware answers it. Django answers it as before;
+    - nor is a request whose path is not a WSGI (latin-1) string, as some servers pass a path
+      with characters beyond it: the parent's request attributes (wsgiref's request_uri) raise
+      UnicodeEncodeError on it, a 500 for what is a 404;
     - a request the sampler does not record skips the parent's work (span name from the URL
       resolver, request attributes, duration metrics): it runs in an unrecorded span of its trace,
       which carries the ids on (apps.core.tracing.unsampled_request_context); at 10 % sampling
@@ -79,7 +82,8 @@ class TracingMiddleware(_DjangoMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         try:
             absolute = request.build_absolute_uri("?")
-        except DisallowedHost:
+            (request.META.get("SCRIPT_NAME", "") + request.META.get("PATH_INFO", "")).encode("latin-1")
+        except (DisallowedHost, UnicodeEncodeError):
             return
         if self._excluded_urls.url_disabled(absolute):
             return
