@@ -217,12 +217,12 @@ def test_an_attempt_paid_after_another_one_was_is_refunded_at_once(live_catalog,
     from apps.payments.providers import ProviderError
     from apps.payments.providers.stripe import StripeProvider
 
-    def cancel_fails(self, *, intent_id):
+    def cancel_fails(self, *, charge_id, idempotency_key=""):
         raise ProviderError("Stripe is unreachable.", code="provider_unavailable")
 
     client, body = _waiting_order(localstripe, "S3DS-HAT", "s3ds-5")
     first = PaymentIntent.objects.get(order_id=body["id"]).provider_intent_id
-    monkeypatch.setattr(StripeProvider, "abandon", cancel_fails)
+    monkeypatch.setattr(StripeProvider, "cancel", cancel_fails)
     retry = client.post(
         f"/api/v1/payments/orders/{body['id']}/attempts/", {"payment_method_token": localstripe.payment_method()}
     )

@@ -8,7 +8,7 @@ is what makes retrying a charge after a timeout or a redelivered event safe.
 The charge is made with the shopper present: when the card's bank wants the shopper to
 authenticate (3-D Secure), the answer is ActionRequired instead of a charge, and the outcome is
 read later with charge_status (after the shopper's return, or when a webhook says so). An attempt
-the shopper gives up for another method is abandoned, so it can never be completed afterwards."""
+the shopper gives up for another method is cancelled, so it can never be completed afterwards."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class ChargeResult:
 @dataclass(frozen=True)
 class ActionRequired:
     """The provider needs the shopper before it takes the money. `intent_id` names the provider's
-    object (charge_status, abandon); the client completes the action with `client_secret` or by
+    object (charge_status, cancel); the client completes the action with `client_secret` or by
     sending the browser to `redirect_url`, and the provider sends it back to the return URL."""
 
     intent_id: str
@@ -120,19 +120,21 @@ class PaymentProvider(Protocol):
         failed, cancelled) raises PaymentDeclined with the provider's code."""
         ...
 
-    def abandon(self, *, intent_id: str) -> None:
-        """Cancel an unfinished payment so nobody can complete it any more. Raises ProviderError
-        when it cannot be cancelled (it succeeded meanwhile: read charge_status)."""
+    def cancel(self, *, charge_id: str, idempotency_key: str = "") -> None:
+        """Cancel a payment so nobody can complete or capture it any more: an attempt the shopper
+        left unfinished (3-D Secure), or an authorization let go (capture at shipment). One
+        already cancelled is done. `idempotency_key` names the request it serves (a release);
+        without one the cancellation is keyed by the payment itself (an attempt is abandoned
+        once). Raises ProviderError when it cannot be cancelled (it was paid or captured
+        meanwhile: read charge_status)."""
         ...
 
     def refund(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> RefundResult: ...
 
     # Authorize now, capture later: a charge made with capture=False is taken by one capture (of
-    # at most its amount; the rest is released) or let go by cancel_authorization. Both take an
-    # idempotency key; a capture answered again with the same key returns the first result.
+    # at most its amount; the rest is released) or let go by cancel. A capture answered again
+    # with the same key returns the first result.
     def capture(self, *, charge_id: str, amount: Decimal, currency: str, idempotency_key: str) -> CaptureResult: ...
-
-    def cancel_authorization(self, *, charge_id: str, idempotency_key: str) -> None: ...
 
 
 def looks_like_card_number(value: str) -> bool:

@@ -22,7 +22,7 @@ settles the authentication at once and sends the shopper on to the return URL wi
 parameters Stripe adds (`payment_intent`, `payment_intent_client_secret`, `redirect_status`).
 
 Authorize now, capture later: charge(capture=False) only authorizes; capture() takes at most the
-authorized amount once (the rest is released), cancel_authorization() lets it go. An
+authorized amount once (the rest is released), cancel() lets it go. An
 authorization older than PAYMENTS_AUTHORIZATION_VALID_DAYS (7, as Stripe's card authorizations)
 has expired: its capture raises AuthorizationExpired.
 
@@ -193,18 +193,6 @@ class SandboxProvider:
             raise outcome
         return outcome
 
-    def abandon(self, *, intent_id: str) -> None:
-        with atomic(SERVICE):
-            charge = SandboxCharge.objects.select_for_update().filter(charge_id=intent_id).first()
-            if charge is None:
-                raise ProviderError("No such charge.", code="resource_missing")
-            if charge.outcome in (SandboxCharge.Outcome.SUCCEEDED, SandboxCharge.Outcome.AUTHORIZED):
-                # An authorization is let go with cancel_authorization, under its own key.
-                raise ProviderError("A succeeded charge cannot be cancelled.", code="payment_intent_unexpected_state")
-            if charge.outcome != SandboxCharge.Outcome.CANCELED:
-                charge.outcome = SandboxCharge.Outcome.CANCELED
-                charge.save(update_fields=["outcome"])
-
     def authenticate(self, *, intent_id: str, client_secret: str) -> str | None:
         """The sandbox bank's answer to the shopper (its 3-D Secure page): the charge goes through
         or fails as its token said, once. Returns where to send the shopper (the return URL with
@@ -313,13 +301,15 @@ class SandboxProvider:
         charge.save(update_fields=["outcome", "amount_captured", "capture_key"])
         return CaptureResult(charge_id=charge.charge_id, amount=amount, currency=charge.currency)
 
-    def cancel_authorization(self, *, charge_id: str, idempotency_key: str) -> None:
+    def cancel(self, *, charge_id: str, idempotency_key: str = "") -> None:
+        # As Stripe: anything not yet paid can be cancelled (an attempt waiting for the shopper,
+        # an authorization); cancelling twice is harmless, so the key needs no book of its own.
         with atomic(SERVICE):
             charge = SandboxCharge.objects.select_for_update().filter(charge_id=charge_id).first()
             if charge is None:
-                raise ProviderError("No such charge.", code="charge_not_found")
+                raise ProviderError("No such charge.", code="resource_missing")
             if charge.outcome == SandboxCharge.Outcome.SUCCEEDED:
-                raise ProviderError("The charge was captured; refund it instead.", code="already_captured")
-            if charge.outcome == SandboxCharge.Outcome.AUTHORIZED:
+                raise ProviderError("The charge was paid; refund it instead.", code="payment_intent_unexpected_state")
+            if charge.outcome != SandboxCharge.Outcome.CANCELED:
                 charge.outcome = SandboxCharge.Outcome.CANCELED
                 charge.save(update_fields=["outcome"])

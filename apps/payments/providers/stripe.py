@@ -152,12 +152,6 @@ class StripeProvider:
             raise _mapped(error) from None
         return self._charge_result(intent.to_dict(), currency)
 
-    def abandon(self, *, intent_id: str) -> None:
-        try:
-            self.client().v1.payment_intents.cancel(intent_id, options={"idempotency_key": f"abandon:{intent_id}"})
-        except stripe.StripeError as error:
-            raise _mapped(error) from None
-
     def _charge_result(self, intent: dict[str, Any], currency: str) -> ChargeResult | ActionRequired:
         status = intent.get("status")
         if status == "requires_action":
@@ -231,10 +225,13 @@ class StripeProvider:
             charge_id=charge_id, amount=from_minor_units(intent.amount_received, currency), currency=currency
         )
 
-    def cancel_authorization(self, *, charge_id: str, idempotency_key: str) -> None:
-        """Let the authorization go; one already cancelled (released before, or expired) is done."""
+    def cancel(self, *, charge_id: str, idempotency_key: str = "") -> None:
+        """Cancel the PaymentIntent (`charge_id`): an unfinished attempt, or an authorization let
+        go. One already cancelled (abandoned or released before, or expired) is done; Stripe
+        refuses to cancel a succeeded one."""
+        key = f"cancel:{idempotency_key}" if idempotency_key else f"abandon:{charge_id}"
         try:
-            self.client().v1.payment_intents.cancel(charge_id, options={"idempotency_key": f"cancel:{idempotency_key}"})
+            self.client().v1.payment_intents.cancel(charge_id, options={"idempotency_key": key})
         except stripe.StripeError as error:
             mapped = _mapped(error)
             if isinstance(mapped, TransientProviderError) or self._status(charge_id) != "canceled":

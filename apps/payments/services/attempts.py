@@ -154,8 +154,8 @@ def attempt_abandon(provider_object_id: str) -> bool:
     paid: a later success of it is refunded as a duplicate)."""
     try:
         provider = get_provider()
-        with provider_call("abandon", provider=provider.name):
-            provider.abandon(intent_id=provider_object_id)
+        with provider_call("cancel", provider=provider.name):
+            provider.cancel(charge_id=provider_object_id)
     except ProviderError as error:
         logger.warning("could not abandon attempt %s at the provider: %s", provider_object_id, error.code)
         return False

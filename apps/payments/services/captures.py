@@ -325,10 +325,8 @@ def capture_execute(*, request_pk: uuid.UUID) -> Outcome:
         request.attempts += 1
         try:
             if request.kind == CaptureRequest.Kind.RELEASE:
-                with provider_call("cancel_authorization", provider=provider.name):
-                    provider.cancel_authorization(
-                        charge_id=intent.provider_charge_id, idempotency_key=request.request_id
-                    )
+                with provider_call("cancel", provider=provider.name):
+                    provider.cancel(charge_id=intent.provider_charge_id, idempotency_key=request.request_id)
             else:
                 with provider_call("capture", provider=provider.name):
                     result = provider.capture(

@@ -139,7 +139,7 @@ def test_3ds_required_asks_for_the_shopper_then_charges_once_authenticated(sandb
     charged = sandbox.charge_status(intent_id=action.intent_id, currency=EUR)
     assert isinstance(charged, ChargeResult) and (charged.card_brand, charged.card_last4) == ("visa", "3184")
     with pytest.raises(ProviderError):
-        sandbox.abandon(intent_id=action.intent_id)  # a charged payment cannot be cancelled
+        sandbox.cancel(charge_id=action.intent_id)  # a charged payment cannot be cancelled
 
 
 def test_3ds_fail_declines_once_authenticated_and_an_abandoned_one_reads_cancelled(sandbox):
@@ -152,7 +152,7 @@ def test_3ds_fail_declines_once_authenticated_and_an_abandoned_one_reads_cancell
     assert declined.value.code == "payment_intent_authentication_failure"
 
     abandoned = _present(sandbox, "tok_3ds_required", "key-3ds-abandoned")
-    sandbox.abandon(intent_id=abandoned.intent_id)
+    sandbox.cancel(charge_id=abandoned.intent_id)
     with pytest.raises(PaymentDeclined) as cancelled:
         sandbox.charge_status(intent_id=abandoned.intent_id, currency=EUR)
     assert cancelled.value.code == "canceled"

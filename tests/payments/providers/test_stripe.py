@@ -101,7 +101,7 @@ def test_with_the_shopper_present_3d_secure_is_an_action_then_a_charge(localstri
     assert isinstance(result, ChargeResult) and result.amount == Decimal("10.50")
     # and a succeeded payment cannot be abandoned any more
     with pytest.raises(ProviderError):
-        provider.abandon(intent_id=action.intent_id)
+        provider.cancel(charge_id=action.intent_id)
 
 
 def test_an_abandoned_attempt_is_cancelled_and_reads_as_declined(localstripe):
@@ -114,7 +114,7 @@ def test_an_abandoned_attempt_is_cancelled_and_reads_as_declined(localstripe):
         return_url="https://shop.example/return/",
     )
 
-    provider.abandon(intent_id=action.intent_id)
+    provider.cancel(charge_id=action.intent_id)
 
     assert localstripe.client.v1.payment_intents.retrieve(action.intent_id).status == "canceled"
     with pytest.raises(PaymentDeclined) as declined:
