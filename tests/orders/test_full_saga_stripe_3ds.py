@@ -20,6 +20,7 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -27,12 +28,14 @@ from rest_framework.test import APIClient
 from apps.orders.models import Order, OrderStatus
 from apps.orders.models import OutboxEvent as OrdersOutbox
 from apps.orders.services.saga import orders_expire_stalled
+from apps.orders.services.shipments import shipment_create
 from apps.payments.models import OutboxEvent as PaymentsOutbox
 from apps.payments.models import PaymentIntent
 from apps.payments.services.attempts import payment_return
 from apps.payments.services.provider_webhooks import webhook_receive
 from apps.payments.services.reconciliation import provider_reconcile
 from tests.localstripe import CARD_3DS_REQUIRED, CARD_VISA, event_body, signed
+from tests.orders.test_capture_at_shipment_stripe import _stripe
 from tests.orders.test_full_saga import _checkout, seed
 from tests.orders.test_full_saga_stripe import _cart
 
@@ -260,3 +263,119 @@ def test_the_reconciliation_closes_at_stripe_an_authentication_left_past_the_dea
     intent = PaymentIntent.objects.get(order_id=order.id)
     assert (intent.status, intent.failure_code) == (PaymentIntent.Status.FAILED, "expired")
     assert Order.objects.get(pk=order.id).status == OrderStatus.CANCELLED
+
+
+def _capturable(localstripe, pi: str) -> dict:
+    """The PaymentIntent as the shop reads it: through the proxy, which adds Stripe's
+    amount_capturable (localstripe has no such field)."""
+    return _stripe(localstripe).v1.payment_intents.retrieve(pi).to_dict()
+
+
+def _published(order_id: str, event_type: str) -> int:
+    return sum(1 for e in PaymentsOutbox.objects.filter(event_type=event_type) if e.payload["order_id"] == order_id)
+
+
+def _authorized_twice(localstripe, monkeypatch, settings, sku: str, key: str) -> tuple[dict, str, str]:
+    """Capture at shipment: an order waiting for 3-D Secure whose shopper pays again with another
+    card (authorized: the order is confirmed) while Stripe cannot cancel the first PaymentIntent,
+    and who then completes the first one's authentication in another tab. Returns the order's
+    checkout answer and the two PaymentIntents (the first, the one payments recorded)."""
+    from apps.payments.providers import ProviderError
+    from apps.payments.providers.stripe import StripeProvider
+
+    def cancel_fails(self, *, charge_id, idempotency_key=""):
+        raise ProviderError("Stripe is unreachable.", code="provider_unavailable")
+
+    settings.PAYMENTS_CAPTURE_AT = "shipment"
+    settings.PAYMENTS_RECONCILE_GRACE_SECONDS = 0
+    client, body = _waiting_order(localstripe, sku, key)
+    first = PaymentIntent.objects.get(order_id=body["id"]).provider_intent_id
+    monkeypatch.setattr(StripeProvider, "cancel", cancel_fails)
+    retry = client.post(
+        f"/api/v1/payments/orders/{body['id']}/attempts/", {"payment_method_token": localstripe.payment_method()}
+    )
+    monkeypatch.undo()
+    assert retry.status_code == 200 and retry.json()["status"] == "succeeded", retry.json()
+    second = PaymentIntent.objects.get(order_id=body["id"]).provider_charge_id
+    assert second != first and _capturable(localstripe, second)["status"] == "requires_capture"
+    assert Order.objects.get(pk=body["id"]).payment_status == "authorized"
+    _bank(body["payment"]["next_action"]["redirect_url"])
+    assert _capturable(localstripe, first)["status"] == "requires_capture"
+    return body, first, second
+
+
+def _only_the_recorded_authorization_is_held(localstripe, body: dict, first: str, second: str) -> None:
+    assert _capturable(localstripe, first)["status"] == "canceled"
+    assert _capturable(localstripe, second)["status"] == "requires_capture"
+    cancels = [key for _, path, key in localstripe.proxy.money_calls() if path == f"/v1/payment_intents/{first}/cancel"]
+    assert set(cancels) == {f"cancel:duplicate-{first}"}  # one key: Stripe replays the first cancel
+    intent = PaymentIntent.objects.get(order_id=body["id"])
+    assert (intent.attention, intent.provider_charge_id, intent.capture_status) == (
+        PaymentIntent.Attention.DUPLICATE_PAYMENT,
+        second,
+        PaymentIntent.CaptureStatus.AUTHORIZED,
+    )
+    assert first in intent.attention_detail
+    assert (_published(body["id"], "payment.authorized"), _published(body["id"], "payment.capture_failed")) == (1, 0)
+
+
+def test_with_capture_at_shipment_an_attempt_authorized_after_another_one_was_is_released(
+    live_catalog, localstripe, monkeypatch, settings
+):
+    body, first, second = _authorized_twice(localstripe, monkeypatch, settings, "S3DS-AUTH", "s3ds-7")
+
+    # when Stripe says the first one is authorized too (and says it again, as Stripe retries)
+    first_authorized = _capturable(localstripe, first)
+    authorized = [_webhook(event_body("payment_intent.amount_capturable_updated", first_authorized)) for _ in range(2)]
+
+    # then that authorization is let go at once, never captured, and staff see the flag
+    assert [answer.json()["outcome"] for answer in authorized] == ["duplicate_released"] * 2
+    _only_the_recorded_authorization_is_held(localstripe, body, first, second)
+    # the cancellation's echo and the reconciliation take it for no expiry of the order's own
+    canceled = _webhook(event_body("payment_intent.canceled", _capturable(localstripe, first)))
+    assert canceled.json()["outcome"] == "ignored_succeeded"
+    provider_reconcile()
+    _only_the_recorded_authorization_is_held(localstripe, body, first, second)
+    # and the order ships, captured once, from the authorization that stands
+    order = Order.objects.get(pk=body["id"])
+    assert (order.status, order.payment_status) == (OrderStatus.CONFIRMED, "authorized")
+    shipment_create(order=order, carrier="UPS", tracking_number="1Z007", lines=None, actor="staff:alice")
+    assert _capturable(localstripe, second)["status"] == "succeeded"
+    assert _capturable(localstripe, first)["status"] == "canceled"
+    assert Order.objects.get(pk=body["id"]).amount_captured == order.total
+    call_command("check_money_invariant")
+
+
+def test_a_duplicate_authorization_reported_twice_at_once_is_released_once(
+    live_catalog, localstripe, monkeypatch, settings
+):
+    body, first, second = _authorized_twice(localstripe, monkeypatch, settings, "S3DS-RACE", "s3ds-8")
+    event = json.loads(event_body("payment_intent.amount_capturable_updated", _capturable(localstripe, first)))
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(call):
+        try:
+            start.wait(timeout=10)
+            call()
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def report() -> None:
+        webhook_receive(
+            provider="stripe", event_id=event["id"], event_type=event["type"], data=event["data"], payload=event
+        )
+
+    # Stripe's event and the reconciliation (which lists the PaymentIntent) at the same moment
+    threads = [threading.Thread(target=run, args=(call,)) for call in (report, provider_reconcile)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    _only_the_recorded_authorization_is_held(localstripe, body, first, second)
+    assert Order.objects.get(pk=body["id"]).status == OrderStatus.CONFIRMED
+    call_command("check_money_invariant")

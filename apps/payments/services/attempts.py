@@ -186,14 +186,12 @@ def payment_retry(*, customer_id: uuid.UUID, order_id: uuid.UUID, payment_method
             raise PaymentNotRetryable(extra={"payment_status": intent.status})
         if intent.pay_by is None or timezone.now() >= intent.pay_by:
             raise PaymentDeadlinePassed()
-        # The previous attempt is closed first; one that cannot be was paid meanwhile, perhaps:
-        # then that payment is recorded (committed), and the retry refused.
-        if (
-            intent.provider_intent_id
-            and not attempt_abandon(intent.provider_intent_id)
-            and intent_refresh(intent) in ("payment_succeeded", "paid_after_failure")
-        ):
-            error = PaymentNotRetryable(extra={"payment_status": intent.status})
+        # The previous attempt is closed first; one that cannot be was paid (or authorized)
+        # meanwhile, perhaps: then that payment is recorded (committed), and the retry refused.
+        if intent.provider_intent_id and not attempt_abandon(intent.provider_intent_id):
+            intent_refresh(intent)
+            if intent.status == S.SUCCEEDED:
+                error = PaymentNotRetryable(extra={"payment_status": intent.status})
         if error is None:
             error, action = _attempt(intent, payment_method_token)
     if error is not None:

@@ -26,6 +26,7 @@ from apps.payments.providers import (
     get_provider,
 )
 from apps.payments.providers.measured import provider_call
+from apps.payments.services.attempts import attempt_abandon, duplicate_refund
 from apps.payments.services.charges import flag
 from apps.payments.services.common import PRODUCER, SERVICE, Outcome
 
@@ -61,7 +62,10 @@ def _publish_capture_failed(
 def manual_payment_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     """A locked manual-capture payment, as the provider reports it: authorized (recorded once and
     announced as payment.authorized), or captured (by payments' own capture, already recorded, or
-    at the provider's dashboard: recorded as a capture)."""
+    at the provider's dashboard: recorded as a capture). Another attempt's authorization, once
+    one is recorded, is a duplicate: let go at once."""
+    if intent.capture_status and result.charge_id != intent.provider_charge_id:
+        return _duplicate_release(intent, result)
     if result.currency != intent.currency or result.amount > intent.amount or result.amount <= 0:
         flag(
             intent,
@@ -91,6 +95,35 @@ def manual_payment_record(intent: PaymentIntent, *, result: ChargeResult) -> str
     return "capture_recorded"
 
 
+def _duplicate_release(intent: PaymentIntent, result: ChargeResult) -> str:
+    """Another attempt of the locked payment was authorized after one was recorded (the shopper
+    completed an abandoned 3-D Secure whose cancellation had failed, a race the provider allows):
+    cancel it at the provider, so it is never captured, and flag the payment for staff. Under
+    one key per provider object, a repeated report cancels nothing twice. One captured already
+    (at the provider's dashboard) is refunded, as with capture at confirmation."""
+    if result.captured:
+        return duplicate_refund(intent, result)
+    provider = get_provider()
+    try:
+        with provider_call("cancel", provider=provider.name):
+            provider.cancel(charge_id=result.charge_id, idempotency_key=f"duplicate-{result.charge_id}")
+    except TransientProviderError:
+        raise  # the webhook is delivered again, the reconciliation lists it again
+    except ProviderError as error:
+        flag(
+            intent,
+            attention=PaymentIntent.Attention.DUPLICATE_PAYMENT,
+            detail=f"{result.charge_id}: {result.amount} {result.currency} authorized, not released ({error.code})",
+        )
+        return "duplicate_not_released"
+    flag(
+        intent,
+        attention=PaymentIntent.Attention.DUPLICATE_PAYMENT,
+        detail=f"{result.charge_id}: {result.amount} {result.currency} authorized too, released",
+    )
+    return "duplicate_released"
+
+
 def _authorization_record(intent: PaymentIntent, *, result: ChargeResult) -> str:
     if result.amount != intent.amount:
         flag(
@@ -113,7 +146,12 @@ def _authorization_record(intent: PaymentIntent, *, result: ChargeResult) -> str
     intent.card_brand = result.card_brand[:20]
     intent.card_last4 = result.card_last4[-4:]
     intent.failure_code = intent.failure_message = ""
+    superseded = intent.provider_intent_id if intent.provider_intent_id not in ("", result.charge_id) else ""
+    intent.provider_intent_id = result.charge_id
     intent.save()
+    if superseded:
+        # An earlier attempt was authorized after all: the open one must never be completed too.
+        attempt_abandon(superseded)
     _publish(
         contract.PAYMENT_AUTHORIZED,
         contract.PaymentAuthorized(

@@ -80,7 +80,8 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
                 currency=currency,
                 captured=False,
             )
-            if charge_record(intent, result=result) == "payment_authorized":
+            outcome = charge_record(intent, result=result)
+            if outcome == "payment_authorized":
                 _drift(
                     provider=provider,
                     object_id=payment.payment_intent_id,
@@ -89,8 +90,23 @@ def _reconcile_payment(provider: str, payment: ProviderPayment, report: Counter)
                     detail="authorized",
                 )
                 report[ProviderDrift.Kind.MISSED_SUCCESS] += 1
+            elif outcome.startswith("duplicate"):
+                # Another attempt's authorization, released (or flagged): staff see it.
+                _drift(
+                    provider=provider,
+                    object_id=payment.payment_intent_id,
+                    kind=ProviderDrift.Kind.NEEDS_STAFF,
+                    intent=intent,
+                    detail=outcome,
+                )
+                report[ProviderDrift.Kind.NEEDS_STAFF] += 1
+                return outcome == "duplicate_released"
             return False  # still to be captured or released: read again next run
-        if payment.status == "canceled" and intent.capture_status == PaymentIntent.CaptureStatus.AUTHORIZED:
+        if (
+            payment.status == "canceled"
+            and intent.capture_status == PaymentIntent.CaptureStatus.AUTHORIZED
+            and payment.payment_intent_id == intent.provider_charge_id
+        ):
             # The authorization expired (or was cancelled at the provider) and no webhook said so.
             authorization_canceled(intent)
             _drift(

@@ -102,8 +102,13 @@ def _payment_failed(*, provider: str, data: dict[str, Any]) -> str:
 def _canceled(*, provider: str, data: dict[str, Any]) -> str:
     payment_intent = _object(data, "payment_intent")
     intent = _intent_of(payment_intent)
-    if intent.capture_method == PaymentIntent.CaptureMethod.MANUAL and intent.status == PaymentIntent.Status.SUCCEEDED:
-        # An authorization let go: payments' own release, or an expiry (services/captures.py).
+    if (
+        intent.capture_method == PaymentIntent.CaptureMethod.MANUAL
+        and intent.status == PaymentIntent.Status.SUCCEEDED
+        and payment_intent["id"] == intent.provider_charge_id
+    ):
+        # The payment's authorization let go: payments' own release, or an expiry
+        # (services/captures.py). Another attempt's cancellation changes nothing: below.
         return authorization_canceled(intent)
     if intent.is_final:
         return f"ignored_{intent.status}"

@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.events.handlers import deliver
-from apps.payments.models import PaymentIntent
-from apps.payments.providers import get_provider
+from apps.payments.models import PaymentIntent, SandboxCharge
+from apps.payments.providers import ProviderError, get_provider
 from tests.payments import factories
 from tests.payments.helpers import assert_problem, events
 
@@ -114,3 +114,30 @@ def test_the_sandbox_bank_page_refuses_a_wrong_secret():
     )
 
     assert_problem(answer, status=404, code="payment_return_unknown")
+
+
+def test_a_retry_finding_the_open_attempt_authorized_meanwhile_records_it_and_takes_no_second_one(
+    client_for, monkeypatch
+):
+    # given capture at shipment, an attempt waiting for 3-D Secure that the shopper completes at
+    # the bank in another tab, and a provider that cannot cancel it now
+    from apps.payments.providers.sandbox import SandboxProvider
+
+    def cancel_fails(self, *, charge_id, idempotency_key=""):
+        raise ProviderError("The provider is unreachable.", code="provider_unavailable")
+
+    intent = _waiting("tok_3ds_required", capture="manual")
+    bank = SandboxCharge.objects.get(charge_id=intent.provider_intent_id)
+    get_provider().authenticate(intent_id=bank.charge_id, client_secret=bank.client_secret)
+    monkeypatch.setattr(SandboxProvider, "cancel", cancel_fails)
+
+    # when the shopper pays again with another card
+    answer = client_for(intent.customer_id).post(_attempts_url(intent), {"payment_method_token": "tok_visa"})
+
+    # then the authorization that went through is recorded and announced, and no second one is made
+    assert assert_problem(answer, status=409, code="payment_not_retryable")["payment_status"] == "succeeded"
+    intent.refresh_from_db()
+    assert (intent.status, intent.capture_status, intent.attempt) == ("succeeded", "authorized", 1)
+    assert intent.provider_charge_id == bank.charge_id
+    assert SandboxCharge.objects.count() == 1
+    assert len(events("payment.authorized")) == 1
