@@ -246,9 +246,10 @@ class OrderAdmin(OrderShipmentsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
 
     @admin.display(description="payment action")
     def payment_action_display(self, order: Order) -> str:
-        """What the shopper was last asked to do about the payment (never the client secret)."""
+        """What the shopper was last asked to do about the payment (never the client secret or
+        the retry key)."""
         action = order.payment_action
-        if not action:
+        if not action.get("attempt"):
             return "—"
         if action.get("next_action"):
             return f"attempt {action.get('attempt')}: 3-D Secure ({action['next_action'].get('type')})"

@@ -145,8 +145,10 @@ class Order(models.Model):
     # The shopper-present payment: until when the order can be paid (set when payment is asked
     # for; the order is cancelled then), and what payments last said about the current attempt
     # ({"attempt", "client_secret", "next_action": {"type", "redirect_url"}, "return_url",
-    # "failure_code", "reason_code", "message"}). The client secret lets only the shopper's client
-    # complete that one payment; it is blanked once the payment is decided or the order cancelled.
+    # "failure_code", "reason_code", "message"}) with the order's "retry_key" (made when payment
+    # is asked for; payments holds its SHA-256). The client secret lets only the shopper's client
+    # complete that one payment, the retry key pay again; both are blanked once the payment is
+    # decided or the order cancelled.
     payment_deadline = models.DateTimeField(null=True, blank=True)
     payment_action = models.JSONField(default=dict, blank=True, db_default={})
 

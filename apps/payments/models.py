@@ -42,7 +42,7 @@ class PaymentIntent(models.Model):
         DISPUTED = "disputed", "The shopper disputed the charge"
         CAPTURE_FAILED = "capture_failed", "The capture at shipment failed: goods shipped, nothing taken"
         AUTHORIZATION_EXPIRED = "authorization_expired", "The authorization expired or was cancelled before capture"
-        DUPLICATE_PAYMENT = "duplicate_payment", "A second attempt was paid too (refunded at once)"
+        DUPLICATE_PAYMENT = "duplicate_payment", "A second attempt was paid or authorized too (given back at once)"
 
     class CaptureMethod(models.TextChoices):
         AUTOMATIC = "automatic", "Captured with the charge"
@@ -94,6 +94,9 @@ class PaymentIntent(models.Model):
     provider_intent_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     client_secret_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     pay_by = models.DateTimeField(null=True, blank=True)
+    # The SHA-256 of the order's retry key (orders makes the key and shows it only in the order's
+    # detail): proof that a caller without an account, a guest, may pay the order again.
+    retry_key_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -124,6 +127,16 @@ class PaymentIntent(models.Model):
         """The idempotency key of the current attempt at the provider: orders' key for the first
         (as before attempts existed), `<key>-<n>` for the n-th."""
         return self.idempotency_key if self.attempt == 1 else f"{self.idempotency_key}-{self.attempt}"
+
+
+class RequestStatus(models.TextChoices):
+    """Where one of orders' requests (a refund; a capture or release) stands: rejected by
+    payments before any provider call, or failed at the provider."""
+
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
 
 
 class Charge(models.Model):
@@ -167,11 +180,7 @@ class Refund(models.Model):
     """A refund of a payment: asked for by orders (refund.requested) or made at the provider and
     learnt by webhook. Refused and failed requests are kept too: they are the refund history."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        REJECTED = "rejected", "Rejected"
+    Status = RequestStatus
 
     class Source(models.TextChoices):
         ORDERS = "orders", "Requested by orders"
@@ -218,11 +227,7 @@ class CaptureRequest(models.Model):
         CAPTURE = "capture", "Capture"
         RELEASE = "release", "Release"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        REJECTED = "rejected", "Rejected"
+    Status = RequestStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Orders' id for the request: unique here, and the idempotency key of the provider call.

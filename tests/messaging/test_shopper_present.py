@@ -1,10 +1,12 @@
 """The shopper present over the moto server with real workers: payments' charge task meets 3-D
 Secure (the sandbox's `tok_3ds_required`), payment.action_required travels to orders' worker,
 which shows the order waiting with the client secret; the shopper authenticates and returns, and
-payment.succeeded confirms the order once, also when the events are delivered again."""
+payment.succeeded confirms the order once, also when the events are delivered again. A guest's
+declined order is paid again with the order's retry key, whose hash alone reached payments."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -119,3 +121,60 @@ print("STATUS", answer.status)
     )
     assert published == 1
     assert uuid.UUID(order_id)
+
+
+def test_a_guest_pays_again_with_the_key_whose_hash_travelled_to_payments(saga_stack):
+    # given a guest's order whose stock is held: orders asks for the payment over SNS/SQS with
+    # the hash of the order's retry key, and the payment method is declined
+    split_stack = saga_stack
+    output = split_stack.shell(
+        "orders",
+        """
+from tests.orders.factories import order
+from apps.orders.services.saga import saga_stock_reserved
+placed = order(customer_id=None, email="guest.retry@example.com")
+saga_stock_reserved(order_id=str(placed.id))
+print("ORDER", placed.id)
+""",
+    )
+    order_id = output.split("ORDER ", 1)[1].split()[0]
+    waiting = eventually(
+        lambda: (row := _order(split_stack, order_id))[0] == "payment_action_required" and row,
+        timeout=60,
+        message="the guest's order waiting for another payment method",
+    )
+    action = waiting[1] if isinstance(waiting[1], dict) else json.loads(waiting[1])
+    retry_key = action["retry_key"]
+    assert action["reason_code"] == "invalid_payment_method" and retry_key
+    # payments holds only the key's hash, and no event carried the key
+    [(stored,)] = split_stack.query(
+        "payments", "SELECT retry_key_hash FROM payments_paymentintent WHERE order_id = %s", (order_id,)
+    )
+    assert stored == hashlib.sha256(retry_key.encode()).hexdigest()
+    for service in SERVICES:
+        leaked = split_stack.query(
+            service, f"SELECT count(*) FROM {service}_outboxevent WHERE payload::text LIKE %s", (f"%{retry_key}%",)
+        )
+        assert leaked == [(0,)]
+
+    # when the guest's client pays again: with another key first, then with the order's
+    answered = split_stack.shell(
+        "payments",
+        f"""
+import uuid
+from apps.payments.errors import PaymentNotFound
+from apps.payments.services.attempts import payment_retry
+order_id = uuid.UUID({order_id!r})
+try:
+    payment_retry(order_id=order_id, payment_method_token="tok_visa", retry_key="not-the-key")
+except PaymentNotFound:
+    print("REFUSED")
+answer = payment_retry(order_id=order_id, payment_method_token="tok_visa", retry_key={retry_key!r})
+print("STATUS", answer.intent.status, answer.intent.attempt)
+""",
+    )
+
+    # then only the order's key paid, and payment.succeeded confirmed the order, its key gone
+    assert "REFUSED" in answered and "STATUS succeeded 2" in answered
+    eventually(lambda: _order(split_stack, order_id)[0] == "confirmed", timeout=60, message="the order confirmed")
+    assert _order(split_stack, order_id)[1] in ({}, "{}")

@@ -307,8 +307,9 @@ class OrderPaymentOutput(serializers.Serializer):
     """The order's payment as the shopper's client needs it. While the order is
     payment_action_required: with `next_action`, complete 3-D Secure (Stripe.js with
     `client_secret`, or the browser to `next_action.redirect_url`; the provider brings the shopper
-    back to `return_url`); with `status` failed, pay again with another method (POST `retry_url`)
-    before `deadline`."""
+    back to `return_url`); with `status` failed, or instead of an unfinished authentication, pay
+    again with another method before `deadline`: POST `retry_url` with `payment_method_token` and
+    `retry_key`."""
 
     status = serializers.CharField(source="payment_status")
     attempt = serializers.SerializerMethodField()
@@ -319,6 +320,11 @@ class OrderPaymentOutput(serializers.Serializer):
     reason_code = serializers.SerializerMethodField()
     deadline = serializers.DateTimeField(source="payment_deadline", allow_null=True)
     retry_url = serializers.SerializerMethodField()
+    retry_key = serializers.SerializerMethodField(
+        help_text="Proves to payments that the caller may pay this order again: send it with the new "
+        "payment method to `retry_url`. A guest's only way to pay again; shown only while the order "
+        "waits for payment, to its owner or the holder of its access token."
+    )
 
     def get_attempt(self, order: Order) -> int:
         return int(order.payment_action.get("attempt") or (1 if order.payment_deadline else 0))
@@ -344,6 +350,11 @@ class OrderPaymentOutput(serializers.Serializer):
         if order.status != OrderStatus.PAYMENT_ACTION_REQUIRED:
             return ""
         return f"/api/v1/payments/orders/{order.id}/attempts/"
+
+    def get_retry_key(self, order: Order) -> str:
+        if order.status != OrderStatus.PAYMENT_ACTION_REQUIRED:
+            return ""
+        return str(order.payment_action.get("retry_key") or "")
 
 
 class OrderDetailOutput(OrderSummaryOutput):

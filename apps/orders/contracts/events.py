@@ -94,6 +94,11 @@ class PaymentRequested:
     # Until when the shopper may complete the payment (3-D Secure, or another method after a
     # decline): ISO 8601; the order is cancelled then. Empty from an older producer.
     pay_by: str = ""
+    # The SHA-256 (hex) of the order's payment retry key: whoever holds the key (shown in the
+    # order's detail, to its owner or the holder of its access token) may pay again at payments,
+    # which can check it without orders' signing key. The key itself never travels in an event.
+    # Empty from an older producer: only the signed-in shopper may pay again.
+    retry_key_sha256: str = ""
 
 
 @dataclass(frozen=True)

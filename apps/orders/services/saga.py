@@ -9,7 +9,9 @@ order is cancelled, the stock released and the shopper told (order.cancelled).""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -51,6 +53,13 @@ def payment_idempotency_key(order: Order) -> str:
     return f"order-{order.id}-payment"
 
 
+def _payment_action(order: Order, **fields: Any) -> dict[str, Any]:
+    """What payments last said about the attempt, keeping the order's retry key (made when the
+    payment was asked for) for as long as the order can be paid."""
+    retry_key = order.payment_action.get("retry_key")
+    return {**fields, "retry_key": retry_key} if retry_key else fields
+
+
 def _saga_order(order_id: str, event_type: str) -> Order | None:
     order = order_lock(order_id)
     if order is None:
@@ -84,7 +93,11 @@ def saga_stock_reserved(*, order_id: str) -> None:
         order_transition(order=order, to=S.STOCK_RESERVED, reason="stock reserved", actor="event:catalog")
         order.payment_status = PaymentStatus.REQUESTED
         order.payment_deadline = order.status_changed_at + timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
-        order.save(update_fields=["payment_status", "payment_deadline", "updated_at"])
+        # The shopper's key for paying again at payments (a guest has no account payments could
+        # check): kept here, shown only in the order's detail; payments gets its SHA-256.
+        retry_key = secrets.token_urlsafe(32)
+        order.payment_action = {"retry_key": retry_key}
+        order.save(update_fields=["payment_status", "payment_deadline", "payment_action", "updated_at"])
         event_publish(
             contract.PAYMENT_REQUESTED,
             contract.PaymentRequested(
@@ -97,6 +110,7 @@ def saga_stock_reserved(*, order_id: str) -> None:
                 idempotency_key=payment_idempotency_key(order),
                 capture=payment_capture_mode(),
                 pay_by=order.payment_deadline.isoformat(),
+                retry_key_sha256=hashlib.sha256(retry_key.encode()).hexdigest(),
             ),
         )
 
@@ -233,12 +247,13 @@ def saga_payment_action_required(
         _await_shopper(order, reason="payment needs the shopper's authentication")
         order.payment_status = PaymentStatus.REQUIRES_ACTION
         order.payment_method_token = ""  # payments holds the attempt now; another one brings its own
-        order.payment_action = {
-            "attempt": attempt,
-            "client_secret": client_secret,
-            "next_action": {"type": next_action_type, "redirect_url": redirect_url},
-            "return_url": return_url,
-        }
+        order.payment_action = _payment_action(
+            order,
+            attempt=attempt,
+            client_secret=client_secret,
+            next_action={"type": next_action_type, "redirect_url": redirect_url},
+            return_url=return_url,
+        )
         order.save(update_fields=["payment_status", "payment_method_token", "payment_action", "updated_at"])
 
 
@@ -258,12 +273,9 @@ def saga_payment_failed(
             return
         order.payment_status = PaymentStatus.FAILED
         order.payment_method_token = ""
-        order.payment_action = {
-            "attempt": attempt,
-            "failure_code": failure_code,
-            "reason_code": reason_code,
-            "message": message,
-        }
+        order.payment_action = _payment_action(
+            order, attempt=attempt, failure_code=failure_code, reason_code=reason_code, message=message
+        )
         order.save(update_fields=["payment_status", "payment_method_token", "payment_action", "updated_at"])
         if order.payment_deadline is None or order.status not in AWAITING_PAYMENT_STATUSES:
             order_cancel_locked(order, reason=f"payment_failed:{reason_code}"[:50], actor="event:payments")

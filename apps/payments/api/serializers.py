@@ -93,6 +93,12 @@ class PaymentRetryInputSerializer(InputSerializer):
         help_text="A new payment method from the provider's client library (the sandbox: `tok_visa`, "
         "`tok_3ds_required`, `tok_3ds_fail`, `tok_decline`, ...).",
     )
+    retry_key = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="The order's `payment.retry_key` (from the order's detail): how a guest, or anyone "
+        "without the owner's access token, pays again. When sent it decides, whoever is signed in.",
+    )
 
 
 class PaymentReturnInputSerializer(QueryInputSerializer):

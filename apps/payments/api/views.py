@@ -1,7 +1,8 @@
 """Views of the payments API: the shopper's own payments (read-only, JWT), paying an order again
-with another method (JWT), the shopper's return from 3-D Secure (authenticated by the payment's
-client secret, so a browser redirect works), the sandbox's bank page, and the provider webhook
-endpoint (no JWT: authenticated by its HMAC signature)."""
+with another method (the order's retry key, or the shopper's JWT), the shopper's return from
+3-D Secure (authenticated by the payment's client secret, so a browser redirect works), the
+sandbox's bank page, and the provider webhook endpoint (no JWT: authenticated by its HMAC
+signature)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.conf import settings
 from django.http import HttpResponseRedirect
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -141,9 +143,15 @@ class PaymentRetryView(APIView):
     failed authentication, or instead of an authentication the shopper gave up. The previous
     attempt is cancelled at the provider first. The answer is the new attempt's outcome: paid
     (the order is confirmed), or an action to complete (3-D Secure); a decline is a 402 or 422
-    problem and the order can be paid again."""
+    problem and the order can be paid again.
 
-    permission_classes = [IsAuthenticated]
+    Who may: whoever sends the order's `retry_key` (the order's detail shows it to its owner and
+    to the holder of its access token, so a guest can; payments checks it against its SHA-256,
+    needing nothing of orders' signing key), or, without a key, the payment's signed-in shopper.
+    A wrong key, another order's or none for a stranger is a 404, as for an order that does not
+    exist."""
+
+    permission_classes = [AllowAny]  # the key or the JWT, checked below
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "payment_attempt"
 
@@ -153,8 +161,11 @@ class PaymentRetryView(APIView):
         responses={
             200: s.PaymentAttemptOutputSerializer,
             400: problem("Invalid input, or a card number instead of a token (`invalid`)."),
+            401: problem("Neither a retry key nor a signed-in shopper (`not_authenticated`)."),
             402: problem("The provider declined the method (`payment_declined`, `decline_code` names why)."),
-            404: problem("No payment for this order of yours (`payment_not_found`)."),
+            404: problem(
+                "No payment for this order that this key, or this signed-in shopper, may pay (`payment_not_found`)."
+            ),
             409: problem(
                 "Already paid or an attempt still running (`payment_not_retryable`), or the deadline "
                 "passed (`payment_deadline_passed`)."
@@ -166,10 +177,15 @@ class PaymentRetryView(APIView):
     def post(self, request: Request, order_id: uuid.UUID) -> Response:
         body = s.PaymentRetryInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        retry_key = body.validated_data.get("retry_key", "")
+        signed_in = bool(request.user and request.user.is_authenticated)
+        if not retry_key and not signed_in:
+            raise NotAuthenticated()
         answer = attempts.payment_retry(
-            customer_id=request.user.id,
             order_id=order_id,
             payment_method_token=body.validated_data["payment_method_token"],
+            customer_id=request.user.id if signed_in else None,
+            retry_key=retry_key,
         )
         return Response(s.PaymentAttemptOutputSerializer(answer).data)
 

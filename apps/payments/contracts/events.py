@@ -70,12 +70,6 @@ REFUND_REASON_CURRENCY_MISMATCH = "currency_mismatch"
 REFUND_REASON_INVALID_AMOUNT = "invalid_amount"
 REFUND_REASON_PROVIDER_DECLINED = "provider_declined"
 REFUND_REASON_PROVIDER_ERROR = "provider_error"
-REASON_AUTHENTICATION_FAILED = "authentication_failed"
-
-# PaymentActionRequired.next_action_type values (Stripe's): the shopper's browser is sent to
-# redirect_url, or a client with Stripe.js handles the action itself with the client secret.
-NEXT_ACTION_REDIRECT = "redirect_to_url"
-NEXT_ACTION_STRIPE_SDK = "use_stripe_sdk"
 
 # PaymentCaptureFailed.reason_code values.
 CAPTURE_REASON_NOT_AUTHORIZED = "not_authorized"  # no authorization held (none, captured, released)

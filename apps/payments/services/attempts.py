@@ -171,16 +171,29 @@ class AttemptAnswer:
     next_action: dict[str, str] | None = None
 
 
-def payment_retry(*, customer_id: uuid.UUID, order_id: uuid.UUID, payment_method_token: str) -> AttemptAnswer:
-    """A new attempt with another payment method, the shopper present, before the deadline. The
+def may_retry(intent: PaymentIntent, *, customer_id: uuid.UUID | None, retry_key: str) -> bool:
+    """Whether the caller may pay this order again: by proving the order's retry key (orders
+    shows it in the order's detail, to the owner or the holder of the order's access token;
+    payments holds its SHA-256), or, without a key, as the payment's signed-in shopper. A key
+    sent is decisive: a wrong one opens nothing, whoever is signed in."""
+    if retry_key:
+        return bool(intent.retry_key_hash) and secrets.compare_digest(intent.retry_key_hash, secret_hash(retry_key))
+    return customer_id is not None and intent.customer_id == customer_id
+
+
+def payment_retry(
+    *, order_id: uuid.UUID, payment_method_token: str, customer_id: uuid.UUID | None = None, retry_key: str = ""
+) -> AttemptAnswer:
+    """A new attempt with another payment method, the shopper present, before the deadline, by a
+    caller `may_retry` admits (anyone else learns nothing: 404 as for an unknown order). The
     previous attempt is abandoned first (if it was paid meanwhile, that payment stands and the
     retry is refused). A decline is recorded (payment.failed: the order keeps waiting) and then
     answered as a 402 or 422 problem; an unreachable provider as a 503."""
     error: Exception | None = None
     action: ActionRequired | None = None
     with atomic(SERVICE):
-        intent = PaymentIntent.objects.select_for_update().filter(order_id=order_id, customer_id=customer_id).first()
-        if intent is None:
+        intent = PaymentIntent.objects.select_for_update().filter(order_id=order_id).first()
+        if intent is None or not may_retry(intent, customer_id=customer_id, retry_key=retry_key):
             raise PaymentNotFound()
         if intent.status not in (S.FAILED, S.REQUIRES_ACTION):
             raise PaymentNotRetryable(extra={"payment_status": intent.status})

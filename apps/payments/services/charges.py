@@ -13,6 +13,7 @@ the intent waiting for the shopper (services/attempts.py takes it from there).""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,7 @@ from apps.payments.services.common import (
 logger = logging.getLogger(__name__)
 
 GIVE_UP_MESSAGE = "The payment provider could not be reached; no payment was taken."
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class PaymentRequest:
     idempotency_key: str
     capture_method: str = PaymentIntent.CaptureMethod.AUTOMATIC
     pay_by: datetime | None = None
+    retry_key_hash: str = ""  # the SHA-256 of the order's retry key (services/attempts.py)
 
 
 def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
@@ -93,7 +96,14 @@ def payment_request_parse(payload: dict[str, Any]) -> PaymentRequest | None:
         idempotency_key=key,
         capture_method=capture_method,
         pay_by=_aware(payload.get("pay_by")),
+        retry_key_hash=_sha256_hex(payload.get("retry_key_sha256")),
     )
+
+
+def _sha256_hex(value: Any) -> str:
+    """A SHA-256 in hex, or "" (nobody may pay again by key) for anything else."""
+    digest = str(value or "").strip().lower()
+    return digest if _SHA256_HEX.fullmatch(digest) else ""
 
 
 def _aware(value: Any) -> datetime | None:
@@ -178,6 +188,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                         provider=get_provider().name,
                         capture_method=request.capture_method,
                         pay_by=request.pay_by,
+                        retry_key_hash=request.retry_key_hash,
                     )
             except IntegrityError:
                 # Either a concurrent delivery created this order's intent first, or the key

@@ -3,6 +3,7 @@ the transport would, move the order and publish the next step; redelivery change
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -48,7 +49,10 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
         "idempotency_key": f"order-{order.id}-payment",
         "capture": "automatic",  # PAYMENTS_CAPTURE_AT=confirmation, the default
         "pay_by": order.payment_deadline.isoformat(),
+        # Payments gets only the hash of the key the order's detail shows (a guest's way to pay again).
+        "retry_key_sha256": hashlib.sha256(order.payment_action["retry_key"].encode()).hexdigest(),
     }
+    assert len(order.payment_action["retry_key"]) >= 43  # 32 random bytes
     assert requested["idempotency_key"] == payment_idempotency_key(order)
     # The shopper has ORDERS_PAYMENT_ACTION_SECONDS to pay (3-D Secure, or another method).
     assert order.payment_deadline - order.status_changed_at == timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
@@ -67,6 +71,7 @@ def test_happy_path_stock_reserved_then_payment_succeeded(place_order, shopper):
     assert order.payment_status == PaymentStatus.CAPTURED
     assert order.amount_captured == order.total
     assert order.payment_method_token == ""  # decided: the order keeps no credential
+    assert order.payment_action == {}  # nor the retry key
     [confirmed] = published("order.confirmed", order)
     assert confirmed["email"] == shopper.email
     assert confirmed["total"] == "35.88"
@@ -159,6 +164,8 @@ def _action_required(order, *, attempt: int = 1) -> bool:
 def test_payment_failed_leaves_the_order_waiting_for_another_method(place_order, shopper):
     order = place_order(shopper)
     send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    order.refresh_from_db()
+    retry_key = order.payment_action["retry_key"]
 
     _payment_failed(order)
 
@@ -171,6 +178,7 @@ def test_payment_failed_leaves_the_order_waiting_for_another_method(place_order,
         "failure_code": "card_declined",
         "reason_code": "declined",
         "message": "Card declined",
+        "retry_key": retry_key,  # the same key, for as long as the order can be paid
     }
     # Stock stays held, nothing is cancelled or confirmed.
     assert published("order.cancelled", order) == []
