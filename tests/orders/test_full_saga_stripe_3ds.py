@@ -379,3 +379,43 @@ def test_a_duplicate_authorization_reported_twice_at_once_is_released_once(
     _only_the_recorded_authorization_is_held(localstripe, body, first, second)
     assert Order.objects.get(pk=body["id"]).status == OrderStatus.CONFIRMED
     call_command("check_money_invariant")
+
+
+def test_with_capture_at_shipment_an_earlier_attempt_authorized_closes_the_open_one(
+    live_catalog, localstripe, monkeypatch, settings
+):
+    # given capture at shipment, an order whose shopper gave up the first 3-D Secure for another
+    # card that needs it too, while Stripe could not cancel the first PaymentIntent...
+    from apps.payments.providers import ProviderError
+    from apps.payments.providers.stripe import StripeProvider
+
+    def cancel_fails(self, *, charge_id, idempotency_key=""):
+        raise ProviderError("Stripe is unreachable.", code="provider_unavailable")
+
+    settings.PAYMENTS_CAPTURE_AT = "shipment"
+    client, body = _waiting_order(localstripe, "S3DS-OPEN", "s3ds-9")
+    first = PaymentIntent.objects.get(order_id=body["id"]).provider_intent_id
+    monkeypatch.setattr(StripeProvider, "cancel", cancel_fails)
+    retry = client.post(
+        f"/api/v1/payments/orders/{body['id']}/attempts/",
+        {"payment_method_token": localstripe.payment_method(CARD_3DS_REQUIRED)},
+    )
+    monkeypatch.undo()
+    assert retry.status_code == 200 and retry.json()["status"] == "requires_action", retry.json()
+    second = PaymentIntent.objects.get(order_id=body["id"]).provider_intent_id
+    # ...and who completes the first one's authentication after all
+    _bank(body["payment"]["next_action"]["redirect_url"])
+
+    # when Stripe says the first one is authorized
+    answer = _webhook(event_body("payment_intent.amount_capturable_updated", _capturable(localstripe, first)))
+
+    # then the order stands on it, and the open second attempt is cancelled: nobody completes it
+    assert answer.json()["outcome"] == "payment_authorized"
+    intent = PaymentIntent.objects.get(order_id=body["id"])
+    assert (intent.provider_charge_id, intent.capture_status, intent.attention) == (first, "authorized", "")
+    assert _capturable(localstripe, second)["status"] == "canceled"
+    assert Order.objects.get(pk=body["id"]).payment_status == "authorized"
+    # its cancellation's echo is no expiry of the authorization that stands
+    canceled = _webhook(event_body("payment_intent.canceled", _capturable(localstripe, second)))
+    assert canceled.json()["outcome"] == "ignored_succeeded"
+    assert PaymentIntent.objects.get(order_id=body["id"]).capture_status == "authorized"
