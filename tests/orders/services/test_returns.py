@@ -1,7 +1,8 @@
 """Returns per parcel line: staff record units a parcel shipped (less what came back before) with a
 reason and, per line, whether they go back in stock (order.lines_returned for catalog); the refund
-of their share, if asked for, is a refund by line without restock. Refusals change nothing, and
-the same return recorded twice (sequentially or concurrently) is recorded once."""
+of their share, if asked for, is a refund by line without restock (refused, with the return,
+while capture at shipment has taken nothing yet). Refusals change nothing, and the same return
+recorded twice (sequentially or concurrently) is recorded once."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import pytest
 from django.db import connections
 
 from apps.core.exceptions import ValidationFailed
-from apps.orders.errors import InvalidRefund, InvalidReturn, RefundTooLarge
+from apps.orders.errors import InvalidRefund, InvalidReturn, RefundNotAllowed, RefundTooLarge
 from apps.orders.models import Order, OrderStatus, OutboxEvent, ParcelReturn, PaymentStatus, Refund, ShipmentLine
 from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.returns import return_preview, return_record
 from apps.orders.services.shipments import shipment_create
 from tests.orders import factories
-from tests.orders.conftest import advance_to_confirmed, published
+from tests.orders.conftest import advance_to_confirmed, published, send
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -221,3 +222,31 @@ def test_the_same_return_submitted_concurrently_is_recorded_once():
     assert ParcelReturn.objects.count() == 1
     assert _returned(order) == {(1, "SKU-0"): 1}
     assert len(published("order.lines_returned", order)) == 1
+
+
+def test_before_capture_at_shipment_a_returns_refund_is_refused_and_the_return_alone_recorded(
+    settings, place_order, shopper
+):
+    settings.PAYMENTS_CAPTURE_AT = "shipment"
+    order = place_order(shopper, {"MUG-01": 2, "TEE-RED-M": 1})
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    send(
+        "payment.authorized",
+        "payments",
+        order_id=str(order.id),
+        payment_id="pay_held",
+        amount=str(order.total),
+        currency=order.currency,
+    )
+    shipment_create(order=order, carrier="DHL", tracking_number="P1", actor="staff:sam", lines={"MUG-01": 2})
+    order.refresh_from_db()
+    assert (order.payment_status, order.amount_captured) == (PaymentStatus.AUTHORIZED, 0)
+    asked = {"order": order, "parcel": 1, "lines": {"MUG-01": 1}, "restock": {"MUG-01"}, "reason": "chipped"}
+
+    with pytest.raises(RefundNotAllowed):
+        return_record(**asked, actor="staff:carla", refund=True)
+    assert not ParcelReturn.objects.exists()
+    recorded, _ = return_record(**asked, actor="staff:carla")
+
+    assert recorded.refund is None and not Refund.objects.exists()
+    assert published("order.lines_returned", order)[0]["restock"] == [{"sku": "MUG-01", "quantity": 1}]
