@@ -132,6 +132,10 @@ class OrderReturnsMixin:
         order = shipment.order
         if not self.has_return_permission(request):
             raise PermissionDenied
+        if request.method == "POST" and (earlier := self._recorded(order, request.POST.get("return_id"))):
+            # The same form sent again (a double click, a reload): checked before the form, whose
+            # lines may have nothing left to return now.
+            return self._returned(request, order, earlier, created=False)
         form = ReturnForm(
             request.POST if request.method == "POST" else None,
             shipment=shipment,
@@ -141,8 +145,6 @@ class OrderReturnsMixin:
         if request.method != "POST" or not form.is_valid():
             return self._return_page(request, shipment, form)
         return_id = form.cleaned_data["return_id"]
-        if earlier := ParcelReturn.objects.filter(pk=return_id, order=order).first():
-            return self._returned(request, order, earlier, created=False)
         asked = {
             "order": order,
             "parcel": number,
@@ -166,9 +168,15 @@ class OrderReturnsMixin:
             return self._return_page(request, shipment, form)
         return self._returned(request, order, recorded, created=created)
 
+    @staticmethod
+    def _recorded(order: Order, return_id: str | None) -> ParcelReturn | None:
+        try:
+            return ParcelReturn.objects.filter(pk=uuid.UUID(str(return_id)), order=order).first()
+        except ValueError:
+            return None  # the form says what is wrong with it
+
     def _returned(self, request: HttpRequest, order: Order, recorded: ParcelReturn, *, created: bool) -> HttpResponse:
         if not created:
-            # The same form sent again (a double click, a reload): the first one recorded it.
             self.message_user(
                 request,
                 f"{order.number}: return {recorded.number} was already recorded; nothing more was done.",

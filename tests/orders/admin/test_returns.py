@@ -207,9 +207,10 @@ def test_a_parcel_of_another_order_is_not_found(shipped, place_order, shopper):
     assert staff.get(_url(shipped, 3)).status_code == 404
 
 
-def test_the_same_form_sent_twice_records_the_return_once(shipped):
+@pytest.mark.parametrize("units", ["1", "2"], ids=["some-units", "every-unit-of-the-line"])
+def test_the_same_form_sent_twice_records_the_return_once(shipped, units):
     staff = _staff(*RETURNS, "refund_order")
-    data = _form(staff, shipped, **{"line_MUG-01": "1", "restock_MUG-01": "on", "refund": "on"})
+    data = _form(staff, shipped, **{"line_MUG-01": units, "restock_MUG-01": "on", "refund": "on"})
     confirmed = {**data, "confirm": staff.post(_url(shipped), data).context["confirm"]}
 
     first = staff.post(_url(shipped), confirmed)
@@ -218,7 +219,7 @@ def test_the_same_form_sent_twice_records_the_return_once(shipped):
     assert first.status_code == 302
     assert f"{shipped.number}: return 1 was already recorded; nothing more was done." in second.content.decode()
     assert ParcelReturn.objects.count() == 1 and Refund.objects.count() == 1
-    assert _returned(shipped)["MUG-01"] == 1
+    assert _returned(shipped)["MUG-01"] == int(units)
     assert len(published("order.lines_returned", shipped)) == 1
 
 
