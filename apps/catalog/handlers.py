@@ -1,7 +1,7 @@
-"""Inbound events of the catalog service: the stock side of the checkout saga, and refunded goods
-put back in stock. Thin: each turns the payload into the orders contract's dataclass and calls one
+"""Inbound events of the catalog service: the stock side of the checkout saga, and refunded,
+returned or never shipped goods put back in stock. Thin: each reads the payload and calls one
 service. Delivery is idempotent per event (the inbox), per order (the Reservation row) and per
-refund (its restock audit rows)."""
+refund, return or cancellation (its restock audit rows)."""
 
 from __future__ import annotations
 
@@ -72,22 +72,37 @@ def on_refund_requested(envelope: Envelope) -> None:
         )
 
 
-@event_handler("catalog", orders.ORDER_LINES_CANCELLED)
-def on_order_lines_cancelled(envelope: Envelope) -> None:
-    """Goods of a confirmed order that will never ship, nothing refunded for them (capture at
-    shipment): back on the shelf, audited and idempotent per cancellation like a refund's."""
+def _restock_from(envelope: Envelope, *, id_field: str, lines_field: str, source: str) -> None:
+    """Goods an order event names by its own id (`id_field`) back on the shelf, audited and
+    idempotent per that id like a refund's restock."""
     payload = envelope.payload
     try:
         order_id = str(uuid.UUID(str(payload["order_id"])))
-        cancellation_id = str(uuid.UUID(str(payload["cancellation_id"])))
-        lines = [(str(line["sku"]), int(line["quantity"])) for line in payload.get("lines") or []]
+        restock_id = str(uuid.UUID(str(payload[id_field])))
+        lines = [(str(line["sku"]), int(line["quantity"])) for line in payload.get(lines_field) or []]
     except (KeyError, TypeError, ValueError):
-        logger.error("order.lines_cancelled %s with an unusable payload ignored", envelope.id)
+        # Retrying cannot fix it, and raising would hold up the producer's outbox (all-in-one).
+        logger.error("%s %s with an unusable payload ignored", envelope.type, envelope.id)
         return
     if lines:
         restock.stock_restock(
             order_id=order_id,
             order_number=str(payload.get("order_number") or ""),
-            refund_id=cancellation_id,
+            refund_id=restock_id,
             lines=lines,
+            source=source,
         )
+
+
+@event_handler("catalog", orders.ORDER_LINES_CANCELLED)
+def on_order_lines_cancelled(envelope: Envelope) -> None:
+    """Goods of a confirmed order that will never ship, nothing refunded for them (capture at
+    shipment): back on the shelf, once per cancellation."""
+    _restock_from(envelope, id_field="cancellation_id", lines_field="lines", source="cancellation")
+
+
+@event_handler("catalog", orders.ORDER_LINES_RETURNED)
+def on_order_lines_returned(envelope: Envelope) -> None:
+    """Goods the shopper sent back from a parcel: those fit to sell again (`restock`) back on the
+    shelf, once per return."""
+    _restock_from(envelope, id_field="return_id", lines_field="restock", source="return")

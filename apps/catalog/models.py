@@ -242,9 +242,10 @@ class Stock(models.Model):
 
 
 class StockAdjustment(models.Model):
-    """The audit trail of stock changes, manual, imported or from refunds: who, when, how much and
-    why. A restock for a refund names the order and the refund; the unique (refund, SKU) key makes
-    a redelivered refund.requested restock once, even when two deliveries race."""
+    """The audit trail of stock changes, manual, imported or from orders (refunds, returns,
+    cancellations): who, when, how much and why. A restock names the order and the refund (or the
+    return, or the cancellation) in refund_id; the unique (refund, SKU) key makes a redelivered
+    event restock once, even when two deliveries race."""
 
     variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="stock_adjustments")
     sku = models.CharField("SKU", max_length=64)
@@ -253,8 +254,9 @@ class StockAdjustment(models.Model):
     reason = models.CharField(max_length=255)
     # The staff username, not a relation: staff accounts live in another table (or database).
     actor = models.CharField(max_length=150)
-    # The orders service's order and refund ids (UUIDs, not relations: they live in its database);
-    # empty for manual and imported adjustments.
+    # The orders service's order id and the id of its refund, return or cancellation that brought
+    # the goods back (UUIDs, not relations: they live in its database); empty for manual and
+    # imported adjustments.
     order_id = models.UUIDField(null=True, blank=True, editable=False, db_index=True)
     refund_id = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

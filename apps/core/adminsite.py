@@ -58,11 +58,12 @@ def service_admin_url(service: str, path: str) -> str:
     return f"/{prefix}{path}"
 
 
-class ReplicatedUserAdmin(UserAdmin):
-    """A staff account copied from users (staff.changed): shown, never edited here, since the next
-    copy would overwrite the edit. Accounts, passwords and group membership change in users' admin."""
+class ReadOnlyAdminMixin:
+    """For the admin (or inline) of rows that are written elsewhere (by events, sends, another
+    service), never by hand: they are shown, never added, changed or deleted. Put it before the
+    admin class it is mixed into."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -70,6 +71,11 @@ class ReplicatedUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReplicatedUserAdmin(ReadOnlyAdminMixin, UserAdmin):
+    """A staff account copied from users (staff.changed): shown, never edited here, since the next
+    copy would overwrite the edit. Accounts, passwords and group membership change in users' admin."""
 
 
 class ReplicatedGroupAdmin(GroupAdmin):

@@ -57,10 +57,9 @@ def _order_url(order_id: str) -> str:
     return settings.SHOP_FRONTEND_URL.rstrip("/") + settings.NOTIFICATIONS_ORDER_PATH.format(order_id=order_id)
 
 
-def _guest_access(sealed_access_token: str) -> dict[str, str]:
-    """A guest order's access token for its order link, still sealed: it is opened only to render
-    the email (messages.py lists it among the template's secrets). Nothing for a shopper's order."""
-    return {"access_token": sealed_access_token} if sealed_access_token else {}
+def _expiry(iso_time: str) -> str:
+    """A link's expiry as the emails show it."""
+    return datetime.fromisoformat(iso_time).strftime("%d %b %Y, %H:%M %Z").strip()
 
 
 def _notify(envelope: Envelope, template: str, *, customer_id: str | None, email: str = "", **context: Any) -> None:
@@ -72,6 +71,27 @@ def _notify(envelope: Envelope, template: str, *, customer_id: str | None, email
         customer_id=uuid.UUID(customer_id) if customer_id else None,
         email=email,
         context=context,
+    )
+
+
+OrderEvent = orders.OrderConfirmed | orders.OrderCancelled | orders.OrderShipped
+
+
+def _notify_order(envelope: Envelope, template: str, data: OrderEvent, **context: Any) -> None:
+    """An order event's email, to the order's shopper (None: a guest) at the order's address, with
+    what every order email shows: its number and its page. A guest order's page needs its access
+    token, which stays sealed here: it is opened only to render the email (messages.py lists it
+    among the template's secrets)."""
+    if data.sealed_access_token:
+        context["access_token"] = data.sealed_access_token
+    _notify(
+        envelope,
+        template,
+        customer_id=data.customer_id,
+        email=data.email,
+        order_number=data.order_number,
+        order_url=_order_url(data.order_id),
+        **context,
     )
 
 
@@ -106,7 +126,6 @@ def on_user_updated(envelope: Envelope) -> None:
 @event_handler(SERVICE, users.PASSWORD_RESET_REQUESTED)
 def on_password_reset_requested(envelope: Envelope) -> None:
     data = _payload(users.PasswordResetRequested, envelope)
-    expires_at = datetime.fromisoformat(data.expires_at)
     _notify(
         envelope,
         messages.PASSWORD_RESET,
@@ -114,7 +133,7 @@ def on_password_reset_requested(envelope: Envelope) -> None:
         email=data.email,
         first_name=data.first_name,
         reset_url=data.sealed_reset_url,  # opened only to render the email
-        expires_at=expires_at.strftime("%d %b %Y, %H:%M %Z").strip(),
+        expires_at=_expiry(data.expires_at),
     )
 
 
@@ -128,7 +147,7 @@ def on_email_verification_requested(envelope: Envelope) -> None:
         email=data.email,
         first_name=data.first_name,
         verify_url=data.sealed_verify_url,  # opened only to render the email
-        expires_at=datetime.fromisoformat(data.expires_at).strftime("%d %b %Y, %H:%M %Z").strip(),
+        expires_at=_expiry(data.expires_at),
     )
 
 
@@ -138,12 +157,10 @@ def on_email_verification_requested(envelope: Envelope) -> None:
 @event_handler(SERVICE, orders.ORDER_CONFIRMED, versions=(1, orders.GUEST_VERSION))
 def on_order_confirmed(envelope: Envelope) -> None:
     data = _payload(orders.OrderConfirmed, envelope)
-    _notify(
+    _notify_order(
         envelope,
         messages.ORDER_CONFIRMED,
-        customer_id=data.customer_id,
-        email=data.email,
-        order_number=data.order_number,
+        data,
         total=data.total,
         currency=data.currency,
         lines=data.lines,
@@ -156,36 +173,28 @@ def on_order_confirmed(envelope: Envelope) -> None:
         prices_include_tax=data.prices_include_tax,
         reverse_charge=data.reverse_charge,
         vat_number=data.vat_number,
-        order_url=_order_url(data.order_id),
-        **_guest_access(data.sealed_access_token),
     )
 
 
 @event_handler(SERVICE, orders.ORDER_CANCELLED, versions=(1, orders.GUEST_VERSION))
 def on_order_cancelled(envelope: Envelope) -> None:
     data = _payload(orders.OrderCancelled, envelope)
-    _notify(
+    _notify_order(
         envelope,
         messages.ORDER_CANCELLED,
-        customer_id=data.customer_id,
-        email=data.email,
-        order_number=data.order_number,
+        data,
         # Producers may add a detail after a colon (orders: "payment_failed:declined").
         reason=CANCELLATION_REASONS.get(data.reason.split(":", 1)[0], data.reason.replace("_", " ")),
-        order_url=_order_url(data.order_id),
-        **_guest_access(data.sealed_access_token),
     )
 
 
 @event_handler(SERVICE, orders.ORDER_SHIPPED, versions=(1, orders.GUEST_VERSION))
 def on_order_shipped(envelope: Envelope) -> None:
     data = _payload(orders.OrderShipped, envelope)
-    _notify(
+    _notify_order(
         envelope,
         messages.ORDER_SHIPPED,
-        customer_id=data.customer_id,
-        email=data.email,
-        order_number=data.order_number,
+        data,
         carrier=data.carrier,
         tracking_number=data.tracking_number,
         tracking_url=data.tracking_url,
@@ -193,8 +202,6 @@ def on_order_shipped(envelope: Envelope) -> None:
         parcel_number=data.parcel_number,
         complete=data.complete,
         items=[{"sku": line["sku"], "quantity": line["quantity"]} for line in _line_dicts(data.lines)],
-        order_url=_order_url(data.order_id),
-        **_guest_access(data.sealed_access_token),
     )
 
 

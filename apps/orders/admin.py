@@ -1,5 +1,5 @@
 """Staff admin for orders: find orders by status, date, number or email; ship, cancel and refund
-them. Orders are never edited directly: every change goes through the services, so the state
+them, and record what comes back. Orders are never edited directly: every change goes through the services, so the state
 machine, the history and the events stay right."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -22,7 +21,14 @@ from apps.core.adminsite import service_admin_url
 from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
 from apps.orders.admin_backoffice import OrderBackOfficeMixin
-from apps.orders.admin_display import address_display, money_display, money_fields, refund_lines_display
+from apps.orders.admin_display import (
+    ReadOnlyInline,
+    address_display,
+    money_display,
+    money_fields,
+    refund_lines_display,
+)
+from apps.orders.admin_returns import OrderReturnsMixin, ReturnInline
 from apps.orders.admin_shipments import OrderShipmentsMixin, ShipmentInline
 from apps.orders.models import (
     Cart,
@@ -46,33 +52,6 @@ from apps.orders.services.fulfilment import order_mark_delivered, order_ship
 from apps.orders.services.refunds import order_refund_preview, order_refund_request
 from apps.orders.services.shipments import SHIPPABLE_STATUSES
 from apps.orders.services.transitions import staff_actor
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Parts of the object on the page (an order's lines, history, refunds, notes): shown to whoever
-    may see the object, never edited here."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        # Django would ask for "view" on the inline's own model (view_orderline, ...), which no
-        # role names: staff who may see an order would see it without its lines.
-        opts = self.parent_model._meta
-        return any(
-            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
-            for action in ("view", "change")
-        )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -190,7 +169,7 @@ def _order_fields() -> list[Any]:
 
 
 @admin.register(Order)
-class OrderAdmin(OrderShipmentsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
+class OrderAdmin(OrderShipmentsMixin, OrderReturnsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "email",
@@ -205,7 +184,7 @@ class OrderAdmin(OrderShipmentsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
     search_fields = ["=number", "email"]
     ordering = ["-created_at"]
     list_per_page = 50
-    inlines = [OrderLineInline, ShipmentInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
+    inlines = [OrderLineInline, ShipmentInline, ReturnInline, OrderStatusChangeInline, RefundInline, OrderNoteInline]
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
     actions = ["mark_shipped", "close_unshipped", "mark_delivered", "cancel_orders", "refund_order"]

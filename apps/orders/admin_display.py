@@ -1,16 +1,46 @@
-"""How the orders admin shows values to staff: money in its currency's minor units, a shipping
-address as lines, a refund's lines as "SKU x quantity"."""
+"""How the orders admin shows values to staff: the parts of an order on its page (read-only
+inlines), money in its currency's minor units, a shipping address as lines, a refund's lines as
+"SKU x quantity"."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.core.currencies import money_format
 from apps.orders.models import MONEY
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Parts of the object on the page (an order's lines, parcels, returns, history, refunds,
+    notes): shown to whoever may see the object, never edited here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Django would ask for "view" on the inline's own model (view_orderline, ...), which no
+        # role names: staff who may see an order would see it without its lines.
+        opts = self.parent_model._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 def _is_money(field: Any) -> bool:

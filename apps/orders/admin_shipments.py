@@ -1,5 +1,6 @@
-"""The orders admin's fulfilment in parcels: the order's parcels (with tracking links), the form
-that ships one parcel of chosen lines and quantities, and closing what never ships. A mixin of
+"""The orders admin's fulfilment in parcels: the order's parcels (with tracking links, what came
+back, and where to record a return), the form that ships one parcel of chosen lines and
+quantities, and closing what never ships. A mixin of
 OrderAdmin (apps/orders/admin.py); every change goes through services/shipments.py."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.core.currencies import money_format
 from apps.core.exceptions import ApplicationError
-from apps.orders.admin_display import money_display
+from apps.orders.admin_display import ReadOnlyInline, money_display
 from apps.orders.models import Order, Shipment
 from apps.orders.services.shipments import CARRIERS, order_close_unshipped, shipment_create
 from apps.orders.services.transitions import staff_actor
@@ -26,26 +27,18 @@ from apps.orders.services.transitions import staff_actor
 OTHER_CARRIER = "other"
 
 
-class ShipmentInline(admin.TabularInline):
+class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Parcels"
     fields = ["number", "shipped_at", "carrier", "tracking", "contents", money_display("amount", "share"), "shipped_by"]
     readonly_fields = fields
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        # Parcels are part of the order: whoever may see the order sees them.
-        return request.user.has_perm("orders.view_order")
+    def get_fields(self, request: HttpRequest, obj: Order | None = None) -> list[Any]:
+        # Where a return is recorded, for staff who may record one.
+        return [*self.fields, "return_link"] if request.user.has_perm("orders.record_return") else self.fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> list[Any]:
+        return self.get_fields(request, obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Shipment]:
         return super().get_queryset(request).prefetch_related("lines")
@@ -58,7 +51,21 @@ class ShipmentInline(admin.TabularInline):
 
     @admin.display(description="contents")
     def contents(self, shipment: Shipment) -> str:
-        return format_html_join(", ", "{} x {}", ((line.quantity, line.sku) for line in shipment.lines.all()))
+        return format_html_join(
+            ", ",
+            "{} x {}{}",
+            (
+                (line.quantity, line.sku, f" ({line.quantity_returned} returned)" if line.quantity_returned else "")
+                for line in shipment.lines.all()
+            ),
+        )
+
+    @admin.display(description="return")
+    def return_link(self, shipment: Shipment) -> str:
+        if not any(line.quantity_returnable for line in shipment.lines.all()):
+            return "-"
+        url = reverse("admin:orders_order_return", args=[shipment.order_id, shipment.number])
+        return format_html('<a href="{}">Record a return…</a>', url)
 
 
 class ParcelForm(forms.Form):

@@ -133,6 +133,11 @@ class InvalidShipment(UnprocessableEntity):
     default_detail = "The parcel names no line of the order, or more units than are left to ship."
 
 
+class InvalidReturn(UnprocessableEntity):
+    default_code = "invalid_return"
+    default_detail = "The return names no line of the parcel, or more units than it shipped and were not returned."
+
+
 class PaymentNotHeld(Conflict):
     default_code = "payment_not_held"
     default_detail = "The order's payment is neither captured nor held on the card; it cannot ship."

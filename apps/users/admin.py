@@ -9,24 +9,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from apps.core.adminsite import service_admin_url
+from apps.core.adminsite import ReadOnlyAdminMixin, service_admin_url
 from apps.users.models import Address, Customer, RefreshToken
 from apps.users.services import customers
 
 
-class AddressInline(admin.TabularInline):
+class AddressInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Address
     extra = 0
-    can_delete = False
     fields = ["label", "full_name", "line1", "line2", "city", "region", "postal_code", "country", "phone", "is_default"]
     readonly_fields = fields
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Customer)
@@ -79,7 +72,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(RefreshToken)
-class RefreshTokenAdmin(admin.ModelAdmin):
+class RefreshTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "customer", "family_id", "created_at", "expires_at", "revoked_at", "revoke_reason"]
     list_filter = ["revoke_reason"]
     search_fields = ["customer__email", "family_id"]
@@ -88,12 +81,3 @@ class RefreshTokenAdmin(admin.ModelAdmin):
     fields = ["id", "customer", "family_id", "created_at", "expires_at", "revoked_at", "revoke_reason"]
     readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

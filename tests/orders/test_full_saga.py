@@ -1,10 +1,13 @@
 """The whole checkout saga in one process, with the real services on every side: catalog's
 variants API served by live_server (orders prices through it over HTTP), catalog reserving and
 committing stock, payments charging the sandbox provider, and orders orchestrating; a decline
-holding the stock until the payment deadline; and a refund by line that gives the money back
-(payments) and puts the goods back on the shelf (catalog)."""
+holding the stock until the payment deadline; a refund by line that gives the money back
+(payments) and puts the goods back on the shelf (catalog); and a return from a parcel, with the
+refund of its share, whose goods go back on the shelf once, however often it is submitted."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -13,7 +16,9 @@ from apps.catalog.models import Stock, StockAdjustment
 from apps.catalog.services.imports import catalog_import
 from apps.orders.models import Order, OrderStatus, Refund
 from apps.orders.services.refunds import order_refund_request
+from apps.orders.services.returns import return_record
 from apps.orders.services.saga import orders_expire_stalled
+from apps.orders.services.shipments import shipment_create
 from tests.orders.conftest import ADDRESS, client_for, make_shopper
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -116,3 +121,40 @@ def test_a_refund_with_restock_puts_the_goods_back_on_the_shelf(live_catalog):
     assert (stock.on_hand, stock.reserved) == (3, 0)
     restock = StockAdjustment.objects.get(refund_id=refund.id)
     assert (restock.order_id, restock.delta, restock.actor) == (order.id, 2, "event:orders")
+
+
+def test_a_returned_parcel_line_goes_back_on_the_shelf_once(live_catalog):
+    seed("SAGA-JUG", price="9.00", stock=5)
+    client = client_for(make_shopper())
+    client.post("/api/v1/orders/cart/lines/", {"sku": "SAGA-JUG", "quantity": 3}, format="json")
+    order = Order.objects.get(pk=_checkout(client, "tok_visa", "saga-4").json()["id"])
+    assert order.status == OrderStatus.CONFIRMED
+    shipment_create(order=order, carrier="DHL", tracking_number="J1", actor="staff:sam", lines={"SAGA-JUG": 2})
+    shipment_create(order=order, carrier="DHL", tracking_number="J2", actor="staff:sam")
+    assert Stock.objects.get(variant__sku="SAGA-JUG").on_hand == 2
+    return_id = uuid.uuid4()
+
+    for _ in range(2):  # the same return submitted twice
+        recorded, _ = return_record(
+            order=order,
+            parcel=1,
+            lines={"SAGA-JUG": 2},
+            restock={"SAGA-JUG"},
+            reason="dented",
+            actor="staff:carla",
+            refund=True,
+            return_id=return_id,
+        )
+
+    stock = Stock.objects.get(variant__sku="SAGA-JUG")
+    assert (stock.on_hand, stock.reserved) == (4, 0)
+    [restock] = StockAdjustment.objects.filter(order_id=order.id)  # the return's; its refund restocks nothing
+    assert (restock.refund_id, restock.delta, restock.reason) == (
+        return_id,
+        2,
+        f"return {return_id} of order {order.number}",
+    )
+    recorded.refund.refresh_from_db()
+    order.refresh_from_db()
+    assert recorded.refund.status == Refund.Status.COMPLETED
+    assert (order.status, order.amount_refunded) == (OrderStatus.PARTIALLY_REFUNDED, recorded.refund.amount)

@@ -93,3 +93,52 @@ def test_production_refuses_insecure_defaults():
     assert "Refusing to start in production" in result.stderr
     for problem in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL must point at PostgreSQL"):
         assert problem in result.stderr
+
+
+def test_staff_sign_in_to_another_admin_with_their_password_from_the_replicated_account(migrated_databases):
+    # Users makes a staff account; its staff.changed, as users' outbox holds it, is all catalog
+    # gets of it. Catalog's process has no way to reach users: its admin's own sign-in form must
+    # work from the replica alone (docs/architecture.md, "When users is down"), which is why
+    # staff.changed carries the password hash and the hand-off alone would not do.
+    made = _manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User\n"
+        "User.objects.create_user('clerk', 'clerk@example.com', 'pw-staff-12345', is_staff=True)",
+        service="users",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # the relay fails at once; the row stays in the outbox
+    )
+    assert made.returncode == 0, made.stderr
+    with psycopg.connect(_database_url("users")) as connection:
+        [row] = connection.execute(
+            "SELECT id, version, occurred_at, trace_id, payload FROM users_outboxevent WHERE event_type = %s",
+            ["staff.changed"],
+        ).fetchall()
+    event_id, version, occurred_at, trace_id, payload = row
+    assert payload["username"] == "clerk"
+    envelope = {
+        "id": str(event_id),
+        "type": "staff.changed",
+        "version": version,
+        "occurred_at": occurred_at.isoformat(),
+        "producer": "users",
+        "trace_id": trace_id,
+        "payload": payload,
+    }
+    script = f"""
+from django.test import Client
+from apps.core.events import Envelope
+from apps.core.events.handlers import deliver
+deliver("catalog", Envelope.from_dict({envelope!r}))
+client = Client()
+login = "/admin/catalog/login/"
+wrong = client.post(login, {{"username": "clerk", "password": "not-the-password", "next": "/admin/catalog/"}})
+print("wrong", wrong.status_code)
+right = client.post(login, {{"username": "clerk", "password": "pw-staff-12345", "next": "/admin/catalog/"}})
+print("right", right.status_code, right.get("Location"))
+print("index", client.get("/admin/catalog/").status_code)
+"""
+    result = _manage("shell", "-c", script, service="catalog")
+    assert result.returncode == 0, result.stderr
+    answers = [line for line in result.stdout.splitlines() if line.startswith(("wrong", "right", "index"))]
+    assert answers == ["wrong 200", "right 302 /admin/catalog/", "index 200"]

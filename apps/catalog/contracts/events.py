@@ -10,7 +10,8 @@ PRODUCT_UPDATED = "product.updated"
 
 PUBLISHES = (STOCK_RESERVED, STOCK_REJECTED, PRODUCT_UPDATED)
 # order.* are the orders service's events (apps.orders.contracts.events): the stock side of the saga;
-# refund.requested (also theirs) puts refunded goods back in stock when its restock lines name any.
+# refund.requested (also theirs) puts refunded goods back in stock when its restock lines name any,
+# order.lines_returned the goods returned from a parcel, order.lines_cancelled those never shipped.
 SUBSCRIBES = (
     "staff.changed",
     "user.tokens_revoked",
@@ -19,6 +20,7 @@ SUBSCRIBES = (
     "order.confirmed",
     "refund.requested",
     "order.lines_cancelled",
+    "order.lines_returned",
 )
 
 

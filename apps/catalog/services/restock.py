@@ -1,5 +1,6 @@
-"""Refunded goods back on the shelf (refund.requested with restock lines), bounded by what the
-order's committed reservation took."""
+"""Goods back on the shelf: refunded (refund.requested with restock lines), returned from a parcel
+(order.lines_returned) or never shipped (order.lines_cancelled), bounded by what the order's
+committed reservation took."""
 
 from __future__ import annotations
 
@@ -26,10 +27,17 @@ class RestockBeforeCommit(RuntimeError):
 
 
 def stock_restock(
-    *, order_id: uuid.UUID | str, order_number: str, refund_id: uuid.UUID | str, lines: Iterable[tuple[str, int]]
+    *,
+    order_id: uuid.UUID | str,
+    order_number: str,
+    refund_id: uuid.UUID | str,
+    lines: Iterable[tuple[str, int]],
+    source: str = "refund",
 ) -> bool:
-    """A refund brought goods back (refund.requested with restock lines): put them on hand again,
-    with an audit row per SKU naming the order and the refund. True when any unit went back.
+    """A refund, a return or a cancellation brought goods back: put them on hand again, with an
+    audit row per SKU naming the order and `refund_id` (the refund's, the return's or the
+    cancellation's id, all orders' UUIDs; `source` says which in the audit's reason). True when
+    any unit went back.
 
     Only what the order's committed reservation took off the shelf can come back, less what its
     earlier refunds restocked: anything beyond that (or for a SKU the order never committed) is
@@ -51,7 +59,7 @@ def stock_restock(
             .order_by("variant__sku")
         }
         if StockAdjustment.objects.filter(refund_id=refund_id).exists():
-            logger.info("refund %s of order %s already restocked; nothing to do", refund_id, order_id)
+            logger.info("%s %s of order %s already restocked; nothing to do", source, refund_id, order_id)
             return False
         committed = dict(
             ReservationLine.objects.filter(
@@ -60,9 +68,10 @@ def stock_restock(
         )
         if not committed:
             if Reservation.objects.filter(order_id=order_id, status=Reservation.Status.RESERVED).exists():
-                raise RestockBeforeCommit(f"order {order_id} is not committed yet; refund {refund_id} waits")
+                raise RestockBeforeCommit(f"order {order_id} is not committed yet; {source} {refund_id} waits")
             logger.warning(
-                "refund %s of order %s asks to restock, but the order committed no stock; nothing restocked",
+                "%s %s of order %s asks to restock, but the order committed no stock; nothing restocked",
+                source,
                 refund_id,
                 order_id,
             )
@@ -80,7 +89,8 @@ def stock_restock(
             units = max(min(quantity, room), 0)
             if units < quantity:
                 logger.warning(
-                    "refund %s of order %s asks to restock %s x %s; %s restocked (%s committed, %s restocked before)",
+                    "%s %s of order %s asks to restock %s x %s; %s restocked (%s committed, %s restocked before)",
+                    source,
                     refund_id,
                     order_id,
                     quantity,
@@ -99,7 +109,7 @@ def stock_restock(
                     sku=sku,
                     delta=units,
                     on_hand_after=stock.on_hand,
-                    reason=f"refund {refund_id} of order {order_number or order_id}"[:255],
+                    reason=f"{source} {refund_id} of order {order_number or order_id}"[:255],
                     actor=RESTOCK_ACTOR,
                     order_id=order_id,
                     refund_id=refund_id,
@@ -109,5 +119,5 @@ def stock_restock(
             return False
         StockAdjustment.objects.bulk_create(audit)
         product_listing_refresh(product_ids={adjustment.variant.product_id for adjustment in audit})
-    logger.info("refund %s of order %s restocked %s SKU(s)", refund_id, order_id, len(audit))
+    logger.info("%s %s of order %s restocked %s SKU(s)", source, refund_id, order_id, len(audit))
     return True

@@ -252,11 +252,12 @@ class RefundOutput(serializers.ModelSerializer):
 class ShipmentLineOutput(serializers.ModelSerializer):
     class Meta:
         model = ShipmentLine
-        fields = ["sku", "quantity"]
+        fields = ["sku", "quantity", "quantity_returned"]
 
 
 class ShipmentOutput(serializers.ModelSerializer):
-    """A parcel, with its carrier's tracking link when the shop knows the carrier."""
+    """A parcel, with its carrier's tracking link when the shop knows the carrier, and how many
+    units of each line came back (returns staff recorded)."""
 
     lines = ShipmentLineOutput(many=True)
 

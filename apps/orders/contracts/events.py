@@ -24,6 +24,8 @@ REFUND_REQUESTED = "refund.requested"
 PAYMENT_CAPTURE_REQUESTED = "payment.capture_requested"
 PAYMENT_RELEASE_REQUESTED = "payment.release_requested"
 ORDER_LINES_CANCELLED = "order.lines_cancelled"
+# Goods the shopper sent back from a parcel; those staff put back on the shelf, to restock.
+ORDER_LINES_RETURNED = "order.lines_returned"
 
 # The version of an event about a guest order (customer_id None); see the module's docstring.
 GUEST_VERSION = 2
@@ -38,6 +40,7 @@ PUBLISHES = (
     PAYMENT_CAPTURE_REQUESTED,
     PAYMENT_RELEASE_REQUESTED,
     ORDER_LINES_CANCELLED,
+    ORDER_LINES_RETURNED,
 )
 # The saga's answers (catalog's and payments' contracts define them), staff replication, and the
 # email proof that lets an account claim the guest orders placed with that email.
@@ -223,3 +226,17 @@ class OrderLinesCancelled:
     order_number: str
     cancellation_id: str
     lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class OrderLinesReturned:
+    """Goods the shopper sent back from parcel `parcel_number` (`lines`, every returned unit);
+    catalog puts `restock` (those fit to sell again) back on the shelf, once per `return_id`. A
+    refund for them, if any, travels separately as refund.requested, without restock lines."""
+
+    order_id: str
+    order_number: str
+    return_id: str
+    parcel_number: int
+    lines: list[OrderLine]
+    restock: list[OrderLine]

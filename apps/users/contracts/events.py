@@ -97,7 +97,9 @@ class StaffChanged:
     email: str
     first_name: str
     last_name: str
-    password: str  # Django's password hash, never the password
+    # Django's password hash, never the password. Each admin's own sign-in form checks it, so staff
+    # can sign in anywhere while users is down; the hand-off through users cannot replace that.
+    password: str
     is_active: bool
     is_staff: bool
     is_superuser: bool

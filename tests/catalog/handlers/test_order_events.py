@@ -1,6 +1,6 @@
-"""order.created / order.cancelled / order.confirmed / refund.requested reach catalog's handlers
-through the inbox: a redelivered event has no second effect, and a new event for a handled order
-(or refund) none either."""
+"""order.created / order.cancelled / order.confirmed / refund.requested / order.lines_returned /
+order.lines_cancelled reach catalog's handlers through the inbox: a redelivered event has no second
+effect, and a new event for a handled order (or refund, return, cancellation) none either."""
 
 from __future__ import annotations
 
@@ -161,3 +161,87 @@ def test_an_unusable_refund_requested_is_dropped_not_raised(payload):
     assert deliver("catalog", envelope) is True
 
     assert _stock("A") == (5, 0)
+
+
+def _lines_returned(order_id: str, return_id: str, lines, restock) -> Envelope:
+    return _envelope(
+        orders.ORDER_LINES_RETURNED,
+        orders.OrderLinesReturned(
+            order_id=order_id,
+            order_number="SO-1",
+            return_id=return_id,
+            parcel_number=1,
+            lines=[orders.OrderLine(sku=sku, quantity=quantity) for sku, quantity in lines],
+            restock=[orders.OrderLine(sku=sku, quantity=quantity) for sku, quantity in restock],
+        ),
+    )
+
+
+def test_order_lines_returned_restocks_what_goes_back_once_per_return():
+    factories.variant(sku="A", on_hand=5)
+    factories.variant(sku="B", on_hand=5)
+    order_id, return_id = str(uuid.uuid4()), str(uuid.uuid4())
+    deliver("catalog", _created(order_id, [("A", 2), ("B", 1)]))
+    deliver("catalog", _confirmed(order_id))
+    # Both lines came back; B was damaged and stays out of stock.
+    envelope = _lines_returned(order_id, return_id, lines=[("A", 2), ("B", 1)], restock=[("A", 2)])
+
+    assert deliver("catalog", envelope) is True
+    assert deliver("catalog", envelope) is False  # same event id: the inbox drops it
+    assert deliver("catalog", _lines_returned(order_id, return_id, [("A", 2)], [("A", 2)])) is True  # no effect
+
+    assert (_stock("A"), _stock("B")) == ((5, 0), (4, 0))
+    restock = StockAdjustment.objects.get()
+    assert (restock.sku, restock.delta, restock.refund_id) == ("A", 2, uuid.UUID(return_id))
+    assert restock.reason == f"return {return_id} of order SO-1"
+
+
+def test_order_lines_returned_with_nothing_to_restock_leaves_stock_alone():
+    factories.variant(sku="A", on_hand=5)
+    order_id = str(uuid.uuid4())
+    deliver("catalog", _created(order_id, [("A", 2)]))
+    deliver("catalog", _confirmed(order_id))
+
+    assert deliver("catalog", _lines_returned(order_id, str(uuid.uuid4()), [("A", 1)], [])) is True
+
+    assert _stock("A") == (3, 0)
+    assert not StockAdjustment.objects.exists()
+
+
+def test_order_lines_cancelled_restocks_with_an_audit_naming_the_cancellation():
+    factories.variant(sku="A", on_hand=5)
+    order_id, cancellation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    deliver("catalog", _created(order_id, [("A", 2)]))
+    deliver("catalog", _confirmed(order_id))
+    envelope = _envelope(
+        orders.ORDER_LINES_CANCELLED,
+        orders.OrderLinesCancelled(
+            order_id=order_id,
+            order_number="SO-1",
+            cancellation_id=cancellation_id,
+            lines=[orders.OrderLine(sku="A", quantity=2)],
+        ),
+    )
+
+    deliver("catalog", envelope)
+
+    assert _stock("A") == (5, 0)
+    assert StockAdjustment.objects.get().reason == f"cancellation {cancellation_id} of order SO-1"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"order_id": "not-a-uuid", "return_id": str(uuid.uuid4()), "restock": [{"sku": "A", "quantity": 1}]},
+        {"order_id": str(uuid.uuid4()), "restock": [{"sku": "A", "quantity": 1}]},
+        {"order_id": str(uuid.uuid4()), "return_id": str(uuid.uuid4()), "restock": [{"sku": "A", "quantity": "x"}]},
+    ],
+)
+def test_an_unusable_order_lines_returned_is_dropped_not_raised(payload, caplog):
+    factories.variant(sku="A", on_hand=5)
+    envelope = Envelope(type=orders.ORDER_LINES_RETURNED, producer="orders", payload=payload, trace_id="trace-1")
+
+    assert deliver("catalog", envelope) is True
+
+    assert _stock("A") == (5, 0)
+    assert "order.lines_returned" in caplog.text and "unusable payload ignored" in caplog.text

@@ -125,5 +125,7 @@ def test_the_shoppers_order_lists_its_parcels_with_tracking(admin_client, confir
     assert body["status"] == "partially_shipped"
     [parcel] = body["shipments"]
     assert (parcel["number"], parcel["carrier"], parcel["tracking_number"]) == (1, "DHL", "JD0001")
-    assert parcel["tracking_url"].endswith("JD0001") and parcel["lines"] == [{"sku": "MUG-01", "quantity": 2}]
+    assert parcel["tracking_url"].endswith("JD0001") and parcel["lines"] == [
+        {"sku": "MUG-01", "quantity": 2, "quantity_returned": 0}
+    ]
     assert {line["sku"]: line["quantity_shipped"] for line in body["lines"]} == {"MUG-01": 2, "TEE-RED-M": 0}

@@ -53,6 +53,7 @@ def test_the_change_page_shows_no_password_hash_and_addresses_read_only(admin_cl
     assert b'name="password"' not in response.content
     assert b"Secret Street 5" in response.content
     assert b'name="addresses-0-line1"' not in response.content  # shown, not editable
+    assert b'name="addresses-0-DELETE"' not in response.content  # nor deletable
 
 
 def test_the_deactivate_action(admin_client):

@@ -107,6 +107,19 @@ def test_a_signed_in_shopper_asks_for_a_new_link_until_verified(client_for, api_
     response = client.post(RESEND)
 
     assert response.status_code == 202
+    assert response.json() == {"detail": "A verification link has been sent to your email address."}
     assert api_client.post(VERIFY, {"token": _link_token()}, format="json").status_code == 204
     assert_problem(client.post(RESEND), status=409, code="email_already_verified")
     assert client.get("/api/v1/users/me/").json()["email_verified"] is True
+
+
+def test_asking_for_links_is_throttled_by_its_own_scope(client_for, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "email_verification": "2/hour"},
+    }
+    client = client_for(factories.customer())
+    assert [client.post(RESEND).status_code for _ in range(2)] == [202, 202]
+
+    assert_problem(client.post(RESEND), status=429, code="throttled")
+    assert len(events(EMAIL_VERIFICATION_REQUESTED)) == 2  # the refused request sent nothing

@@ -37,6 +37,7 @@ def test_a_texted_code_verifies_the_phone_and_user_updated_says_so(moto, auth_cl
     response = auth_client.post(REQUEST)
 
     assert response.status_code == 202, response.content
+    assert response.json() == {"detail": "A verification code has been texted to your phone."}
     code = _code_texted_to(moto, "+49301234567")
     # The code rests nowhere in plaintext: not in the verification row, not in any event.
     verification = PhoneVerification.objects.get(customer=customer)
@@ -142,3 +143,14 @@ def test_the_endpoints_are_throttled(moto, auth_client, settings):
         auth_client.post(CONFIRM, {"code": "000000"}, format="json")
 
     assert auth_client.post(CONFIRM, {"code": "000000"}, format="json").status_code == 429
+
+
+def test_asking_for_codes_is_throttled_by_its_own_scope(moto, auth_client, settings):
+    settings.USERS_PHONE_CODE_INTERVAL_SECONDS = 0  # so the throttle, not the code limit, answers
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "phone_verification": "2/hour"},
+    }
+    assert [auth_client.post(REQUEST).status_code for _ in range(2)] == [202, 202]
+
+    assert_problem(auth_client.post(REQUEST), status=429, code="throttled")
