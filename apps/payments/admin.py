@@ -6,30 +6,19 @@ reconciliation found (and the payments flagged for staff: filter on attention)."
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from apps.core.adminsite import ReadOnlyAdminMixin
 from apps.payments.models import CaptureRequest, Charge, PaymentIntent, ProviderDrift, Refund, WebhookEvent
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ChargeInline(ReadOnlyMixin, admin.StackedInline):
+class ChargeInline(ReadOnlyAdminMixin, admin.StackedInline):
     model = Charge
     extra = 0
     fields = ["provider", "provider_charge_id", "amount", "currency", "amount_refunded", "status", "created_at"]
     readonly_fields = fields
 
 
-class RefundInline(ReadOnlyMixin, admin.TabularInline):
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Refund
     extra = 0
     fields = [
@@ -48,7 +37,7 @@ class RefundInline(ReadOnlyMixin, admin.TabularInline):
     ordering = ["created_at"]
 
 
-class CaptureRequestInline(ReadOnlyMixin, admin.TabularInline):
+class CaptureRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Captures at shipment and releases of the authorization, failures included."""
 
     model = CaptureRequest
@@ -70,7 +59,7 @@ class CaptureRequestInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(PaymentIntent)
-class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PaymentIntentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "order_number",
         "amount",
@@ -119,7 +108,7 @@ class PaymentIntentAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "provider", "event_type", "outcome", "received_at"]
     list_filter = ["provider", "event_type", "outcome"]
     search_fields = ["=event_id"]
@@ -130,7 +119,7 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ProviderDrift)
-class ProviderDriftAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ProviderDriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What the reconciliation found between the provider's books and payments'."""
 
     list_display = ["found_at", "provider", "kind", "object_id", "intent", "detail"]

@@ -1,47 +1,34 @@
-"""Views of the orders API: the cart (signed-in or anonymous by cart token), checkout, and the
-shopper's orders. Each view validates input, calls one service or selector, and shapes the output.
+"""The cart API: a signed-in shopper's cart or an anonymous one (by cart token), its lines, its
+voucher, the shipping methods it can go by, and merging an anonymous cart after signing in.
 
 Cart addressing: a signed-in shopper (JWT) always gets their own cart, whatever X-Cart-Token says.
 Without a JWT the cart is the one named by the X-Cart-Token header; adding the first line without
 a token creates an anonymous cart and returns its token (body `token` and X-Cart-Token header).
 After signing in, the shopper merges the anonymous cart explicitly with POST cart/merge/ and the
 token: explicit, so a client decides when it happens and a stale token is a clear 404 instead of
-silently changing the shopper's cart on some later request.
-
-Guest checkout (POST guest/) turns an anonymous cart into an order of no account, with an email
-address; its answer carries the order's access token, which opens the per-order endpoints (detail,
-cancel) like the owner's JWT does (api/access.py)."""
+silently changing the shopper's cart on some later request."""
 
 from __future__ import annotations
 
-import re
-
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.pagination import CursorPagination
 from apps.core.api.schema import problem
-from apps.core.api.throttles import AccountRateThrottle, ScopedRateThrottle
+from apps.core.api.throttles import ScopedRateThrottle
 from apps.core.exceptions import ValidationFailed
 from apps.orders import selectors
-from apps.orders.access import OrderGrant, order_access_token
 from apps.orders.api import serializers as s
-from apps.orders.api.access import ORDER_TOKEN_PARAMETER, OrderAccess, order_grant
-from apps.orders.errors import CartNotFound, IdempotencyKeyRequired, ShippingDestinationUnsupported
+from apps.orders.errors import CartNotFound, ShippingDestinationUnsupported
 from apps.orders.models import Cart
 from apps.orders.pricing.basket import Destination
 from apps.orders.services import cart as cart_services
-from apps.orders.services.cancellation import order_cancel_by_shopper
-from apps.orders.services.checkout import order_checkout, order_checkout_guest
 
 CART_TOKEN_HEADER = "X-Cart-Token"
-IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
 CART_TOKEN_PARAMETER = OpenApiParameter(
     CART_TOKEN_HEADER,
@@ -52,31 +39,6 @@ CART_TOKEN_PARAMETER = OpenApiParameter(
 )
 CART_NOT_FOUND = problem("The cart token is unknown or the cart was merged (`cart_not_found`).")
 CATALOG_UNAVAILABLE = problem("The catalog cannot answer for prices and stock now (`catalog_unavailable`).")
-# Development payment tokens (the sandbox provider, apps/payments/providers/sandbox.py); any other
-# token is declined as `invalid_payment_method`, and the order is cancelled.
-PAYMENT_TOKEN_EXAMPLES = [
-    OpenApiExample(
-        name,
-        value={
-            "shipping_address": {
-                "full_name": "Ada Lovelace",
-                "line1": "1 Analytical Way",
-                "city": "London",
-                "postal_code": "N1 9GU",
-                "country": "GB",
-            },
-            "payment_method_token": token,
-        },
-        summary=summary,
-        request_only=True,
-    )
-    for name, token, summary in (
-        ("card charged", "tok_success", "Sandbox: charged (visa 4242); also tok_visa, tok_mastercard"),
-        ("card declined", "tok_decline", "Sandbox: declined, card_declined; the order is cancelled"),
-        ("insufficient funds", "tok_insufficient_funds", "Sandbox: declined, insufficient_funds"),
-        ("provider outage", "tok_transient", "Sandbox: fails transiently a few times, then charged"),
-    )
-]
 
 
 def _cart_priced(request: Request, cart: Cart | None) -> selectors.PricedCart:
@@ -329,185 +291,3 @@ class CartMergeView(APIView):
             raise ValidationFailed({CART_TOKEN_HEADER: ["This header is required."]})
         cart = cart_services.cart_merge(customer_id=request.user.id, token=token)
         return _cart_response(cart, request=request)
-
-
-class OrdersView(APIView):
-    permission_classes = [IsAuthenticated]
-    pagination_class = CursorPagination  # documents the list as pages (ServiceAutoSchema)
-    throttle_scope = "checkout"
-
-    def get_throttles(self) -> list[ScopedRateThrottle]:
-        # Checkout only, per shopper: each attempt can end in texts and emails (a declined card)
-        # and holds stock; listing one's orders costs nothing worth limiting.
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
-
-    @extend_schema(
-        operation_id="orders_list", parameters=[s.OrderListFilterInput], responses=s.OrderSummaryOutput(many=True)
-    )
-    def get(self, request: Request) -> Response:
-        filters = s.OrderListFilterInput(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        orders = selectors.order_list(customer_id=request.user.id, filters=filters.validated_data)
-        ordering = filters.validated_data.get("ordering", "-created_at")
-        # The cursor's position field, then the primary key as the unique tiebreak.
-        self.cursor_ordering = (ordering, "-id" if ordering.startswith("-") else "id")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(orders, request, view=self)
-        return paginator.get_paginated_response(s.OrderSummaryOutput(page, many=True).data)
-
-    @extend_schema(
-        operation_id="orders_checkout",
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_KEY_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="One unique value per checkout attempt; a retry with the same key and "
-                "body returns the same order, with another body it is refused (422).",
-                pattern=_IDEMPOTENCY_KEY.pattern,
-            )
-        ],
-        request=s.CheckoutInput,
-        examples=PAYMENT_TOKEN_EXAMPLES,
-        responses={
-            201: s.OrderDetailOutput,
-            200: s.OrderDetailOutput,
-            400: problem("Invalid input, or no valid Idempotency-Key header (`idempotency_key_required`)."),
-            409: problem("The cart changed during checkout (`cart_changed`); review it and retry."),
-            422: problem(
-                "An empty cart (`cart_empty`), items no longer sold or in stock (`items_unavailable`), "
-                "several currencies (`mixed_currencies`), or the key reused with another body "
-                "(`idempotency_key_reused`)."
-            ),
-            503: CATALOG_UNAVAILABLE,
-        },
-    )
-    def post(self, request: Request) -> Response:
-        """Checkout: the shopper's cart becomes a pending order; stock and payment follow."""
-        key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "")
-        if not _IDEMPOTENCY_KEY.match(key):
-            raise IdempotencyKeyRequired()
-        data = s.CheckoutInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = order_checkout(
-            customer_id=request.user.id,
-            email=request.user.email,
-            idempotency_key=key,
-            **data.validated_data,
-        )
-        order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=result.order.id)
-        return Response(
-            s.OrderDetailOutput(order).data,
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
-
-
-class GuestCheckoutView(APIView):
-    """Checkout without an account. Open, so throttled twice: per client address (each attempt
-    holds stock) and per email address (each order emails it: no flooding someone's mailbox)."""
-
-    authentication_classes: list = []  # a guest order belongs to no account, whoever is signed in
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle, AccountRateThrottle]
-    throttle_scope = "guest_checkout"
-
-    @extend_schema(
-        operation_id="orders_checkout_guest",
-        parameters=[
-            OpenApiParameter(
-                CART_TOKEN_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="The anonymous cart's token.",
-            ),
-            OpenApiParameter(
-                IDEMPOTENCY_KEY_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="One unique value per checkout attempt of this cart; a retry with the same key and "
-                "body returns the same order, with another body it is refused (422).",
-                pattern=_IDEMPOTENCY_KEY.pattern,
-            ),
-        ],
-        request=s.GuestCheckoutInput,
-        responses={
-            201: s.GuestOrderOutput,
-            200: s.GuestOrderOutput,
-            400: problem(
-                "Invalid input (an email that is not one, say), no X-Cart-Token header (`invalid`), or no valid "
-                "Idempotency-Key header (`idempotency_key_required`)."
-            ),
-            404: CART_NOT_FOUND,
-            409: problem("The cart changed during checkout (`cart_changed`); review it and retry."),
-            422: problem(
-                "An empty cart (`cart_empty`), items no longer sold or in stock (`items_unavailable`), "
-                "several currencies (`mixed_currencies`), a code limited per shopper (`voucher_customer_limit`: "
-                "sign in to use it), or the key reused with another body (`idempotency_key_reused`)."
-            ),
-            503: CATALOG_UNAVAILABLE,
-        },
-    )
-    def post(self, request: Request) -> Response:
-        """Guest checkout: the anonymous cart (X-Cart-Token) becomes a pending order sent to `email`.
-        The answer's `access_token` opens the order (X-Order-Token) for reading, cancelling and paying;
-        an account that later proves the same email sees the order in its list."""
-        key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "")
-        if not _IDEMPOTENCY_KEY.match(key):
-            raise IdempotencyKeyRequired()
-        cart_token = request.headers.get(CART_TOKEN_HEADER)
-        if not cart_token:
-            raise ValidationFailed({CART_TOKEN_HEADER: ["This header is required."]})
-        data = s.GuestCheckoutInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        cart = selectors.cart_get_by_token(token=cart_token)
-        result = order_checkout_guest(cart=cart, idempotency_key=key, **data.validated_data)
-        order = selectors.order_get_granted(grant=OrderGrant(order_id=result.order.id, customer_id=None))
-        return Response(
-            s.GuestOrderOutput(order, context={"access_token": order_access_token(order_id=order.id)}).data,
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
-
-
-ORDER_NOT_FOUND = problem("No such order, or a forged or other order's X-Order-Token (`order_not_found`).")
-ORDER_TOKEN_EXPIRED = problem(
-    "Not signed in and no X-Order-Token (`not_authenticated`), or the order's token has expired "
-    "(`order_token_expired`)."
-)
-
-
-class OrderView(APIView):
-    permission_classes = [OrderAccess]
-
-    @extend_schema(
-        operation_id="orders_retrieve",
-        parameters=[ORDER_TOKEN_PARAMETER],
-        responses={200: s.OrderDetailOutput, 401: ORDER_TOKEN_EXPIRED, 404: ORDER_NOT_FOUND},
-    )
-    def get(self, request: Request, order_id) -> Response:
-        """The order: its owner's (signed in), or a guest's with the order's X-Order-Token."""
-        return Response(s.OrderDetailOutput(selectors.order_get_granted(grant=order_grant(request))).data)
-
-
-class OrderCancelView(APIView):
-    permission_classes = [OrderAccess]
-
-    @extend_schema(
-        operation_id="orders_cancel",
-        parameters=[ORDER_TOKEN_PARAMETER],
-        request=None,
-        responses={
-            200: s.OrderDetailOutput,
-            401: ORDER_TOKEN_EXPIRED,
-            404: ORDER_NOT_FOUND,
-            409: problem("Already shipped, or otherwise past cancelling (`illegal_transition`)."),
-        },
-    )
-    def post(self, request: Request, order_id) -> Response:
-        """Cancel before shipping; after shipping it is 409 (ask for a refund instead). The owner
-        signed in, or a guest with the order's X-Order-Token."""
-        grant = order_grant(request)
-        order_cancel_by_shopper(grant=grant)
-        return Response(s.OrderDetailOutput(selectors.order_get_granted(grant=grant)).data)
