@@ -260,21 +260,31 @@ def start(name: str) -> None:
     _spawn(name, *role_argv(name))
 
 
-def kill(name: str, sig: signal.Signals = signal.SIGKILL) -> None:
-    """Stop one process with `sig`; one still alive 15 s later is killed, so it is gone on return."""
-    pid = _running(name)
-    if pid:
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+def stop(names: list[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal these processes all at once; one still alive 15 s later is killed, so none is left
+    serving on return (a process this one started stays a zombie until reaped: not waited on)."""
+    pids = {name: pid for name in names if (pid := _running(name))}
+    for pid in pids.values():
         with suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
+    deadline = time.monotonic() + 15
+    for name, pid in pids.items():
+        if not _wait_gone(pid, deadline - time.monotonic()):
             with suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+            _wait_gone(pid, 5)
         _pidfile(name).unlink(missing_ok=True)
+
+
+def kill(name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+    stop([name], sig)
 
 
 def restart_service(service: str) -> None:
@@ -283,8 +293,7 @@ def restart_service(service: str) -> None:
     names = [f"{service}-{role}" for role in ("web", "worker", "relay", "beat") if _running(f"{service}-{role}")]
     if not names:
         raise SystemExit(f"{service} is not running: scripts/stack up")
-    for name in names:
-        kill(name, signal.SIGTERM)
+    stop(names)
     for name in names:
         start(name)
     _wait_http(f"http://127.0.0.1:{SERVICES[service].local_port}/health/ready")

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -359,7 +360,9 @@ def money_invariant(order_id: str) -> tuple[Decimal, Decimal]:
     """The money invariant over every order of the shop (check_money_invariant with each side's
     ledger from where its service runs, as docs/payments.md says), and this order's two sides:
     (orders' captured minus refunded, payments' charged minus refunded)."""
-    ledgers = {service: manage(service, f"{service}_money_ledger") for service in ("orders", "payments")}
+    services = ("orders", "payments")
+    with ThreadPoolExecutor() as pool:
+        ledgers = dict(zip(services, pool.map(lambda service: manage(service, f"{service}_money_ledger"), services)))
     with tempfile.TemporaryDirectory() as folder:
         files: list[str] = []
         for service, text in ledgers.items():
