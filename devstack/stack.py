@@ -9,7 +9,9 @@ up      moto server; localstripe (a fake Stripe) behind its proxy, the payments 
         --fresh drops the stack's databases first; --no-seed skips the demo catalog.
 down    stop every process the stack started (the databases stay).
 status  what runs, and where.
-restart down, then up.
+restart down, then up; with service names, only those services' processes, stopped and started
+        again with the caller's environment (e.g. `PAYMENTS_CAPTURE_AT=shipment ... restart orders`:
+        a shop setting read at start).
 manage SERVICE COMMAND [ARGS...]  a manage.py command in that service's environment.
 """
 
@@ -258,15 +260,43 @@ def start(name: str) -> None:
     _spawn(name, *role_argv(name))
 
 
-def kill(name: str, sig: signal.Signals = signal.SIGKILL) -> None:
-    pid = _running(name)
-    if pid:
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+def stop(names: list[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal these processes all at once; one still alive 15 s later is killed, so none is left
+    serving on return (a process this one started stays a zombie until reaped: not waited on)."""
+    pids = {name: pid for name in names if (pid := _running(name))}
+    for pid in pids.values():
         with suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    deadline = time.monotonic() + 15
+    for name, pid in pids.items():
+        if not _wait_gone(pid, deadline - time.monotonic()):
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            _wait_gone(pid, 5)
         _pidfile(name).unlink(missing_ok=True)
+
+
+def kill(name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+    stop([name], sig)
+
+
+def restart_service(service: str) -> None:
+    """Stop a running service's processes gracefully and start them with this environment. All of
+    them before any starts again: no process of the old settings serves or consumes after."""
+    names = [f"{service}-{role}" for role in ("web", "worker", "relay", "beat") if _running(f"{service}-{role}")]
+    if not names:
+        raise SystemExit(f"{service} is not running: scripts/stack up")
+    stop(names)
+    for name in names:
+        start(name)
+    _wait_http(f"http://127.0.0.1:{SERVICES[service].local_port}/health/ready")
 
 
 def signal_process(name: str, sig: signal.Signals) -> None:
@@ -377,11 +407,20 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status", "restart"])
+    parser.add_argument("services", nargs="*", metavar="SERVICE", help="restart: only these services")
     parser.add_argument("--no-seed", action="store_true", help="up: skip the demo catalog")
     parser.add_argument("--fresh", action="store_true", help="up: drop the stack's databases first")
     arguments = parser.parse_args()
     if PAYMENTS_PROVIDER not in ("stripe", "sandbox"):
         raise SystemExit(f"STACK_PAYMENTS_PROVIDER is {PAYMENTS_PROVIDER!r}: stripe (the default) or sandbox")
+    if arguments.services:
+        if arguments.command != "restart":
+            parser.error("only restart takes service names")
+        if unknown := set(arguments.services) - set(SERVICES):
+            parser.error(f"no such service: {', '.join(sorted(unknown))} (one of {', '.join(SERVICES)})")
+        for service in arguments.services:
+            restart_service(service)
+        return
     if arguments.command in {"down", "restart"}:
         down()
     if arguments.command in {"up", "restart"}:

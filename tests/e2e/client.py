@@ -2,7 +2,7 @@
 through the Django admin, against a running shop (the split stack behind its gateway, or the
 all-in-one server), and what the shopper's browser and the provider do at the fake Stripe
 (localstripe behind devstack/localstripe.py's proxy). Nothing here imports the project: it speaks
-HTTP only (and runs one of the shop's manage.py commands where staff would, E2E_MANAGE_PAYMENTS)."""
+HTTP only (and runs the shop's manage.py commands where staff or cron would, E2E_MANAGE)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import os
 import re
 import shlex
 import subprocess
+import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from html import unescape
+from pathlib import Path
 
 import requests
 import stripe
@@ -31,9 +36,9 @@ PAYMENTS_PROVIDER = os.environ.get("E2E_PAYMENTS_PROVIDER", "sandbox")
 STRIPE = PAYMENTS_PROVIDER == "stripe"
 STRIPE_API_BASE = os.environ.get("E2E_STRIPE_API_BASE", "").rstrip("/")
 STRIPE_WEBHOOK_SECRET = os.environ.get("E2E_STRIPE_WEBHOOK_SECRET", "")
-# The command that runs manage.py in the payments service's environment, e.g.
-# "python -m devstack.stack manage payments" (split) or "python manage.py" (all-in-one).
-MANAGE_PAYMENTS = shlex.split(os.environ.get("E2E_MANAGE_PAYMENTS", ""))
+# The command that runs manage.py in a service's environment, `{service}` standing for its name:
+# "python -m devstack.stack manage {service}" (split) or "python manage.py" (all-in-one).
+MANAGE = shlex.split(os.environ.get("E2E_MANAGE", ""))
 WEBHOOK_PATH = "/api/v1/payments/webhooks/stripe/"
 ADDRESS = {
     "full_name": "Sam Aga",
@@ -213,11 +218,14 @@ SANDBOX_TOKENS = {
     "declined": "tok_decline",
     "transient": "tok_transient",
     "3ds_required": "tok_3ds_required",
+    "3ds_fail": "tok_3ds_fail",  # its bank page fails the authentication
 }
 STRIPE_CARDS = {
     "success": "4242424242424242",
     "declined": "4000000000000341",  # attaches, then declined when charged
     "3ds_required": "4000002760003184",  # needs 3-D Secure on every payment
+    # The same card: at Stripe the shopper fails 3-D Secure on the bank's page (at_the_bank).
+    "3ds_fail": "4000002760003184",
 }
 
 
@@ -228,6 +236,24 @@ def payment_token(card: str = "success") -> str:
     if STRIPE:
         return FakeStripe().payment_method(STRIPE_CARDS[card])
     return SANDBOX_TOKENS[card]
+
+
+def at_the_bank(payment: dict, *, succeed: bool = True) -> str:
+    """The shopper's browser at the bank's 3-D Secure page of the order's `payment` block (the
+    sandbox's, or the fake Stripe's, where the shopper passes or fails; the sandbox's card
+    decides): the shop's return URL with Stripe's parameters, where the bank sends the browser
+    on (as a path on the shop)."""
+    url = payment["next_action"]["redirect_url"]
+    if STRIPE:
+        url += f"&success={'true' if succeed else 'false'}"
+    bank = requests.get(url, allow_redirects=False, timeout=30)
+    assert bank.status_code == 302, bank.text
+    return "/" + bank.headers["Location"].split("/", 3)[3]
+
+
+def deadline_seconds_left(payment: dict) -> float:
+    """Seconds until the payment's deadline (the shop runs on this machine's clock)."""
+    return datetime.fromisoformat(payment["deadline"]).timestamp() - time.time()
 
 
 class FakeStripe:
@@ -258,6 +284,9 @@ class FakeStripe:
             if not page["has_more"] or not page["data"]:
                 return sorted(found, key=lambda intent: intent["created"])
             params["starting_after"] = page["data"][-1]["id"]
+
+    def payment_intent(self, intent_id: str) -> dict:
+        return self._call("GET", f"/v1/payment_intents/{intent_id}")
 
     def payment_intents(self, *, payment_method: str) -> list[dict]:
         """Every PaymentIntent made with this payment method (oldest first)."""
@@ -318,9 +347,28 @@ def deliver_event(body: bytes, *, secret: str | None = None) -> requests.Respons
     )
 
 
-def manage_payments(*args: str) -> str:
-    """A manage.py command where the payments service runs (staff's or cron's way in); its output."""
-    assert MANAGE_PAYMENTS, "E2E_MANAGE_PAYMENTS: how to run manage.py for payments"
-    done = subprocess.run([*MANAGE_PAYMENTS, *args], capture_output=True, text=True, timeout=120, check=False)
+def manage(service: str, *args: str) -> str:
+    """A manage.py command where `service` runs (staff's or cron's way in); its output."""
+    assert MANAGE, "E2E_MANAGE: how to run manage.py for a service"
+    argv = [part.format(service=service) for part in MANAGE]
+    done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def money_invariant(order_id: str) -> tuple[Decimal, Decimal]:
+    """The money invariant over every order of the shop (check_money_invariant with each side's
+    ledger from where its service runs, as docs/payments.md says), and this order's two sides:
+    (orders' captured minus refunded, payments' charged minus refunded)."""
+    services = ("orders", "payments")
+    with ThreadPoolExecutor() as pool:
+        ledgers = dict(zip(services, pool.map(lambda service: manage(service, f"{service}_money_ledger"), services)))
+    with tempfile.TemporaryDirectory() as folder:
+        files: list[str] = []
+        for service, text in ledgers.items():
+            (Path(folder) / service).write_text(text)
+            files += [f"--{service}", str(Path(folder) / service)]
+        checked = manage("payments", "check_money_invariant", *files)
+    assert checked.strip().endswith(" 0 differ"), checked
+    orders, payments = (json.loads(ledgers[service]).get(order_id, "0 -").split()[0] for service in ledgers)
+    return Decimal(orders), Decimal(payments)

@@ -1,7 +1,8 @@
 """The checkout saga's other endings, over HTTP like the journey: a declined card (the order waits
 with its stock held, the shopper is told, pays again with another card and the order is
-confirmed), 3-D Secure completed at the bank's page, and two shoppers racing for the last
-unit (one order confirmed, the other cancelled without a charge, no oversell).
+confirmed), 3-D Secure completed at the bank's page, 3-D Secure failed at the bank's page and
+paid again with another card, and two shoppers racing for the last unit (one order confirmed,
+the other cancelled without a charge, no oversell).
 
 Runs where the journey runs: against the split stack (real workers over the moto server) and the
 all-in-one server."""
@@ -19,6 +20,7 @@ from tests.e2e.client import (
     FakeStripe,
     Shopper,
     Staff,
+    at_the_bank,
     delivery_templates,
     eventually,
     payment_token,
@@ -34,6 +36,15 @@ def _final(shopper: Shopper, order_id: str) -> dict:
 
 def _waiting(shopper: Shopper, order_id: str) -> dict:
     return shopper.order_when(order_id, {"payment_action_required"})
+
+
+def _action(shopper: Shopper, order_id: str) -> dict:
+    """The order's payment block once it asks for the shopper's 3-D Secure."""
+    _waiting(shopper, order_id)
+    return eventually(
+        lambda: (o := shopper.order(order_id))["payment"]["next_action"] and o["payment"],
+        what="the 3-D Secure action",
+    )
 
 
 def test_a_declined_card_holds_the_stock_and_another_card_confirms_the_order():
@@ -79,18 +90,12 @@ def test_3d_secure_at_the_bank_page_confirms_the_order():
     token = payment_token("3ds_required")
     placed = shopper.checkout(token)
     assert placed.status_code == 201, placed.text
-    _waiting(shopper, placed.json()["id"])
-    action = eventually(
-        lambda: (o := shopper.order(placed.json()["id"]))["payment"]["next_action"] and o["payment"],
-        what="the 3-D Secure action",
-    )
+    action = _action(shopper, placed.json()["id"])
     assert action["deadline"] and action["client_secret"]
 
     # The shopper's browser: the bank's page (the sandbox's at the shop, or the fake Stripe's),
     # which sends it back to the shop's return URL with Stripe's parameters.
-    bank = requests.get(action["next_action"]["redirect_url"], allow_redirects=False, timeout=30)
-    assert bank.status_code == 302, bank.text
-    returned = shopper.call("GET", "/" + bank.headers["Location"].split("/", 3)[3])
+    returned = shopper.call("GET", at_the_bank(action))
     assert returned.status_code == 200, returned.text
     assert returned.json()["status"] == "succeeded"
 
@@ -100,6 +105,46 @@ def test_3d_secure_at_the_bank_page_confirms_the_order():
     if STRIPE:  # one PaymentIntent, charged once, whether the return or the webhook came first
         intent = FakeStripe().the_payment_intent(payment_method=token)
         assert intent["status"] == "succeeded"
+
+
+def test_3d_secure_failed_at_the_bank_page_then_another_card_confirms_the_order():
+    shopper = signed_in_shopper()
+    slug, sku = shopper.in_stock_variant(offset=16)
+    before = shopper.available(slug, sku)
+    shopper.add_to_cart(sku)
+
+    token = payment_token("3ds_fail")
+    placed = shopper.checkout(token)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+
+    # The shopper fails 3-D Secure at the bank's page and comes back to the shop.
+    action = _action(shopper, order_id)
+    returned = shopper.call("GET", at_the_bank(action, succeed=False))
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["status"] == "failed"
+    order = eventually(
+        lambda: (o := shopper.order(order_id))["payment"]["status"] == "failed" and o,
+        what="the failed authentication on the order",
+    )
+    assert (order["status"], order["payment"]["reason_code"]) == ("payment_action_required", "authentication_failed")
+    assert Decimal(order["amount_captured"]) == 0
+    assert shopper.available(slug, sku) == before - 1  # still held for the shopper
+
+    # Another card, before the deadline: charged at once, the order confirmed.
+    good = payment_token()
+    paid = shopper.call("POST", order["payment"]["retry_url"], json={"payment_method_token": good})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "succeeded"
+    order = _final(shopper, order_id)
+    assert order["status"] == "confirmed"
+    assert Decimal(order["amount_captured"]) == Decimal(order["total"])
+    if STRIPE:  # the failed PaymentIntent (its client secret's) took nothing; the other card's was charged once
+        stripe = FakeStripe()
+        failed = stripe.payment_intent(action["client_secret"].split("_secret_")[0])
+        assert failed["status"] in ("requires_payment_method", "canceled") and failed["amount_received"] == 0
+        charged = stripe.the_payment_intent(payment_method=good)
+        assert (charged["status"], charged["amount_received"]) == ("succeeded", charged["amount"])
 
 
 def test_two_shoppers_racing_for_the_last_unit_get_one_order_and_no_oversell():

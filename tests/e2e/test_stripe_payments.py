@@ -4,8 +4,9 @@ its id; the shop charges it through Stripe's SDK; Stripe's events reach the shop
 
 Scenarios: success without action; a declined card; webhooks duplicated, out of order (a late
 failure; Stripe's event before the charge's answer) and forged; refunds, partial then full; a
-charge whose answer was lost and whose webhook was dropped, confirmed by the reconciliation (or,
-all-in-one, given back by it). Each checks both books: the shop's order and the PaymentIntents and
+shopper who passed 3-D Secure but never came back, with Stripe's webhook dropped, confirmed by
+the reconciliation; a charge whose answer was lost and whose webhook was dropped, confirmed by
+the reconciliation. Each checks both books: the shop's order and the PaymentIntents and
 refunds at the fake Stripe. Where a test needs Stripe to misbehave, it asks the proxy
 (FakeStripe.faults).
 
@@ -25,9 +26,10 @@ from tests.e2e.client import (
     FakeStripe,
     Shopper,
     Staff,
+    at_the_bank,
     deliver_event,
     eventually,
-    manage_payments,
+    manage,
     payment_token,
     signed_in_shopper,
     stripe_event,
@@ -173,6 +175,36 @@ def test_a_partial_then_a_full_refund_are_made_at_stripe_once_each():
     assert shopper.order(order["id"])["amount_refunded"] == order["total"]
 
 
+def test_a_shopper_who_never_came_back_from_3d_secure_is_confirmed_by_the_reconciliation():
+    """Paid but no order, the case the reconciliation is for: the shopper passes 3-D Secure at the
+    bank and closes the tab before the bank sends them back to the shop, and Stripe's
+    payment_intent.succeeded is lost. Nothing tells the shop but the reconciliation."""
+    stripe, shopper, token = FakeStripe(), signed_in_shopper(), payment_token("3ds_required")
+    order_id = _placed(shopper, token, offset=18)["id"]
+    payment = eventually(
+        lambda: (o := shopper.order(order_id))["payment"]["next_action"] and o["payment"], what="the 3-D Secure action"
+    )
+    intent_id = stripe.the_payment_intent(payment_method=token)["id"]
+    stripe.faults(drop_webhooks=[intent_id])
+    try:
+        back_to_the_shop = at_the_bank(payment)  # the browser is closed: never followed
+        assert stripe.the_payment_intent(payment_method=token)["status"] == "succeeded"
+        _dropped_event(stripe, intent_id)
+
+        manage("payments", "reconcile_payments")  # what the payments beat runs every few minutes
+        order = shopper.order_when(order_id, FINAL)
+    finally:
+        stripe.faults_cleared()
+
+    assert (order["status"], order["amount_captured"]) == ("confirmed", order["total"])
+    assert "missed_success" in Staff("payments").get("payments/providerdrift/", q=intent_id)
+    # The shopper's return, late after all, finds the payment recorded: nothing happens twice.
+    returned = shopper.call("GET", back_to_the_shop)
+    assert (returned.status_code, returned.json()["status"]) == (200, "succeeded")
+    assert shopper.order(order_id)["amount_captured"] == order["total"]
+    assert len(stripe.payment_intents(payment_method=token)) == 1
+
+
 @NEEDS_SPLIT
 def test_stripe_s_event_before_the_charge_s_answer_confirms_the_order_once():
     """Out of order: Stripe's payment_intent.succeeded reaches the shop while the charge's own
@@ -206,7 +238,7 @@ def test_a_lost_answer_and_a_dropped_webhook_are_repaired_by_the_reconciliation(
         assert stripe.the_payment_intent(payment_method=token)["status"] == "succeeded"
         assert shopper.order(order_id)["status"] != "confirmed"
 
-        manage_payments("reconcile_payments")  # what the payments beat runs every few minutes
+        manage("payments", "reconcile_payments")  # what the payments beat runs every few minutes
         order = shopper.order_when(order_id, FINAL)
         _dropped_event(stripe, intent_id)
     finally:
@@ -241,7 +273,7 @@ def test_money_taken_after_the_shop_gave_up_is_found_by_the_reconciliation_and_c
     intent = stripe.the_payment_intent(payment_method=token)
     assert (intent["id"], intent["status"]) == (intent_id, "succeeded")
 
-    manage_payments("reconcile_payments")
+    manage("payments", "reconcile_payments")
 
     order = shopper.order_when(order_id, {"confirmed"})
     assert order["amount_captured"] == order["total"] and Decimal(order["amount_refunded"]) == 0
