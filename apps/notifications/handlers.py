@@ -216,6 +216,8 @@ def _line_dicts(lines: list[Any]) -> list[dict[str, Any]]:
 @event_handler(SERVICE, payments.PAYMENT_FAILED, versions=(1, payments.GUEST_VERSION))
 def on_payment_failed(envelope: Envelope) -> None:
     data = _payload(payments.PaymentFailed, envelope)
+    if data.reason_code == payments.REASON_EXPIRED:
+        return  # the order's cancellation for its deadline tells the shopper
     _notify(
         envelope,
         messages.PAYMENT_FAILED,

@@ -263,6 +263,14 @@ def test_the_reconciliation_closes_at_stripe_an_authentication_left_past_the_dea
     intent = PaymentIntent.objects.get(order_id=order.id)
     assert (intent.status, intent.failure_code) == (PaymentIntent.Status.FAILED, "expired")
     assert Order.objects.get(pk=order.id).status == OrderStatus.CANCELLED
+    # announced as the deadline's, which the shopper is not emailed about again (the order's
+    # cancellation told them), never as a declined card
+    [failed] = [
+        e.payload
+        for e in PaymentsOutbox.objects.filter(event_type="payment.failed")
+        if e.payload["order_id"] == str(order.id)
+    ]
+    assert failed["reason_code"] == "expired"
 
 
 def _capturable(localstripe, pi: str) -> dict:

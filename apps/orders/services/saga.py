@@ -43,6 +43,7 @@ from apps.orders.services.transitions import (
     order_lock,
     order_transition,
 )
+from apps.payments.contracts import events as payment_events
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +280,11 @@ def saga_payment_failed(
         order.save(update_fields=["payment_status", "payment_method_token", "payment_action", "updated_at"])
         if order.payment_deadline is None or order.status not in AWAITING_PAYMENT_STATUSES:
             order_cancel_locked(order, reason=f"payment_failed:{reason_code}"[:50], actor="event:payments")
+            return
+        if reason_code == payment_events.REASON_EXPIRED:
+            # Payments closed the attempt at the time to pay (its clock may run ahead of the sweep
+            # here): the deadline has come, and nothing can be paid any more.
+            order_cancel_locked(order, reason="payment_deadline", actor="event:payments")
             return
         _await_shopper(order, reason=f"payment failed ({reason_code}); the shopper may pay again")
 

@@ -57,6 +57,10 @@ REASON_INSUFFICIENT_FUNDS = "insufficient_funds"
 REASON_INVALID_PAYMENT_METHOD = "invalid_payment_method"
 REASON_PROVIDER_ERROR = "provider_error"
 REASON_AUTHENTICATION_FAILED = "authentication_failed"
+# The order's time to pay passed with the shopper's action unfinished: the attempt is closed at the
+# provider. Orders cancels the order for its deadline and that cancellation is what tells the
+# shopper, so this failure is no news to them (notifications sends nothing for it).
+REASON_EXPIRED = "expired"
 
 # PaymentActionRequired.next_action_type values (Stripe's): the shopper's browser is sent to
 # redirect_url, or a client with Stripe.js handles the action itself with the client secret.

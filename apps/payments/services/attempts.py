@@ -267,5 +267,5 @@ def attempt_expire(intent: PaymentIntent) -> str:
         return "waiting"
     if not attempt_abandon(intent.provider_intent_id):
         return intent_refresh(intent)
-    fail(intent, failure_code="expired", reason_code=contract.REASON_DECLINED, message="The time to pay has passed.")
+    fail(intent, failure_code="expired", reason_code=contract.REASON_EXPIRED, message="The time to pay has passed.")
     return "expired"

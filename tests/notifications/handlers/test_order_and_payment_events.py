@@ -230,3 +230,19 @@ def test_each_parcel_has_its_own_email_with_its_tracking_link_and_contents(shopp
     assert "parcel 2 of order SS-1001" in two and "- 1 x TEE-RED" in two
     assert "follows in another parcel" not in two
     assert 'href="https://track.example.com/JD2"' in mail.outbox[1].alternatives[0].content
+
+
+def test_a_payment_closed_at_its_deadline_sends_nothing_the_cancellation_says_it(shopper):
+    # Payments closes an attempt the shopper never finished once the time to pay has passed; the
+    # order's cancellation for its deadline is the shopper's news ("not paid in time"), not a
+    # "your card was declined" after it.
+    envelope = events.envelope(
+        payments.PAYMENT_FAILED,
+        events.payment_failed(shopper.customer_id, reason_code=payments.REASON_EXPIRED),
+        producer="payments",
+    )
+
+    assert events.delivered(envelope)
+
+    assert mail.outbox == []
+    assert not Delivery.objects.filter(event_id=envelope.id).exists()

@@ -250,6 +250,21 @@ def test_payment_news_after_cancellation_at_the_deadline_is_ignored(place_order,
     assert (order.status, order.payment_action) == (OrderStatus.CANCELLED, {})
 
 
+def test_payments_closing_the_attempt_at_the_time_to_pay_cancels_the_order_for_its_deadline(place_order, shopper):
+    # Payments' clock may reach the time to pay before this service's sweep does: the attempt it
+    # closed is the deadline, announced; the order is cancelled for it, not left waiting.
+    order = place_order(shopper)
+    send("stock.reserved", "catalog", order_id=str(order.id), lines=[])
+    _action_required(order)
+
+    _payment_failed(order, reason_code="expired")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    [cancelled] = published("order.cancelled", order)
+    assert cancelled["reason"] == "payment_deadline"
+
+
 def test_payment_failed_after_confirmation_is_ignored(place_order, shopper):
     order = advance_to_confirmed(place_order(shopper))
 
