@@ -127,10 +127,14 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 2)
 # HTTPS answers carry HSTS (a year, subdomains, preload-ready). Load balancer and container health
 # checks come over plain HTTP with the task's IP as Host: HealthCheckMiddleware answers them ahead
 # of SecurityMiddleware and of host validation, and the exemption keeps them unredirected should
-# that order ever change.
+# that order ever change. Orders' price lookup reaches catalog inside the VPC over plain HTTP, by
+# ECS Service Connect (http://catalog:8000) or on the all-in-one task's loopback, with no load
+# balancer to set the header: a redirect would send it to an https:// nobody answers, and every
+# checkout would fail as "catalog unavailable". That lookup (public catalog data, no credentials)
+# is exempt; shoppers reach it only through the HTTPS entry like everything else.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^api/v1/catalog/variants/$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)

@@ -11,7 +11,8 @@ from tests.core.tokens import access_token
 
 HTTPS_ON = {
     "SECURE_SSL_REDIRECT": True,
-    "SECURE_REDIRECT_EXEMPT": [r"^health/"],
+    # As production has it (tests/deploy/test_production_settings.py checks they agree).
+    "SECURE_REDIRECT_EXEMPT": [r"^health/", r"^api/v1/catalog/variants/$"],
     "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
     "SECURE_HSTS_SECONDS": 31536000,
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
@@ -35,6 +36,19 @@ def test_load_balancer_health_checks_over_plain_http_are_answered(client, path):
     response = client.get(path, HTTP_HOST="10.0.3.17")
 
     assert response.status_code == 200
+
+
+@override_settings(**HTTPS_ON)
+@pytest.mark.django_db(databases="__all__")
+def test_orders_price_lookup_inside_the_vpc_over_plain_http_is_answered(client, settings):
+    # Orders calls catalog by its Service Connect name over plain HTTP (no load balancer, so no
+    # X-Forwarded-Proto): a redirect to https:// would fail every checkout.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "catalog"]
+    response = client.get("/api/v1/catalog/variants/", {"sku": "NO-SUCH-SKU"}, HTTP_HOST="catalog:8000")
+
+    assert response.status_code == 200
+    # Everything else of catalog's over plain HTTP is still redirected.
+    assert client.get("/api/v1/catalog/variants/extra", HTTP_HOST="catalog:8000").status_code == 301
 
 
 @override_settings(**HTTPS_ON)

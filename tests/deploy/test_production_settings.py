@@ -222,6 +222,15 @@ def test_every_service_uses_the_shared_cache_under_its_own_prefix(service):
     )
 
 
+def test_the_https_redirect_exempts_what_the_http_security_tests_check():
+    from tests.core.test_http_security import HTTPS_ON
+
+    result = _start(service="catalog", webhook_secret=None, print_setting="SECURE_REDIRECT_EXEMPT")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(HTTPS_ON["SECURE_REDIRECT_EXEMPT"])
+
+
 def test_catalog_keeps_rendered_answers_15_seconds_by_default():
     default = _start(service="catalog", webhook_secret=None, print_setting="CATALOG_RESPONSE_CACHE_SECONDS")
     off = _start(
