@@ -17,7 +17,7 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "deploy" / "cloudformation"
-TEMPLATE_NAMES = ("network", "platform", "service", "service-asg", "api-gateway", "pipeline")
+TEMPLATE_NAMES = ("network", "platform", "service", "service-asg", "api-gateway", "pipeline", "edge")
 # The EC2 variant's two web tiers (service-asg.yaml), one live and one for the next release.
 COLOURS = ("Blue", "Green")
 

@@ -50,7 +50,7 @@ def test_the_policies_see_the_resources_they_judge(templates):
     assert set(resources(service, "AWS::SQS::Queue")) == {"Queue", "DeadLetterQueue", "SubscriptionDeadLetterQueue"}
     assert set(resources(service, "AWS::SNS::Subscription")) == {"EventsSubscription"}
     assert set(resources(platform, "AWS::SNS::Subscription")) == {"AlertsEmail"}
-    assert len(resources(platform, "AWS::S3::Bucket")) == 3
+    assert len(resources(platform, "AWS::S3::Bucket")) == 4
     assert len(resources(platform, "AWS::SNS::Topic")) == 2
     assert resources(service, "AWS::RDS::DBInstance")
     assert resources(platform, "AWS::ElastiCache::ServerlessCache")
