@@ -98,21 +98,26 @@ def build_command(role: str, *, service: str | None, env: Mapping[str, str], ext
     return [*manage, *extra]
 
 
-def database_url(env: Mapping[str, str]) -> str | None:
+def database_url(
+    env: Mapping[str, str], *, user_variable: str = "DATABASE_USER", name: str | None = None
+) -> str | None:
     """DATABASE_URL from its parts, as ECS injects them: host/port/name as plain variables, user
-    and password from the database's Secrets Manager secret. An explicit DATABASE_URL wins."""
-    if env.get("DATABASE_URL"):
+    and password from the database's Secrets Manager secret. An explicit DATABASE_URL wins.
+    `user_variable` names the credentials (DATABASE_ADMIN_USER: the shared instance's master, its
+    password in DATABASE_ADMIN_PASSWORD) and `name` another database on the same server."""
+    if env.get("DATABASE_URL") and user_variable == "DATABASE_USER" and name is None:
         return env["DATABASE_URL"]
     host = env.get("DATABASE_HOST")
     if not host:
         return None
-    user = quote(env.get("DATABASE_USER", ""), safe="")
-    password = quote(env.get("DATABASE_PASSWORD", ""), safe="")
+    password_variable = user_variable.removesuffix("_USER") + "_PASSWORD"
+    user = quote(env.get(user_variable, ""), safe="")
+    password = quote(env.get(password_variable, ""), safe="")
     credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
     port = env.get("DATABASE_PORT", "5432")
-    name = quote(env.get("DATABASE_NAME", "postgres"), safe="")
+    database = quote(name or env.get("DATABASE_NAME", "postgres"), safe="")
     sslmode = env.get("DATABASE_SSLMODE", "require")
-    return f"postgres://{credentials}{host}:{port}/{name}?sslmode={sslmode}"
+    return f"postgres://{credentials}{host}:{port}/{database}?sslmode={sslmode}"
 
 
 def prepare_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -122,8 +127,12 @@ def prepare_environment(env: Mapping[str, str]) -> dict[str, str]:
     url = database_url(prepared)
     if url:
         prepared["DATABASE_URL"] = url
-    # Secrets are only needed to build DATABASE_URL; do not leave them lying around in the env.
+    # The migrate task on a shared instance: its master, on the server's maintenance database.
+    if prepared.get("DATABASE_ADMIN_USER"):
+        prepared["DATABASE_ADMIN_URL"] = database_url(prepared, user_variable="DATABASE_ADMIN_USER", name="postgres")
+    # Secrets are only needed to build the URLs; do not leave them lying around in the env.
     prepared.pop("DATABASE_PASSWORD", None)
+    prepared.pop("DATABASE_ADMIN_PASSWORD", None)
     return prepared
 
 

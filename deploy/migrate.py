@@ -14,12 +14,20 @@ with lock and statement timeouts.
 The timeouts reach migrate's own connections through PGOPTIONS (libpq). SIGTERM (ECS stopping the
 task) is passed on to migrate, which PostgreSQL then rolls back statement by statement.
 
-Migrations run as the database's owner (the RDS master user). The application connects as its own
-role, DATABASE_APP_ROLE, which may read and write rows and nothing more (no DDL, no other
-database). After a successful migrate this step creates that role when it is missing (with
-DATABASE_APP_PASSWORD, the app secret's first password) and grants it, idempotently. It never
-changes an existing role's password: Secrets Manager's rotation owns it (alternating users: the
-rotation creates `<role>_clone` as a member of the role, so both inherit these grants).
+Migrations run as the database's owner: the RDS master user of the service's own instance, or on
+an instance several services share (database.yaml) the service's owner role. There the database
+and that role may not exist yet: with DATABASE_ADMIN_URL (the shared instance's master, given to
+the migrate task alone) this step first creates them when missing, the database owned by the
+role, CONNECT revoked from everyone else, the role with CREATEROLE (to create the application
+role and the rotation's clone) and no other privilege; it never changes an existing role's
+password (Secrets Manager rotates it).
+
+The application connects as its own role, DATABASE_APP_ROLE, which may read and write rows and
+nothing more (no DDL, no other database). After a successful migrate this step creates that role
+when it is missing (with DATABASE_APP_PASSWORD, the app secret's first password) and grants it,
+idempotently. It never changes an existing role's password: Secrets Manager's rotation owns it
+(alternating users: the rotation creates `<role>_clone` as a member of the role, so both inherit
+these grants).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 # A constant 64-bit key; advisory locks are per database, so each service's database has its own.
@@ -63,6 +72,41 @@ def run_locked(command: Sequence[str], *, url: str, env: Mapping[str, str], key:
         finally:
             signal.signal(signal.SIGTERM, previous)
             connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def database_provision(admin_url: str, *, owner_url: str) -> None:
+    """On a shared instance: create the database and the owner role that `owner_url` names when
+    they are missing, logged in as the instance's master (`admin_url`). Safe to run again, and
+    twice at once (an advisory lock per database name)."""
+    owner = conninfo_to_dict(owner_url)
+    role, password, database = owner["user"], owner.get("password", ""), owner["dbname"]
+    key = int.from_bytes(hashlib.sha256(f"shopstack-provision:{database}".encode()).digest()[:8], "big", signed=True)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                if not password:
+                    raise SystemExit(f"migrate: role {role} does not exist and DATABASE_PASSWORD is empty")
+                # CREATEROLE: it creates the application role and the rotation's clone (and, from
+                # PostgreSQL 16, may manage no role it did not create). Nothing else.
+                admin.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
+                print(f"migrate: created the owner role {role}", flush=True)
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+                # Making another role a database's owner takes membership in it.
+                admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+                admin.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+                )
+                print(f"migrate: created the database {database}, owned by {role}", flush=True)
+            # Only its owner and the roles it grants CONNECT to (the application's) log in to it:
+            # no other service's role, on an instance they share.
+            admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def app_role_ensure(connection: psycopg.Connection, *, role: str, password: str) -> None:
@@ -97,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not url or not url.startswith(("postgres://", "postgresql://")):
         # All-in-one (SQLite): one process, nothing to serialise.
         os.execvpe(command[0], command, {**os.environ})  # noqa: S606
+    admin_url = os.environ.get("DATABASE_ADMIN_URL")
+    if admin_url:
+        database_provision(admin_url, owner_url=url)
     status = run_locked(command, url=url, env=os.environ)
     role = os.environ.get("DATABASE_APP_ROLE")
     if status == 0 and role:

@@ -33,6 +33,7 @@ from blocks.alarms import deployment_alarms, saga_alarms, web_rollback_alarm_nam
 from blocks.common import ROOT
 from blocks.containers import container
 from blocks.dashboards import dashboard, saga_dashboard, service_dashboard
+from blocks.database import database_instance
 from blocks.environment import ec2_environment
 from blocks.gateway import gateway_routes
 from blocks.pipeline import deploy_actions, migrate_actions, release_stacks, web_platform_parameters
@@ -64,6 +65,7 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "web-platform-parameters": web_platform_parameters,
     "web-rollback-alarm-names": web_rollback_alarm_names,
     "release-stacks": release_stacks,
+    "database-instance": database_instance,
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blocks.common import SERVICES, platform_import, sub
+from blocks.common import SERVICES, platform_import, ref, sub
 
 
 def dashboard() -> dict:
@@ -217,7 +217,17 @@ def service_dashboard() -> dict:
     """service.yaml's dashboard: the service's tasks, queue, events, outbox and database, and the
     metrics only it emits (orders: the saga; payments: the provider). One body per service, chosen
     by the stack's ServiceName."""
-    variables = {"Cluster": platform_import("ClusterName")}
+    variables = {
+        "Cluster": platform_import("ClusterName"),
+        # The service's own instance, or the shared one it lives on (DatabaseStackName).
+        "Database": {
+            "Fn::If": [
+                "SharedDatabase",
+                {"Fn::ImportValue": sub("${DatabaseStackName}-DatabaseInstanceId")},
+                ref("Database"),
+            ]
+        },
+    }
     bodies = {name: sub(json.dumps({"widgets": _service_widgets(name)}, indent=1), variables) for name in SERVICES}
     *first, last = SERVICES
     body: Any = bodies[last]

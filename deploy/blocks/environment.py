@@ -70,11 +70,16 @@ CONDITIONAL_SECRETS: dict[str, dict[str, Any]] = {
 
 
 def _database_endpoint(attribute: str, variant: str) -> dict:
-    """The service's database endpoint: the service stack's own RDS instance, or (the EC2 variant,
-    a stack of its own) the service stack's export of it."""
-    if variant == "ecs":
-        return {"Fn::GetAtt": ["Database", f"Endpoint.{attribute}"]}
-    return {"Fn::ImportValue": sub(f"${{ServiceStackName}}-Database{attribute}")}
+    """The service's database endpoint: the service stack's own RDS instance or the shared one of
+    its DatabaseStackName, or (the EC2 variant, a stack of its own) the service stack's export of
+    whichever it is."""
+    own = (
+        {"Fn::GetAtt": ["Database", f"Endpoint.{attribute}"]}
+        if variant == "ecs"
+        else {"Fn::ImportValue": sub(f"${{ServiceStackName}}-Database{attribute}")}
+    )
+    shared = {"Fn::ImportValue": sub(f"${{DatabaseStackName}}-Database{attribute}")}
+    return {"Fn::If": ["SharedDatabase", shared, own]}
 
 
 def environment(variant: str = "ecs") -> dict[str, Any]:
@@ -178,15 +183,31 @@ def ec2_environment() -> dict:
     return {"Environment": {"Fn::Join": ["\n", lines]}}
 
 
-def database_secrets(role: str) -> list[dict]:
-    """The database credentials a role gets: migrate the owner's (the RDS master secret) plus the
-    application role's first password (deploy/migrate.py creates that role when missing); every
-    other role the application role's secret, which Secrets Manager rotates (alternating users)."""
+# The shared instance's master secret (database.yaml), on a shared instance only.
+_SHARED_MASTER_SECRET = {"Fn::ImportValue": sub("${DatabaseStackName}-MasterSecretArn")}
+
+
+def database_secrets(role: str) -> list[Any]:
+    """The database credentials a role gets: migrate the owner's (the RDS master secret, or on a
+    shared instance the service's owner role) plus the application role's first password
+    (deploy/migrate.py creates that role when missing) and, on a shared instance, its master's (to
+    create the service's database and owner role when missing); every other role the application
+    role's secret, which Secrets Manager rotates (alternating users)."""
     if role == "migrate":
         return [
             {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
             {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
             {"Name": "DATABASE_APP_PASSWORD", "ValueFrom": sub("${AppDatabaseSecret}:password::")},
+            *(
+                {
+                    "Fn::If": [
+                        "SharedDatabase",
+                        {"Name": name, "ValueFrom": sub(f"${{Master}}:{key}::", {"Master": _SHARED_MASTER_SECRET})},
+                        ref("AWS::NoValue"),
+                    ]
+                }
+                for name, key in (("DATABASE_ADMIN_USER", "username"), ("DATABASE_ADMIN_PASSWORD", "password"))
+            ),
         ]
     return [
         {"Name": "DATABASE_USER", "ValueFrom": sub("${AppDatabaseSecret}:username::")},

@@ -270,6 +270,9 @@ _OWN_RESOURCES = {
 _ALLOWED_EXPORTS = {
     "PlatformStackName": {"EventsTopicArn", "KeyArn", "RepositoryArn"},
     "ServiceStackName": {"AppDatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
+    # A service on the shared instance (database.yaml): its migrate task gets the instance's master
+    # (to create the service's database and owner role), through the execution role only.
+    "DatabaseStackName": {"MasterSecretArn"},
 }
 # Parameters naming one resource made outside the stacks: the shared secrets (by full ARN; each
 # parameter's AllowedPattern only admits a secret ARN, checked in test_secrets.py) and the SES
@@ -512,15 +515,25 @@ def secret_arn_parameters(template: dict) -> set[str]:
     return found
 
 
+# Exports that hold a Secrets Manager secret's ARN (the stack's own Ref of it), by stack parameter.
+_SECRET_ARN_EXPORTS = {("DatabaseStackName", "MasterSecretArn")}
+
+
 def secret_arn_source(template: dict, value_from: Any) -> str | None:
-    """The secret resource or ARN parameter a ValueFrom names, or None when it may be anything else
-    (ECS reads a ValueFrom that is not a Secrets Manager ARN as an SSM parameter name)."""
+    """The secret resource or ARN parameter (or secret ARN export) a ValueFrom names, or None when
+    it may be anything else (ECS reads a ValueFrom that is not a Secrets Manager ARN as an SSM
+    parameter name)."""
     secrets = set(resources(template, "AWS::SecretsManager::Secret")) | secret_arn_parameters(template)
     if isinstance(value_from, dict) and set(value_from) == {"Ref"}:
         name = value_from["Ref"]  # Ref of an AWS::SecretsManager::Secret is its ARN
     elif isinstance(value_from, dict) and set(value_from) == {"Fn::Sub"} and isinstance(value_from["Fn::Sub"], str):
         match = _VALUE_FROM_SUB.match(value_from["Fn::Sub"])
         name = match[1] if match else None
+    elif isinstance(value_from, dict) and set(value_from) == {"Fn::Sub"}:
+        text, variables = value_from["Fn::Sub"]
+        match = _VALUE_FROM_SUB.match(text)
+        export = _export(variables.get(match[1])) if match and set(variables) == {match[1]} else None
+        return f"{export[0]}-{export[1]}" if export in _SECRET_ARN_EXPORTS else None
     else:
         return None
     return name if name in secrets else None
