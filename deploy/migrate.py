@@ -28,6 +28,10 @@ when it is missing (with DATABASE_APP_PASSWORD, the app secret's first password)
 idempotently. It never changes an existing role's password: Secrets Manager's rotation owns it
 (alternating users: the rotation creates `<role>_clone` as a member of the role, so both inherit
 these grants).
+
+All-in-one (SERVICE=all: deploy/entrypoint.py gives every service's alias its <NAME>_DATABASE_URL on
+the same server): the owner creates the services' databases when missing, `migrate` migrates every
+alias, and the application role is granted in each database.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from config.services import SERVICES  # noqa: E402  (needs ROOT on sys.path)
+
 # A constant 64-bit key; advisory locks are per database, so each service's database has its own.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"shopstack-migrate").digest()[:8], "big", signed=True)
 DEFAULT_LOCK_TIMEOUT = "5s"
@@ -134,6 +143,16 @@ def app_role_ensure(connection: psycopg.Connection, *, role: str, password: str)
         connection.execute(sql.SQL(statement).format(database=sql.Identifier(database), role=sql.Identifier(role)))
 
 
+def databases_ensure(url: str, names: Sequence[str]) -> None:
+    """All-in-one: create the databases `names` beside the one at `url`, owned by its user, when
+    missing (CREATE DATABASE runs outside a transaction, hence autocommit)."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        for name in names:
+            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                print(f"migrate: created the database {name}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)
     url = os.environ.get("DATABASE_URL")
@@ -144,11 +163,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin_url = os.environ.get("DATABASE_ADMIN_URL")
     if admin_url:
         database_provision(admin_url, owner_url=url)
+    # All-in-one: every service's alias, on the same server.
+    service_urls = [
+        os.environ[f"{name.upper()}_DATABASE_URL"]
+        for name in SERVICES
+        if os.environ.get(f"{name.upper()}_DATABASE_URL")
+    ]
+    if service_urls:
+        databases_ensure(url, [conninfo_to_dict(service_url)["dbname"] for service_url in service_urls])
     status = run_locked(command, url=url, env=os.environ)
     role = os.environ.get("DATABASE_APP_ROLE")
     if status == 0 and role:
-        with psycopg.connect(url, autocommit=True) as connection:
-            app_role_ensure(connection, role=role, password=os.environ.get("DATABASE_APP_PASSWORD", ""))
+        for database_url in (url, *service_urls):
+            with psycopg.connect(database_url, autocommit=True) as connection:
+                app_role_ensure(connection, role=role, password=os.environ.get("DATABASE_APP_PASSWORD", ""))
         print(f"migrate: {role} granted row access", flush=True)
     return status
 

@@ -29,9 +29,9 @@ import yaml
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from blocks.alarms import deployment_alarms, saga_alarms, web_rollback_alarm_names
+from blocks.alarms import deployment_alarms, outbox_alarms, saga_alarms, web_rollback_alarm_names
 from blocks.common import ROOT
-from blocks.containers import container
+from blocks.containers import all_in_one_scheduler, container
 from blocks.dashboards import dashboard, saga_dashboard, service_dashboard
 from blocks.database import database_instance
 from blocks.environment import ec2_environment
@@ -66,6 +66,8 @@ BLOCKS: dict[str, Callable[..., Any]] = {
     "web-rollback-alarm-names": web_rollback_alarm_names,
     "release-stacks": release_stacks,
     "database-instance": database_instance,
+    "all-in-one-scheduler": all_in_one_scheduler,
+    "outbox-alarms": outbox_alarms,
 }
 
 

@@ -308,8 +308,10 @@ _STAR_RESOURCE_EXCEPTIONS = {
 _ALLOWED_SUBS = (
     re.compile(r"^\$\{LogGroup\.Arn\}:\*$"),
     re.compile(r":log-group:\$\{Group\}:\*$"),
-    # The media bucket, under the service's own prefix only.
+    # The media bucket, under the service's own prefix only (all-in-one, catalog's: the one prefix
+    # its process writes, product images).
     re.compile(r"^\$\{Bucket\}/\$\{ServiceName\}/\*$"),
+    re.compile(r"^\$\{Bucket\}/catalog/\*$"),
 )
 
 
