@@ -413,7 +413,30 @@ def extract(template: dict, resource_types: set[str]) -> dict:
     extracted = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": parameters, "Resources": chosen}
     if "Mappings" in template:
         extracted["Mappings"] = template["Mappings"]
+    # The conditions the extracted resources carry, with those they use and their parameters.
+    conditions: dict[str, Any] = {}
+    pending = [r["Condition"] for r in chosen.values() if "Condition" in r]
+    while pending:
+        name = pending.pop()
+        if name in conditions:
+            continue
+        conditions[name] = template["Conditions"][name]
+        pending += _condition_names(conditions[name])
+        for parameter in _references(conditions[name]) - _PSEUDO:
+            parameters[parameter] = template["Parameters"][parameter]
+    if conditions:
+        extracted["Conditions"] = conditions
     return extracted
+
+
+def _condition_names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [name for item in value for name in _condition_names(item)]
+    if isinstance(value, dict):
+        if set(value) == {"Condition"}:
+            return [value["Condition"]]
+        return [name for item in value.values() for name in _condition_names(item)]
+    return []
 
 
 # --- a service stack as deployed: parameters, containers, listener rules -------------------------

@@ -200,7 +200,13 @@ def test_sms_publish_to_any_resource_is_users_and_notifications_only(service):
 
 def test_sending_email_needs_the_identity_and_the_sender_in_the_notifications_stack():
     rule = load("service")["Rules"]["NotificationsSendsEmail"]
-    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "ServiceName"}, "notifications"]}
+    # notifications' stack, and the all-in-one stack (which runs notifications too).
+    assert rule["RuleCondition"] == {
+        "Fn::Or": [
+            {"Fn::Equals": [{"Ref": "ServiceName"}, "notifications"]},
+            {"Fn::Equals": [{"Ref": "ServiceName"}, "all"]},
+        ]
+    }
     asserted = [assertion["Assert"] for assertion in rule["Assertions"]]
     for parameter in ("SesIdentityArn", "NotificationsFromEmail"):
         assert {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]} in asserted
