@@ -6,18 +6,26 @@ healthcheck.HEARTBEAT_MAX_AGE means the loop is stuck, not only that the process
     celery --app deploy.heartbeat beat --scheduler deploy.heartbeat:HeartbeatScheduler ...
 
 `app` is the project's Celery app with the consumer step added; nothing else changes.
+
+All-in-one (TASKS_RUN_IN_PROCESS: no broker, no worker), beat runs each due task itself, in its own
+process, as the all-in-one shape runs every other task: the scheduler container of the all-in-one
+ECS task is the shop's periodic work (the outbox sweep, retention, deadlines, reconciliation).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from celery import bootsteps
-from celery.beat import PersistentScheduler
+from celery.beat import PersistentScheduler, ScheduleEntry
+from django.conf import settings
 
 from config.celery import app
 from deploy.healthcheck import HEARTBEAT_FILE, HEARTBEAT_SECONDS
+
+logger = logging.getLogger(__name__)
 
 
 def touch(path: Path = HEARTBEAT_FILE) -> None:
@@ -53,6 +61,17 @@ class HeartbeatScheduler(PersistentScheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         touch()
         return super().tick(*args, **kwargs)
+
+    def apply_async(self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any) -> Any:
+        if not settings.TASKS_RUN_IN_PROCESS:
+            return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        # No broker to send it to: run it here (Celery's eager apply, retries included), after
+        # recording the run so that a failing task is not run again on every tick.
+        entry = self.reserve(entry) if advance else entry
+        result = self.app.tasks[entry.task].apply(args=entry.args, kwargs=entry.kwargs)
+        if result.failed():
+            logger.error("periodic task %s failed: %r", entry.task, result.result)
+        return result
 
 
 app.steps["consumer"].add(ConsumerHeartbeat)

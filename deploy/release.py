@@ -115,9 +115,12 @@ class Migration:
         taskdef = registrable(described, image=image)
         registered = self._json(["ecs", "register-task-definition", "--cli-input-json", json.dumps(taskdef)])
         taskdef_arn = registered["taskDefinition"]["taskDefinitionArn"]
-        network = self._json(
-            ["ecs", "describe-services", "--cluster", self.cluster, "--services", outputs["WorkerServiceName"]]
-        )["services"][0]["networkConfiguration"]
+        # The worker's network (the all-in-one stack's one service's); a stack from before the
+        # NetworkServiceName output names its worker only.
+        service = outputs.get("NetworkServiceName") or outputs["WorkerServiceName"]
+        network = self._json(["ecs", "describe-services", "--cluster", self.cluster, "--services", service])[
+            "services"
+        ][0]["networkConfiguration"]
         started = self._json(
             [
                 "ecs",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.common import platform_import, ref, sub
+from blocks.common import SERVICES, platform_import, ref, sub
 
 
 def _target_group_metric(color: str, metric: str, stat: str) -> dict:
@@ -206,6 +206,80 @@ def saga_alarms() -> dict:
                 "Threshold": ref("SagaConfirmedPercent"),
                 "ComparisonOperator": "LessThanThreshold",
                 "TreatMissingData": "notBreaching",
+                **notify,
+            },
+        },
+    }
+
+
+# --- the outbox (service.yaml) --------------------------------------------------------------------
+
+_OUTBOX_ALARM = {
+    # An event waiting 5 minutes: SNS unreachable, or the relay fails on a row.
+    "Threshold": 300,
+    "ComparisonOperator": "GreaterThanThreshold",
+    # No data at all means no sweep runs (scheduler down or stuck), which strands events just the same.
+    "TreatMissingData": "breaching",
+    "EvaluationPeriods": 5,
+    "DatapointsToAlarm": 5,
+}
+
+
+def outbox_alarms() -> dict:
+    """The scheduler's outbox sweep (every 5 s) reports the age of the oldest event not yet sent
+    (apps/core/tasks.py, an embedded-metric log line, dimension Service = prefix + service). One
+    alarm per service stack on its own; the all-in-one stack's sweep reports every service, and its
+    alarm watches the oldest of the five."""
+    notify = {
+        "AlarmActions": [platform_import("AlertsTopicArn")],
+        "OKActions": [platform_import("AlertsTopicArn")],
+    }
+
+    def metric(service: str) -> dict:
+        return {
+            "Namespace": "ShopStack",
+            "MetricName": "OutboxOldestUnsentAge",
+            "Dimensions": [{"Name": "Service", "Value": sub(f"${{ResourcePrefix}}{service}")}],
+        }
+
+    return {
+        "OutboxStuckAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Condition": "Split",
+            "Properties": {
+                "AlarmDescription": sub(
+                    "Events of ${ServiceName} have waited over 5 minutes in its outbox, or no outbox sweep reports"
+                ),
+                **metric("${ServiceName}"),
+                "Statistic": "Maximum",
+                "Period": 60,
+                **_OUTBOX_ALARM,
+                **notify,
+            },
+        },
+        "AllInOneOutboxStuckAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Condition": "AllInOne",
+            "Properties": {
+                "AlarmDescription": "Events of a service of the all-in-one task have waited over 5 minutes in its"
+                " outbox, or no outbox sweep reports",
+                "Metrics": [
+                    *(
+                        {
+                            "Id": f"age_{name}",
+                            "ReturnData": False,
+                            "MetricStat": {"Metric": metric(name), "Period": 60, "Stat": "Maximum"},
+                        }
+                        for name in SERVICES
+                    ),
+                    {
+                        "Id": "oldest",
+                        "Label": "oldest unsent event of any service (s)",
+                        "ReturnData": True,
+                        "Expression": f"MAX([{', '.join(f'age_{name}' for name in SERVICES)}])",
+                    },
+                ],
+                **_OUTBOX_ALARM,
                 **notify,
             },
         },

@@ -15,7 +15,18 @@ if str(ROOT) not in sys.path:
 
 from config.services import SERVICES  # noqa: E402
 
-__all__ = ["ROOT", "SERVICES", "only_for", "platform_import", "ref", "sub", "subscribed_event_types"]
+__all__ = [
+    "ALL_IN_ONE_KNOWN",
+    "ROOT",
+    "SERVICES",
+    "SPLIT_KNOWN",
+    "only_for",
+    "platform_import",
+    "ref",
+    "specialise",
+    "sub",
+    "subscribed_event_types",
+]
 
 
 def _declarations() -> ModuleType:
@@ -45,6 +56,37 @@ def platform_import(export: str) -> dict:
 
 
 def only_for(service: str, value: Any) -> dict:
-    """`value` in the stack of `service`, nothing in the others (Is<Service> is a condition of the
-    template)."""
+    """`value` in the stacks that run `service`, nothing in the others (Is<Service> is a condition
+    of the template: in service.yaml it also holds in the all-in-one stack, which runs them all)."""
     return {"Fn::If": [f"Is{service.capitalize()}", value, ref("AWS::NoValue")]}
+
+
+# What a resource that exists in one shape only knows of service.yaml's conditions: a value
+# rendered for it takes that side of each Fn::If (cfn-lint refuses a branch that can never be taken).
+SPLIT_KNOWN = {"AllInOne": False, "Split": True}
+ALL_IN_ONE_KNOWN = {
+    "AllInOne": True,
+    "Split": False,
+    # The all-in-one task runs every service, none of them on its own.
+    **{f"Is{name.capitalize()}": True for name in SERVICES},
+    "SealsEvents": True,
+    "OrdersAlone": False,
+    "CallsCatalogByName": False,
+}
+
+
+def specialise(value: Any, known: dict[str, bool]) -> Any:
+    """`value` with every Fn::If on a condition in `known` replaced by its branch for that value
+    (an item that becomes AWS::NoValue leaves its list)."""
+    if isinstance(value, list):
+        items = [specialise(item, known) for item in value]
+        return [item for item in items if item != ref("AWS::NoValue")]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        if name in known:
+            return specialise(when_true if known[name] else when_false, known)
+        # A branch may be AWS::NoValue: it stays.
+        return {"Fn::If": [name, specialise(when_true, known), specialise(when_false, known)]}
+    return {key: specialise(item, known) for key, item in value.items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blocks.common import SERVICES, platform_import, sub
+from blocks.common import SERVICES, platform_import, ref, sub
 
 
 def dashboard() -> dict:
@@ -217,13 +217,61 @@ def service_dashboard() -> dict:
     """service.yaml's dashboard: the service's tasks, queue, events, outbox and database, and the
     metrics only it emits (orders: the saga; payments: the provider). One body per service, chosen
     by the stack's ServiceName."""
-    variables = {"Cluster": platform_import("ClusterName")}
+    variables = {
+        "Cluster": platform_import("ClusterName"),
+        # The service's own instance, or the shared one it lives on (DatabaseStackName).
+        "Database": {
+            "Fn::If": [
+                "SharedDatabase",
+                {"Fn::ImportValue": sub("${DatabaseStackName}-DatabaseInstanceId")},
+                ref("Database"),
+            ]
+        },
+    }
     bodies = {name: sub(json.dumps({"widgets": _service_widgets(name)}, indent=1), variables) for name in SERVICES}
     *first, last = SERVICES
     body: Any = bodies[last]
     for name in reversed(first):
         body = {"Fn::If": [f"Is{name.capitalize()}", bodies[name], body]}
-    return {"DashboardBody": body}
+    # The all-in-one stack first: its Is<Service> conditions all hold.
+    all_in_one = sub(json.dumps({"widgets": _all_in_one_widgets()}, indent=1), variables)
+    return {"DashboardBody": {"Fn::If": ["AllInOne", all_in_one, body]}}
+
+
+def _all_in_one_widgets() -> list[dict]:
+    """The all-in-one stack's dashboard: its one web service's tasks, every service's events and
+    outbox (the process reports each under its own Service), its database, the saga and the
+    provider. No queue: events and tasks run in the process."""
+    everyone = [f"${{ResourcePrefix}}{name}" for name in SERVICES]
+    return [
+        _widget(
+            "Tasks: CPU and memory percent (web and scheduler in one task)",
+            [
+                ["AWS/ECS", "CPUUtilization", "ClusterName", "${Cluster}", "ServiceName", "${ServiceName}-web"],
+                [".", "MemoryUtilization", ".", ".", ".", "."],
+            ],
+            stat="Average",
+            period=60,
+        ),
+        _widget("Handler failures by service", [_app("HandlerFailures", service) for service in everyone]),
+        _widget(
+            "Outbox: oldest unsent event by service (s)",
+            [_app("OutboxOldestUnsentAge", service) for service in everyone],
+            stat="Maximum",
+            period=60,
+        ),
+        _widget(
+            "Database: CPU percent, connections",
+            [
+                ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", "${Database}"],
+                [".", "DatabaseConnections", ".", ".", {"yAxis": "right"}],
+            ],
+            stat="Average",
+            period=60,
+        ),
+        *_orders_widgets("${ResourcePrefix}orders"),
+        *_payments_widgets("${ResourcePrefix}payments"),
+    ]
 
 
 def saga_dashboard() -> dict:

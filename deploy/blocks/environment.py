@@ -21,14 +21,21 @@ CATALOG_SERVICE_CONNECT = ("catalog", 8000)
 _CATALOG_THROUGH_LOAD_BALANCER = sub("https://${Name}", {"Name": platform_import("LoadBalancerServerName")})
 
 
+# All-in-one, catalog is the very process orders runs in: orders calls it on the task's loopback
+# (the address must be one of the allowed hosts).
+ALL_IN_ONE_CATALOG = ("127.0.0.1", WEB_PORT)
+
+
 def _catalog_api_url(variant: str) -> Any:
     """Orders' CATALOG_API_URL: by name through Service Connect from its ECS tasks (unless the stack
     says catalog's web tier is on EC2, CatalogEndpoint=load-balancer); through the load balancer
-    from EC2 web instances, which ECS's proxies do not reach."""
+    from EC2 web instances, which ECS's proxies do not reach; all-in-one, its own task's loopback."""
     if variant == "ec2":
         return _CATALOG_THROUGH_LOAD_BALANCER
     name, port = CATALOG_SERVICE_CONNECT
-    return {"Fn::If": ["CallsCatalogByName", f"http://{name}:{port}", _CATALOG_THROUGH_LOAD_BALANCER]}
+    host, local_port = ALL_IN_ONE_CATALOG
+    split = {"Fn::If": ["CallsCatalogByName", f"http://{name}:{port}", _CATALOG_THROUGH_LOAD_BALANCER]}
+    return {"Fn::If": ["AllInOne", f"http://{host}:{local_port}", split]}
 
 
 # Settings only one service reads, by service: that service's tasks get them, the others do not.
@@ -50,15 +57,18 @@ SERVICE_ENVIRONMENT: dict[str, dict[str, Any]] = {
         "PAYMENTS_RETURN_URL": sub("${Issuer}/api/v1/payments/return/", {"Issuer": platform_import("JwtIssuer")}),
     },
 }
-# Secrets only one service gets, by service; the value is the secret's full ARN (a parameter).
-SERVICE_SECRETS: dict[str, dict[str, Any]] = {
+# Secrets only some services get, by the services; the value is the secret's full ARN (a
+# parameter). Each secret once, so the all-in-one task (which runs them all) gets it once.
+SERVICE_SECRETS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "JWT_PRIVATE_KEY": (("users",), ref("JwtPrivateKeySecretArn")),
     # users seals the password reset and email verification links, orders a guest order's access
     # token; notifications opens them (apps/core/sealing.py).
-    "users": {"JWT_PRIVATE_KEY": ref("JwtPrivateKeySecretArn"), "EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
-    "orders": {"EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
-    "payments": {"PAYMENTS_WEBHOOK_SECRET": ref("PaymentsWebhookSecretArn")},
-    "notifications": {"EVENT_SEALING_KEYS": ref("EventSealingKeysSecretArn")},
+    "EVENT_SEALING_KEYS": (("users", "orders", "notifications"), ref("EventSealingKeysSecretArn")),
+    "PAYMENTS_WEBHOOK_SECRET": (("payments",), ref("PaymentsWebhookSecretArn")),
 }
+# The template's condition that holds where one of these services runs (service.yaml's Is<Service>
+# holds for its service and for the all-in-one stack).
+_RUNS = {("users",): "IsUsers", ("payments",): "IsPayments", ("users", "orders", "notifications"): "SealsEvents"}
 # Secrets a service gets only when a condition of the template holds, by condition: payments'
 # Stripe keys where it charges through Stripe (the sandbox needs none).
 CONDITIONAL_SECRETS: dict[str, dict[str, Any]] = {
@@ -70,11 +80,16 @@ CONDITIONAL_SECRETS: dict[str, dict[str, Any]] = {
 
 
 def _database_endpoint(attribute: str, variant: str) -> dict:
-    """The service's database endpoint: the service stack's own RDS instance, or (the EC2 variant,
-    a stack of its own) the service stack's export of it."""
-    if variant == "ecs":
-        return {"Fn::GetAtt": ["Database", f"Endpoint.{attribute}"]}
-    return {"Fn::ImportValue": sub(f"${{ServiceStackName}}-Database{attribute}")}
+    """The service's database endpoint: the service stack's own RDS instance or the shared one of
+    its DatabaseStackName, or (the EC2 variant, a stack of its own) the service stack's export of
+    whichever it is."""
+    own = (
+        {"Fn::GetAtt": ["Database", f"Endpoint.{attribute}"]}
+        if variant == "ecs"
+        else {"Fn::ImportValue": sub(f"${{ServiceStackName}}-Database{attribute}")}
+    )
+    shared = {"Fn::ImportValue": sub(f"${{DatabaseStackName}}-Database{attribute}")}
+    return {"Fn::If": ["SharedDatabase", shared, own]}
 
 
 def environment(variant: str = "ecs") -> dict[str, Any]:
@@ -82,21 +97,29 @@ def environment(variant: str = "ecs") -> dict[str, Any]:
     (variant "ecs", service.yaml) and the EC2 web instances' env file (variant "ec2",
     service-asg.yaml) are both rendered from it, so the two cannot drift apart. A Ref names a
     parameter both templates declare alike (tests/deploy checks that)."""
+    # Catalog also answers to its Service Connect name (the Host its callers send); all-in-one, to
+    # its loopback address (orders' calls from the same task).
+    allowed_hosts: Any = {
+        "Fn::If": ["IsCatalog", sub(f"${{AllowedHosts}},{CATALOG_SERVICE_CONNECT[0]}"), ref("AllowedHosts")]
+    }
+    # kombu's SQS transport with the task role's credentials; queues are predefined in settings.
+    broker: Any = "sqs://"
+    if variant == "ecs":
+        allowed_hosts = {"Fn::If": ["AllInOne", sub(f"${{AllowedHosts}},{ALL_IN_ONE_CATALOG[0]}"), allowed_hosts]}
+        # All-in-one, tasks and events run in the process: no broker (the scheduler runs its
+        # periodic tasks itself, deploy/heartbeat.py).
+        broker = {"Fn::If": ["AllInOne", "memory://", broker]}
     return {
         "SERVICE": ref("ServiceName"),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        # Catalog also answers to its Service Connect name (the Host its callers send).
-        "DJANGO_ALLOWED_HOSTS": {
-            "Fn::If": ["IsCatalog", sub(f"${{AllowedHosts}},{CATALOG_SERVICE_CONNECT[0]}"), ref("AllowedHosts")]
-        },
+        "DJANGO_ALLOWED_HOSTS": allowed_hosts,
         "PORT": str(WEB_PORT),
         "LOG_FORMAT": "json",
         "AWS_REGION": ref("AWS::Region"),
         "AWS_ACCOUNT_ID": ref("AWS::AccountId"),
         "AWS_RESOURCE_PREFIX": ref("ResourcePrefix"),
         "EVENTS_TOPIC_ARN": platform_import("EventsTopicArn"),
-        # kombu's SQS transport with the task role's credentials; queues are predefined in settings.
-        "CELERY_BROKER_URL": "sqs://",
+        "CELERY_BROKER_URL": broker,
         "CELERY_VISIBILITY_TIMEOUT": ref("VisibilityTimeout"),
         "EVENTS_MAX_RECEIVES": ref("MaxReceiveCount"),
         # The outbox sweep's OutboxOldestUnsentAge as embedded-metric log lines (OutboxStuckAlarm).
@@ -178,15 +201,31 @@ def ec2_environment() -> dict:
     return {"Environment": {"Fn::Join": ["\n", lines]}}
 
 
-def database_secrets(role: str) -> list[dict]:
-    """The database credentials a role gets: migrate the owner's (the RDS master secret) plus the
-    application role's first password (deploy/migrate.py creates that role when missing); every
-    other role the application role's secret, which Secrets Manager rotates (alternating users)."""
+# The shared instance's master secret (database.yaml), on a shared instance only.
+_SHARED_MASTER_SECRET = {"Fn::ImportValue": sub("${DatabaseStackName}-MasterSecretArn")}
+
+
+def database_secrets(role: str) -> list[Any]:
+    """The database credentials a role gets: migrate the owner's (the RDS master secret, or on a
+    shared instance the service's owner role) plus the application role's first password
+    (deploy/migrate.py creates that role when missing) and, on a shared instance, its master's (to
+    create the service's database and owner role when missing); every other role the application
+    role's secret, which Secrets Manager rotates (alternating users)."""
     if role == "migrate":
         return [
             {"Name": "DATABASE_USER", "ValueFrom": sub("${DatabaseSecret}:username::")},
             {"Name": "DATABASE_PASSWORD", "ValueFrom": sub("${DatabaseSecret}:password::")},
             {"Name": "DATABASE_APP_PASSWORD", "ValueFrom": sub("${AppDatabaseSecret}:password::")},
+            *(
+                {
+                    "Fn::If": [
+                        "SharedDatabase",
+                        {"Name": name, "ValueFrom": sub(f"${{Master}}:{key}::", {"Master": _SHARED_MASTER_SECRET})},
+                        ref("AWS::NoValue"),
+                    ]
+                }
+                for name, key in (("DATABASE_ADMIN_USER", "username"), ("DATABASE_ADMIN_PASSWORD", "password"))
+            ),
         ]
     return [
         {"Name": "DATABASE_USER", "ValueFrom": sub("${AppDatabaseSecret}:username::")},
@@ -204,9 +243,8 @@ def container_secrets(role: str = "web") -> list[Any]:
             {"Name": "JWT_PUBLIC_KEYS", "ValueFrom": ref("JwtPublicKeysSecretArn")},
         ]
         + [
-            only_for(service, {"Name": name, "ValueFrom": value})
-            for service, secrets in SERVICE_SECRETS.items()
-            for name, value in secrets.items()
+            {"Fn::If": [_RUNS[services], {"Name": name, "ValueFrom": value}, ref("AWS::NoValue")]}
+            for name, (services, value) in SERVICE_SECRETS.items()
         ]
         + [
             {"Fn::If": [condition, {"Name": name, "ValueFrom": value}, ref("AWS::NoValue")]}

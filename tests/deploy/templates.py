@@ -17,7 +17,7 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "deploy" / "cloudformation"
-TEMPLATE_NAMES = ("network", "platform", "service", "service-asg", "api-gateway", "pipeline")
+TEMPLATE_NAMES = ("network", "platform", "service", "service-asg", "api-gateway", "pipeline", "edge")
 # The EC2 variant's two web tiers (service-asg.yaml), one live and one for the next release.
 COLOURS = ("Blue", "Green")
 
@@ -270,6 +270,9 @@ _OWN_RESOURCES = {
 _ALLOWED_EXPORTS = {
     "PlatformStackName": {"EventsTopicArn", "KeyArn", "RepositoryArn"},
     "ServiceStackName": {"AppDatabaseSecretArn", "AppSecretArn", "LogGroupName", "RuntimePolicyArn"},
+    # A service on the shared instance (database.yaml): its migrate task gets the instance's master
+    # (to create the service's database and owner role), through the execution role only.
+    "DatabaseStackName": {"MasterSecretArn"},
 }
 # Parameters naming one resource made outside the stacks: the shared secrets (by full ARN; each
 # parameter's AllowedPattern only admits a secret ARN, checked in test_secrets.py) and the SES
@@ -305,8 +308,10 @@ _STAR_RESOURCE_EXCEPTIONS = {
 _ALLOWED_SUBS = (
     re.compile(r"^\$\{LogGroup\.Arn\}:\*$"),
     re.compile(r":log-group:\$\{Group\}:\*$"),
-    # The media bucket, under the service's own prefix only.
+    # The media bucket, under the service's own prefix only (all-in-one, catalog's: the one prefix
+    # its process writes, product images).
     re.compile(r"^\$\{Bucket\}/\$\{ServiceName\}/\*$"),
+    re.compile(r"^\$\{Bucket\}/catalog/\*$"),
 )
 
 
@@ -408,7 +413,30 @@ def extract(template: dict, resource_types: set[str]) -> dict:
     extracted = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": parameters, "Resources": chosen}
     if "Mappings" in template:
         extracted["Mappings"] = template["Mappings"]
+    # The conditions the extracted resources carry, with those they use and their parameters.
+    conditions: dict[str, Any] = {}
+    pending = [r["Condition"] for r in chosen.values() if "Condition" in r]
+    while pending:
+        name = pending.pop()
+        if name in conditions:
+            continue
+        conditions[name] = template["Conditions"][name]
+        pending += _condition_names(conditions[name])
+        for parameter in _references(conditions[name]) - _PSEUDO:
+            parameters[parameter] = template["Parameters"][parameter]
+    if conditions:
+        extracted["Conditions"] = conditions
     return extracted
+
+
+def _condition_names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [name for item in value for name in _condition_names(item)]
+    if isinstance(value, dict):
+        if set(value) == {"Condition"}:
+            return [value["Condition"]]
+        return [name for item in value.values() for name in _condition_names(item)]
+    return []
 
 
 # --- a service stack as deployed: parameters, containers, listener rules -------------------------
@@ -512,15 +540,25 @@ def secret_arn_parameters(template: dict) -> set[str]:
     return found
 
 
+# Exports that hold a Secrets Manager secret's ARN (the stack's own Ref of it), by stack parameter.
+_SECRET_ARN_EXPORTS = {("DatabaseStackName", "MasterSecretArn")}
+
+
 def secret_arn_source(template: dict, value_from: Any) -> str | None:
-    """The secret resource or ARN parameter a ValueFrom names, or None when it may be anything else
-    (ECS reads a ValueFrom that is not a Secrets Manager ARN as an SSM parameter name)."""
+    """The secret resource or ARN parameter (or secret ARN export) a ValueFrom names, or None when
+    it may be anything else (ECS reads a ValueFrom that is not a Secrets Manager ARN as an SSM
+    parameter name)."""
     secrets = set(resources(template, "AWS::SecretsManager::Secret")) | secret_arn_parameters(template)
     if isinstance(value_from, dict) and set(value_from) == {"Ref"}:
         name = value_from["Ref"]  # Ref of an AWS::SecretsManager::Secret is its ARN
     elif isinstance(value_from, dict) and set(value_from) == {"Fn::Sub"} and isinstance(value_from["Fn::Sub"], str):
         match = _VALUE_FROM_SUB.match(value_from["Fn::Sub"])
         name = match[1] if match else None
+    elif isinstance(value_from, dict) and set(value_from) == {"Fn::Sub"}:
+        text, variables = value_from["Fn::Sub"]
+        match = _VALUE_FROM_SUB.match(text)
+        export = _export(variables.get(match[1])) if match and set(variables) == {match[1]} else None
+        return f"{export[0]}-{export[1]}" if export in _SECRET_ARN_EXPORTS else None
     else:
         return None
     return name if name in secrets else None

@@ -114,7 +114,10 @@ def test_parameters_the_environment_names_are_the_service_stacks(service, asg):
     for name in names:
         assert name in asg["Parameters"], name
         for key in ("Type", "Default", "AllowedPattern", "AllowedValues"):
-            assert asg["Parameters"][name].get(key) == service["Parameters"][name].get(key), (name, key)
+            expected = service["Parameters"][name].get(key)
+            if (name, key) == ("ServiceName", "AllowedValues"):
+                expected = [value for value in expected if value != "all"]  # the all-in-one runs on ECS only
+            assert asg["Parameters"][name].get(key) == expected, (name, key)
 
 
 # --- G8b: a colour's launch template changes only when that colour is released -------------------
@@ -237,9 +240,10 @@ def test_the_release_updates_the_service_stack_then_swaps_the_ec2_colours(pipeli
     # Each service's stack and its EC2 web stack by name: not the platform, network, API or
     # pipeline stacks, which share the prefix.
     arn = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${ServiceStackPrefix}"
+    # (and the all-in-one stack, <prefix>all, which a pipeline with Shape all-in-one releases).
     assert statements["ReleaseStacks"]["Resource"] == [
         {"Fn::Sub": f"{arn}{name}{suffix}/*"} for name in SERVICES for suffix in ("", "-web-ec2")
-    ]
+    ] + [{"Fn::Sub": f"{arn}all/*"}]
     builds = next(s for name, s in iam_statements(pipeline) if name == "PipelineRole" and s["Sid"] == "Builds")
     assert {"Fn::GetAtt": ["ReleaseProject", "Arn"]} in builds["Resource"]
 

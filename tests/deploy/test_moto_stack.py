@@ -117,7 +117,7 @@ def test_platform_topic_and_buckets(aws):
     assert attributes["KmsMasterKeyId"]
 
     s3 = aws("s3")
-    for bucket in ("MediaBucket", "TrailBucket", "AccessLogsBucket"):
+    for bucket in ("MediaBucket", "TrailBucket", "AccessLogsBucket", "CdnLogsBucket"):
         name = created[bucket]["PhysicalResourceId"]
         s3.head_bucket(Bucket=name)
         rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]

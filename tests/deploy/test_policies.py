@@ -50,7 +50,7 @@ def test_the_policies_see_the_resources_they_judge(templates):
     assert set(resources(service, "AWS::SQS::Queue")) == {"Queue", "DeadLetterQueue", "SubscriptionDeadLetterQueue"}
     assert set(resources(service, "AWS::SNS::Subscription")) == {"EventsSubscription"}
     assert set(resources(platform, "AWS::SNS::Subscription")) == {"AlertsEmail"}
-    assert len(resources(platform, "AWS::S3::Bucket")) == 3
+    assert len(resources(platform, "AWS::S3::Bucket")) == 4
     assert len(resources(platform, "AWS::SNS::Topic")) == 2
     assert resources(service, "AWS::RDS::DBInstance")
     assert resources(platform, "AWS::ElastiCache::ServerlessCache")
@@ -200,7 +200,13 @@ def test_sms_publish_to_any_resource_is_users_and_notifications_only(service):
 
 def test_sending_email_needs_the_identity_and_the_sender_in_the_notifications_stack():
     rule = load("service")["Rules"]["NotificationsSendsEmail"]
-    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "ServiceName"}, "notifications"]}
+    # notifications' stack, and the all-in-one stack (which runs notifications too).
+    assert rule["RuleCondition"] == {
+        "Fn::Or": [
+            {"Fn::Equals": [{"Ref": "ServiceName"}, "notifications"]},
+            {"Fn::Equals": [{"Ref": "ServiceName"}, "all"]},
+        ]
+    }
     asserted = [assertion["Assert"] for assertion in rule["Assertions"]]
     for parameter in ("SesIdentityArn", "NotificationsFromEmail"):
         assert {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]} in asserted

@@ -1,18 +1,41 @@
 """Cost profiles (deploy/profiles/*.json): parameter overrides per stack that every template accepts,
-with Fargate sizes Fargate accepts, and whose service stacks still pass the policy checks."""
+with Fargate sizes Fargate accepts, whose stacks render (deploy/render.py --profile: the templates
+with the profile's values as defaults, which scripts/check-deploy lints with cfn-lint and checkov)
+and pass the policy checks, and whose service stacks keep their tasks and blue/green release."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
 from config.services import SERVICES
-from tests.deploy.templates import ROOT, load, resolve, service_parameters, task_containers
+from tests.deploy.templates import (
+    ROOT,
+    exists,
+    foreign_role_resources,
+    load,
+    resolve,
+    resources,
+    secret_value_from_problems,
+    service_parameters,
+    task_containers,
+    unencrypted_resources,
+    unredriven_queues,
+    wildcard_statements,
+)
+
+sys.path.insert(0, str(ROOT / "deploy"))
+try:
+    import render
+finally:
+    sys.path.remove(str(ROOT / "deploy"))
 
 PROFILES = sorted((ROOT / "deploy" / "profiles").glob("*.json"))
-STACKS = ("network", "platform", "service", "api-gateway")
+STACKS = ("network", "platform", "database", "service", "api-gateway", "pipeline")
 # Fargate's CPU units and the memory (MiB) each allows.
 FARGATE_MEMORY = {
     "256": {512, 1024, 2048},
@@ -53,16 +76,63 @@ def fargate_problems(values: dict[str, str], template: dict) -> list[str]:
 
 
 def test_there_are_profiles():
-    assert {path.stem for path in PROFILES} >= {"small", "standard"}
+    # The small-shop profiles (#16): one shared database instance, and the all-in-one shape.
+    assert {path.stem for path in PROFILES} >= {"small", "standard", "shared-database", "all-in-one"}
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda path: path.stem)
 def test_every_profile_parameter_is_one_the_template_accepts(path):
     profile = json.loads(path.read_text())
-    assert set(profile) == {"description", *STACKS}
+    assert set(profile) == {"description", "services", *STACKS}
     for stack in STACKS:
-        assert parameter_problems(load(stack), profile[stack]) == [], stack
+        if profile[stack] is not None:
+            assert parameter_problems(load(stack), profile[stack]) == [], stack
     assert fargate_problems(profile["service"], load("service")) == []
+    assert profile["services"] in (list(SERVICES), ["all"])
+    # A shared instance exactly where the service stacks name one.
+    assert (profile["database"] is not None) == ("DatabaseStackName" in profile["service"])
+    assert (profile["pipeline"].get("Shape") == "all-in-one") == (profile["services"] == ["all"])
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda path: path.stem)
+def test_every_stack_of_a_profile_renders_and_passes_the_policies(path):
+    rendered = render.profile_templates(path.stem)
+    profile = json.loads(path.read_text())
+    expected = {f"{stack}.json" for stack in STACKS if stack != "service" and profile[stack] is not None}
+    assert set(rendered) == expected | {f"service-{name}.json" for name in profile["services"]}
+    for name, template in rendered.items():
+        assert unredriven_queues(template) == [], name
+        assert unencrypted_resources(template) == [], name
+        assert wildcard_statements(template) == [], name
+        assert secret_value_from_problems(template) == [], name
+        if name.startswith("service-"):
+            assert foreign_role_resources(template) == [], name
+        for parameter, value in {**(profile.get(name.removesuffix(".json")) or {})}.items():
+            assert str(template["Parameters"][parameter]["Default"]) == str(value)
+
+
+def test_the_small_shop_profiles_make_what_they_promise():
+    shared = render.profile_templates("shared-database")
+    parameters = service_parameters("orders")
+    for name in SERVICES:
+        template = shared[f"service-{name}.json"]
+        existing = {n for n, r in resources(template).items() if exists(template, r, service_parameters(name))}
+        assert "Database" not in existing and {"DatabaseSecret", "AppDatabaseSecret"} <= existing, name
+    assert "Database" in resources(shared["database.json"])
+    one = render.profile_templates("all-in-one")["service-all.json"]
+    parameters = {"ServiceName": "all"}
+    services = [n for n, r in resources(one, "AWS::ECS::Service").items() if exists(one, r, parameters)]
+    assert services == ["WebService"]
+    assert exists(one, one["Resources"]["Database"], parameters)
+
+
+def test_a_profile_naming_a_parameter_no_template_has_does_not_render(tmp_path, monkeypatch):
+    (tmp_path / "broken.json").write_text(
+        json.dumps({**json.loads((ROOT / "deploy/profiles/small.json").read_text()), "pipeline": {"Nope": "1"}})
+    )
+    monkeypatch.setattr(render, "PROFILES", tmp_path)
+    with pytest.raises(SystemExit, match="no parameter Nope"):
+        render.profile_templates("broken")
 
 
 def test_the_checks_see_a_bad_profile():
@@ -75,19 +145,19 @@ def test_the_checks_see_a_bad_profile():
     assert fargate_problems({"WebCpu": "256", "WebMemory": "4096"}, service) == ["Web: 256 CPU units with 4096 MiB"]
 
 
-@pytest.mark.parametrize("path", PROFILES, ids=lambda path: path.stem)
-@pytest.mark.parametrize("name", list(SERVICES))
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [(path, name) for path in PROFILES for name in json.loads(path.read_text())["services"]],
+    ids=lambda value: value.stem if isinstance(value, Path) else value,
+)
 def test_every_service_stack_of_a_profile_keeps_its_tasks_and_release(path, name):
     profile = json.loads(path.read_text())
     template = load("service")
     parameters = service_parameters(name, **profile["service"])
     containers = task_containers(template, parameters)
-    assert set(containers) == {
-        "WebTaskDefinition",
-        "WorkerTaskDefinition",
-        "SchedulerTaskDefinition",
-        "MigrateTaskDefinition",
-    }
+    # The all-in-one stack: one service (its scheduler is a container of the web task).
+    tiers = {"WebTaskDefinition", "MigrateTaskDefinition"}
+    assert set(containers) == (tiers if name == "all" else tiers | {"WorkerTaskDefinition", "SchedulerTaskDefinition"})
     web = resolve(template["Resources"]["WebService"]["Properties"], template, parameters)
     assert web["DeploymentConfiguration"]["Strategy"] == "CANARY"
     assert web["DesiredCount"] == profile["service"].get("WebMinCount", 2)

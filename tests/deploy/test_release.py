@@ -143,8 +143,13 @@ def test_workers_and_scheduler_roll_back_on_their_own_failures(service):
 def test_a_services_workers_are_released_before_its_web_tier(service):
     # One stack update releases all three tiers; CloudFormation updates a resource only after
     # those it depends on, so no new web task publishes a task before its workers know it.
-    depends_on = service["Resources"]["WebService"]["DependsOn"]
-    assert {"WorkerService", "SchedulerService"} <= set(depends_on)
+    # Through ReleasedTiers (the all-in-one stack has neither service): it names both services and
+    # their new revisions, so a release updates it after both are stable, and the web after it.
+    assert service["Resources"]["WebService"]["DependsOn"] == "ReleasedTiers"
+    value = service["Resources"]["ReleasedTiers"]["Properties"]["Value"]["Fn::If"]
+    assert value[0] == "Split"
+    for reference in ("WorkerService.Name", "WorkerTaskDefinition", "SchedulerService.Name", "SchedulerTaskDefinition"):
+        assert "${" + reference + "}" in value[1]["Fn::Sub"]
 
 
 def test_the_migrations_run_before_any_service_is_released(pipeline):

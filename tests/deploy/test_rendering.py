@@ -69,8 +69,9 @@ def test_subscription_filter_equals_declared_subscriptions(service_template, ser
 
 
 def test_every_service_has_a_mapping_entry_and_nothing_else(service_template):
-    assert set(service_template["Mappings"]["Services"]) == set(SERVICES)
-    assert service_template["Parameters"]["ServiceName"]["AllowedValues"] == list(SERVICES)
+    # And the all-in-one stack's (ServiceName all: every service in one ECS service).
+    assert set(service_template["Mappings"]["Services"]) == {*SERVICES, "all"}
+    assert service_template["Parameters"]["ServiceName"]["AllowedValues"] == [*SERVICES, "all"]
 
 
 @pytest.mark.parametrize("service", list(SERVICES))

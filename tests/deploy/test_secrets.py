@@ -85,20 +85,21 @@ def test_the_secret_parameters_admit_only_full_arns(name):
         json.dumps(rule["RuleCondition"]): [assertion["Assert"] for assertion in rule["Assertions"]]
         for rule in template["Rules"].values()
     }
+
+    def runs(*services: str) -> dict:
+        # The stacks running these services: service.yaml's all-in-one stack runs them all.
+        choices = [{"Fn::Equals": [{"Ref": "ServiceName"}, service]} for service in services]
+        if name == "service":
+            choices.append({"Fn::Equals": [{"Ref": "ServiceName"}, "all"]})
+        return choices[0] if len(choices) == 1 else {"Fn::Or": choices}
+
     for service, parameter in (("users", "JwtPrivateKeySecretArn"), ("payments", "PaymentsWebhookSecretArn")):
         required = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
-        assert required in rules[json.dumps({"Fn::Equals": [{"Ref": "ServiceName"}, service]})]
-    sealing = {
-        "Fn::Or": [{"Fn::Equals": [{"Ref": "ServiceName"}, name]} for name in ("users", "orders", "notifications")]
-    }
+        assert required in rules[json.dumps(runs(service))]
+    sealing = runs("users", "orders", "notifications")
     assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventSealingKeysSecretArn"}, ""]}]} in rules[json.dumps(sealing)]
     # The Stripe secrets are required where payments charges through Stripe, not on the sandbox.
-    on_stripe = {
-        "Fn::And": [
-            {"Fn::Equals": [{"Ref": "ServiceName"}, "payments"]},
-            {"Fn::Equals": [{"Ref": "PaymentsProvider"}, "stripe"]},
-        ]
-    }
+    on_stripe = {"Fn::And": [runs("payments"), {"Fn::Equals": [{"Ref": "PaymentsProvider"}, "stripe"]}]}
     for parameter in ("StripeSecretKeySecretArn", "StripeWebhookSecretSecretArn"):
         assert {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]} in rules[json.dumps(on_stripe)]
     assert template["Parameters"]["PaymentsProvider"]["Default"] == "stripe"
