@@ -24,7 +24,14 @@ production rates. The shoppers pay with the sandbox's `tok_success`: payments on
 Reports per phase: orders placed and confirmed per second (confirmed over the whole window,
 drain included), the checkout request's p50/p99, checkout-to-confirmed p50/p99 (from the moment
 the client sent the checkout to the orders service's confirmed history row; one machine, one
-clock), and lost (never final) orders.
+clock), and lost (never final) orders; and what the phase cost the stack (bench/stack_meter.py):
+CPU by process class (web, worker, relay, beat, moto, PostgreSQL) from /proc, per confirmed order,
+beside what the shop's processes use when idle (--idle-seconds before the peak), and the AWS
+calls the moto server answered, by operation, per confirmed order.
+
+--profile DIR records the --profile-roles processes (default: the Celery workers) with py-spy
+during the peak phase and prints where their CPU went (bench/profiling.py); a profiled run is
+slower, so its other figures are not the ones to record.
 Results and how to read them: docs/benchmarks.md."""
 
 from __future__ import annotations
@@ -37,12 +44,16 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import requests
 
+from bench import profiling
+from bench.stack_meter import CpuMeter, MotoCalls, calls_report, process_class
 from devstack import stack
 
 GATEWAY = f"http://127.0.0.1:{stack.GATEWAY_PORT}"
@@ -299,6 +310,55 @@ def run_phase(
     )
 
 
+@dataclass
+class Costs:
+    """What a phase cost the stack: the meters' readings around it."""
+
+    meter: CpuMeter
+    calls: MotoCalls | None
+    idle_per_second: float | None = None
+
+    def measure(self, run: Callable[[], PhaseResult]) -> tuple[PhaseResult, list[str]]:
+        before, started = self.meter.reading(), time.monotonic()
+        if self.calls:
+            self.calls.start()
+        result = run()
+        after, elapsed = self.meter.reading(), time.monotonic() - started
+        lines = self.meter.window(before, after).report(
+            orders=result.confirmed, elapsed=elapsed, idle_per_second=self.idle_per_second
+        )
+        if self.calls:
+            lines += calls_report(self.calls.stop(), orders=result.confirmed, elapsed=elapsed)
+        return result, lines
+
+    def measure_idle(self, seconds: float) -> None:
+        """The shop's own processes' CPU per second with no orders (relays' sweeps, workers' long polls)."""
+        before = self.meter.reading()
+        time.sleep(seconds)
+        self.idle_per_second = self.meter.window(before, self.meter.reading()).project() / seconds
+
+
+def stack_pids(roles: set[str]) -> dict[str, int]:
+    """The running stack's processes of these roles (pid file name -> pid), e.g. {"worker"}."""
+    found = {}
+    for pidfile in sorted(stack.RUN_DIR.glob("*.pid")):
+        if process_class(pidfile.stem)[0] in roles:
+            found[pidfile.stem] = int(pidfile.read_text().strip())
+    return found
+
+
+def tracing_settings() -> str:
+    """The tracing the stack runs with, read from the orders web process's environment."""
+    pid = stack_pids({"web"}).get("orders-web")
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes() if pid else b""
+    except OSError:
+        raw = b""
+    env = dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item)
+    wanted = ("TRACING_EXPORTER", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    return ", ".join(f"{name}={env[name]}" for name in wanted if name in env) or "TRACING_EXPORTER unset (local: file)"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=30, help="seconds of each load phase (and of pgbench)")
@@ -307,6 +367,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle-timeout", type=float, default=300)
     parser.add_argument("--lines", type=_positive, default=1, help="different SKUs in each cart (one unit each)")
     parser.add_argument("--voucher", default="", metavar="CODE", help="a voucher code entered before each checkout")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=10, help="seconds the stack's idle CPU is measured before the peak"
+    )
+    parser.add_argument(
+        "--no-aws-calls", action="store_true", help="do not count AWS calls (moto's request recorder stays off)"
+    )
+    parser.add_argument("--skip-pgbench", action="store_true", help="no pgbench reference (a profiling run)")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="record processes with py-spy during the peak")
+    parser.add_argument(
+        "--profile-roles", default="worker", help="comma-separated: worker, web, relay, beat, moto (default worker)"
+    )
+    parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy executable (default: on PATH)")
+    parser.add_argument("--profile-top", type=int, default=25, help="functions listed per profiled process")
     return parser.parse_args(argv)
 
 
@@ -325,8 +398,13 @@ def main() -> None:
     except requests.RequestException as error:
         raise SystemExit(f"the split stack does not answer at {GATEWAY} ({error}): run scripts/stack up") from error
 
-    print(f"pgbench: {args.pgbench_clients} clients, {args.duration} s, scale 10 ...", flush=True)
-    tps = run_pgbench(clients=args.pgbench_clients, duration=args.duration)
+    if args.profile and not args.py_spy:
+        raise SystemExit("--profile needs py-spy (pip install py-spy, then --py-spy PATH if it is not on PATH)")
+    print(f"tracing: {tracing_settings()}", flush=True)
+    tps = None
+    if not args.skip_pgbench:
+        print(f"pgbench: {args.pgbench_clients} clients, {args.duration} s, scale 10 ...", flush=True)
+        tps = run_pgbench(clients=args.pgbench_clients, duration=args.duration)
 
     skus = sellable_skus(500)
     if len(skus) // args.shoppers < args.lines:
@@ -334,17 +412,44 @@ def main() -> None:
     shoppers = [ShopperRun(lines=args.lines, voucher=args.voucher) for _ in range(args.shoppers)]
     for shopper in shoppers:
         shopper.sign_up()
+    meter = CpuMeter(stack.RUN_DIR, stack.DB_PREFIX).start()
+    calls = None if args.no_aws_calls else MotoCalls(f"http://127.0.0.1:{stack.MOTO_PORT}", stack.MOTO_RECORDING)
+    costs = Costs(meter, calls)
+    print(f"idle: {args.idle_seconds:.0f} s with no orders ...", flush=True)
+    costs.measure_idle(args.idle_seconds)
+
     cart = f"{args.lines}-line carts" + (f" with voucher {args.voucher}" if args.voucher else "")
     print(f"peak: {args.shoppers} shoppers checking out {cart} back to back, {args.duration} s ...", flush=True)
-    peak = run_phase(shoppers, skus, duration=args.duration, rate=None, settle_timeout=args.settle_timeout)
+    recordings = []
+    if args.profile:
+        roles = {role.strip() for role in args.profile_roles.split(",")}
+        recordings = [
+            profiling.record(args.py_spy, pid=pid, name=name, seconds=args.duration, directory=args.profile)
+            for name, pid in stack_pids(roles).items()
+        ]
+    peak, peak_costs = costs.measure(
+        lambda: run_phase(shoppers, skus, duration=args.duration, rate=None, settle_timeout=args.settle_timeout)
+    )
+    profiles = profiling.summaries(recordings, timeout=60)
     half = max(peak.confirmed_per_second / 2, 0.1)
     print(f"paced: {half:.1f} checkouts/s (half the peak confirmed rate), {args.duration} s ...", flush=True)
-    paced = run_phase(shoppers, skus, duration=args.duration, rate=half, settle_timeout=args.settle_timeout)
+    paced, paced_costs = costs.measure(
+        lambda: run_phase(shoppers, skus, duration=args.duration, rate=half, settle_timeout=args.settle_timeout)
+    )
+    meter.stop()
 
     print()
-    print(f"pgbench (same PostgreSQL, TPC-B-like, {args.pgbench_clients} clients): {tps:.0f} transactions/s")
-    for line in [*peak.lines("peak"), *paced.lines(f"paced at {half:.1f}/s")]:
+    print(f"tracing: {tracing_settings()}")
+    if tps is not None:
+        print(f"pgbench (same PostgreSQL, TPC-B-like, {args.pgbench_clients} clients): {tps:.0f} transactions/s")
+    print(f"idle: the shop's processes used {costs.idle_per_second * 1000:.0f} ms of CPU per second with no orders")
+    for line in [*peak.lines("peak"), *peak_costs, *paced.lines(f"paced at {half:.1f}/s"), *paced_costs]:
         print(line)
+    if profiles:
+        print(f"profiles (py-spy, peak phase, raw stacks in {args.profile}):")
+        for name, summary in profiles.items():
+            for line in summary.lines(name, top=args.profile_top):
+                print(line)
 
 
 if __name__ == "__main__":
