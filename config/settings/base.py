@@ -425,6 +425,12 @@ CELERY_WORKER_CONSUMER = "apps.core.worker:Consumer"
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_MAX_RETRY_COUNTDOWN = CELERY_VISIBILITY_TIMEOUT // 2
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = False  # SQS has no broadcast; no pidbox queues
+# Celery's Django fixup closes every database connection before and after each task unless this
+# is set, and then every this-many tasks: a new PostgreSQL connection (a backend started, the
+# session set up) for every event. Workers keep their connections as the web processes do instead:
+# DATABASE_CONN_MAX_AGE and the health check, applied around each task by apps.core.tasks
+# (docs/benchmarks.md, checkout CPU).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_SEND_SENT_EVENT = False
 # After this many receives SQS moves a message to the service's dead-letter queue.
