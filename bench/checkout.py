@@ -11,6 +11,9 @@ production rates. The shoppers pay with the sandbox's `tok_success`: payments on
 
 1. Reference: pgbench (TPC-B-like, scale 10) on a scratch database of the same server:
    transactions per second with --pgbench-clients clients for --duration seconds.
+Before anything is measured, --warmup orders (default 24) are placed and settled: a fresh
+stack's first orders pay once per process for what is not a per-order cost (boto3 clients
+loading their models, connections opening).
 2. Peak: --shoppers shoppers, each on its own keep-alive connection through the gateway, fill the
    cart with --lines different in-stock SKUs (one unit each), enter --voucher if given (a code
    with no per-shopper limit and a minimum the cart meets, e.g. the demo's WELCOME10 with
@@ -126,6 +129,7 @@ class ShopperRun:
     session: requests.Session = field(default_factory=requests.Session)
     placed: list[Placed] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    turns: int = 0
 
     def sign_up(self) -> None:
         email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
@@ -142,16 +146,19 @@ class ShopperRun:
         response.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
-    def checkout_loop(self, skus: list[str], stop_at: float, interval: float | None = None) -> None:
-        """Check out again and again until `stop_at`: at once (closed loop, `interval` None) or
-        one checkout every `interval` seconds (paced)."""
+    def checkout_loop(
+        self, skus: list[str], stop_at: float, interval: float | None = None, orders: int | None = None
+    ) -> None:
+        """Check out again and again until `stop_at` (or `orders` placed): at once (closed loop,
+        `interval` None) or one checkout every `interval` seconds (paced)."""
         next_start = time.monotonic()
         self.placed, self.failures = [], []
-        for turn in itertools.count():
+        for turn in itertools.count(self.turns):
+            self.turns = turn + 1  # the next loop goes on along the slice (fresh SKUs)
             if interval is not None:
                 time.sleep(max(next_start - time.monotonic(), 0))
                 next_start += interval
-            if time.monotonic() >= stop_at:
+            if time.monotonic() >= stop_at or (orders is not None and len(self.placed) >= orders):
                 return
             if not self.fill_cart(basket_for(skus, lines=self.lines, turn=turn)):
                 continue
@@ -267,16 +274,26 @@ class PhaseResult:
 
 
 def run_phase(
-    shoppers: list[ShopperRun], skus: list[str], *, duration: int, rate: float | None, settle_timeout: float
+    shoppers: list[ShopperRun],
+    skus: list[str],
+    *,
+    duration: int,
+    rate: float | None,
+    settle_timeout: float,
+    orders: int | None = None,
 ) -> PhaseResult:
-    """`duration` seconds of checkouts (closed loop, or `rate` orders/s spread over the shoppers),
-    then wait until every order placed is final and read when each was confirmed."""
+    """`duration` seconds of checkouts (closed loop, or `rate` orders/s spread over the shoppers;
+    or `orders` in all, shared among the shoppers), then wait until every order placed is final
+    and read when each was confirmed."""
     window_start = time.time()
     stop_at = time.monotonic() + duration
     interval = len(shoppers) / rate if rate else None
+    quota = None if orders is None else -(-orders // len(shoppers))
     # Each shopper walks its own slice of the SKUs, so shoppers rarely want the same row.
     threads = [
-        threading.Thread(target=shopper.checkout_loop, args=(skus[i :: len(shoppers)], stop_at, interval), daemon=True)
+        threading.Thread(
+            target=shopper.checkout_loop, args=(skus[i :: len(shoppers)], stop_at, interval, quota), daemon=True
+        )
         for i, shopper in enumerate(shoppers)
     ]
     for thread in threads:
@@ -368,6 +385,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lines", type=_positive, default=1, help="different SKUs in each cart (one unit each)")
     parser.add_argument("--voucher", default="", metavar="CODE", help="a voucher code entered before each checkout")
     parser.add_argument(
+        "--warmup", type=int, default=24, help="orders placed and settled before anything is measured (0: none)"
+    )
+    parser.add_argument(
         "--idle-seconds", type=float, default=10, help="seconds the stack's idle CPU is measured before the peak"
     )
     parser.add_argument(
@@ -412,6 +432,14 @@ def main() -> None:
     shoppers = [ShopperRun(lines=args.lines, voucher=args.voucher) for _ in range(args.shoppers)]
     for shopper in shoppers:
         shopper.sign_up()
+    if args.warmup:
+        # A fresh stack's first orders pay for each process's first use of everything (boto3
+        # clients load their models, connections open, code paths import): not per-order costs.
+        print(f"warm-up: {args.warmup} orders ...", flush=True)
+        warm = run_phase(
+            shoppers, skus, duration=600, rate=None, settle_timeout=args.settle_timeout, orders=args.warmup
+        )
+        print(f"warm-up: {warm.confirmed} of {warm.placed} confirmed", flush=True)
     meter = CpuMeter(stack.RUN_DIR, stack.DB_PREFIX).start()
     calls = None if args.no_aws_calls else MotoCalls(f"http://127.0.0.1:{stack.MOTO_PORT}", stack.MOTO_RECORDING)
     costs = Costs(meter, calls)

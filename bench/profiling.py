@@ -1,11 +1,13 @@
 """Where the stack's Python processes spend their CPU during a benchmark phase: py-spy (a
-sampling profiler that attaches to a running process, on PyPI) records each chosen process for
-the phase, and the raw stacks are summed up by function, inclusive and self.
+sampling profiler that attaches to a running process, on PyPI) records each chosen process (and
+its children: gunicorn's workers) for the phase, and the raw stacks are summed up by function,
+inclusive and self.
 
 py-spy samples from outside the process; with --nonblocking it does not pause the process for
 each sample, so the profiled run is only slightly slower. It is still a separate run from the
-one whose figures are recorded: profiling costs the machine CPU of its own. Idle threads (waiting
-on a socket or a lock) are not sampled, so the counts approximate CPU time."""
+one whose figures are recorded: profiling costs the machine CPU of its own. Only samples holding
+the GIL count, so the counts approximate the Python CPU time (C code that releases the GIL, such
+as libpq's, is not seen)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,11 @@ def record(py_spy: str, *, pid: int, name: str, seconds: int, directory: Path) -
         "raw",
         "--nolineno",
         "--nonblocking",
+        # Only samples that hold the GIL: Python's own CPU, not a thread waiting on a socket
+        # (py-spy cannot always tell psycopg's or kombu's waits from work otherwise).
+        "--gil",
+        # A gunicorn master's workers are its children.
+        "--subprocesses",
         "--output",
         str(output),
     ]
