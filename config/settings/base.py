@@ -442,6 +442,10 @@ EVENTS_RETRY_BACKOFF = dict(
 EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
 AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+# The after-commit relay pass on a thread of its own (apps.core.events.outbox.BackgroundRelay), so
+# a shopper's request or a worker's task never waits for SNS; commits meanwhile share its next pass
+# (one PublishBatch). All-in-one it stays in line: the in-process transport runs the handlers.
+EVENTS_RELAY_IN_BACKGROUND = env_bool("EVENTS_RELAY_IN_BACKGROUND", not ALL_IN_ONE)
 # Application metrics as CloudWatch embedded-metric lines on stdout (apps/core/metrics.py): the
 # sweep's OutboxOldestUnsentAge. The deployment templates turn it on.
 METRICS_EMBEDDED = env_bool("METRICS_EMBEDDED", False)
