@@ -341,6 +341,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # A line for every task that succeeded, in every worker, beside the "received" line and
+        # the events' own "handled ..." lines: the spans time each run. Failures still log (ERROR).
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 
@@ -401,6 +404,8 @@ EVENTS_TOPIC_NAME = env_str("EVENTS_TOPIC_NAME", "shopstack-events")
 # CELERY_BROKER_URL=sqs://x:y@127.0.0.1:<moto port> points it at the moto server.
 TASKS_RUN_IN_PROCESS = env_bool("TASKS_RUN_IN_PROCESS", ALL_IN_ONE)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+# Over SQS, kombu's transport with batched acknowledgements (DeleteMessageBatch, apps/core/sqs.py).
+CELERY_BROKER_TRANSPORT = "apps.core.sqs:Transport" if CELERY_BROKER_URL.startswith("sqs://") else None
 CELERY_TASK_DEFAULT_QUEUE = SERVICES[SERVICE].queue if SERVICE else "shopstack"
 CELERY_TASK_ACKS_LATE = True  # a task is removed from the queue only once it has finished
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
