@@ -237,11 +237,21 @@ def aws_operation(entry: Mapping[str, object]) -> str:
 
 
 def count_operations(lines: Iterable[str]) -> Counter[str]:
+    """Operations in moto's recording. Its threads append to the file concurrently, writing each
+    entry and its newline separately, so one line may hold two entries back to back."""
+    decoder = json.JSONDecoder()
     counts: Counter[str] = Counter()
     for line in lines:
-        line = line.strip()
-        if line:
-            counts[aws_operation(json.loads(line))] += 1
+        position, line = 0, line.strip()
+        while position < len(line):
+            try:
+                entry, position = decoder.raw_decode(line, position)
+            except json.JSONDecodeError:
+                counts["(unreadable entry)"] += 1
+                break
+            counts[aws_operation(entry)] += 1
+            while position < len(line) and line[position].isspace():
+                position += 1
     return counts
 
 

@@ -87,6 +87,12 @@ def test_count_operations_reads_moto_recording_lines():
     assert count_operations(lines) == {"sqs:DeleteMessage": 2, "sns:PublishBatch": 1}
 
 
+def test_two_entries_on_one_line_count_twice():
+    # moto's threads append each entry and its newline in two writes: another entry may come between.
+    delete = json.dumps(_entry({"X-Amz-Target": "AmazonSQS.DeleteMessage", "Authorization": SIGNED_SQS}))
+    assert count_operations([delete + delete, delete + "{broken"]) == {"sqs:DeleteMessage": 3, "(unreadable entry)": 1}
+
+
 def test_py_spy_raw_stacks_sum_up_inclusive_and_self():
     raw = [
         "process 1:celery;run (celery/worker.py);deliver (apps/core/events/handlers.py);send (botocore/endpoint.py) 30",
