@@ -56,7 +56,7 @@ import psycopg
 import requests
 
 from bench import profiling
-from bench.stack_meter import CpuMeter, MotoCalls, calls_report, process_class
+from bench.stack_meter import CpuMeter, CpuWindow, MotoCalls, calls_report, process_class
 from devstack import stack
 
 GATEWAY = f"http://127.0.0.1:{stack.GATEWAY_PORT}"
@@ -334,6 +334,7 @@ class Costs:
     meter: CpuMeter
     calls: MotoCalls | None
     idle_per_second: float | None = None
+    idle: CpuWindow | None = None
 
     def measure(self, run: Callable[[], PhaseResult]) -> tuple[PhaseResult, list[str]]:
         before, started = self.meter.reading(), time.monotonic()
@@ -348,11 +349,15 @@ class Costs:
             lines += calls_report(self.calls.stop(), orders=result.confirmed, elapsed=elapsed)
         return result, lines
 
-    def measure_idle(self, seconds: float) -> None:
-        """The shop's own processes' CPU per second with no orders (relays' sweeps, workers' long polls)."""
+    def measure_idle(self, seconds: float, *, settle_seconds: float = 5) -> None:
+        """The shop's own processes' CPU per second with no orders (relays' sweeps, workers' long
+        polls), after `settle_seconds` for the last orders' trailing work (the confirmation's
+        stock commit and email) to end."""
+        time.sleep(settle_seconds)
         before = self.meter.reading()
         time.sleep(seconds)
-        self.idle_per_second = self.meter.window(before, self.meter.reading()).project() / seconds
+        self.idle = self.meter.window(before, self.meter.reading())
+        self.idle_per_second = self.idle.project() / seconds
 
 
 def stack_pids(roles: set[str]) -> dict[str, int]:
@@ -470,7 +475,13 @@ def main() -> None:
     print(f"tracing: {tracing_settings()}")
     if tps is not None:
         print(f"pgbench (same PostgreSQL, TPC-B-like, {args.pgbench_clients} clients): {tps:.0f} transactions/s")
-    print(f"idle: the shop's processes used {costs.idle_per_second * 1000:.0f} ms of CPU per second with no orders")
+    idle_by_class = ", ".join(
+        f"{name} {value * 1000 / args.idle_seconds:.0f}" for name, value in costs.idle.by_class().items()
+    )
+    print(
+        f"idle: the shop's processes used {costs.idle_per_second * 1000:.0f} ms of CPU per second with no orders "
+        f"(ms/s by class: {idle_by_class})"
+    )
     for line in [*peak.lines("peak"), *peak_costs, *paced.lines(f"paced at {half:.1f}/s"), *paced_costs]:
         print(line)
     if profiles:
