@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -30,7 +30,7 @@ from apps.core.context import current_trace_id
 from apps.core.db import atomic, on_commit
 from apps.core.events.declarations import publishes
 from apps.core.events.envelope import Envelope, to_jsonable
-from apps.core.events.transport import Transport, get_transport
+from apps.core.events.transport import BatchTransport, Transport, get_transport
 from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
 from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, event_context, tracer
@@ -290,7 +290,7 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
             envelopes = [row.to_envelope() for row in chunk]
             try:
                 if batch_size > 1:
-                    errors = send_batch_traced(envelopes, transport)
+                    errors = send_batch_traced(envelopes, cast(BatchTransport, transport))
                 else:
                     send_traced(envelopes[0], transport)
                     errors = [None]
@@ -353,7 +353,7 @@ def send_traced(envelope: Envelope, transport: Transport) -> None:
         transport.send(_with_current_traceparent(envelope))
 
 
-def send_batch_traced(envelopes: list[Envelope], transport: Any) -> list[Exception | None]:
+def send_batch_traced(envelopes: list[Envelope], transport: BatchTransport) -> list[Exception | None]:
     """Send `envelopes` with one call of the transport's send_many, each in its own publish span
     (as send_traced); returns each one's error, None for those sent."""
     with ExitStack() as stack:
