@@ -38,7 +38,7 @@ def test_a_child_of_a_stack_process_counts_in_its_class_from_zero_when_it_starts
     parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (tmp_path / "orders-worker.pid").write_text(str(parent.pid))
-        meter = CpuMeter(tmp_path, "shopstack_stack", interval=0.05).start()
+        meter = CpuMeter(tmp_path, "no_such_stack", interval=0.05).start()  # no PostgreSQL backends
         before = meter.reading()
         (tmp_path / "catalog-web.pid").write_text(str(os.getpid()))
         started = time.process_time()
