@@ -11,6 +11,9 @@ production rates. The shoppers pay with the sandbox's `tok_success`: payments on
 
 1. Reference: pgbench (TPC-B-like, scale 10) on a scratch database of the same server:
    transactions per second with --pgbench-clients clients for --duration seconds.
+Before anything is measured, --warmup orders (default 24) are placed and settled: a fresh
+stack's first orders pay once per process for what is not a per-order cost (boto3 clients
+loading their models, connections opening).
 2. Peak: --shoppers shoppers, each on its own keep-alive connection through the gateway, fill the
    cart with --lines different in-stock SKUs (one unit each), enter --voucher if given (a code
    with no per-shopper limit and a minimum the cart meets, e.g. the demo's WELCOME10 with
@@ -24,7 +27,14 @@ production rates. The shoppers pay with the sandbox's `tok_success`: payments on
 Reports per phase: orders placed and confirmed per second (confirmed over the whole window,
 drain included), the checkout request's p50/p99, checkout-to-confirmed p50/p99 (from the moment
 the client sent the checkout to the orders service's confirmed history row; one machine, one
-clock), and lost (never final) orders.
+clock), and lost (never final) orders; and what the phase cost the stack (bench/stack_meter.py):
+CPU by process class (web, worker, relay, beat, moto, PostgreSQL) from /proc, per confirmed order,
+beside what the shop's processes use when idle (--idle-seconds before the peak), and the AWS
+calls the moto server answered, by operation, per confirmed order.
+
+--profile DIR records the --profile-roles processes (default: the Celery workers) with py-spy
+during the peak phase and prints where their CPU went (bench/profiling.py); a profiled run is
+slower, so its other figures are not the ones to record.
 Results and how to read them: docs/benchmarks.md."""
 
 from __future__ import annotations
@@ -37,12 +47,16 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import requests
 
+from bench import profiling
+from bench.stack_meter import CpuMeter, CpuWindow, MotoCalls, calls_report, process_class
 from devstack import stack
 
 GATEWAY = f"http://127.0.0.1:{stack.GATEWAY_PORT}"
@@ -115,6 +129,7 @@ class ShopperRun:
     session: requests.Session = field(default_factory=requests.Session)
     placed: list[Placed] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    turns: int = 0
 
     def sign_up(self) -> None:
         email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
@@ -131,16 +146,19 @@ class ShopperRun:
         response.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
-    def checkout_loop(self, skus: list[str], stop_at: float, interval: float | None = None) -> None:
-        """Check out again and again until `stop_at`: at once (closed loop, `interval` None) or
-        one checkout every `interval` seconds (paced)."""
+    def checkout_loop(
+        self, skus: list[str], stop_at: float, interval: float | None = None, orders: int | None = None
+    ) -> None:
+        """Check out again and again until `stop_at` (or `orders` placed): at once (closed loop,
+        `interval` None) or one checkout every `interval` seconds (paced)."""
         next_start = time.monotonic()
         self.placed, self.failures = [], []
-        for turn in itertools.count():
+        for turn in itertools.count(self.turns):
+            self.turns = turn + 1  # the next loop goes on along the slice (fresh SKUs)
             if interval is not None:
                 time.sleep(max(next_start - time.monotonic(), 0))
                 next_start += interval
-            if time.monotonic() >= stop_at:
+            if time.monotonic() >= stop_at or (orders is not None and len(self.placed) >= orders):
                 return
             if not self.fill_cart(basket_for(skus, lines=self.lines, turn=turn)):
                 continue
@@ -256,16 +274,26 @@ class PhaseResult:
 
 
 def run_phase(
-    shoppers: list[ShopperRun], skus: list[str], *, duration: int, rate: float | None, settle_timeout: float
+    shoppers: list[ShopperRun],
+    skus: list[str],
+    *,
+    duration: int,
+    rate: float | None,
+    settle_timeout: float,
+    orders: int | None = None,
 ) -> PhaseResult:
-    """`duration` seconds of checkouts (closed loop, or `rate` orders/s spread over the shoppers),
-    then wait until every order placed is final and read when each was confirmed."""
+    """`duration` seconds of checkouts (closed loop, or `rate` orders/s spread over the shoppers;
+    or `orders` in all, shared among the shoppers), then wait until every order placed is final
+    and read when each was confirmed."""
     window_start = time.time()
     stop_at = time.monotonic() + duration
     interval = len(shoppers) / rate if rate else None
+    quota = None if orders is None else -(-orders // len(shoppers))
     # Each shopper walks its own slice of the SKUs, so shoppers rarely want the same row.
     threads = [
-        threading.Thread(target=shopper.checkout_loop, args=(skus[i :: len(shoppers)], stop_at, interval), daemon=True)
+        threading.Thread(
+            target=shopper.checkout_loop, args=(skus[i :: len(shoppers)], stop_at, interval, quota), daemon=True
+        )
         for i, shopper in enumerate(shoppers)
     ]
     for thread in threads:
@@ -299,6 +327,60 @@ def run_phase(
     )
 
 
+@dataclass
+class Costs:
+    """What a phase cost the stack: the meters' readings around it."""
+
+    meter: CpuMeter
+    calls: MotoCalls | None
+    idle_per_second: float | None = None
+    idle: CpuWindow | None = None
+
+    def measure(self, run: Callable[[], PhaseResult]) -> tuple[PhaseResult, list[str]]:
+        before, started = self.meter.reading(), time.monotonic()
+        if self.calls:
+            self.calls.start()
+        result = run()
+        after, elapsed = self.meter.reading(), time.monotonic() - started
+        lines = self.meter.window(before, after).report(
+            orders=result.confirmed, elapsed=elapsed, idle_per_second=self.idle_per_second
+        )
+        if self.calls:
+            lines += calls_report(self.calls.stop(), orders=result.confirmed, elapsed=elapsed)
+        return result, lines
+
+    def measure_idle(self, seconds: float, *, settle_seconds: float = 5) -> None:
+        """The shop's own processes' CPU per second with no orders (relays' sweeps, workers' long
+        polls), after `settle_seconds` for the last orders' trailing work (the confirmation's
+        stock commit and email) to end."""
+        time.sleep(settle_seconds)
+        before = self.meter.reading()
+        time.sleep(seconds)
+        self.idle = self.meter.window(before, self.meter.reading())
+        self.idle_per_second = self.idle.project() / seconds
+
+
+def stack_pids(roles: set[str]) -> dict[str, int]:
+    """The running stack's processes of these roles (pid file name -> pid), e.g. {"worker"}."""
+    found = {}
+    for pidfile in sorted(stack.RUN_DIR.glob("*.pid")):
+        if process_class(pidfile.stem)[0] in roles:
+            found[pidfile.stem] = int(pidfile.read_text().strip())
+    return found
+
+
+def tracing_settings() -> str:
+    """The tracing the stack runs with, read from the orders web process's environment."""
+    pid = stack_pids({"web"}).get("orders-web")
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes() if pid else b""
+    except OSError:
+        raw = b""
+    env = dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item)
+    wanted = ("TRACING_EXPORTER", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    return ", ".join(f"{name}={env[name]}" for name in wanted if name in env) or "TRACING_EXPORTER unset (local: file)"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=30, help="seconds of each load phase (and of pgbench)")
@@ -307,6 +389,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle-timeout", type=float, default=300)
     parser.add_argument("--lines", type=_positive, default=1, help="different SKUs in each cart (one unit each)")
     parser.add_argument("--voucher", default="", metavar="CODE", help="a voucher code entered before each checkout")
+    parser.add_argument(
+        "--warmup", type=int, default=24, help="orders placed and settled before anything is measured (0: none)"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=10, help="seconds the stack's idle CPU is measured before the peak"
+    )
+    parser.add_argument(
+        "--no-aws-calls", action="store_true", help="do not count AWS calls (moto's request recorder stays off)"
+    )
+    parser.add_argument("--skip-pgbench", action="store_true", help="no pgbench reference (a profiling run)")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="record processes with py-spy during the peak")
+    parser.add_argument(
+        "--profile-roles", default="worker", help="comma-separated: worker, web, relay, beat, moto (default worker)"
+    )
+    parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy executable (default: on PATH)")
+    parser.add_argument("--profile-top", type=int, default=25, help="functions listed per profiled process")
     return parser.parse_args(argv)
 
 
@@ -325,8 +423,13 @@ def main() -> None:
     except requests.RequestException as error:
         raise SystemExit(f"the split stack does not answer at {GATEWAY} ({error}): run scripts/stack up") from error
 
-    print(f"pgbench: {args.pgbench_clients} clients, {args.duration} s, scale 10 ...", flush=True)
-    tps = run_pgbench(clients=args.pgbench_clients, duration=args.duration)
+    if args.profile and not args.py_spy:
+        raise SystemExit("--profile needs py-spy (pip install py-spy, then --py-spy PATH if it is not on PATH)")
+    print(f"tracing: {tracing_settings()}", flush=True)
+    tps = None
+    if not args.skip_pgbench:
+        print(f"pgbench: {args.pgbench_clients} clients, {args.duration} s, scale 10 ...", flush=True)
+        tps = run_pgbench(clients=args.pgbench_clients, duration=args.duration)
 
     skus = sellable_skus(500)
     if len(skus) // args.shoppers < args.lines:
@@ -334,17 +437,58 @@ def main() -> None:
     shoppers = [ShopperRun(lines=args.lines, voucher=args.voucher) for _ in range(args.shoppers)]
     for shopper in shoppers:
         shopper.sign_up()
+    if args.warmup:
+        # A fresh stack's first orders pay for each process's first use of everything (boto3
+        # clients load their models, connections open, code paths import): not per-order costs.
+        print(f"warm-up: {args.warmup} orders ...", flush=True)
+        warm = run_phase(
+            shoppers, skus, duration=600, rate=None, settle_timeout=args.settle_timeout, orders=args.warmup
+        )
+        print(f"warm-up: {warm.confirmed} of {warm.placed} confirmed", flush=True)
+    meter = CpuMeter(stack.RUN_DIR, stack.DB_PREFIX).start()
+    calls = None if args.no_aws_calls else MotoCalls(f"http://127.0.0.1:{stack.MOTO_PORT}", stack.MOTO_RECORDING)
+    costs = Costs(meter, calls)
+    print(f"idle: {args.idle_seconds:.0f} s with no orders ...", flush=True)
+    costs.measure_idle(args.idle_seconds)
+
     cart = f"{args.lines}-line carts" + (f" with voucher {args.voucher}" if args.voucher else "")
     print(f"peak: {args.shoppers} shoppers checking out {cart} back to back, {args.duration} s ...", flush=True)
-    peak = run_phase(shoppers, skus, duration=args.duration, rate=None, settle_timeout=args.settle_timeout)
+    recordings = []
+    if args.profile:
+        roles = {role.strip() for role in args.profile_roles.split(",")}
+        recordings = [
+            profiling.record(args.py_spy, pid=pid, name=name, seconds=args.duration, directory=args.profile)
+            for name, pid in stack_pids(roles).items()
+        ]
+    peak, peak_costs = costs.measure(
+        lambda: run_phase(shoppers, skus, duration=args.duration, rate=None, settle_timeout=args.settle_timeout)
+    )
+    profiles = profiling.summaries(recordings, timeout=60)
     half = max(peak.confirmed_per_second / 2, 0.1)
     print(f"paced: {half:.1f} checkouts/s (half the peak confirmed rate), {args.duration} s ...", flush=True)
-    paced = run_phase(shoppers, skus, duration=args.duration, rate=half, settle_timeout=args.settle_timeout)
+    paced, paced_costs = costs.measure(
+        lambda: run_phase(shoppers, skus, duration=args.duration, rate=half, settle_timeout=args.settle_timeout)
+    )
+    meter.stop()
 
     print()
-    print(f"pgbench (same PostgreSQL, TPC-B-like, {args.pgbench_clients} clients): {tps:.0f} transactions/s")
-    for line in [*peak.lines("peak"), *paced.lines(f"paced at {half:.1f}/s")]:
+    print(f"tracing: {tracing_settings()}")
+    if tps is not None:
+        print(f"pgbench (same PostgreSQL, TPC-B-like, {args.pgbench_clients} clients): {tps:.0f} transactions/s")
+    idle_by_class = ", ".join(
+        f"{name} {value * 1000 / args.idle_seconds:.0f}" for name, value in costs.idle.by_class().items()
+    )
+    print(
+        f"idle: the shop's processes used {costs.idle_per_second * 1000:.0f} ms of CPU per second with no orders "
+        f"(ms/s by class: {idle_by_class})"
+    )
+    for line in [*peak.lines("peak"), *peak_costs, *paced.lines(f"paced at {half:.1f}/s"), *paced_costs]:
         print(line)
+    if profiles:
+        print(f"profiles (py-spy, peak phase, raw stacks in {args.profile}):")
+        for name, summary in profiles.items():
+            for line in summary.lines(name, top=args.profile_top):
+                print(line)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = Path(os.environ.get("SHOPSTACK_STACK_DIR", ROOT / "var" / "stack"))
 LOG_DIR = STACK_DIR / "logs"
 RUN_DIR = STACK_DIR / "run"
+# Where the moto server writes the requests it records (bench/checkout.py counts AWS calls there).
+MOTO_RECORDING = RUN_DIR / "moto-recording.jsonl"
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("STACK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 MOTO_PORT = int(os.environ.get("STACK_MOTO_PORT", "5100"))
@@ -316,7 +318,9 @@ def up(*, seed: bool = True, fresh: bool = False) -> None:
     if not Path(nginx).exists():
         raise SystemExit("nginx is not installed: apt-get install nginx-light")
 
-    _spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], dict(os.environ))
+    # Requests are recorded only while a benchmark asks (bench/stack_meter.py), into the run directory.
+    moto_env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(MOTO_RECORDING)}
+    _spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], moto_env)
     if PAYMENTS_PROVIDER == "stripe":
         start_localstripe()
     _wait_http(f"http://127.0.0.1:{MOTO_PORT}/moto-api/")

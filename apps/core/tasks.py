@@ -9,6 +9,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
 from apps.core.context import log_trace_id, new_trace_id, request_id_var, trace_id_var
 from apps.core.db import on_commit
@@ -78,6 +79,16 @@ def task_trace_connect() -> None:
     before_task_publish.connect(_send_trace)
     task_prerun.connect(_bind_trace)
     task_postrun.connect(_unbind_trace)
+    task_prerun.connect(task_connections_refresh)
+    task_postrun.connect(task_connections_refresh)
+
+
+def task_connections_refresh(task: Task | None = None, **_: Any) -> None:
+    """Around a worker's task, what Django does around a request: close this thread's database
+    connections that are broken or older than CONN_MAX_AGE, and health-check the others on their
+    next use. Celery's own fixup would close them all (settings: CELERY_DB_REUSE_MAX)."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 def _send_trace(headers: dict | None = None, **_: Any) -> None:

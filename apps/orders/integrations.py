@@ -9,8 +9,9 @@ fail clearly (503, "catalog_unavailable") rather than sell from a copy that may 
 stock itself is reserved asynchronously in the saga (order.created -> stock.reserved), so the
 availability seen here is advisory; the reservation is authoritative.
 
-The call has a short timeout and a few attempts with backoff (catalog's client retries outages
-itself; settings CATALOG_API_*), and carries this request's trace id. When catalog stays
+The call runs on a kept-alive connection, has short timeouts and a few attempts with backoff
+(catalog's client retries outages itself; settings CATALOG_API_*), and carries this request's
+trace id. When catalog stays
 unreachable the shopper gets ServiceUnavailable: a 503 problem "catalog_unavailable"
 (apps.core.http.call_with_retries maps the client's error), never a hang or a 500."""
 
@@ -32,10 +33,12 @@ __all__ = ["VariantSnapshot", "catalog_client", "catalog_variants"]
 
 
 def catalog_client() -> CatalogClient:
-    # Built per call: cheap, and it follows settings changes (tests point it at live_server).
+    # Built per call: cheap (the kept-alive connections are the contract client's, per thread),
+    # and it follows settings changes (tests point it at live_server).
     return CatalogClient(
         settings.CATALOG_API_URL,
         timeout=settings.CATALOG_API_TIMEOUT_SECONDS,
+        connect_timeout=settings.CATALOG_API_CONNECT_TIMEOUT_SECONDS,
         attempts=settings.CATALOG_API_ATTEMPTS,
         backoff_seconds=settings.CATALOG_API_BACKOFF_SECONDS,
     )

@@ -341,6 +341,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # A line for every task that succeeded, in every worker, beside the "received" line and
+        # the events' own "handled ..." lines: the spans time each run. Failures still log (ERROR).
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 
@@ -401,6 +404,8 @@ EVENTS_TOPIC_NAME = env_str("EVENTS_TOPIC_NAME", "shopstack-events")
 # CELERY_BROKER_URL=sqs://x:y@127.0.0.1:<moto port> points it at the moto server.
 TASKS_RUN_IN_PROCESS = env_bool("TASKS_RUN_IN_PROCESS", ALL_IN_ONE)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
+# Over SQS, kombu's transport with batched acknowledgements (DeleteMessageBatch, apps/core/sqs.py).
+CELERY_BROKER_TRANSPORT = "apps.core.sqs:Transport" if CELERY_BROKER_URL.startswith("sqs://") else None
 CELERY_TASK_DEFAULT_QUEUE = SERVICES[SERVICE].queue if SERVICE else "shopstack"
 CELERY_TASK_ACKS_LATE = True  # a task is removed from the queue only once it has finished
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -425,6 +430,12 @@ CELERY_WORKER_CONSUMER = "apps.core.worker:Consumer"
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_MAX_RETRY_COUNTDOWN = CELERY_VISIBILITY_TIMEOUT // 2
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = False  # SQS has no broadcast; no pidbox queues
+# Celery's Django fixup closes every database connection before and after each task unless this
+# is set, and then every this-many tasks: a new PostgreSQL connection (a backend started, the
+# session set up) for every event. Workers keep their connections as the web processes do instead:
+# DATABASE_CONN_MAX_AGE and the health check, applied around each task by apps.core.tasks
+# (docs/benchmarks.md, checkout CPU).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_SEND_SENT_EVENT = False
 # After this many receives SQS moves a message to the service's dead-letter queue.
@@ -436,6 +447,10 @@ EVENTS_RETRY_BACKOFF = dict(
 EVENTS_TOPIC_ARN = env_str("EVENTS_TOPIC_ARN", "") or None
 AWS_ACCOUNT_ID = env_str("AWS_ACCOUNT_ID", "123456789012")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+# The after-commit relay pass on a thread of its own (apps.core.events.outbox.BackgroundRelay), so
+# a shopper's request or a worker's task never waits for SNS; commits meanwhile share its next pass
+# (one PublishBatch). All-in-one it stays in line: the in-process transport runs the handlers.
+EVENTS_RELAY_IN_BACKGROUND = env_bool("EVENTS_RELAY_IN_BACKGROUND", not ALL_IN_ONE)
 # Application metrics as CloudWatch embedded-metric lines on stdout (apps/core/metrics.py): the
 # sweep's OutboxOldestUnsentAge. The deployment templates turn it on.
 METRICS_EMBEDDED = env_bool("METRICS_EMBEDDED", False)

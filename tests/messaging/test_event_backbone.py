@@ -102,6 +102,36 @@ SnsTransport().send(row.to_envelope())
     assert handled and handled[0]["trace_id"] == trace_id
 
 
+def test_events_committed_together_go_out_in_publish_batches_and_each_reaches_its_subscribers(split_stack):
+    # Twelve events in one transaction: the relay sends them as PublishBatch calls of at most ten
+    # (the filter policies still read each message's own attributes).
+    names = [f"batch{n}-{uuid.uuid4().hex[:6]}" for n in range(12)]
+    code = f"""
+from apps.core.db import atomic
+from apps.core.events import publish
+from apps.core.events.sns import SnsTransport
+calls = []
+publish_batch = SnsTransport.send_many
+SnsTransport.send_many = lambda self, envelopes: calls.append(len(envelopes)) or publish_batch(self, envelopes)
+with atomic("users"):
+    for name in {names!r}:
+        publish(producer="users", event_type="staff.changed", payload={_staff_payload("x")!r} | {{"username": name}})
+from apps.core.events.outbox import background_relay
+background_relay.drain(timeout=10)
+print("CALLS", calls)
+"""
+    assert "CALLS [10, 2]" in split_stack.shell("users", code)
+    for service in ("catalog", "notifications"):
+        eventually(
+            lambda service=service: (
+                split_stack.query(service, "SELECT count(*) FROM auth_user WHERE username = ANY(%s)", (names,))
+                == [(12,)]
+            ),
+            message=f"twelve staff replicated to {service}",
+        )
+    assert _queue_depth(split_stack, "shopstack-users") == 0
+
+
 def test_the_outbox_holds_an_event_while_sns_is_unreachable(split_stack):
     dead_endpoint = f"http://127.0.0.1:{free_port()}"
     event_id = _publish_from_users(split_stack, _staff_payload("bob"), AWS_ENDPOINT_URL=dead_endpoint)

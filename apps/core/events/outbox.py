@@ -8,23 +8,29 @@ trace of the change that caused it."""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.db.models import F, Model
 from django.utils import timezone
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from apps.core.context import current_trace_id
 from apps.core.db import atomic, on_commit
 from apps.core.events.declarations import publishes
 from apps.core.events.envelope import Envelope, to_jsonable
-from apps.core.events.transport import Transport, get_transport
+from apps.core.events.transport import BatchTransport, Transport, get_transport
 from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
 from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, event_context, tracer
@@ -100,13 +106,98 @@ def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int =
 
 
 class _RelayPass:
-    """The after-commit relay of one producer's transaction: one pass sends all its events."""
+    """The after-commit relay of one producer's transaction: one pass sends all its events, on
+    this process's relay thread when settings.EVENTS_RELAY_IN_BACKGROUND (the split shape), so the
+    request or task that committed does not wait for the broker; else here and now."""
 
     def __init__(self, producer: str) -> None:
         self.producer = producer
 
     def __call__(self) -> None:
-        relay_after_commit(self.producer)
+        if settings.EVENTS_RELAY_IN_BACKGROUND:
+            background_relay.request(self.producer)
+        else:
+            relay_after_commit(self.producer)
+
+
+class BackgroundRelay:
+    """One thread per process that runs the after-commit relay passes. Commits that arrive while
+    it sends are served by its next pass, together: under load, one outbox query and one
+    PublishBatch carry many transactions' events instead of one pass each.
+
+    Nothing is lost if the process ends first: the events are committed in the outbox, and the
+    sweep sends them. At a normal exit the thread is given a few seconds to finish its passes, so a
+    one-off command's events go out at once (atexit). The thread keeps one database connection per
+    producer, replaced like a request's (CONN_MAX_AGE, health checks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending: dict[str, None] = {}  # producers, in the order they asked
+        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def request(self, producer: str) -> None:
+        with self._lock:
+            self._pending[producer] = None
+            if self._pid != os.getpid():
+                # First use in this process (a forked child inherits no thread).
+                self._pid, self._thread = os.getpid(), None
+                atexit.register(self.stop, timeout=5)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._stopping:
+                    self._busy = False
+                    self._wake.notify_all()
+                    self._wake.wait()
+                if self._stopping and not self._pending:
+                    self._thread = None
+                    self._wake.notify_all()
+                    break
+                producers, self._pending, self._busy = list(self._pending), {}, True
+            # As around a request: a connection broken or past CONN_MAX_AGE is replaced.
+            close_old_connections()
+            for producer in producers:
+                relay_after_commit(producer)
+        connections.close_all()
+
+    def stop(self, timeout: float) -> bool:
+        """Finish the passes asked for, close the thread's database connections and end it (a
+        later request starts it again); False if that took longer than `timeout` seconds."""
+        with self._lock:
+            thread = self._thread if self._pid == os.getpid() else None
+            if thread is None:
+                return True
+            self._stopping = True
+            self._wake.notify_all()
+        thread.join(timeout)
+        with self._lock:
+            self._stopping = False
+        return not thread.is_alive()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until every pass asked for has run; False if not."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                return not self._pending
+            while self._pending or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._wake.wait(remaining)
+        return True
+
+
+background_relay = BackgroundRelay()
 
 
 def _relay_once_after_commit(producer: str) -> None:
@@ -189,21 +280,29 @@ def _relay_unclaimed(outbox: type[Model], transport: Transport, *, batch_size: i
 
 def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport) -> int:
     """Send rows in order until one fails; returns how many were sent. The sent ones are marked
-    with one UPDATE per batch (not one per row); a failure is recorded on its row."""
+    with one UPDATE per batch (not one per row); a failure is recorded on its row. A transport
+    that sends several at once (SNS PublishBatch) gets them `batch_size` at a time."""
     sent: list[Any] = []
+    batch_size = getattr(transport, "batch_size", 1)
     try:
-        for row in rows:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            envelopes = [row.to_envelope() for row in chunk]
             try:
-                send_traced(row.to_envelope(), transport)
+                if batch_size > 1:
+                    errors = send_batch_traced(envelopes, cast(BatchTransport, transport))
+                else:
+                    send_traced(envelopes[0], transport)
+                    errors = [None]
             except Exception as error:
-                row.attempts += 1
-                row.last_error = f"{type(error).__name__}: {error}"[:2000]
-                row.save(update_fields=["attempts", "last_error"])
-                logger.warning(
-                    "outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error
-                )
+                errors = [error] * len(chunk)
+            for row, error in zip(chunk, errors, strict=True):
+                if error is None:
+                    sent.append(row.pk)
+                else:
+                    _send_failed(row, error)
+            if any(error is not None for error in errors):
                 break
-            sent.append(row.pk)
     finally:
         if sent:
             outbox.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
@@ -216,9 +315,17 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
     return len(sent)
 
 
-def send_traced(envelope: Envelope, transport: Transport) -> None:
-    """Send `envelope` in a span of the trace it was published in; its handlers' spans become
-    children of this one (the envelope carries its traceparent)."""
+def _send_failed(row: Model, error: Exception) -> None:
+    row.attempts += 1
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    row.save(update_fields=["attempts", "last_error"])
+    logger.warning("outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error)
+
+
+@contextmanager
+def _publish_span(envelope: Envelope) -> Iterator[Span]:
+    """A "publish" span of the trace `envelope` was published in; its handlers' spans become its
+    children (the message carries its traceparent)."""
     with tracer().start_as_current_span(
         f"publish {envelope.type}",
         context=event_context(traceparent=envelope.traceparent, trace_id=envelope.trace_id),
@@ -231,6 +338,32 @@ def send_traced(envelope: Envelope, transport: Transport) -> None:
             "shopstack.event.type": envelope.type,
             "shopstack.event.version": envelope.version,
         },
-    ):
-        traceparent = carrier_from_context().get("traceparent", "")
-        transport.send(replace(envelope, traceparent=traceparent) if traceparent else envelope)
+    ) as span:
+        yield span
+
+
+def _with_current_traceparent(envelope: Envelope) -> Envelope:
+    traceparent = carrier_from_context().get("traceparent", "")
+    return replace(envelope, traceparent=traceparent) if traceparent else envelope
+
+
+def send_traced(envelope: Envelope, transport: Transport) -> None:
+    """Send `envelope` in a span of the trace it was published in."""
+    with _publish_span(envelope):
+        transport.send(_with_current_traceparent(envelope))
+
+
+def send_batch_traced(envelopes: list[Envelope], transport: BatchTransport) -> list[Exception | None]:
+    """Send `envelopes` with one call of the transport's send_many, each in its own publish span
+    (as send_traced); returns each one's error, None for those sent."""
+    with ExitStack() as stack:
+        spans, prepared = [], []
+        for envelope in envelopes:
+            # Each span's parent is its own event's context (explicit), never the previous span.
+            spans.append(stack.enter_context(_publish_span(envelope)))
+            prepared.append(_with_current_traceparent(envelope))
+        errors = transport.send_many(prepared)
+        for span, error in zip(spans, errors, strict=True):
+            if error is not None:
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        return errors

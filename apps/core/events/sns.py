@@ -9,6 +9,7 @@ would put it on a queue, so the worker cannot tell it from a task sent directly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -67,13 +68,66 @@ def topic_arn() -> str:
     return client("sns").create_topic(Name=settings.AWS_RESOURCE_PREFIX + settings.EVENTS_TOPIC_NAME)["TopicArn"]
 
 
+# SNS PublishBatch takes at most 10 messages and 256 KiB in all (messages and attributes); a
+# little is kept back for the request's own framing.
+PUBLISH_BATCH_ENTRIES = 10
+PUBLISH_BATCH_BYTES = 250 * 1024
+
+
+class PublishFailed(Exception):
+    """SNS refused one message of a batch (the others may have gone)."""
+
+
 class SnsTransport:
+    # The outbox relay hands this many events to send_many at once.
+    batch_size = PUBLISH_BATCH_ENTRIES
+
     def send(self, envelope: Envelope) -> None:
         client("sns", fast_fail=True).publish(
             TopicArn=topic_arn(),
             Message=celery_message_body(envelope),
             MessageAttributes=message_attributes(envelope),
         )
+
+    def send_many(self, envelopes: list[Envelope]) -> list[Exception | None]:
+        """Publish with as few PublishBatch calls as SNS's limits allow (Publish for a lone
+        event); each event's error, None for each one sent. A call that fails as a whole raises."""
+        if len(envelopes) == 1:
+            self.send(envelopes[0])
+            return [None]
+        entries = [
+            {"Id": str(index), "Message": celery_message_body(e), "MessageAttributes": message_attributes(e)}
+            for index, e in enumerate(envelopes)
+        ]
+        errors: list[Exception | None] = [None] * len(entries)
+        sns = client("sns", fast_fail=True)
+        for batch in _batches(entries):
+            response = sns.publish_batch(TopicArn=topic_arn(), PublishBatchRequestEntries=batch)
+            for failure in response.get("Failed", []):
+                errors[int(failure["Id"])] = PublishFailed(f"{failure.get('Code')}: {failure.get('Message', '')}")
+        return errors
+
+
+def _entry_bytes(entry: dict[str, Any]) -> int:
+    attributes = entry["MessageAttributes"]
+    return len(entry["Message"].encode()) + sum(
+        len(name) + len(value["DataType"]) + len(value["StringValue"].encode()) for name, value in attributes.items()
+    )
+
+
+def _batches(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive runs of at most PUBLISH_BATCH_ENTRIES entries and PUBLISH_BATCH_BYTES."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        entry_size = _entry_bytes(entry)
+        if batch and (len(batch) == PUBLISH_BATCH_ENTRIES or size + entry_size > PUBLISH_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry_size
+    if batch:
+        yield batch
 
 
 def message_attributes(envelope: Envelope) -> dict[str, dict[str, str]]:

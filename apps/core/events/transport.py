@@ -21,6 +21,16 @@ class Transport(Protocol):
     def send(self, envelope: Envelope) -> None: ...
 
 
+class BatchTransport(Transport, Protocol):
+    """A transport that also sends up to `batch_size` events in one call (SNS PublishBatch)."""
+
+    batch_size: int
+
+    def send_many(self, envelopes: list[Envelope]) -> list[Exception | None]:
+        """Each event's error, None for each one sent; raises if the call failed as a whole."""
+        ...
+
+
 class InProcessTransport:
     """Runs every subscribing service's handler right here, each in its own transaction.
 

@@ -7,7 +7,11 @@ from config.settings.env import env_bool, env_int, env_str, local_url
 # Catalog's API, called synchronously for current prices and availability (apps/orders/integrations.py).
 # All-in-one, catalog is served by the same runserver; split, by catalog's own service URL.
 CATALOG_API_URL = env_str("CATALOG_API_URL", local_url("127.0.0.1"))
-CATALOG_API_TIMEOUT_SECONDS = float(env_str("CATALOG_API_TIMEOUT_SECONDS", "2.0"))
+# The lookup answers in milliseconds: a connection not made in CATALOG_API_CONNECT_TIMEOUT_SECONDS,
+# or an answer not read in CATALOG_API_TIMEOUT_SECONDS, is an attempt failed (then the backoff), so
+# a shopper waits seconds at most for "catalog_unavailable", never a worker's whole timeout.
+CATALOG_API_CONNECT_TIMEOUT_SECONDS = float(env_str("CATALOG_API_CONNECT_TIMEOUT_SECONDS", "0.5"))
+CATALOG_API_TIMEOUT_SECONDS = float(env_str("CATALOG_API_TIMEOUT_SECONDS", "1.5"))
 # Attempts in all (1 = no retry); the backoff doubles from CATALOG_API_BACKOFF_SECONDS.
 CATALOG_API_ATTEMPTS = env_int("CATALOG_API_ATTEMPTS", 3)
 CATALOG_API_BACKOFF_SECONDS = float(env_str("CATALOG_API_BACKOFF_SECONDS", "0.2"))

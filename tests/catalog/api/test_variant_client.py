@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -135,3 +136,86 @@ def test_a_4xx_is_an_answer_not_an_outage():
     assert not isinstance(caught.value, CatalogUnavailable)
     assert handler.calls == 1
     assert caught.value.body == {"code": "invalid"}
+
+
+def _keep_alive_handler(connections: list[int]):
+    """Answers on HTTP/1.1 keep-alive connections; records which connection (client port) asked."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            connections.append(self.client_address[1])
+            body = b'{"results": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+class _ThreadingServer(_Server):
+    def __init__(self, handler):
+        from http.server import ThreadingHTTPServer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+
+def test_lookups_reuse_one_kept_alive_connection_per_thread_across_clients():
+    connections: list[int] = []
+    with _ThreadingServer(_keep_alive_handler(connections)) as server:
+        for _ in range(3):  # orders builds a client per lookup
+            assert CatalogClient(server.url, timeout=2).variants(["A"]) == {}
+        other_thread: list[int] = []
+        thread = threading.Thread(target=lambda: CatalogClient(server.url, timeout=2).variants(["B"]))
+        thread.start()
+        thread.join()
+        other_thread.append(connections[-1])
+
+    assert len(connections) == 4
+    assert len(set(connections[:3])) == 1  # one TCP connection for the three lookups
+    assert other_thread[0] != connections[0]  # another thread has its own
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_counting_an_attempt():
+    connections: list[int] = []
+    sleeps: list[float] = []
+    with _ThreadingServer(_keep_alive_handler(connections)) as server:
+        client = CatalogClient(server.url, timeout=2, attempts=1, sleep=sleeps.append)
+        client.variants(["A"])
+        # The server ends the idle connection (its keep-alive timeout), as gunicorn does after 75 s.
+        from apps.catalog.contracts import client as module
+
+        module._connections.pool[("http", server.url.removeprefix("http://"))].sock.shutdown(socket.SHUT_RDWR)
+        assert client.variants(["A"]) == {}  # one attempt allowed, and it still succeeds
+
+    assert len(connections) == 2 and connections[0] != connections[1]
+    assert sleeps == []
+
+
+def test_a_connect_that_takes_longer_than_the_connect_timeout_fails_fast():
+    # A listening socket whose backlog is full: the kernel leaves further connects unanswered.
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        fillers = []
+        for _ in range(8):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(full.getsockname())
+            fillers.append(filler)
+        client = CatalogClient(f"http://127.0.0.1:{full.getsockname()[1]}", timeout=5, connect_timeout=0.2, attempts=1)
+        started = time.monotonic()
+        with pytest.raises(CatalogUnavailable):
+            client.variants(["A"])
+        assert time.monotonic() - started < 2
+        for filler in fillers:
+            filler.close()
