@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -403,7 +405,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-roles", default="worker", help="comma-separated: worker, web, relay, beat, moto (default worker)"
     )
-    parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy executable (default: on PATH)")
+    parser.add_argument(
+        "--py-spy",
+        default=shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"),
+        help="the py-spy executable (default: the project's venv's, from requirements-dev.txt, else on PATH)",
+    )
     parser.add_argument("--profile-top", type=int, default=25, help="functions listed per profiled process")
     return parser.parse_args(argv)
 
