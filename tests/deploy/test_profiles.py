@@ -1,6 +1,6 @@
 """Cost profiles (deploy/profiles/*.json): parameter overrides per stack that every template accepts,
 with Fargate sizes Fargate accepts, whose stacks render (deploy/render.py --profile: the templates
-with the profile's values as defaults, which scripts/check-deploy lints with cfn-lint and checkov)
+with the profile's values as defaults, which scripts/check-deploy runs through checkov)
 and pass the policy checks, and whose service stacks keep their tasks and blue/green release."""
 
 from __future__ import annotations
