@@ -10,10 +10,9 @@ import time
 import pytest
 
 from apps.catalog.models import OutboxEvent
-from apps.core.db import atomic
-from apps.core.events import publish
 from apps.core.events.outbox import background_relay
 from apps.core.events.transport import _transport
+from tests.core.test_outbox_batches import publish_product_updates
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -49,20 +48,9 @@ def gated(settings):
     _transport.cache_clear()
 
 
-def _commit(*skus: str) -> None:
-    with atomic("catalog"):
-        for sku in skus:
-            payload = {"sku": sku, "product_id": "p", "product_name": "n", "variant_name": "v"}
-            publish(
-                producer="catalog",
-                event_type="product.updated",
-                payload={**payload, "price": "1.00", "currency": "EUR", "active": True},
-            )
-
-
 def test_the_committing_thread_does_not_wait_for_the_broker(gated):
     started = time.monotonic()
-    _commit("A")
+    publish_product_updates("A")
     assert gated.entered.wait(timeout=10)  # the relay thread is sending, and held there...
     assert time.monotonic() - started < 5  # ...while the commit has long returned
     assert OutboxEvent.objects.get().sent_at is None
@@ -74,10 +62,10 @@ def test_the_committing_thread_does_not_wait_for_the_broker(gated):
 
 
 def test_commits_made_while_the_thread_sends_share_its_next_pass(gated):
-    _commit("A")
+    publish_product_updates("A")
     assert gated.entered.wait(timeout=10)
     for sku in ("B", "C", "D"):  # three transactions while the first pass waits on the broker
-        _commit(sku)
+        publish_product_updates(sku)
     gated.gate.set()
     assert background_relay.drain(timeout=10)
 
@@ -88,7 +76,7 @@ def test_commits_made_while_the_thread_sends_share_its_next_pass(gated):
 def test_in_line_when_not_in_the_background(gated, settings):
     settings.EVENTS_RELAY_IN_BACKGROUND = False
     gated.gate.set()
-    _commit("A", "B")
+    publish_product_updates("A", "B")
     assert gated.calls == [["A", "B"]]  # sent before the commit returned, in one call
 
 

@@ -35,7 +35,8 @@ def recording(settings):
     _transport.cache_clear()
 
 
-def _publish(*skus: str) -> None:
+def publish_product_updates(*skus: str) -> None:
+    """One catalog transaction publishing a product.updated per SKU (test_outbox_background uses it too)."""
     with atomic("catalog"):
         for sku in skus:
             payload = {"sku": sku, "product_id": "p", "product_name": "n", "variant_name": "v"}
@@ -47,7 +48,7 @@ def _publish(*skus: str) -> None:
 
 
 def test_every_row_of_a_batch_is_sent_in_order_and_marked(recording):
-    _publish(*(f"SKU-{n}" for n in range(5)))
+    publish_product_updates(*(f"SKU-{n}" for n in range(5)))
 
     assert relay_pending("catalog", batch_size=2) == 5
     assert sent == [f"SKU-{n}" for n in range(5)]
@@ -56,7 +57,7 @@ def test_every_row_of_a_batch_is_sent_in_order_and_marked(recording):
 
 
 def test_a_failure_stops_the_batch_there_and_keeps_the_rest_for_the_sweep(recording):
-    _publish("A", "FAIL", "C")
+    publish_product_updates("A", "FAIL", "C")
 
     assert relay_pending("catalog") == 1
     assert sent == ["A"]

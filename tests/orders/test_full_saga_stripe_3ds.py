@@ -136,44 +136,19 @@ def test_return_and_webhook_racing_confirm_once(live_catalog, localstripe):
     location = _bank(body["payment"]["next_action"]["redirect_url"])
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
     parsed = json.loads(localstripe.event_for("payment_intent.succeeded", intent.provider_intent_id))
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(call):
-        try:
-            start.wait(timeout=10)
-            call()
-        except BaseException as error:  # reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(
-            target=run,
-            args=(
-                lambda: payment_return(
-                    payment_intent=query["payment_intent"], client_secret=query["payment_intent_client_secret"]
-                ),
-            ),
+    errors = _at_once(
+        lambda: payment_return(
+            payment_intent=query["payment_intent"], client_secret=query["payment_intent_client_secret"]
         ),
-        threading.Thread(
-            target=run,
-            args=(
-                lambda: webhook_receive(
-                    provider="stripe",
-                    event_id=parsed["id"],
-                    event_type=parsed["type"],
-                    data=parsed["data"],
-                    payload=parsed,
-                ),
-            ),
+        lambda: webhook_receive(
+            provider="stripe",
+            event_id=parsed["id"],
+            event_type=parsed["type"],
+            data=parsed["data"],
+            payload=parsed,
         ),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+        timeout=30,
+    )
 
     assert errors == []
     assert Order.objects.get(pk=body["id"]).status == OrderStatus.CONFIRMED
@@ -359,17 +334,6 @@ def test_a_duplicate_authorization_reported_twice_at_once_is_released_once(
 ):
     body, first, second = _authorized_twice(localstripe, monkeypatch, settings, "S3DS-RACE", "s3ds-8")
     event = json.loads(event_body("payment_intent.amount_capturable_updated", _capturable(localstripe, first)))
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(call):
-        try:
-            start.wait(timeout=10)
-            call()
-        except BaseException as error:  # reported below
-            errors.append(error)
-        finally:
-            connections.close_all()
 
     def report() -> None:
         webhook_receive(
@@ -377,11 +341,7 @@ def test_a_duplicate_authorization_reported_twice_at_once_is_released_once(
         )
 
     # Stripe's event and the reconciliation (which lists the PaymentIntent) at the same moment
-    threads = [threading.Thread(target=run, args=(call,)) for call in (report, provider_reconcile)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = _at_once(report, provider_reconcile, timeout=60)
 
     assert errors == []
     _only_the_recorded_authorization_is_held(localstripe, body, first, second)
@@ -427,3 +387,26 @@ def test_with_capture_at_shipment_an_earlier_attempt_authorized_closes_the_open_
     canceled = _webhook(event_body("payment_intent.canceled", _capturable(localstripe, second)))
     assert canceled.json()["outcome"] == "ignored_succeeded"
     assert PaymentIntent.objects.get(order_id=body["id"]).capture_status == "authorized"
+
+
+def _at_once(*calls, timeout: float) -> list[BaseException]:
+    """Run `calls` in threads released together; the errors they raised (each thread closes its
+    own database connections)."""
+    start = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call) -> None:
+        try:
+            start.wait(timeout=10)
+            call()
+        except BaseException as error:  # reported to the caller
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors
