@@ -23,7 +23,11 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,9 @@ from django.conf import settings
 from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
-from opentelemetry.propagate import extract, inject
+from opentelemetry.instrumentation.wsgi import wsgi_getter
+from opentelemetry.propagate import extract, get_global_textmap, inject
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -181,7 +187,7 @@ def tracing_init() -> None:
             return
         provider = TracerProvider(
             resource=Resource.create({"service.name": settings.TRACING_SERVICE_NAME, "service.namespace": "shopstack"}),
-            id_generator=AwsXRayIdGenerator(),
+            id_generator=RequestIdGenerator(),
             sampler=QuietHousekeeping(_get_from_env_or_default()),
         )
         exporter, batched = _exporter(name)
@@ -215,23 +221,61 @@ def _instrument(provider: TracerProvider) -> None:
     CeleryInstrumentor().instrument(tracer_provider=provider)
 
 
-def unsampled_request_context(environ: Mapping[str, Any]) -> Context | None:
-    """For a request the sampler would not record: a context holding an unrecorded span of the
-    right trace (the caller's, from its traceparent, or a new X-Ray id), so ids still travel in
-    logs, events and calls while the instrumentations' per-request and per-query work is skipped; None
-    for a request to record (or with tracing off). The decision is the provider's own sampler's,
-    made as the instrumentation would make it, so a trace is still recorded whole or not at all."""
+class RequestIdGenerator(AwsXRayIdGenerator):
+    """X-Ray-compatible ids. A new trace's id is the one the request was sampled on when there is
+    one (`reserved_trace_id`): the ratio sampler decides by the trace id, so the server span the
+    instrumentation starts must be given the id the middleware's decision was made on, or it
+    decides again on a fresh one (at 10 %, one request in a hundred would be recorded)."""
+
+    def generate_trace_id(self) -> int:
+        reserved = _reserved_trace_id.get()
+        return reserved if reserved is not None else super().generate_trace_id()
+
+
+_reserved_trace_id: ContextVar[int | None] = ContextVar("shopstack_reserved_trace_id", default=None)
+
+
+@contextmanager
+def reserved_trace_id(trace_id: int) -> Iterator[None]:
+    """Within the block, a span that starts a trace takes `trace_id` (RequestIdGenerator)."""
+    token = _reserved_trace_id.set(trace_id)
+    try:
+        yield
+    finally:
+        _reserved_trace_id.reset(token)
+
+
+@dataclass(frozen=True)
+class RequestSampling:
+    """The sampler's decision for an incoming request, made once, before any instrumentation runs.
+
+    recorded: the request is traced by the instrumentation, under `trace_id` (a new trace's id, or
+    the caller's). Otherwise `context` holds an unrecorded span of the trace, so ids still travel in
+    logs, events and calls while the instrumentations' per-request and per-query work is skipped."""
+
+    recorded: bool
+    trace_id: int
+    context: Context | None = None
+
+
+def sample_request(environ: Mapping[str, Any]) -> RequestSampling | None:
+    """The provider's own sampler's decision for a request with this WSGI environ, made as the
+    instrumentation would make it, so a trace is still recorded whole or not at all; None with
+    tracing off."""
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         return None
-    from opentelemetry.instrumentation.wsgi import wsgi_getter
-
-    parent_context = extract(environ, getter=wsgi_getter)
+    propagator = get_global_textmap()
+    # Most requests carry no trace context: extracting from none is an empty context.
+    if any(key in environ for key in _environ_keys(propagator)):
+        parent_context = propagator.extract(environ, getter=wsgi_getter)
+    else:
+        parent_context = Context()
     parent = trace.get_current_span(parent_context).get_span_context()
     trace_id = parent.trace_id if parent.is_valid else provider.id_generator.generate_trace_id()
     result = provider.sampler.should_sample(parent_context, trace_id, "request", SpanKind.SERVER)
     if result.decision.is_sampled():
-        return None
+        return RequestSampling(recorded=True, trace_id=trace_id)
     span = NonRecordingSpan(
         SpanContext(
             trace_id=trace_id,
@@ -244,7 +288,16 @@ def unsampled_request_context(environ: Mapping[str, Any]) -> Context | None:
     # Nothing below is recorded: the instrumentations (queries above all) need not make unrecorded
     # spans. The context still travels: Celery's instrumentation and ShopStack's own code (HTTP
     # headers, events) inject it themselves.
-    return context_api.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span, parent_context))
+    unrecorded = context_api.set_value(
+        _SUPPRESS_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span, parent_context)
+    )
+    return RequestSampling(recorded=False, trace_id=trace_id, context=unrecorded)
+
+
+@lru_cache(maxsize=4)
+def _environ_keys(propagator: TextMapPropagator) -> frozenset[str]:
+    """The WSGI environ keys of the headers `propagator` reads (traceparent as HTTP_TRACEPARENT)."""
+    return frozenset("HTTP_" + field.upper().replace("-", "_") for field in propagator.fields)
 
 
 def memory_exporter_active() -> bool:
