@@ -7,13 +7,11 @@ commonest request, runs SQL compiled once per process (product_list_start)."""
 
 from __future__ import annotations
 
-import datetime
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connections
 from django.db.models import (
@@ -55,9 +53,6 @@ LIST_FIELDS = (
     "in_stock",
     "primary_image",
 )
-# psycopg's own timestamptz loader (its C one when psycopg-binary is installed): see product_list_start.
-_TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
-_PSYCOPG_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
 
 
 @dataclass(frozen=True)
@@ -170,11 +165,6 @@ def product_list_start(*, ordering: str, limit: int) -> list[dict[str, Any]]:
         return list(product_list(filters=ProductFilters(), ordering=ordering)[:limit])
     sql, params = _product_list_start_sql(alias, ordering, limit)
     with connection.cursor() as cursor:
-        if connection.timezone is datetime.UTC:
-            # Django loads timestamptz with a pure-Python subclass of psycopg's loader (Django
-            # ticket #36960): ~8 us a value, a third of this function's time. psycopg's own
-            # (C) loader gives the same datetimes in UTC, the session time zone Django sets.
-            cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _PSYCOPG_TIMESTAMPTZ_LOADER)
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

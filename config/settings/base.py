@@ -95,6 +95,20 @@ TEMPLATES = [
 # service has its own alias. Split: the process has exactly one database, DATABASE_URL, holding
 # its service's tables and Django's own. The router (apps.core.routers) maps models to aliases.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+# PostgreSQL goes through apps.core.postgresql (Django's backend; timestamptz read by psycopg's C
+# loader) with these, measured in docs/benchmarks.md ("Database connections"):
+# - a connection that ran a query less than this many seconds ago skips the per-request health
+#   check (`SELECT 1`); one idle longer is checked. 0: check before every request, as Django does.
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_int("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 5)
+# - server-side binding (parameters sent apart from the SQL), and a statement run this many times
+#   on a connection is prepared there (planned once). Both need a session that stays one backend:
+#   direct connections, as deployed, or a session-mode pooler; behind a transaction-mode pooler
+#   (RDS Proxy, PgBouncer) set DATABASE_PREPARE_THRESHOLD=-1 (never prepare), see the docs.
+DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", True)
+DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+# - Django's psycopg connection pool per process instead of persistent connections (CONN_MAX_AGE
+#   is then 0): off, it measured dearer per request than a kept connection.
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
 # SQLite (all-in-one) serves concurrent requests from one file per alias: WAL lets readers run
 # beside the one writer; IMMEDIATE takes the write lock when a transaction begins, so a writer
 # waits up to this many seconds for its turn instead of failing with "database is locked" when a
@@ -105,6 +119,14 @@ SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30)
 def _database(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
     config.setdefault("OPTIONS", {})
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "apps.core.postgresql"
+        config["OPTIONS"]["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
+        if DATABASE_SERVER_SIDE_BINDING and DATABASE_PREPARE_THRESHOLD >= 0:
+            config["OPTIONS"]["prepare_threshold"] = DATABASE_PREPARE_THRESHOLD
+        if DATABASE_POOL:
+            config["OPTIONS"]["pool"] = True
+            config["CONN_MAX_AGE"] = 0  # the pool keeps the connections
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"].update(
             transaction_mode="IMMEDIATE",
