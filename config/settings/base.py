@@ -96,7 +96,7 @@ TEMPLATES = [
 # its service's tables and Django's own. The router (apps.core.routers) maps models to aliases.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 # PostgreSQL goes through apps.core.postgresql (Django's backend; timestamptz read by psycopg's C
-# loader) with these, measured in docs/benchmarks.md ("Database connections"):
+# loader) with these, measured in docs/benchmarks.md ("Database connections and category pages"):
 # - a connection that ran a query less than this many seconds ago skips the per-request health
 #   check (`SELECT 1`); one idle longer is checked. 0: check before every request, as Django does.
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_int("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 5)
@@ -107,7 +107,8 @@ DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_int("DATABASE_HEALTH_CHECK_IDLE_SECONDS
 DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", True)
 DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
 # - Django's psycopg connection pool per process instead of persistent connections (CONN_MAX_AGE
-#   is then 0): off, it measured dearer per request than a kept connection.
+#   is then 0; needs psycopg_pool, not in the requirements): off, never cheaper per request than
+#   the connection each thread keeps.
 DATABASE_POOL = env_bool("DATABASE_POOL", False)
 # SQLite (all-in-one) serves concurrent requests from one file per alias: WAL lets readers run
 # beside the one writer; IMMEDIATE takes the write lock when a transaction begins, so a writer
