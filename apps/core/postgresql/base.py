@@ -1,4 +1,4 @@
-"""Django's PostgreSQL backend with two of its per-request costs taken out, for every service:
+"""Django's PostgreSQL backend with per-request costs taken out, for every service:
 
 - **timestamptz read by psycopg's C loader.** Django loads timestamptz with a pure-Python
   subclass of psycopg's loader (Django ticket #36960): about 8 us a value, an eighth of the
@@ -7,13 +7,17 @@
   datetimes in `datetime.timezone.utc`; so when Django's time zone for the connection is UTC,
   the connection's adapters load timestamptz with psycopg's loader. Any other time zone keeps
   Django's loader.
-- **The per-request health check skipped for a connection in recent use.** With
+- **The per-request health check skipped for a connection in recent use**, if asked for
+  (DATABASE_HEALTH_CHECK_IDLE_SECONDS above 0; 0 by default). With
   CONN_HEALTH_CHECKS Django sends `SELECT 1` before the first query of every request: a round
   trip, and the GIL handed over while waiting. A connection that ran a query less than
   DATABASE_HEALTH_CHECK_IDLE_SECONDS ago is taken as alive; one idle longer is checked as
   before. A connection broken in that window (a server restart, a failover) fails the one
   request that meets it, and Django closes it at that request's end (errors_occurred), so the
   next gets a new one. 0 checks before every request, as Django does.
+
+The module is named for its first job; the second is opt-in because a worker's task after a
+failover must get a new connection, not fail (tests/core/test_task_connections.py).
 """
 
 from __future__ import annotations
