@@ -99,8 +99,8 @@ DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 # loader) with these, measured in docs/benchmarks.md ("Database connections and category pages"):
 # - a connection that ran a query less than this many seconds ago skips the per-request (and
 #   per-task) health check, `SELECT 1`; one idle longer is checked. 0, the default: check before
-#   every request, as Django does. Above 0 saves a round trip (measured: ~0.03 ms of PostgreSQL
-#   CPU a request, the server's within noise), but a connection broken in that window (a
+#   every request, as Django does. Above 0 saves a round trip (measured: 0.02-0.08 ms of
+#   PostgreSQL CPU a request, the server's within noise), but a connection broken in that window (a
 #   failover) fails the request or task that meets it instead of being replaced first
 #   (tests/core/test_task_connections.py holds workers to the latter).
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_int("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 0)
