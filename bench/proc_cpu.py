@@ -11,6 +11,16 @@ from pathlib import Path
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU of one process; 0 if it has ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
+
+
 def process_group_cpu_seconds(group_id: int) -> float:
     """User plus system CPU of every live process in the process group `group_id` (a server
     started with `start_new_session=True` leads its own group: master and workers)."""

@@ -2,21 +2,21 @@
 detail, the category tree and the variant lookup other services price carts with.
 
 The list is one SQL query whatever the page size: price, currency, stock and the first image are
-the product's stored listing summary, not per-product lookups. Its unfiltered first page, the
-commonest request, runs SQL compiled once per process (product_list_start)."""
+the product's stored listing summary, not per-product lookups, and a category filter is the
+category's subtree in the same query. Its first page unfiltered or filtered by category alone,
+the commonest requests, runs SQL compiled once per process (product_list_start)."""
 
 from __future__ import annotations
 
-import datetime
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connections
 from django.db.models import (
+    BooleanField,
     Case,
     Exists,
     F,
@@ -28,6 +28,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 
 from apps.catalog.models import Category, Product, ProductImage, Variant
@@ -55,16 +56,13 @@ LIST_FIELDS = (
     "in_stock",
     "primary_image",
 )
-# psycopg's own timestamptz loader (its C one when psycopg-binary is installed): see product_list_start.
-_TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
-_PSYCOPG_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
 
 
 @dataclass(frozen=True)
 class ProductFilters:
     """Validated list filters (the API turns query parameters into this)."""
 
-    category_ids: list[int] | None = None
+    category: str | None = None  # a slug: the category and its descendants
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     in_stock: bool | None = None
@@ -93,24 +91,28 @@ def category_tree() -> list[dict[str, Any]]:
     return roots
 
 
-def category_with_descendant_ids(*, slug: str) -> list[int] | None:
-    """The category's id and its descendants' ids; None for an unknown slug. One query: the
-    tree is small (hundreds of rows), so it is walked here rather than with a recursive CTE."""
-    rows = list(Category.objects.values_list("id", "slug", "parent_id"))
-    root = next((row_id for row_id, row_slug, _ in rows if row_slug == slug), None)
-    if root is None:
-        return None
-    children: dict[int | None, list[int]] = {}
-    for row_id, _, parent_id in rows:
-        children.setdefault(parent_id, []).append(row_id)
-    found, pending = [], [root]
-    while pending:
-        current = pending.pop()
-        if current in found:  # a cycle made by hand in the database must not hang the request
-            continue
-        found.append(current)
-        pending.extend(children.get(current, []))
-    return found
+def category_exists(*, slug: str) -> bool:
+    return Category.objects.filter(slug=slug).exists()
+
+
+# The category with this slug and its descendants, in the list's own query (no round trip for the
+# tree, nothing to keep in step). UNION, not UNION ALL: a cycle made by hand in the database ends
+# the recursion instead of hanging it. PostgreSQL reads `= ANY(ARRAY(...))` as an InitPlan run
+# once, then an index condition; SQLite has no arrays and takes IN.
+_CATEGORY_SUBTREE = (
+    "WITH RECURSIVE subtree(id) AS ("
+    "SELECT root.id FROM {table} AS root WHERE root.slug = %s "
+    "UNION SELECT child.id FROM {table} AS child JOIN subtree ON child.parent_id = subtree.id"
+    ") SELECT id FROM subtree"
+)
+
+
+def _in_category(slug: str) -> RawSQL:
+    product_column = f"{Product._meta.db_table}.category_id"
+    subtree = _CATEGORY_SUBTREE.format(table=Category._meta.db_table)
+    sql = f"{product_column} = ANY(ARRAY({subtree}))" if _uses_postgres() else f"{product_column} IN ({subtree})"
+    # Only the models' own table names are put in the text; the slug is a bound parameter.
+    return RawSQL(sql, (slug,), output_field=BooleanField())  # noqa: S611
 
 
 # --- Products ------------------------------------------------------------------------------------
@@ -126,8 +128,8 @@ def product_list(*, filters: ProductFilters, ordering: str) -> QuerySet:
     the product's listing summary (services.products.product_listing_refresh), so this is one
     query on one table plus the category join."""
     queryset = Product.objects.filter(active=True, price_from__isnull=False).annotate(category_slug=F("category__slug"))
-    if filters.category_ids is not None:
-        queryset = queryset.filter(category_id__in=filters.category_ids)
+    if filters.category is not None:
+        queryset = queryset.filter(_in_category(filters.category))
     if filters.brand:
         queryset = queryset.filter(brand__iexact=filters.brand)
     if filters.min_price is not None or filters.max_price is not None or filters.options:
@@ -152,37 +154,48 @@ def product_list(*, filters: ProductFilters, ordering: str) -> QuerySet:
     return queryset.order_by(*ORDERINGS[ordering]).values(*LIST_FIELDS, *(("rank",) if filters.q else ()))
 
 
-def product_list_start(*, ordering: str, limit: int) -> list[dict[str, Any]]:
-    """The first `limit` rows of the unfiltered list in `ordering`: exactly what
-    `product_list(filters=ProductFilters(), ordering=ordering)[:limit]` yields. For the shop's
-    landing page (no filters, no cursor), by far the commonest list request.
+def product_list_start(*, ordering: str, limit: int, category: str | None = None) -> list[dict[str, Any]]:
+    """The first `limit` rows of the list in `ordering`, unfiltered or filtered by `category` only:
+    exactly what `product_list(filters=ProductFilters(category=category), ordering=ordering)[:limit]`
+    yields. For the shop's landing page and its category pages (no other filter, no cursor), by
+    far the commonest list requests.
 
     Why not that queryset: building it, compiling it and iterating it through the ORM took about
     0.8 ms of CPU a request (some 40 % of the whole request's Python time), and its SQL never
-    changes. So the SQL is compiled once per process (_product_list_start_sql) and only executed
-    here. That cache holds SQL text, never rows: every call reads the database. PostgreSQL hands
-    these columns back as the Python values the ORM gives (none needs a from-db converter), so
-    rows become dicts as they are; other databases (SQLite in local development) take the
-    ordinary queryset. Tests check both give the same rows."""
+    changes. So the SQL is compiled once per process and shape (_product_list_start_sql) and only
+    executed here, the slug as its parameter. That cache holds SQL text, never rows: every call
+    reads the database. PostgreSQL hands these columns back as the Python values the ORM gives
+    (none needs a from-db converter), so rows become dicts as they are; other databases (SQLite in
+    local development) take the ordinary queryset. Tests check both give the same rows."""
     alias = db_alias("catalog")
     connection = connections[alias]
     if connection.vendor != "postgresql":
-        return list(product_list(filters=ProductFilters(), ordering=ordering)[:limit])
-    sql, params = _product_list_start_sql(alias, ordering, limit)
+        return list(product_list(filters=ProductFilters(category=category), ordering=ordering)[:limit])
+    sql, params = _product_list_start_sql(alias, ordering, limit, category is not None)
+    if category is not None:
+        params = tuple(category if param == _SLUG_PLACEHOLDER else param for param in params)
     with connection.cursor() as cursor:
-        if connection.timezone is datetime.UTC:
-            # Django loads timestamptz with a pure-Python subclass of psycopg's loader (Django
-            # ticket #36960): ~8 us a value, a third of this function's time. psycopg's own
-            # (C) loader gives the same datetimes in UTC, the session time zone Django sets.
-            cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _PSYCOPG_TIMESTAMPTZ_LOADER)
         cursor.execute(sql, params)
-        names = [column[0] for column in cursor.description]
+        # psycopg builds a Column object per column for each `description` (a sixth of this
+        # function's CPU); the names never change for one SQL text.
+        names = _COLUMN_NAMES.get(sql)
+        if names is None:
+            names = _COLUMN_NAMES[sql] = tuple(column[0] for column in cursor.description)
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-@functools.lru_cache(maxsize=64)  # orderings x page sizes in use: a handful of short strings
-def _product_list_start_sql(alias: str, ordering: str, limit: int) -> tuple[str, tuple[Any, ...]]:
-    queryset = product_list(filters=ProductFilters(), ordering=ordering)[:limit]
+# SQL text of _product_list_start_sql -> its column names (as many entries as that cache).
+_COLUMN_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+# Compiled in the slug's place, then replaced by the slug asked for; no slug holds a NUL.
+_SLUG_PLACEHOLDER = "\x00category\x00"
+
+
+@functools.lru_cache(maxsize=64)  # orderings x page sizes in use x (with or without a category)
+def _product_list_start_sql(alias: str, ordering: str, limit: int, by_category: bool) -> tuple[str, tuple[Any, ...]]:
+    filters = ProductFilters(category=_SLUG_PLACEHOLDER if by_category else None)
+    queryset = product_list(filters=filters, ordering=ordering)[:limit]
     sql, params = queryset.query.get_compiler(using=alias).as_sql()
     return sql, tuple(params)
 

@@ -95,6 +95,25 @@ TEMPLATES = [
 # service has its own alias. Split: the process has exactly one database, DATABASE_URL, holding
 # its service's tables and Django's own. The router (apps.core.routers) maps models to aliases.
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+# PostgreSQL goes through apps.core.postgresql (Django's backend; timestamptz read by psycopg's C
+# loader) with these, measured in docs/benchmarks.md ("Database connections and category pages"):
+# - a connection that ran a query less than this many seconds ago skips the per-request (and
+#   per-task) health check, `SELECT 1`; one idle longer is checked. 0, the default: check before
+#   every request, as Django does. Above 0 saves a round trip (measured: 0.02-0.08 ms of
+#   PostgreSQL CPU a request, the server's within noise), but a connection broken in that window (a
+#   failover) fails the request or task that meets it instead of being replaced first
+#   (tests/core/test_task_connections.py holds workers to the latter).
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_int("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 0)
+# - server-side binding (parameters sent apart from the SQL), and a statement run this many times
+#   on a connection is prepared there (planned once). Both need a session that stays one backend:
+#   direct connections, as deployed, or a session-mode pooler; behind a transaction-mode pooler
+#   (RDS Proxy, PgBouncer) set DATABASE_PREPARE_THRESHOLD=-1 (never prepare), see the docs.
+DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", True)
+DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+# - Django's psycopg connection pool per process instead of persistent connections (CONN_MAX_AGE
+#   is then 0; needs psycopg_pool, not in the requirements): off, never cheaper per request than
+#   the connection each thread keeps.
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
 # SQLite (all-in-one) serves concurrent requests from one file per alias: WAL lets readers run
 # beside the one writer; IMMEDIATE takes the write lock when a transaction begins, so a writer
 # waits up to this many seconds for its turn instead of failing with "database is locked" when a
@@ -105,6 +124,14 @@ SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30)
 def _database(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
     config.setdefault("OPTIONS", {})
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "apps.core.postgresql"
+        config["OPTIONS"]["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
+        if DATABASE_SERVER_SIDE_BINDING and DATABASE_PREPARE_THRESHOLD >= 0:
+            config["OPTIONS"]["prepare_threshold"] = DATABASE_PREPARE_THRESHOLD
+        if DATABASE_POOL:
+            config["OPTIONS"]["pool"] = True
+            config["CONN_MAX_AGE"] = 0  # the pool keeps the connections
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"].update(
             transaction_mode="IMMEDIATE",

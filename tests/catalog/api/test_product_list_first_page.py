@@ -1,5 +1,5 @@
-"""The unfiltered first page of the product list (the shop's landing page) is read with SQL
-compiled once per process (selectors.product_list_start) and paginated by
+"""The first page of the product list unfiltered or filtered by category alone (the shop's landing
+and category pages) is read with SQL compiled once per process (selectors.product_list_start) and paginated by
 ProductCursorPagination.paginate_first_page: it must answer exactly as the queryset path does."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rest_framework.test import APIRequestFactory
 
 from apps.catalog import selectors
 from apps.catalog.api.views import ProductCursorPagination, ProductListView
-from apps.catalog.models import Product
+from apps.catalog.models import Category, Product
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -38,17 +38,17 @@ def listing_with_ties() -> None:
     factories.variant(product=hidden)
 
 
-def _answer(ordering: str, query: dict, *, first_page: bool) -> tuple[dict, bool]:
+def _answer(ordering: str, query: dict, *, first_page: bool, category: str | None = None) -> tuple[dict, bool]:
     request = Request(APIRequestFactory().get(URL, {"ordering": ordering, **query}))
     view = ProductListView()
     view.cursor_ordering = selectors.ORDERINGS[ordering]
     paginator = ProductCursorPagination()
     if first_page:
         page = paginator.paginate_first_page(
-            lambda limit: selectors.product_list_start(ordering=ordering, limit=limit), request, view
+            lambda limit: selectors.product_list_start(ordering=ordering, limit=limit, category=category), request, view
         )
     else:
-        queryset = selectors.product_list(filters=selectors.ProductFilters(), ordering=ordering)
+        queryset = selectors.product_list(filters=selectors.ProductFilters(category=category), ordering=ordering)
         page = paginator.paginate_queryset(queryset, request, view=view)
     return dict(paginator.get_paginated_response(page).data), paginator.display_page_controls
 
@@ -60,6 +60,32 @@ def test_first_page_answers_as_the_queryset_paginator_does(ordering, query):
     expected = _answer(ordering, query, first_page=False)
 
     assert _answer(ordering, query, first_page=True) == expected
+
+
+@pytest.mark.usefixtures("listing_with_ties")
+@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("category", ["clothing", "shirts", "empty", "unknown"])
+@pytest.mark.parametrize("query", [{}, {"page_size": "1"}])
+def test_a_category_first_page_answers_as_the_queryset_paginator_does(ordering, category, query):
+    clothing = factories.category(slug="clothing")
+    Category.objects.filter(slug="shirts").update(parent=clothing)
+    factories.category(slug="empty", parent=clothing)
+    coat = factories.product(slug="coat", name="Coat", category=clothing)
+    factories.variant(product=coat, price="80.00")
+    expected = _answer(ordering, query, first_page=False, category=category)
+
+    assert _answer(ordering, query, first_page=True, category=category) == expected
+
+
+def test_a_category_cycle_made_in_the_database_ends_the_subtree():
+    top = factories.category(slug="top")
+    below = factories.category(slug="below", parent=top)
+    Category.objects.filter(pk=top.pk).update(parent=below)  # past Category.clean, as by hand
+    factories.variant(product=factories.product(slug="p", category=below))
+
+    rows = selectors.product_list_start(ordering="name", limit=5, category="top")
+
+    assert [row["slug"] for row in rows] == ["p"]
 
 
 def test_an_empty_first_page_answers_as_the_queryset_paginator_does():
@@ -103,6 +129,27 @@ def test_the_landing_page_builds_its_query_once_and_still_reads_every_time(api_c
     assert sorted(item["slug"] for item in second.json()["results"]) == ["mug", "tee"]
     assert second["ETag"] != first["ETag"]
     assert len(built) == 1  # the SQL was compiled for the first request only
+    selectors._product_list_start_sql.cache_clear()
+
+
+def test_category_pages_build_their_query_once_per_ordering(api_client, monkeypatch):
+    selectors._product_list_start_sql.cache_clear()
+    built = []
+    product_list = selectors.product_list
+
+    def counting_product_list(**kwargs):
+        built.append(kwargs)
+        return product_list(**kwargs)
+
+    monkeypatch.setattr(selectors, "product_list", counting_product_list)
+    home, garden = factories.category(slug="home"), factories.category(slug="garden")
+    factories.product_with_variants(slug="mug", category=home)
+    factories.product_with_variants(slug="rake", category=garden)
+
+    answers = [api_client.get(URL, {"category": slug}).json()["results"] for slug in ("home", "garden", "home")]
+
+    assert [[item["slug"] for item in results] for results in answers] == [["mug"], ["rake"], ["mug"]]
+    assert len(built) == 1
     selectors._product_list_start_sql.cache_clear()
 
 
