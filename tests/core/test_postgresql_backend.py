@@ -1,6 +1,7 @@
 """The project's PostgreSQL backend (apps.core.postgresql): every alias uses it, timestamptz is read
 by psycopg's own loader with the same UTC datetimes, and the per-request health check is skipped
-only for a connection used in the last DATABASE_HEALTH_CHECK_IDLE_SECONDS."""
+only for a connection used in the last DATABASE_HEALTH_CHECK_IDLE_SECONDS; the check itself makes
+no span in the request's trace."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import connections
+
+from apps.core.tracing import memory_exporter, tracer
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -72,3 +75,18 @@ def test_with_no_idle_allowance_every_request_is_checked(monkeypatch):
     connection.close_if_health_check_failed()
 
     assert checks == [True]
+
+
+def test_the_health_check_makes_no_span_in_the_trace_it_runs_in():
+    connection = connections["default"]
+    connection.ensure_connection()
+    exporter = memory_exporter()
+    exporter.clear()
+
+    with tracer().start_as_current_span("request"):
+        assert connection.is_usable()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 2")
+
+    statements = [(span.attributes or {}).get("db.statement") for span in exporter.get_finished_spans()]
+    assert statements == ["SELECT 2", None]

@@ -15,6 +15,9 @@
   before. A connection broken in that window (a server restart, a failover) fails the one
   request that meets it, and Django closes it at that request's end (errors_occurred), so the
   next gets a new one. 0 checks before every request, as Django does.
+- **The health check is in no trace.** Its `SELECT 1` is the connection's housekeeping, not the
+  request's work: with tracing on, it would be a span in every recorded request (a third of the
+  catalog list's spans, each encoded and exported).
 
 The second is opt-in because a worker's task after a failover must get a new connection, not
 fail (tests/core/test_task_connections.py), and the round trip it saves is small (measured in
@@ -30,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base as postgresql
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 try:
     import psycopg
@@ -95,3 +99,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
+
+    def is_usable(self) -> bool:
+        with suppress_instrumentation():
+            return super().is_usable()
