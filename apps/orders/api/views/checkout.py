@@ -121,7 +121,11 @@ class OrdersView(APIView):
             idempotency_key=key,
             **data.validated_data,
         )
-        order = selectors.order_get_for_customer(customer_id=request.user.id, order_id=result.order.id)
+        order = (
+            result.order
+            if result.created
+            else selectors.order_get_for_customer(customer_id=request.user.id, order_id=result.order.id)
+        )
         return Response(
             s.OrderDetailOutput(order).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
@@ -189,7 +193,11 @@ class GuestCheckoutView(APIView):
         data.is_valid(raise_exception=True)
         cart = selectors.cart_get_by_token(token=cart_token)
         result = order_checkout_guest(cart=cart, idempotency_key=key, **data.validated_data)
-        order = selectors.order_get_granted(grant=OrderGrant(order_id=result.order.id, customer_id=None))
+        order = (
+            result.order
+            if result.created
+            else selectors.order_get_granted(grant=OrderGrant(order_id=result.order.id, customer_id=None))
+        )
         return Response(
             s.GuestOrderOutput(order, context={"access_token": order_access_token(order_id=order.id)}).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
