@@ -124,7 +124,8 @@ def notification_record(
         targets.append((Channel.SMS, phone or recipient.phone, "" if phone else Delivery.SkipReason.INVALID_PHONE))
 
     deliveries = []
-    with atomic(SERVICE):
+    # No savepoint: called in the inbox transaction, where an error rolls back the whole delivery.
+    with atomic(SERVICE, savepoint=False):
         for channel, address, skip_reason in targets:
             if not skip_reason and message.is_marketing and preference and preference.marketing_opt_out:
                 skip_reason = Delivery.SkipReason.MARKETING_OPT_OUT

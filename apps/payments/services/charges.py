@@ -185,7 +185,8 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
     Idempotent per order: a final intent is left alone and nothing is published again; a pending
     one is charged again (the provider's idempotency key makes that harmless, and it revives a
     charge whose retry task was lost)."""
-    with atomic(SERVICE):
+    # No savepoint: called in the inbox transaction, where an error rolls back the whole delivery.
+    with atomic(SERVICE, savepoint=False):
         intent = PaymentIntent.objects.select_for_update().filter(order_id=request.order_id).first()
         if intent is None:
             try:
