@@ -29,10 +29,20 @@ def enqueue(service: str, task: Task, *args: Any, **kwargs: Any) -> None:
         on_commit(service, lambda: task.apply_async(args=args, kwargs=kwargs))
 
 
-def _run_in_process(task: Task, args: tuple, kwargs: dict) -> None:
+def enqueue_retry(service: str, task: Task, *, retries: int, countdown: float, **kwargs: Any) -> None:
+    """Like enqueue(), for work whose first `retries` attempts already ran elsewhere (an event
+    handler's own try): the task starts as that retry, `countdown` seconds after the commit.
+    In-process it runs at once, as an in-process retry does."""
+    if settings.TASKS_RUN_IN_PROCESS:
+        on_commit(service, lambda: _run_in_process(task, (), kwargs, retries=retries))
+    else:
+        on_commit(service, lambda: task.apply_async(kwargs=kwargs, countdown=countdown, retries=retries))
+
+
+def _run_in_process(task: Task, args: tuple, kwargs: dict, *, retries: int = 0) -> None:
     # apply() runs the task here with Celery's retry semantics (autoretry_for, max_retries: an
     # eager retry runs again at once). With throw=True it would raise Retry instead of retrying.
-    result = task.apply(args=args, kwargs=kwargs)
+    result = task.apply(args=args, kwargs=kwargs, retries=retries)
     if result.failed():
         logger.error("in-process task %s failed: %r", task.name, result.result)
 

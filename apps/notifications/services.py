@@ -1,9 +1,13 @@
 """Writes of the notifications service: the shopper's contact copy and preferences, recording the
 messages an event calls for, sending one delivery (exactly once per row), and resending failures.
 
-Recording and sending are split on purpose: a handler records pending rows in its own
-transaction and the send runs after commit (tasks.dispatch: in-process all-in-one, a
-Celery task on the service's queue when split), so a rolled-back handler sends nothing."""
+An event's deliveries are recorded and then sent, once all are recorded, in the handler's own
+transaction (the inbox's): the row, its outcome and the event's delivery commit together, and no
+task hop stands between the event and the email. A handler that dies after a send and before its
+commit rolls the row back and the redelivered event sends again, the same at-least-once a send
+task had between its send and its commit; recording every row first keeps the window to the
+commit itself (the call is the last thing each handler does). A transient failure commits the
+attempt and leaves the retries to a task (tasks.send_delivery), as does a resend by staff."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from django.utils import timezone
 
 from apps.core.db import atomic
 from apps.core.sms import normalize_phone
+from apps.core.tracing import SERVICE_ATTRIBUTE, tracer
 from apps.notifications import messages, selectors
 from apps.notifications.channels import PermanentSendError, TransientSendError, channel_get
 from apps.notifications.models import Channel, Delivery, Preference, Recipient, SmsDailyCount
@@ -91,7 +96,8 @@ def notification_record(
     email: str = "",
     context: dict[str, Any] | None = None,
 ) -> list[Delivery]:
-    """Record the deliveries an event calls for and have them sent after commit.
+    """Record the deliveries an event calls for, then send the pending ones (in the caller's
+    transaction: see the module's docstring).
 
     Email goes to `email`, else to the shopper's known address; SMS only to a shopper who opted
     in and verified their phone, and is skipped once the number had its day's texts. A marketing
@@ -118,7 +124,8 @@ def notification_record(
         targets.append((Channel.SMS, phone or recipient.phone, "" if phone else Delivery.SkipReason.INVALID_PHONE))
 
     deliveries = []
-    with atomic(SERVICE):
+    # No savepoint: called in the inbox transaction, where an error rolls back the whole delivery.
+    with atomic(SERVICE, savepoint=False):
         for channel, address, skip_reason in targets:
             if not skip_reason and message.is_marketing and preference and preference.marketing_opt_out:
                 skip_reason = Delivery.SkipReason.MARKETING_OPT_OUT
@@ -138,7 +145,24 @@ def notification_record(
             )
             if delivery is not None:
                 deliveries.append(delivery)
+        for delivery in deliveries:
+            if delivery.status == Delivery.Status.PENDING:
+                _send_first(delivery)
     return deliveries
+
+
+def _send_first(delivery: Delivery) -> None:
+    """The first attempt of a row this transaction just recorded (no other sender can see it yet,
+    so no lock); a transient failure commits the attempt and the task takes over at retry 1."""
+    with tracer().start_as_current_span(
+        f"send {delivery.channel}", attributes={SERVICE_ATTRIBUTE: SERVICE, "shopstack.template": delivery.template}
+    ):
+        retry = _attempt(delivery, final_attempt=False)
+    if retry is not None:
+        # Imported here: tasks imports this module for the task body.
+        from apps.notifications.tasks import dispatch_retry
+
+        dispatch_retry(delivery.id)
 
 
 def _delivery_exists(*, event_id: uuid.UUID, channel: str) -> bool:
@@ -194,9 +218,7 @@ def _delivery_create(
     except IntegrityError:
         logger.info("%s %s for event %s already recorded", template.name, channel, event_id)
         return None
-    if delivery.status == Delivery.Status.PENDING:
-        _dispatch(delivery)
-    else:
+    if delivery.status != Delivery.Status.PENDING:
         logger.info("%s %s for event %s skipped: %s", template.name, channel, event_id, skip_reason)
     return delivery
 
@@ -221,7 +243,6 @@ def delivery_send(*, delivery_id: uuid.UUID, final_attempt: bool = True) -> Deli
 
     A transient failure raises TransientSendError after recording the attempt (the task retries)
     unless this is the final attempt, which marks the row failed like a permanent failure."""
-    retry: TransientSendError | None = None
     with atomic(SERVICE):
         # The lock is held across the provider call on purpose: a second sender waits here and
         # then finds the row no longer pending.
@@ -232,46 +253,53 @@ def delivery_send(*, delivery_id: uuid.UUID, final_attempt: bool = True) -> Deli
         if delivery.status != Delivery.Status.PENDING:
             logger.info("delivery %s is %s; not sending again", delivery_id, delivery.status)
             return delivery
-        delivery.attempts += 1
-        try:
-            template = messages.template_get(delivery.template)
-            rendered = messages.render(delivery.template, delivery.channel, delivery.context)
-            provider_message_id = channel_get(delivery.channel).send(to=delivery.recipient, message=rendered)
-        except TransientSendError as error:
-            delivery.last_error = str(error)[:_ERROR_LIMIT]
-            if final_attempt:
-                delivery.status = Delivery.Status.FAILED
-            else:
-                retry = error
-            logger.warning("delivery %s attempt %s failed: %s", delivery_id, delivery.attempts, error)
-        except PermanentSendError as error:
-            delivery.status = Delivery.Status.FAILED
-            delivery.last_error = str(error)[:_ERROR_LIMIT]
-            logger.warning("delivery %s failed permanently: %s", delivery_id, error)
-        except Exception as error:
-            # A bug (a broken template): the row must still end somewhere staff can see it.
-            logger.exception("delivery %s failed unexpectedly", delivery_id)
-            delivery.status = Delivery.Status.FAILED
-            delivery.last_error = f"{type(error).__name__}: {error}"[:_ERROR_LIMIT]
-        else:
-            delivery.status = Delivery.Status.SENT
-            delivery.provider_message_id = provider_message_id[:255]
-            delivery.subject = rendered.subject[:255]
-            delivery.sent_at = timezone.now()
-            delivery.last_error = ""
-            delivery.context = _redacted(template, delivery.context)
-            logger.info(
-                "delivery %s sent (%s %s)",
-                delivery_id,
-                delivery.template,
-                delivery.channel,
-                extra={"provider_message_id": provider_message_id},
-            )
-        delivery.save()
+        retry = _attempt(delivery, final_attempt=final_attempt)
     # Raised after the block, so the attempt is committed rather than rolled back.
     if retry is not None:
         raise retry
     return delivery
+
+
+def _attempt(delivery: Delivery, *, final_attempt: bool) -> TransientSendError | None:
+    """One send of a pending row the caller holds, its outcome saved; the error to retry on, if any."""
+    retry: TransientSendError | None = None
+    delivery.attempts += 1
+    try:
+        template = messages.template_get(delivery.template)
+        rendered = messages.render(delivery.template, delivery.channel, delivery.context)
+        provider_message_id = channel_get(delivery.channel).send(to=delivery.recipient, message=rendered)
+    except TransientSendError as error:
+        delivery.last_error = str(error)[:_ERROR_LIMIT]
+        if final_attempt:
+            delivery.status = Delivery.Status.FAILED
+        else:
+            retry = error
+        logger.warning("delivery %s attempt %s failed: %s", delivery.id, delivery.attempts, error)
+    except PermanentSendError as error:
+        delivery.status = Delivery.Status.FAILED
+        delivery.last_error = str(error)[:_ERROR_LIMIT]
+        logger.warning("delivery %s failed permanently: %s", delivery.id, error)
+    except Exception as error:
+        # A bug (a broken template): the row must still end somewhere staff can see it.
+        logger.exception("delivery %s failed unexpectedly", delivery.id)
+        delivery.status = Delivery.Status.FAILED
+        delivery.last_error = f"{type(error).__name__}: {error}"[:_ERROR_LIMIT]
+    else:
+        delivery.status = Delivery.Status.SENT
+        delivery.provider_message_id = provider_message_id[:255]
+        delivery.subject = rendered.subject[:255]
+        delivery.sent_at = timezone.now()
+        delivery.last_error = ""
+        delivery.context = _redacted(template, delivery.context)
+        logger.info(
+            "delivery %s sent (%s %s)",
+            delivery.id,
+            delivery.template,
+            delivery.channel,
+            extra={"provider_message_id": provider_message_id},
+        )
+    delivery.save()
+    return retry
 
 
 def deliveries_resend(*, delivery_ids: Iterable[uuid.UUID]) -> int:

@@ -1,13 +1,15 @@
-"""Celery entry points of the notifications service (thin: they call a service), and dispatch():
-how a recorded delivery gets sent once the transaction that recorded it commits."""
+"""Celery entry points of the notifications service (thin: they call a service), and how a
+delivery gets a send after the transaction that asked for it commits: dispatch() for a staff
+resend, dispatch_retry() for the retries of a first send that failed transiently."""
 
 from __future__ import annotations
 
 import uuid
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 
-from apps.core.tasks import enqueue
+from apps.core.tasks import enqueue, enqueue_retry
 from apps.notifications import services
 from apps.notifications.channels import TransientSendError
 
@@ -41,3 +43,12 @@ def dispatch(delivery_id: uuid.UUID) -> None:
     """Send the delivery once the transaction that recorded it commits: on the service's Celery
     queue when split, in-process (with the same retries) all-in-one."""
     enqueue(SERVICE, send_delivery, str(delivery_id))
+
+
+def dispatch_retry(delivery_id: uuid.UUID) -> None:
+    """The task as retry 1 of a send whose first attempt (in the event's handler) failed
+    transiently, after that retry's backoff (send_delivery's own: exponential, jittered)."""
+    countdown = get_exponential_backoff_interval(
+        factor=1, retries=0, maximum=RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
+    )
+    enqueue_retry(SERVICE, send_delivery, retries=1, countdown=countdown, delivery_id=str(delivery_id))

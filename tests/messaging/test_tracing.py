@@ -116,13 +116,13 @@ def placed_order(saga_stack):
 
 def test_checkout_reservation_payment_confirmation_and_email_are_one_trace(saga_stack, placed_order):
     trace_id = placed_order["trace_id"]
-    # Then the email's task runs in the notifications worker, in the checkout's trace
+    # Then the email goes out in the notifications worker's handler, in the checkout's trace
     # (and every span's parent has been written: each process writes its own file, a parent after
     # its children have ended)
     spans = eventually(
         lambda: (
             (found := _spans(saga_stack, trace_id))
-            and _named(found, "run/apps.notifications.send_delivery")
+            and _named(found, "send email")
             and len(_orphans(found)) == 1
             and found
         ),
@@ -212,7 +212,7 @@ def test_the_trace_command_prints_the_order_across_services(saga_stack, placed_o
     eventually(
         lambda: (
             (found := _spans(saga_stack, placed_order["trace_id"]))
-            and _named(found, "run/apps.notifications.send_delivery")
+            and _named(found, "send email")
             and len(_orphans(found)) == 1
         ),
         timeout=90,
@@ -226,4 +226,4 @@ def test_the_trace_command_prints_the_order_across_services(saga_stack, placed_o
     assert "catalog, notifications, orders, payments" in lines[0]
     assert lines[1].lstrip().startswith("POST api/v1/orders/  (orders)")
     assert any(line.lstrip().startswith("handle order.confirmed  (notifications)") for line in lines)
-    assert any(line.lstrip().startswith("run/apps.notifications.send_delivery  (notifications)") for line in lines)
+    assert any(line.lstrip().startswith("send email  (notifications)") for line in lines)

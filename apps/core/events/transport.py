@@ -55,3 +55,10 @@ def _transport(dotted_path: str) -> Transport:
 
 def get_transport() -> Transport:
     return _transport(settings.EVENT_TRANSPORT)
+
+
+def handlers_run_inline() -> bool:
+    """True when a commit's events are handled in this process before the committing call returns
+    (the in-process transport without the background relay): what a service reads back after
+    its commit may already show their effects."""
+    return getattr(get_transport(), "runs_handlers", False) and not settings.EVENTS_RELAY_IN_BACKGROUND

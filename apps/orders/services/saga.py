@@ -5,7 +5,10 @@ that waited too long and of payments past their deadline.
 The shopper is present for the payment: when the provider asks for 3-D Secure, or an attempt
 fails, the order waits in payment_action_required with its stock held, and the shopper may
 authenticate or pay again with another method (at payments) until payment_deadline; then the
-order is cancelled, the stock released and the shopper told (order.cancelled)."""
+order is cancelled, the stock released and the shopper told (order.cancelled).
+
+Each step runs in its handler's inbox transaction with no savepoint of its own (a savepoint is
+two round trips): an error in a step rolls back the whole delivery, savepoint or not."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from django.utils import timezone
 
 from apps.core.db import atomic
 from apps.orders.contracts import events as contract
-from apps.orders.models import Order, PaymentStatus, Refund
+from apps.orders.models import Order, OrderLine, PaymentStatus, Refund
 from apps.orders.pricing.money import money_str
 from apps.orders.services.authorizations import payment_capture_mode
 from apps.orders.services.cancellation import order_cancel_locked
@@ -37,7 +40,6 @@ from apps.orders.services.transitions import (
     WAITING_STATUSES,
     S,
     contract_customer_id,
-    contract_lines,
     contract_sealed_access_token,
     event_publish,
     order_lock,
@@ -84,7 +86,7 @@ def _ignored(order: Order, event_type: str) -> None:
 
 def saga_stock_reserved(*, order_id: str) -> None:
     """Stock is held: ask payments to capture."""
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "stock.reserved")
         if order is None:
             return
@@ -117,7 +119,7 @@ def saga_stock_reserved(*, order_id: str) -> None:
 
 
 def saga_stock_rejected(*, order_id: str) -> None:
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "stock.rejected")
         if order is None:
             return
@@ -130,7 +132,7 @@ def saga_stock_rejected(*, order_id: str) -> None:
 def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, currency: str) -> None:
     """Payment captured: confirm the order. A capture for an order that was cancelled meanwhile
     (timeout, shopper) is recorded and refunded at once."""
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "payment.succeeded")
         if order is None:
             return
@@ -173,6 +175,7 @@ def order_confirm(order: Order, *, reason: str) -> None:
     """The locked order is paid (captured, or authorized for capture at shipment): confirmed, and
     order.confirmed tells catalog to commit the stock and the shopper what they bought."""
     order_transition(order=order, to=S.CONFIRMED, reason=reason, actor="event:payments")
+    lines = list(order.lines.all())  # read once for both the lines and the email's items
     event_publish(
         contract.ORDER_CONFIRMED,
         contract.OrderConfirmed(
@@ -182,14 +185,14 @@ def order_confirm(order: Order, *, reason: str) -> None:
             email=order.email,
             total=money_str(order.total, order.currency),
             currency=order.currency,
-            lines=contract_lines(order),
-            **_confirmation_breakdown(order),
+            lines=[contract.OrderLine(sku=line.sku, quantity=line.quantity) for line in lines],
+            **_confirmation_breakdown(order, lines),
             sealed_access_token=contract_sealed_access_token(order),
         ),
     )
 
 
-def _confirmation_breakdown(order: Order) -> dict[str, Any]:
+def _confirmation_breakdown(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
     """What the confirmation email shows beyond the total, as decimal strings."""
 
     def money(amount: Decimal) -> str:
@@ -205,7 +208,7 @@ def _confirmation_breakdown(order: Order) -> dict[str, Any]:
                 discount=money(line.discount),
                 total=money(line.line_total - line.discount),
             )
-            for line in order.lines.all()
+            for line in lines
         ],
         "subtotal": money(order.subtotal),
         "discount": money(order.discount),
@@ -236,7 +239,7 @@ def saga_payment_action_required(
 ) -> None:
     """The provider needs the shopper (3-D Secure): the order waits with its stock held, and its
     detail carries what the shopper's client needs to complete the payment."""
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "payment.action_required")
         if order is None:
             return
@@ -263,7 +266,7 @@ def saga_payment_failed(
 ) -> None:
     """An attempt failed: the order waits for the shopper to pay again with another method until
     its payment deadline (an order from before deadlines existed is cancelled at once, as then)."""
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "payment.failed")
         if order is None:
             return
@@ -292,7 +295,7 @@ def saga_payment_failed(
 def saga_payment_refunded(*, order_id: str, refund_id: str, amount: Decimal, currency: str) -> None:
     """Money went back: record it against the refund asked for (or a refund made in payments'
     own admin) and move the order to refunded or partially_refunded."""
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "payment.refunded")
         if order is None:
             return
@@ -325,7 +328,7 @@ def saga_payment_refunded(*, order_id: str, refund_id: str, amount: Decimal, cur
 def saga_refund_failed(*, order_id: str, refund_id: str, reason_code: str) -> None:
     """Payments could not refund: the refund is marked failed, so its amount (and any lines it
     named) can be refunded again; staff see the failure in the admin."""
-    with atomic(SERVICE):
+    with atomic(SERVICE, savepoint=False):
         order = _saga_order(order_id, "payment.refund_failed")
         if order is None:
             return

@@ -393,10 +393,28 @@ def test_a_transient_failure_keeps_the_row_pending_for_the_retry(settings):
     assert "connection refused" in delivery.last_error
 
 
-def test_with_a_broker_the_send_is_queued_after_commit_not_run_here(settings, monkeypatch):
+def test_the_first_send_runs_in_the_recording_transaction_without_a_task(settings, monkeypatch):
     settings.TASKS_RUN_IN_PROCESS = False
     queued = []
-    monkeypatch.setattr(send_delivery, "apply_async", lambda args=(), kwargs=None: queued.append(args))
+    monkeypatch.setattr(send_delivery, "apply_async", lambda **options: queued.append(options))
+
+    with atomic("notifications"):
+        services.notification_record(
+            template=messages.WELCOME,
+            event_id=uuid.uuid4(),
+            event_type="test.event",
+            customer_id=None,
+            email="ada@example.com",
+        )
+
+    assert (Delivery.objects.get().status, len(mail.outbox), queued) == ("sent", 1, [])
+
+
+def test_with_a_broker_a_transient_first_send_is_queued_as_retry_one_after_commit(settings, monkeypatch):
+    settings.TASKS_RUN_IN_PROCESS = False
+    settings.EMAIL_BACKEND = "tests.notifications.mail_backends.UnreachableBackend"
+    queued = []
+    monkeypatch.setattr(send_delivery, "apply_async", lambda **options: queued.append(options))
 
     with atomic("notifications"):
         services.notification_record(
@@ -409,9 +427,10 @@ def test_with_a_broker_the_send_is_queued_after_commit_not_run_here(settings, mo
         assert queued == []  # nothing leaves before the commit
 
     delivery = Delivery.objects.get()
-    assert queued == [(str(delivery.id),)]
-    assert delivery.status == "pending"
-    assert mail.outbox == []
+    [options] = queued
+    assert (options["kwargs"], options["retries"]) == ({"delivery_id": str(delivery.id)}, 1)
+    assert 0 <= options["countdown"] <= 2
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
 
 
 def test_a_row_whose_template_cannot_render_fails_instead_of_staying_pending():

@@ -9,7 +9,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
+from apps.core.services import db_alias
 from apps.orders.models import CartLine, Order, OrderStatus, OutboxEvent
 from tests.assertions import assert_problem
 from tests.orders.conftest import ADDRESS, client_for, published
@@ -70,6 +73,21 @@ def test_checkout_places_a_pending_order_priced_now(filled_cart, catalog, shoppe
     assert not CartLine.objects.exists()
     [created] = published("order.created", order)
     assert created["order_number"] == body["number"]
+
+
+def test_the_answer_is_the_order_as_read_back_without_reading_it_back(filled_cart, monkeypatch):
+    # split: the saga runs in other processes, later (all-in-one, it ran on commit: read back)
+    monkeypatch.setattr("apps.orders.api.views.checkout.handlers_run_inline", lambda: False)
+
+    with CaptureQueriesContext(connections[db_alias("orders")]) as queries:
+        response = checkout(filled_cart)
+
+    assert response.status_code == 201, response.json()
+    # rendered from the rows checkout wrote: no read of its history, refunds or parcels
+    read = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    tables = ('FROM "orders_orderstatuschange"', 'FROM "orders_refund"', 'FROM "orders_shipment"')
+    assert not [sql for sql in read if any(table in sql for table in tables)]
+    assert response.json() == filled_cart.get(f"{ORDERS}{response.json()['id']}/").json()
 
 
 def test_same_key_same_body_returns_the_same_order(filled_cart):

@@ -89,6 +89,15 @@ def test_a_guest_checks_out_an_anonymous_cart_into_an_order_of_no_account(catalo
     assert OutboxEvent.objects.get(event_type="order.created").version == 2
 
 
+def test_the_answer_is_the_order_as_read_back_with_its_token(catalog, monkeypatch):
+    monkeypatch.setattr("apps.orders.api.views.checkout.handlers_run_inline", lambda: False)  # split
+
+    body, token = placed()
+
+    again = client_for(None).get(order_url(body["id"]), **with_token(token)).json()
+    assert {key: body[key] for key in again} == again
+
+
 def test_a_signed_in_shoppers_order_events_stay_version_1(place_order, shopper):
     order = place_order(shopper)
 
