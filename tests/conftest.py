@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from apps.core.tracing import memory_exporter, memory_exporter_active
 
-# Under xdist (scripts/test runs -n 2 --dist loadgroup) each group runs on one worker: a test module
+# Under xdist with --dist loadgroup (scripts/test: -n 2) each group runs on one worker: a test module
 # by default, so its module-scoped fixtures (a server, migrated databases) are set up once and not
 # on each worker; tests/messaging as one group, all of it sharing one split stack (its conftest).
 _MESSAGING = "tests/messaging/"
