@@ -5,12 +5,14 @@ every URL the shop hands out points back at its own port."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import jwt
@@ -18,7 +20,17 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT = int(os.environ.get("TEST_ALL_IN_ONE_PORT", "8260"))
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A free port unless TEST_ALL_IN_ONE_PORT pins one: a fixed one would clash between xdist workers
+# and with other runs on the machine. Any port but 8000 shows the shop's URLs follow it.
+PORT = int(os.environ.get("TEST_ALL_IN_ONE_PORT") or _free_port())
 BASE_URL = f"http://127.0.0.1:{PORT}"
 PASSWORD = "A-concurrent-Passphrase-42"
 ADDRESS = {"full_name": "Eve Tester", "line1": "1 Loopback Lane", "city": "Localhost", "postal_code": "12700"}

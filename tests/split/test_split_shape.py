@@ -12,7 +12,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-PREFIX = os.environ.get("TEST_DB_PREFIX", "shopstack") + "_shape"
+# One set of databases per xdist worker: with one name for all, one worker's DROP DATABASE ... WITH
+# (FORCE) ends the other's migrate halfway (as tests/messaging/conftest.py does for its stack).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PREFIX = os.environ.get("TEST_DB_PREFIX", "shopstack") + "_shape" + (f"_{_WORKER}" if _WORKER else "")
 
 
 def _database_url(service: str) -> str:
