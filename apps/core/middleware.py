@@ -16,6 +16,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import context
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from opentelemetry.util.http import sanitize_method
 
 from apps.core.client_address import client_address
 from apps.core.context import bound, new_id, new_trace_id, span_trace_id
@@ -74,6 +75,9 @@ class TracingMiddleware(_DjangoMiddleware):
     - excluded URLs (TRACING_EXCLUDED_URLS) are matched against the path, so an unrecorded request
       never builds its absolute URL; a recorded one builds it once, where the parent builds it in
       each of its four hooks;
+    - a recorded span is named by the route Django resolved for the view (`GET api/v1/...`), not
+      by resolving the path a second time before it; a request answered before any view keeps
+      the method as its name, as the parent names one that resolves to nothing;
     - a request whose Host is not allowed is not traced: the parent reads the request's absolute
       URL first thing, which raises DisallowedHost, and a load balancer probing a task by its IP
       would get a 400 before HealthCheckMiddleware answers it. Django answers it as before;
@@ -105,9 +109,19 @@ class TracingMiddleware(_DjangoMiddleware):
         with reserved_trace_id(sampling.trace_id):
             super().process_request(request)
 
+    @staticmethod
+    def _get_span_name(request: HttpRequest) -> str:
+        method = sanitize_method(request.method.strip())
+        return "HTTP" if method == "_OTHER" else method
+
     def process_view(self, request: HttpRequest, view_func: Callable, *args: Any, **kwargs: Any) -> None:
-        if request.META.get(_TRACED):
-            super().process_view(request, view_func, *args, **kwargs)
+        if not request.META.get(_TRACED):
+            return
+        super().process_view(request, view_func, *args, **kwargs)
+        route = getattr(request.resolver_match, "route", None)
+        span = request.META.get(self._environ_span_key)
+        if route and span is not None and span.name != "HTTP":
+            span.update_name(f"{span.name} {route}")
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         if request.META.get(_TRACED):

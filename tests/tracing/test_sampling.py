@@ -46,3 +46,10 @@ def test_excluded_paths_are_matched_on_the_path_and_make_no_span(client, spans, 
         assert client.get("/health/live").status_code == 200
 
     assert [span for span in spans() if span.kind is SpanKind.SERVER] == []
+
+
+def test_a_recorded_request_is_named_by_its_route_and_one_no_view_answers_by_its_method(client, spans):
+    client.get("/api/v1/catalog/products/")
+    client.get("/api/v1/no-such-thing/")
+
+    assert [span.name for span in spans() if span.kind is SpanKind.SERVER] == ["GET api/v1/catalog/products/", "GET"]
