@@ -19,8 +19,7 @@ from django.conf import settings
 from apps.payments.services import captures, charges, common, reconciliation, refunds
 
 
-def retry_countdown(retries: int) -> int:
-    """The backoff before retry number `retries` + 1 (full jitter, capped)."""
+def _retry_countdown(retries: int) -> int:
     maximum = min(settings.PAYMENTS_RETRY_BACKOFF_MAX_SECONDS, settings.CELERY_MAX_RETRY_COUNTDOWN - 1)
     return get_exponential_backoff_interval(
         factor=settings.PAYMENTS_RETRY_BACKOFF_SECONDS, retries=retries, maximum=maximum, full_jitter=True
@@ -44,7 +43,7 @@ def _run_with_retries(task: Task, attempt: Callable[[], common.Outcome], give_up
             give_up()
             return
         if not task.request.is_eager:
-            raise task.retry(countdown=retry_countdown(retries))
+            raise task.retry(countdown=_retry_countdown(retries))
         # In-process (all-in-one) there is no broker to hold a delayed retry: retry here at once.
         retries += 1
 

@@ -19,7 +19,6 @@ from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.shipments import order_close_unshipped, shipment_create
 from apps.payments.models import PaymentIntent, WebhookEvent
 from apps.payments.services import charges
-from apps.payments.services.common import Outcome
 from apps.payments.services.reconciliation import provider_reconcile
 from tests.localstripe import SECRET_KEY, event_body, signed
 from tests.orders.test_capture_at_shipment import _order as place
@@ -194,12 +193,9 @@ def test_stripes_own_success_event_after_the_capture_records_nothing_twice(live_
 def test_an_authorization_whose_answer_was_lost_confirms_the_order(
     live_catalog, localstripe, monkeypatch, settings, repair
 ):
-    # given a checkout whose charge reached Stripe and authorized, its answer never recorded (a
-    # timeout, then its retry task lost)
+    # given a checkout whose charge task reached Stripe, authorized, and died (its message lost)
     lost: list[str] = []
-    monkeypatch.setattr(
-        charges, "_charge_locked", lambda intent, token: lost.append(intent.idempotency_key) or Outcome.DONE
-    )
+    monkeypatch.setattr(charges, "_enqueue_charge", lambda intent, token: lost.append(intent.idempotency_key))
     seed(f"LOST-{repair}", price="15.00", stock=2)
     token = localstripe.payment_method()
     order = place({f"LOST-{repair}": 1}, token=token, key=f"lost-{repair}")

@@ -18,7 +18,6 @@ from apps.orders.models import Order, OrderStatus, Refund
 from apps.orders.services.refunds import order_refund_request
 from apps.orders.services.saga import orders_expire_stalled
 from apps.payments.models import PaymentIntent
-from apps.payments.services.common import Outcome
 from apps.payments.services.reconciliation import provider_reconcile
 from tests.localstripe import CARD_DECLINED_ON_CHARGE
 from tests.orders.conftest import client_for, make_shopper
@@ -103,14 +102,11 @@ def test_a_refund_by_line_is_made_at_stripe(live_catalog, localstripe):
 def test_a_charge_whose_task_was_lost_is_confirmed_by_the_reconciliation(
     live_catalog, localstripe, monkeypatch, settings
 ):
-    # given a checkout whose charge reached Stripe but whose answer was never recorded (a timeout,
-    # then its retry task lost)
+    # given a checkout whose charge task reached Stripe and then died (its message lost)
     from apps.payments.services import charges
 
     lost: list[str] = []
-    monkeypatch.setattr(
-        charges, "_charge_locked", lambda intent, token: lost.append(intent.idempotency_key) or Outcome.DONE
-    )
+    monkeypatch.setattr(charges, "_enqueue_charge", lambda intent, token: lost.append(intent.idempotency_key))
     seed("STRIPE-HAT", price="15.00", stock=2)
     client = _cart("STRIPE-HAT")
     token = localstripe.payment_method()

@@ -1,14 +1,11 @@
 """Taking a payment for an order: payment.requested parsed and recorded as an intent, the charge at
 the provider, and payment.succeeded or payment.failed.
 
-The first charge runs in the payment.requested handler, inside the inbox transaction: the handler
-records the pending intent, keeps it locked, calls the provider with the order's idempotency key
-and records the outcome, so the event's delivery, the intent and its outcome (with
-payment.succeeded or payment.failed in the outbox) commit together. A worker that dies mid-call
-rolls all of it back and the redelivered event charges again with the same key: the provider
-replays the first outcome, so nothing is charged twice. Only a transient provider error commits
-the attempt and hands the charge to a task (tasks.charge_payment), which retries with backoff
-under the same key.
+The charge itself runs in a task (tasks.charge_payment), not in the payment.requested handler:
+the handler records a pending intent and enqueues the task; the task locks the intent, calls the
+provider with the order's idempotency key and records the outcome. A transient provider error is
+committed as an attempt and the task retries with backoff, so a redelivered event or a retried
+task can never charge twice (the provider replays the first outcome for the same key).
 
 The charge is made with the shopper present (a return URL): a card that needs 3-D Secure leaves
 the intent waiting for the shopper (services/attempts.py takes it from there)."""
@@ -139,22 +136,13 @@ def _publish_failed(intent: PaymentIntent, *, reason_code: str) -> None:
     )
 
 
-def _enqueue_charge_retry(intent: PaymentIntent, payment_method_token: str) -> None:
-    """The charge's first retry, as a task after the handler's commit: the handler's own call was
-    the first attempt, so the task starts at retry 1, after the backoff that retry would wait."""
+def _enqueue_charge(intent: PaymentIntent, payment_method_token: str) -> None:
     # Imported here: tasks.py imports this module. The token travels only in the task message,
     # never in a table.
-    from apps.core.tasks import enqueue_retry
-    from apps.payments.tasks import charge_payment, retry_countdown
+    from apps.core.tasks import enqueue
+    from apps.payments.tasks import charge_payment
 
-    enqueue_retry(
-        SERVICE,
-        charge_payment,
-        retries=1,
-        countdown=retry_countdown(0),
-        intent_id=str(intent.id),
-        payment_method_token=payment_method_token,
-    )
+    enqueue(SERVICE, charge_payment, intent_id=str(intent.id), payment_method_token=payment_method_token)
 
 
 def fail(intent: PaymentIntent, *, failure_code: str, reason_code: str, message: str) -> None:
@@ -180,11 +168,11 @@ def fail(intent: PaymentIntent, *, failure_code: str, reason_code: str, message:
 
 
 def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
-    """Record the order's payment (once per order) and charge it, in the caller's transaction.
+    """Record the order's payment (once per order) and enqueue its charge.
 
     Idempotent per order: a final intent is left alone and nothing is published again; a pending
-    one is charged again (the provider's idempotency key makes that harmless, and it revives a
-    charge whose retry task was lost)."""
+    one gets its charge enqueued again (the task and the provider's idempotency key make that
+    harmless, and it revives a charge whose task was lost)."""
     # No savepoint: called in the inbox transaction, where an error rolls back the whole delivery.
     with atomic(SERVICE, savepoint=False):
         intent = PaymentIntent.objects.select_for_update().filter(order_id=request.order_id).first()
@@ -231,9 +219,7 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
                 message="A card number was sent instead of a payment method token.",
             )
             return intent
-        if _charge_locked(intent, request.payment_method_token) is Outcome.RETRY:
-            # The failed attempt commits with the delivery; a task retries it with backoff.
-            _enqueue_charge_retry(intent, request.payment_method_token)
+        _enqueue_charge(intent, request.payment_method_token)
         return intent
 
 
@@ -242,6 +228,7 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
 
     The intent stays locked for the call so concurrent tasks for one order run one at a time; a
     transient error commits the attempt and asks the caller to retry."""
+    provider = get_provider()
     with atomic(SERVICE):
         intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
         if intent is None:
@@ -249,33 +236,29 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
             return Outcome.DONE
         if intent.status != PaymentIntent.Status.PENDING:
             return Outcome.DONE
-        return _charge_locked(intent, payment_method_token)
+        intent.attempts += 1
+        try:
+            result = provider_charge(intent, payment_method_token)
+        except PaymentDeclined as declined:
+            fail(
+                intent,
+                failure_code=declined.code,
+                reason_code=DECLINE_REASONS.get(declined.code, contract.REASON_DECLINED),
+                message=declined.message,
+            )
+            return Outcome.DONE
+        except TransientProviderError as error:
+            return _charge_attempt_failed(intent, error)
+        except ProviderError as error:
+            fail(intent, failure_code=error.code, reason_code=contract.REASON_PROVIDER_ERROR, message=error.message)
+            return Outcome.DONE
+        except Exception as error:
+            # An error the adapter did not map: retrying with the same key cannot charge twice.
+            logger.exception("provider %s raised an unmapped error charging %s", provider.name, intent.id)
+            return _charge_attempt_failed(intent, error)
 
-
-def _charge_locked(intent: PaymentIntent, payment_method_token: str) -> Outcome:
-    """One provider call for a pending intent the caller holds locked, and its outcome recorded."""
-    intent.attempts += 1
-    try:
-        result = provider_charge(intent, payment_method_token)
-    except PaymentDeclined as declined:
-        fail(
-            intent,
-            failure_code=declined.code,
-            reason_code=DECLINE_REASONS.get(declined.code, contract.REASON_DECLINED),
-            message=declined.message,
-        )
+        outcome_record(intent, result)
         return Outcome.DONE
-    except TransientProviderError as error:
-        return _charge_attempt_failed(intent, error)
-    except ProviderError as error:
-        fail(intent, failure_code=error.code, reason_code=contract.REASON_PROVIDER_ERROR, message=error.message)
-        return Outcome.DONE
-    except Exception as error:
-        # An error the adapter did not map: retrying with the same key cannot charge twice.
-        logger.exception("provider %s raised an unmapped error charging %s", intent.provider, intent.id)
-        return _charge_attempt_failed(intent, error)
-    outcome_record(intent, result)
-    return Outcome.DONE
 
 
 def provider_charge(intent: PaymentIntent, payment_method_token: str) -> ChargeResult | ActionRequired:

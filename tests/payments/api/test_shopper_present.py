@@ -18,7 +18,6 @@ from rest_framework.test import APIClient
 from apps.core.events.handlers import deliver
 from apps.payments.models import OutboxEvent, PaymentIntent, SandboxCharge
 from apps.payments.providers import ProviderError, get_provider
-from apps.payments.services.common import Outcome
 from tests.payments import factories
 from tests.payments.helpers import assert_problem, events
 
@@ -61,7 +60,7 @@ def test_a_retry_needs_the_orders_shopper_and_a_signed_in_one(client_for):
 def test_a_retry_while_the_first_charge_is_still_running_is_a_conflict(client_for, monkeypatch):
     from apps.payments.services import charges
 
-    monkeypatch.setattr(charges, "_charge_locked", lambda intent, token: Outcome.DONE)  # the charge not made yet
+    monkeypatch.setattr(charges, "_enqueue_charge", lambda intent, token: None)  # the task not run yet
     intent = _waiting("tok_visa")
 
     answer = client_for(intent.customer_id).post(_attempts_url(intent), {"payment_method_token": "tok_visa"})

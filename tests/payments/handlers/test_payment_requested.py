@@ -144,28 +144,22 @@ def test_two_envelopes_asking_to_pay_one_order_charge_once():
     assert all_event_types() == ["payment.succeeded"]
 
 
-def test_a_delivery_that_dies_after_the_charge_charges_once_when_redelivered(monkeypatch):
-    # given the handler's first run reaches the provider, then dies before its commit (a worker
-    # killed mid-task): the intent, the outcome and the inbox row roll back together
-    from apps.payments.services import charges
+def test_a_redelivery_while_the_charge_is_queued_still_charges_once(monkeypatch):
+    # given the charge tasks are held back, so both requests find the payment pending
+    queued = []
+    monkeypatch.setattr("apps.core.tasks._run_in_process", lambda task, args, kwargs: queued.append((task, kwargs)))
+    payload = factories.payment_requested_payload()
+    deliver("payments", factories.envelope("payment.requested", payload))
+    deliver("payments", factories.envelope("payment.requested", dict(payload)))
+    assert PaymentIntent.objects.get().status == PaymentIntent.Status.PENDING
+    assert len(queued) == 2
 
-    record = charges.outcome_record
+    # when both queued tasks run
+    for task, kwargs in queued:
+        task.apply(kwargs=kwargs, throw=True)
 
-    def die(intent, result):
-        raise RuntimeError("worker killed")
-
-    monkeypatch.setattr(charges, "outcome_record", die)
-    envelope = factories.payment_requested(payment_method_token="tok_visa")
-    with pytest.raises(RuntimeError):
-        deliver("payments", envelope)
-    assert not PaymentIntent.objects.exists()
-
-    # when the event comes back (SQS redelivers what was never deleted)
-    monkeypatch.setattr(charges, "outcome_record", record)
-    assert deliver("payments", envelope) is True
-
-    # then the provider replays the first charge for the same key: one charge, announced once
-    intent = _intent(envelope)
+    # then the second found the payment final
+    intent = PaymentIntent.objects.get()
     assert (intent.status, intent.attempts) == (PaymentIntent.Status.SUCCEEDED, 1)
     assert SandboxCharge.objects.count() == 1
     assert len(events("payment.succeeded")) == 1

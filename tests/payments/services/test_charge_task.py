@@ -11,7 +11,7 @@ from celery import Task
 from celery.exceptions import Retry
 
 from apps.payments.models import PaymentIntent
-from apps.payments.tasks import charge_payment, retry_countdown
+from apps.payments.tasks import _retry_countdown, charge_payment
 from tests.payments.helpers import events
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -80,7 +80,7 @@ def test_the_last_retry_in_a_worker_fails_the_payment(pending, in_worker, settin
 
 def test_the_backoff_stays_below_the_queue_visibility_window(settings):
     settings.PAYMENTS_RETRY_BACKOFF_MAX_SECONDS = 10_000
-    countdowns = [retry_countdown(retries) for retries in range(20) for _ in range(5)]
+    countdowns = [_retry_countdown(retries) for retries in range(20) for _ in range(5)]
     assert max(countdowns) < settings.CELERY_MAX_RETRY_COUNTDOWN
 
 
