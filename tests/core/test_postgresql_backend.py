@@ -40,15 +40,21 @@ def test_timestamptz_is_read_by_psycopgs_loader_as_utc_datetimes():
     assert loader is psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
 
 
-def test_a_connection_used_recently_skips_the_health_check_and_an_idle_one_is_checked(monkeypatch):
+def _used_connection_counting_checks(monkeypatch, *, idle_seconds: int) -> tuple[object, list[bool]]:
+    """The default connection, just used, health checks on, each check recorded instead of run."""
     connection = connections["default"]
     connection.ensure_connection()
     checks: list[bool] = []
     monkeypatch.setattr(connection, "health_check_enabled", True)
     monkeypatch.setattr(connection, "is_usable", lambda: checks.append(True) or True)
-    monkeypatch.setattr(settings, "DATABASE_HEALTH_CHECK_IDLE_SECONDS", 5)
+    monkeypatch.setattr(settings, "DATABASE_HEALTH_CHECK_IDLE_SECONDS", idle_seconds)
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+    return connection, checks
+
+
+def test_a_connection_used_recently_skips_the_health_check_and_an_idle_one_is_checked(monkeypatch):
+    connection, checks = _used_connection_counting_checks(monkeypatch, idle_seconds=5)
 
     connection.health_check_done = False
     connection.close_if_health_check_failed()
@@ -62,14 +68,7 @@ def test_a_connection_used_recently_skips_the_health_check_and_an_idle_one_is_ch
 
 
 def test_with_no_idle_allowance_every_request_is_checked(monkeypatch):
-    connection = connections["default"]
-    connection.ensure_connection()
-    checks: list[bool] = []
-    monkeypatch.setattr(connection, "health_check_enabled", True)
-    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(True) or True)
-    monkeypatch.setattr(settings, "DATABASE_HEALTH_CHECK_IDLE_SECONDS", 0)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    connection, checks = _used_connection_counting_checks(monkeypatch, idle_seconds=0)
 
     connection.health_check_done = False
     connection.close_if_health_check_failed()

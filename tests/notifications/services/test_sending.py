@@ -247,15 +247,21 @@ def marketing_welcome(monkeypatch):
     )
 
 
+def _welcome(customer_id: uuid.UUID | None = None) -> Delivery:
+    """The welcome message's delivery, recorded (and sent) in the caller's transaction."""
+    (delivery,) = services.notification_record(
+        template=messages.WELCOME,
+        event_id=uuid.uuid4(),
+        event_type="test.event",
+        customer_id=customer_id,
+        email="ada@example.com",
+    )
+    return delivery
+
+
 def _record_welcome(customer_id: uuid.UUID) -> Delivery:
     with atomic("notifications"):
-        (delivery,) = services.notification_record(
-            template=messages.WELCOME,
-            event_id=uuid.uuid4(),
-            event_type="test.event",
-            customer_id=customer_id,
-            email="ada@example.com",
-        )
+        delivery = _welcome(customer_id)
     delivery.refresh_from_db()
     return delivery
 
@@ -399,13 +405,7 @@ def test_the_first_send_runs_in_the_recording_transaction_without_a_task(setting
     monkeypatch.setattr(send_delivery, "apply_async", lambda **options: queued.append(options))
 
     with atomic("notifications"):
-        services.notification_record(
-            template=messages.WELCOME,
-            event_id=uuid.uuid4(),
-            event_type="test.event",
-            customer_id=None,
-            email="ada@example.com",
-        )
+        _welcome()
 
     assert (Delivery.objects.get().status, len(mail.outbox), queued) == ("sent", 1, [])
 
@@ -417,13 +417,7 @@ def test_with_a_broker_a_transient_first_send_is_queued_as_retry_one_after_commi
     monkeypatch.setattr(send_delivery, "apply_async", lambda **options: queued.append(options))
 
     with atomic("notifications"):
-        services.notification_record(
-            template=messages.WELCOME,
-            event_id=uuid.uuid4(),
-            event_type="test.event",
-            customer_id=None,
-            email="ada@example.com",
-        )
+        _welcome()
         assert queued == []  # nothing leaves before the commit
 
     delivery = Delivery.objects.get()
