@@ -109,16 +109,23 @@ def test_product_list_start_gives_the_querysets_rows(monkeypatch, ordering, vend
     assert [row["created_at"].tzinfo for row in rows] == [row["created_at"].tzinfo for row in expected]
 
 
-def test_the_landing_page_builds_its_query_once_and_still_reads_every_time(api_client, monkeypatch):
+@pytest.fixture
+def built(monkeypatch):
+    """The first-page SQL's cache emptied, and every time the list's query is built recorded."""
     selectors._product_list_start_sql.cache_clear()
-    built = []
+    calls = []
     product_list = selectors.product_list
 
     def counting_product_list(**kwargs):
-        built.append(kwargs)
+        calls.append(kwargs)
         return product_list(**kwargs)
 
     monkeypatch.setattr(selectors, "product_list", counting_product_list)
+    yield calls
+    selectors._product_list_start_sql.cache_clear()
+
+
+def test_the_landing_page_builds_its_query_once_and_still_reads_every_time(api_client, built):
     factories.product_with_variants(slug="tee")
 
     first = api_client.get(URL)
@@ -129,19 +136,9 @@ def test_the_landing_page_builds_its_query_once_and_still_reads_every_time(api_c
     assert sorted(item["slug"] for item in second.json()["results"]) == ["mug", "tee"]
     assert second["ETag"] != first["ETag"]
     assert len(built) == 1  # the SQL was compiled for the first request only
-    selectors._product_list_start_sql.cache_clear()
 
 
-def test_category_pages_build_their_query_once_per_ordering(api_client, monkeypatch):
-    selectors._product_list_start_sql.cache_clear()
-    built = []
-    product_list = selectors.product_list
-
-    def counting_product_list(**kwargs):
-        built.append(kwargs)
-        return product_list(**kwargs)
-
-    monkeypatch.setattr(selectors, "product_list", counting_product_list)
+def test_category_pages_build_their_query_once_per_ordering(api_client, built):
     home, garden = factories.category(slug="home"), factories.category(slug="garden")
     factories.product_with_variants(slug="mug", category=home)
     factories.product_with_variants(slug="rake", category=garden)
@@ -150,7 +147,6 @@ def test_category_pages_build_their_query_once_per_ordering(api_client, monkeypa
 
     assert [[item["slug"] for item in results] for results in answers] == [["mug"], ["rake"], ["mug"]]
     assert len(built) == 1
-    selectors._product_list_start_sql.cache_clear()
 
 
 def test_filtered_and_later_pages_still_take_the_queryset(api_client, monkeypatch):
