@@ -5,14 +5,12 @@ every URL the shop hands out points back at its own port."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 
 import jwt
@@ -22,15 +20,16 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _worker_port() -> int:
+    """8260, plus the xdist worker's number: a port per worker, below the kernel's ephemeral range.
+    A "free" port from that range, taken at collection and bound only after the migrations, was
+    meanwhile the source port of some other connection ("That port is already in use")."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 8260 + int(worker.removeprefix("gw") or 0)
 
 
-# A free port unless TEST_ALL_IN_ONE_PORT pins one: a fixed one would clash between xdist workers
-# and with other runs on the machine. Any port but 8000 shows the shop's URLs follow it.
-PORT = int(os.environ.get("TEST_ALL_IN_ONE_PORT") or _free_port())
+# TEST_ALL_IN_ONE_PORT pins one. Any port but 8000 shows the shop's URLs follow it.
+PORT = int(os.environ.get("TEST_ALL_IN_ONE_PORT") or _worker_port())
 BASE_URL = f"http://127.0.0.1:{PORT}"
 PASSWORD = "A-concurrent-Passphrase-42"
 ADDRESS = {"full_name": "Eve Tester", "line1": "1 Loopback Lane", "city": "Localhost", "postal_code": "12700"}
