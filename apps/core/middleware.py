@@ -14,13 +14,26 @@ from typing import Any
 
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
-from opentelemetry import context
+from opentelemetry import context, metrics, trace
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
-from opentelemetry.util.http import sanitize_method
+from opentelemetry.instrumentation.propagators import get_global_response_propagator
+from opentelemetry.instrumentation.utils import extract_attributes_from_object
+from opentelemetry.instrumentation.wsgi import add_response_attributes
+from opentelemetry.instrumentation.wsgi import collect_request_attributes as wsgi_collect_request_attributes
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.status import Status, StatusCode
+from opentelemetry.util.http import (
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
+    get_custom_headers,
+    sanitize_method,
+)
 
 from apps.core.client_address import client_address
 from apps.core.context import bound, new_id, new_trace_id, span_trace_id
-from apps.core.tracing import reserved_trace_id, sample_request
+from apps.core.tracing import RequestSampling, reserved_trace_id, sample_request
 
 logger = logging.getLogger("shopstack.request")
 
@@ -65,25 +78,37 @@ class RequestContextMiddleware:
 
 class TracingMiddleware(_DjangoMiddleware):
     """OpenTelemetry's Django middleware (apps/core/tracing.py puts this in its place), changed so
-    that the nine requests in ten a 10 % sampler drops cost next to nothing and the one it keeps is
-    the one it decided on:
+    that the nine requests in ten a 10 % sampler drops cost next to nothing, the one it keeps is
+    the one it decided on, and keeping it costs what its span needs:
 
     - the sampler decides first (apps.core.tracing.sample_request). A request it does not record
-      skips the parent's work (span name from the URL resolver, request attributes, duration
-      metrics) and runs in an unrecorded span of its trace, which carries the ids on; one it
-      records gets its server span under the trace id the decision was made on;
-    - excluded URLs (TRACING_EXCLUDED_URLS) are matched against the path, so an unrecorded request
-      never builds its absolute URL; a recorded one builds it once, where the parent builds it in
-      each of its four hooks;
-    - a recorded span is named by the route Django resolved for the view (`GET api/v1/...`), not
-      by resolving the path a second time before it; a request answered before any view keeps
-      the method as its name, as the parent names one that resolves to nothing;
-    - a request whose Host is not allowed is not traced: the parent reads the request's absolute
-      URL first thing, which raises DisallowedHost, and a load balancer probing a task by its IP
-      would get a 400 before HealthCheckMiddleware answers it. Django answers it as before;
+      skips the instrumentation's work and runs in an unrecorded span of its trace, which carries
+      the ids on;
+    - a recorded request gets the instrumentation's server span (its attributes, from the
+      instrumentation's own collect_request_attributes and add_response_attributes; its tracer,
+      so the same instrumentation scope) under the trace id the decision was made on, started
+      and ended here without the parent's repeated work: it sets every attribute twice, builds
+      the absolute URL in each of its four hooks, extracts the caller's context a second time,
+      resolves the URL a second time for the span's name, and filters attributes for HTTP
+      metrics that record into nothing while no meter provider is set (ShopStack's metrics are
+      CloudWatch EMF lines). When a meter provider, a request or response hook or the capture of
+      custom headers is configured, the parent's hooks run instead, as they are
+      (tests/tracing/test_server_span.py holds the two spans equal);
+    - a recorded span is named by the route Django resolved for the view (`GET api/v1/...`); a
+      request answered before any view keeps the method as its name, as the parent names one that
+      resolves to nothing;
+    - excluded URLs (TRACING_EXCLUDED_URLS) are matched against the path, so an excluded request
+      never builds its absolute URL;
+    - with the parent's hooks, a request whose Host is not allowed is not traced: the parent reads
+      the request's absolute URL first thing, which raises DisallowedHost, and a load balancer
+      probing a task by its IP would get a 400 before HealthCheckMiddleware answers it;
     - nor is a request whose path is not a WSGI (latin-1) string, as some servers pass a path with
-      characters beyond it: the parent's request attributes (wsgiref's request_uri) raise
+      characters beyond it: the request attributes (wsgiref's request_uri) raise
       UnicodeEncodeError on it, a 500 for what is a 404."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self.lean = not _instrumentation_extras_configured()
 
     def process_request(self, request: HttpRequest) -> None:
         try:
@@ -98,6 +123,9 @@ class TracingMiddleware(_DjangoMiddleware):
         if not sampling.recorded:
             request.META[_UNSAMPLED] = context.attach(sampling.context)
             return
+        if self.lean:
+            self._start_server_span(request, sampling)
+            return
         try:
             absolute = request.build_absolute_uri("?")
         except DisallowedHost:
@@ -109,29 +137,91 @@ class TracingMiddleware(_DjangoMiddleware):
         with reserved_trace_id(sampling.trace_id):
             super().process_request(request)
 
+    def _start_server_span(self, request: HttpRequest, sampling: RequestSampling) -> None:
+        attributes = wsgi_collect_request_attributes(request.META, self._sem_conv_opt_in_mode)
+        if self._traced_request_attrs:
+            attributes = extract_attributes_from_object(request, self._traced_request_attrs, attributes)
+        with reserved_trace_id(sampling.trace_id):
+            span = self._tracer.start_span(
+                self._get_span_name(request),
+                context=sampling.context,
+                kind=SpanKind.SERVER,
+                attributes=attributes,
+                start_time=request.META.get(_INSTRUMENTOR_START_TIME),
+            )
+        request.META[_SERVER_SPAN] = span
+        request.META[_SERVER_SPAN_TOKEN] = context.attach(trace.set_span_in_context(span, sampling.context))
+
     @staticmethod
     def _get_span_name(request: HttpRequest) -> str:
         method = sanitize_method(request.method.strip())
         return "HTTP" if method == "_OTHER" else method
 
     def process_view(self, request: HttpRequest, view_func: Callable, *args: Any, **kwargs: Any) -> None:
-        if not request.META.get(_TRACED):
-            return
-        super().process_view(request, view_func, *args, **kwargs)
+        span = request.META.get(_SERVER_SPAN)
+        if span is None:
+            if not request.META.get(_TRACED):
+                return
+            super().process_view(request, view_func, *args, **kwargs)
+            span = request.META.get(self._environ_span_key)
         route = getattr(request.resolver_match, "route", None)
-        span = request.META.get(self._environ_span_key)
-        if route and span is not None and span.name != "HTTP":
+        if not route or span is None:
+            return
+        if _SERVER_SPAN in request.META:
+            span.set_attribute(HTTP_ROUTE, route)
+        if span.name != "HTTP":
             span.update_name(f"{span.name} {route}")
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
-        if request.META.get(_TRACED):
+        if _SERVER_SPAN in request.META:
+            request.META[_SERVER_SPAN_EXCEPTION] = exception
+        elif request.META.get(_TRACED):
             super().process_exception(request, exception)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if _UNSAMPLED in request.META:
             context.detach(request.META.pop(_UNSAMPLED))
+        if _SERVER_SPAN in request.META:
+            self._end_server_span(request, response)
+            return response
         return super().process_response(request, response) if request.META.get(_TRACED) else response
+
+    def _end_server_span(self, request: HttpRequest, response: HttpResponse) -> None:
+        span = request.META.pop(_SERVER_SPAN)
+        add_response_attributes(
+            span,
+            f"{response.status_code} {response.reason_phrase}",
+            [],
+            sem_conv_opt_in_mode=self._sem_conv_opt_in_mode,
+        )
+        propagator = get_global_response_propagator()
+        if propagator:
+            propagator.inject(response)
+        exception = request.META.pop(_SERVER_SPAN_EXCEPTION, None)
+        if exception is not None:
+            # As the parent's use_span records an exception that escaped the view.
+            span.record_exception(exception)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
+        context.detach(request.META.pop(_SERVER_SPAN_TOKEN))
+        span.end()
+
+
+def _instrumentation_extras_configured() -> bool:
+    """Whether anything the lean server span leaves out is configured: a meter provider for the
+    instrumentation's HTTP metrics, its request or response hook, custom headers to capture."""
+    return (
+        isinstance(metrics.get_meter_provider(), MeterProvider)
+        or _DjangoMiddleware._otel_request_hook is not None
+        or _DjangoMiddleware._otel_response_hook is not None
+        or bool(get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST))
+        or bool(get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE))
+    )
 
 
 _TRACED = "shopstack.traced"
 _UNSAMPLED = "shopstack.unsampled_context"
+_SERVER_SPAN = "shopstack.server_span"
+_SERVER_SPAN_TOKEN = "shopstack.server_span_token"
+_SERVER_SPAN_EXCEPTION = "shopstack.server_span_exception"
+# Where the instrumentation's ASGI/WSGI wrappers leave a request's start, as the parent reads it.
+_INSTRUMENTOR_START_TIME = "opentelemetry-instrumentor-django.starttime_key"

@@ -249,13 +249,14 @@ def reserved_trace_id(trace_id: int) -> Iterator[None]:
 class RequestSampling:
     """The sampler's decision for an incoming request, made once, before any instrumentation runs.
 
-    recorded: the request is traced by the instrumentation, under `trace_id` (a new trace's id, or
-    the caller's). Otherwise `context` holds an unrecorded span of the trace, so ids still travel in
-    logs, events and calls while the instrumentations' per-request and per-query work is skipped."""
+    recorded: the request is traced, under `trace_id` (a new trace's id, or the caller's), as a
+    child of `context` (what the caller's headers carried; empty for a new trace). Otherwise
+    `context` holds an unrecorded span of the trace, so ids still travel in logs, events and calls
+    while the instrumentations' per-request and per-query work is skipped."""
 
     recorded: bool
     trace_id: int
-    context: Context | None = None
+    context: Context
 
 
 def sample_request(environ: Mapping[str, Any]) -> RequestSampling | None:
@@ -275,7 +276,7 @@ def sample_request(environ: Mapping[str, Any]) -> RequestSampling | None:
     trace_id = parent.trace_id if parent.is_valid else provider.id_generator.generate_trace_id()
     result = provider.sampler.should_sample(parent_context, trace_id, "request", SpanKind.SERVER)
     if result.decision.is_sampled():
-        return RequestSampling(recorded=True, trace_id=trace_id)
+        return RequestSampling(recorded=True, trace_id=trace_id, context=parent_context)
     span = NonRecordingSpan(
         SpanContext(
             trace_id=trace_id,
