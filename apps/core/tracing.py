@@ -160,9 +160,9 @@ def _exporter(name: str) -> tuple[SpanExporter, bool]:
     """The exporter `name` and whether it is batched (off the caller's thread)."""
     global _memory
     if name == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from apps.core.otlp import FastOTLPSpanExporter
 
-        return OTLPSpanExporter(), True
+        return FastOTLPSpanExporter(), True
     if name == "file":
         return JsonLinesSpanExporter(settings.TRACING_FILE_DIR), True
     if name == "console":
