@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=("cumtime", "tottime"), help="cProfile the last path, sorted so")
     parser.add_argument("--instructions", action="store_true", help="count instructions with callgrind instead")
     parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once (--instructions)")
+    parser.add_argument("--database", default=DATABASE, help="the database to create, use and drop")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-wsgi", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,12 +153,12 @@ def main() -> None:
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DATABASE}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{args.database}"')
     env = {
         **os.environ,
         "SERVICE": "catalog",
-        "DATABASE_URL": _database_url(admin_url, DATABASE),
+        "DATABASE_URL": _database_url(admin_url, args.database),
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_DEBUG": "0",
         "LOG_LEVEL": "WARNING",
@@ -178,7 +179,7 @@ def main() -> None:
         subprocess.run([*child, *args.paths], cwd=ROOT, env=env, check=True, timeout=1800)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
