@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-wsgi", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.requests = args.requests or (300 if args.instructions else 1500)
+    if args.requests is None:
+        args.requests = 300 if args.instructions else 1500
     if args.child:
         measure(args.paths, args.requests, args.profile)
         return
