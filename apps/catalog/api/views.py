@@ -273,10 +273,11 @@ _FIRST_PAGE_PARAMETERS = frozenset({"category", "ordering", "page_size"})
 def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpResponseBase | None:
     """The answer to the landing page or a category page (GET or HEAD; no cursor, no filter but the
     category; a plain JSON Accept), made without DRF's dispatch: no DRF Request, content
-    negotiation, permission and throttle checks (this view has none to make) or Response rendering,
-    which were about a fifth of the request's CPU. The body, headers, ETag and 304 are those DRF's
-    path gives (tests compare the two). None for any other request, and for one whose input
-    is bad or names no category: DRF's path then answers it, problem bodies included."""
+    negotiation, permission and throttle checks (this view has none to make) or Response
+    rendering, about a tenth of the request's instructions (docs/benchmarks.md). The body,
+    headers, ETag and 304 are those DRF's path gives (tests compare the two). None for any other
+    request, and for one whose input is bad or names no category: DRF's path then answers it,
+    problem bodies included."""
     if (
         request.method not in ("GET", "HEAD")
         or request.headers.get("Accept", "") not in _PLAIN_JSON_ACCEPT
