@@ -4,6 +4,12 @@ cProfile of the last path. Steadier than a load test on a shared machine (no ser
 generator, no GIL hand-overs between threads), and it says where the Python time goes.
 
     .venv/bin/python -m bench.catalog_profile [--requests 1500] [--profile cumtime|tottime] [PATH ...]
+    .venv/bin/python -m bench.catalog_profile --instructions [--requests 300] [--jobs 2] [PATH ...]
+
+With --instructions, instead: each path served through Django's WSGI handler (as gunicorn calls
+it, without gunicorn's own HTTP work) twice under valgrind's callgrind, after 200 warm-up requests,
+0 and then --requests more; the difference over --requests is one request's instructions, the same
+count whatever else the machine is doing (as bench/tracing_cost.py counts). Needs valgrind.
 
 Default paths: the bare view, the landing page and two category pages (a parent category and a
 leaf). It creates (drops first) the database shopstack_bench_catalog_profile, migrates it and
@@ -17,13 +23,17 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from bench.catalog_list import ROOT, VENV_BIN, _database_url, manage
 
 DATABASE = "shopstack_bench_catalog_profile"
+WARM_UP = 200
+_COLLECTED = re.compile(r"Collected : (\d+)")
 DEFAULT_PATHS = (
     "/bench/bare/",
     "/api/v1/catalog/products/",
@@ -41,7 +51,7 @@ def measure(paths: list[str], requests: int, profile: str | None) -> None:
 
     client = Client(HTTP_ACCEPT="application/json")
     for path in paths:
-        for _ in range(200):  # warm: imports, compiled SQL, prepared statements
+        for _ in range(WARM_UP):  # warm: imports, compiled SQL, prepared statements
             response = client.get(path)
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
@@ -58,26 +68,98 @@ def measure(paths: list[str], requests: int, profile: str | None) -> None:
         pstats.Stats(profiler).sort_stats(profile).print_stats(40)
 
 
+def serve_in_process(path: str, requests: int) -> None:
+    """Runs inside the configured child process, under callgrind: WARM_UP + `requests` GETs of
+    `path` through the WSGI handler."""
+    import io
+
+    import django
+    from django.core.handlers.wsgi import WSGIHandler
+
+    django.setup()
+    app = WSGIHandler()
+    path_info, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_ACCEPT": "application/json",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+    statuses = []
+    for _ in range(WARM_UP + requests):
+        body = app({**environ, "wsgi.input": io.BytesIO(b"")}, lambda status, headers: statuses.append(status))
+        b"".join(body)
+        body.close()
+    if statuses[-1] != "200 OK":
+        raise SystemExit(f"{path} answered {statuses[-1]}")
+
+
+def instructions(env: dict[str, str], path: str, requests: int) -> int:
+    """Instructions of one child run under callgrind (every thread of the process)."""
+    argv = [str(VENV_BIN / "python"), "-m", "bench.catalog_profile", "--child-wsgi", "--requests", str(requests), path]
+    run = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    collected = _COLLECTED.search(run.stderr)
+    if run.returncode or not collected:
+        raise RuntimeError(f"{path}: the callgrind run failed:\n{run.stderr[-3000:]}")
+    return int(collected.group(1))
+
+
+def count_instructions(env: dict[str, str], paths: list[str], requests: int, jobs: int) -> None:
+    runs = [(path, count) for path in paths for count in (0, requests)]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        counted = list(pool.map(lambda run: instructions(env, *run), runs))
+    print(f"instructions per request, in process (WSGI handler), {requests} requests after {WARM_UP} warm-up")
+    baseline = None
+    for index, path in enumerate(paths):
+        per_request = (counted[2 * index + 1] - counted[2 * index]) / requests
+        baseline = baseline or per_request
+        print(f"{path:<66} {per_request / 1e6:7.3f} M ({per_request / baseline:5.2f} x the first)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", default=list(DEFAULT_PATHS))
-    parser.add_argument("--requests", type=int, default=1500, help="timed requests per path")
+    parser.add_argument("--requests", type=int, help="timed requests per path (1500; 300 with --instructions)")
     parser.add_argument("--profile", choices=("cumtime", "tottime"), help="cProfile the last path, sorted so")
+    parser.add_argument("--instructions", action="store_true", help="count instructions with callgrind instead")
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once (--instructions)")
+    parser.add_argument("--database", default=DATABASE, help="the database to create, use and drop")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-wsgi", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.requests is None:
+        args.requests = 300 if args.instructions else 1500
     if args.child:
         measure(args.paths, args.requests, args.profile)
+        return
+    if args.child_wsgi:
+        serve_in_process(args.paths[0], args.requests)
         return
     import psycopg
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DATABASE}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{args.database}"')
     env = {
         **os.environ,
         "SERVICE": "catalog",
-        "DATABASE_URL": _database_url(admin_url, DATABASE),
+        "DATABASE_URL": _database_url(admin_url, args.database),
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_DEBUG": "0",
         "LOG_LEVEL": "WARNING",
@@ -89,13 +171,16 @@ def main() -> None:
     try:
         manage(env, "migrate", "--verbosity", "0")
         manage(env, "seed_demo", "--verbosity", "0")
+        if args.instructions:
+            count_instructions({**env, "PYTHONWARNINGS": "ignore"}, args.paths, args.requests, args.jobs)
+            return
         child = [str(VENV_BIN / "python"), "-m", "bench.catalog_profile", "--child", "--requests", str(args.requests)]
         if args.profile:
             child += ["--profile", args.profile]
         subprocess.run([*child, *args.paths], cwd=ROOT, env=env, check=True, timeout=1800)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -48,9 +49,15 @@ class ProductCursorPagination(CursorPagination):
         paginate_queryset does for that page (its forward, cursor-less branch, repeated here),
         so get_paginated_response makes the same links; tests compare the two."""
         self.request = request
-        self.page_size = self.get_page_size(request)
-        self.base_url = request.build_absolute_uri()
-        self.ordering = self.get_ordering(request, None, view)
+        ordering = self.get_ordering(request, None, view)
+        return self.first_page(fetch, self.get_page_size(request), request.build_absolute_uri(), ordering)
+
+    def first_page(self, fetch: Callable[[int], list], page_size: int, base_url: str, ordering: tuple) -> list:
+        """paginate_first_page's work, from the page size, the request's absolute URL and the
+        ordering, already read from the request (the list's lean path reads them without DRF)."""
+        self.page_size = page_size
+        self.base_url = base_url
+        self.ordering = ordering
         self.cursor = None
         # One row more than the page tells whether there is a next page, and where it starts.
         results = fetch(self.page_size + 1)
@@ -89,7 +96,7 @@ class CachedPublicView(PublicView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         seconds = settings.CATALOG_RESPONSE_CACHE_SECONDS
         if not seconds or request.method not in ("GET", "HEAD"):
-            return super().dispatch(request, *args, **kwargs)
+            return self.render_uncached(request, *args, **kwargs)
         # Absolute: the answers hold absolute links (next/previous cursors, built from the host).
         key = f"{request.build_absolute_uri()} {request.headers.get('Accept', '')}"
         cached, must_render = RESPONSES.lookup(key, fresh_seconds=seconds)
@@ -97,7 +104,7 @@ class CachedPublicView(PublicView):
             return _conditional(request, HttpResponse(cached.content, content_type=cached.content_type), cached.etag)
         rendered_at = time.monotonic()
         try:
-            response = super().dispatch(request, *args, **kwargs)
+            response = self.render_uncached(request, *args, **kwargs)
         except BaseException:
             RESPONSES.abandon(key)
             raise
@@ -107,6 +114,11 @@ class CachedPublicView(PublicView):
         else:
             RESPONSES.abandon(key)
         return response
+
+    def render_uncached(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """The answer when the response cache has none: DRF's dispatch (a view may answer some
+        requests more directly, with the same answer)."""
+        return super().dispatch(request, *args, **kwargs)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -247,6 +259,68 @@ class ProductListView(CachedPublicView):
         if not page:
             _check_named_filters(filters)
         return paginator.get_paginated_response([_list_item(row) for row in page])
+
+    def render_uncached(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return _first_page_answer(self, request) or super().render_uncached(request, *args, **kwargs)
+
+
+# What DRF's negotiation answers with plain, compact JSON: no Accept parameter (an `indent` changes
+# the body), no browser's list. Anything else takes DRF's path, as before.
+_PLAIN_JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
+_FIRST_PAGE_PARAMETERS = frozenset({"category", "ordering", "page_size"})
+
+
+def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpResponseBase | None:
+    """The answer to the landing page or a category page (GET or HEAD; no cursor, no filter but the
+    category; a plain JSON Accept), made without DRF's dispatch: no DRF Request, content
+    negotiation, permission and throttle checks (this view has none to make) or Response
+    rendering, about a tenth of the request's instructions (docs/benchmarks.md). The body,
+    headers, ETag and 304 are those DRF's path gives (tests compare the two). None for any other
+    request, and for one whose input is bad or names no category: DRF's path then answers it,
+    problem bodies included."""
+    if (
+        request.method not in ("GET", "HEAD")
+        or request.headers.get("Accept", "") not in _PLAIN_JSON_ACCEPT
+        or view.authentication_classes
+        or view.throttle_classes
+        or view.permission_classes != [AllowAny]
+        or len(view.renderer_classes) != 1
+    ):
+        return None
+    params = request.GET
+    if not params.keys() <= _FIRST_PAGE_PARAMETERS or any(len(values) > 1 for _, values in params.lists()):
+        return None
+    page_size = settings.CATALOG_PAGE_SIZE
+    if "page_size" in params:
+        try:
+            page_size = int(params["page_size"])
+        except ValueError:
+            return None
+        if not 1 <= page_size <= settings.CATALOG_MAX_PAGE_SIZE:
+            return None
+    query = tuple(sorted((name, value) for name, value in params.items() if name != "page_size"))
+    try:
+        filters, ordering = _validated_filters(query) if query else (selectors.ProductFilters(), DEFAULT_ORDERING)
+    except APIException:  # invalid: DRF's path answers it
+        return None
+    paginator = view.pagination_class()
+    page = paginator.first_page(
+        lambda limit: selectors.product_list_start(ordering=ordering, limit=limit, category=filters.category),
+        page_size,
+        request.build_absolute_uri(),
+        selectors.ORDERINGS[ordering],
+    )
+    if not page and filters.category is not None and not selectors.category_exists(slug=filters.category):
+        return None  # DRF's path answers the 400 (reading the page again: only for a bad request)
+    renderer = view.renderer_classes[0]()
+    data = {
+        "next": paginator.get_next_link(),
+        "previous": paginator.get_previous_link(),
+        "results": [_list_item(row) for row in page],
+    }
+    response = HttpResponse(renderer.render(data), content_type=renderer.media_type)
+    response["Allow"] = ", ".join(view.allowed_methods)
+    return _conditional(request, response, quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest()))
 
 
 class ProductDetailView(CachedPublicView):

@@ -1,0 +1,167 @@
+"""The landing page and the category pages are answered without DRF's dispatch
+(views._first_page_answer): every answer, whichever path made it, must be the one DRF's path
+gives: status, headers, body, ETag and 304, with the same queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from rest_framework.views import APIView
+
+from apps.catalog.api import views
+from apps.catalog.models import Product
+from tests.catalog import factories
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+URL = "/api/v1/catalog/products/"
+# Made per request by the middleware, whichever path answered.
+_PER_REQUEST = {"X-Request-ID", "X-Trace-ID"}
+
+LEAN = [
+    {},
+    {"page_size": "1"},
+    {"page_size": "2"},
+    {"page_size": "100"},
+    {"ordering": "price"},
+    {"ordering": "-price", "page_size": "2"},
+    {"ordering": "newest", "page_size": "1"},
+    {"category": "clothing"},
+    {"category": "shirts", "ordering": "newest"},
+    {"category": "clothing", "ordering": "price", "page_size": "1"},
+    {"category": "clothing", "ordering": "-price", "page_size": "2"},
+    {"category": "empty"},
+]
+# Bad input, an unknown category, other filters, a cursor: DRF's path answers these.
+NOT_LEAN = [
+    {"category": "unknown"},
+    {"category": ""},
+    {"page_size": "0"},
+    {"page_size": "101"},
+    {"page_size": "ten"},
+    {"ordering": "relevance"},
+    {"ordering": "popularity"},
+    {"ordering": ["price", "name"]},
+    {"category": ["clothing", "shirts"]},
+    {"colour": "red"},
+    {"in_stock": "true"},
+    {"category": "clothing", "q": "tee"},
+    {"format": "json"},
+    {"cursor": "garbage!"},
+]
+
+
+@pytest.fixture(autouse=True)
+def listing() -> None:
+    """Ties in names, prices and creation times (so some next links carry offsets), an image, a
+    compare-at price, a name that JSON must escape, and a category tree with an empty leaf."""
+    clothing = factories.category(slug="clothing")
+    shirts = factories.category(slug="shirts", parent=clothing)
+    factories.category(slug="empty", parent=clothing)
+    created = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+    names = ["Tee", "Tee", "Tee", 'Cap "Løvé"\u2028\n', "Coat"]
+    for index, name in enumerate(names):
+        product = factories.product(slug=f"p-{index}", name=name, category=[None, shirts, clothing][index % 3])
+        factories.variant(product=product, price="10.00" if index < 3 else "25.50", compare_at_price=None)
+        if index == 1:
+            factories.variant(product=product, price="12.00", compare_at_price=Decimal("30.00"))
+        if index == 2:
+            factories.image(product=product, name="products/tee ü.jpg")
+        stamp = created if index < 3 else created.replace(hour=13, microsecond=120)
+        Product.objects.filter(pk=product.pk).update(created_at=stamp)
+
+
+def _lean_taken(monkeypatch) -> list[str]:
+    """Records every request DRF's dispatch answers."""
+    seen = []
+    dispatch = APIView.dispatch
+
+    def recording_dispatch(self, request, *args, **kwargs):
+        seen.append(request.get_full_path())
+        return dispatch(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(APIView, "dispatch", recording_dispatch)
+    return seen
+
+
+def _answer(client, method: str, query: dict, **headers) -> tuple:
+    with CaptureQueriesContext(connections["catalog"]) as queries:
+        response = getattr(client, method)(URL, query, **headers)
+    kept = {name: value for name, value in response.items() if name not in _PER_REQUEST}
+    return response.status_code, kept, response.content, [query["sql"] for query in queries]
+
+
+def _drf_answer(client, monkeypatch, method: str, query: dict, **headers) -> tuple:
+    with monkeypatch.context() as patch:
+        patch.setattr(views, "_first_page_answer", lambda view, request: None)
+        return _answer(client, method, query, **headers)
+
+
+@pytest.mark.parametrize("query", LEAN)
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_first_pages_are_answered_without_drf_exactly_as_drf_answers_them(client, monkeypatch, query, method):
+    expected = _drf_answer(client, monkeypatch, method, query)
+    through_drf = _lean_taken(monkeypatch)
+
+    answer = _answer(client, method, query)
+
+    assert through_drf == []
+    assert answer == expected
+    assert answer[0] == 200
+
+
+@pytest.mark.parametrize("query", LEAN[:3] + LEAN[7:9])
+def test_a_matching_if_none_match_is_a_304_on_both_paths(client, monkeypatch, query):
+    etag = client.get(URL, query)["ETag"]
+    for if_none_match in (etag, f'"other", {etag}', "*", '"other"'):
+        expected = _drf_answer(client, monkeypatch, "get", query, HTTP_IF_NONE_MATCH=if_none_match)
+
+        assert _answer(client, "get", query, HTTP_IF_NONE_MATCH=if_none_match) == expected
+    assert expected[0] == 200  # the last: no match
+
+
+@pytest.mark.parametrize("query", NOT_LEAN)
+def test_other_requests_get_drfs_answer(client, monkeypatch, query):
+    expected = _drf_answer(client, monkeypatch, "get", query)
+    through_drf = _lean_taken(monkeypatch)
+
+    answer = _answer(client, "get", query)
+
+    assert len(through_drf) == 1
+    assert answer[:3] == expected[:3]
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json; indent=4", "*/*; indent=2", "text/html,application/xhtml+xml,*/*;q=0.8", "text/csv"]
+)
+def test_other_accept_headers_get_drfs_answer(client, monkeypatch, accept):
+    expected = _drf_answer(client, monkeypatch, "get", {}, HTTP_ACCEPT=accept)
+    through_drf = _lean_taken(monkeypatch)
+
+    answer = _answer(client, "get", {}, HTTP_ACCEPT=accept)
+
+    assert len(through_drf) == 1
+    assert answer == expected
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*", ""])
+def test_plain_json_accept_headers_take_the_lean_path(client, monkeypatch, accept):
+    expected = _drf_answer(client, monkeypatch, "get", {}, HTTP_ACCEPT=accept)
+    through_drf = _lean_taken(monkeypatch)
+
+    assert _answer(client, "get", {}, HTTP_ACCEPT=accept) == expected
+    assert through_drf == []
+
+
+@pytest.mark.parametrize(("category", "status", "count"), [("empty", 200, 2), ("unknown", 400, 4)])
+def test_an_empty_category_page_asks_whether_the_category_exists(client, category, status, count):
+    """As DRF's path does: the page, then (empty) whether its category exists. An unknown one is
+    then answered by DRF's path, which reads both again: only a bad request pays for that."""
+    with CaptureQueriesContext(connections["catalog"]) as queries:
+        response = client.get(URL, {"category": category})
+
+    assert response.status_code == status
+    assert len(queries) == count
