@@ -17,7 +17,9 @@ stand-in in another process that answers from a fixed snapshot: the client's wor
 catalog's does not.
 
 Query counts: one child process, --orders orders after a warm-up, the round trips of each step
-on orders' connection (every order's the same; the most is printed). Instructions: the child
+on orders' connection (every order's the same; the most is printed). CPU: another child, the
+median of each step's CPU time on its thread (time.thread_time: other work on the machine slows it
+only through shared caches, so compare runs made one after the other). Instructions: the child
 under callgrind five times, each after the same set-up and warm-up: no orders, then --orders
 orders carried one step further each time (cart line; + checkout; + stock.reserved; +
 payment.succeeded); the difference between two runs over --orders is one step's instructions,
@@ -32,6 +34,7 @@ import io
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -203,6 +206,7 @@ def child(orders: int, steps: int, count_queries: bool) -> None:
         for step in driver.steps():
             step(index)
     queries: dict[str, list[int]] = {name: [] for name in STEPS}
+    cpu: dict[str, list[float]] = {name: [] for name in STEPS}  # ms of this thread's CPU
     profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile's stats of the measured orders
     if profile:
         import cProfile
@@ -222,12 +226,16 @@ def child(orders: int, steps: int, count_queries: bool) -> None:
                         f"--- {name}\n" + "\n".join(q["sql"][:160] for q in captured.captured_queries) + "\n"
                     )
             else:
+                started = time.thread_time()
                 step(index)
+                cpu[name].append((time.thread_time() - started) * 1000)
     if profile:
         profiler.disable()
         profiler.dump_stats(profile)
     if count_queries:
         print(json.dumps({name: max(counts) for name, counts in queries.items() if counts}))
+    else:
+        print(json.dumps({name: statistics.median(times) for name, times in cpu.items() if times}))
     print("done")
 
 
@@ -307,6 +315,12 @@ def main() -> None:
         if args.show_queries:
             print(counted.stderr)
         queries = json.loads(counted.stdout.splitlines()[-2])
+        timed = subprocess.run(
+            _child_argv(args.orders, len(STEPS)), cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600
+        )
+        if timed.returncode:
+            raise SystemExit(timed.stderr[-3000:])
+        cpu_ms = json.loads(timed.stdout.splitlines()[-2])
         per_step: dict[str, float] = {}
         if not args.no_callgrind:
             runs = [(0, len(STEPS))] + [(args.orders, steps) for steps in range(1, len(STEPS) + 1)]
@@ -323,13 +337,13 @@ def main() -> None:
             drop_database(admin_url, args.database)
 
     print(f"orders service, per order ({args.orders} orders after {WARM_UP} warm-up), in process")
-    print(f"{'step':>20}  {'round trips':>11}  {'instructions':>14}")
+    print(f"{'step':>20}  {'round trips':>11}  {'CPU ms (median)':>15}  {'instructions':>14}")
     for name in STEPS:
         count = per_step.get(name)
         shown = f"{count / 1e6:11.2f} M" if count is not None else "-"
-        print(f"{name:>20}  {queries[name]:>11}  {shown:>14}")
-    if per_step:
-        print(f"{'all four':>20}  {sum(queries.values()):>11}  {sum(per_step.values()) / 1e6:11.2f} M")
+        print(f"{name:>20}  {queries[name]:>11}  {cpu_ms[name]:>15.2f}  {shown:>14}")
+    total = f"{sum(per_step.values()) / 1e6:11.2f} M" if per_step else "-"
+    print(f"{'all four':>20}  {sum(queries.values()):>11}  {sum(cpu_ms.values()):>15.2f}  {total:>14}")
 
 
 if __name__ == "__main__":
