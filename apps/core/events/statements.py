@@ -40,9 +40,12 @@ def rows_insert(model: type[Model], objs: Sequence[Model], *, alias: str, ignore
     `ignore_existing`, a row whose primary key is taken is skipped (ON CONFLICT DO NOTHING).
     Returns how many rows were inserted."""
     connection = connections[alias]
+    fields = list(model._meta.concrete_fields)
+    # As bulk_create: no more parameters in one statement than the database takes (SQLite's limit).
+    rows = max(1, min(INSERT_BATCH_ROWS, connection.ops.bulk_batch_size(fields, objs)))
     inserted = 0
-    for start in range(0, len(objs), INSERT_BATCH_ROWS):
-        batch = objs[start : start + INSERT_BATCH_ROWS]
+    for start in range(0, len(objs), rows):
+        batch = objs[start : start + rows]
         sql, fields = _insert_sql(model, alias, len(batch), ignore_existing)
         params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in batch for field in fields]
         with connection.cursor() as cursor:
