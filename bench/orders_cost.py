@@ -121,7 +121,8 @@ class _Orders:
         # a cart (emptied by its last checkout) and its revocation check cached.
         self.shoppers = [uuid.uuid4() for _ in range(SHOPPERS)]
         self.tokens = [
-            access_token(subject=shopper, email=f"{shopper.hex[:8]}@example.com") for shopper in self.shoppers
+            access_token(subject=shopper, email=f"{shopper.hex[:8]}@example.com", expires_in=86400)
+            for shopper in self.shoppers
         ]
         self.order_ids: list[str] = [""] * count
         self.totals: list[str] = [""] * count  # what payments will have captured
