@@ -133,12 +133,16 @@ def cart_priced(
     destination: Destination | None = None,
     shipping_method: str | None = None,
     customer_id: uuid.UUID | None = None,
+    variants: Mapping[str, Any] | None = None,
 ) -> PricedCart:
     """The cart with catalog's current unit prices and availability, priced by the one pricing
     function for `destination` (the shop's default country when none): discounts, shipping
-    (`shipping_method`, or the cheapest), tax and total. One catalog call for all lines."""
+    (`shipping_method`, or the cheapest), tax and total. One catalog call for all lines, or none
+    for the SKUs in `variants`, a snapshot the same request has just read (services/cart.py)."""
     lines = list(cart.lines.all()) if cart is not None else []
-    variants: Mapping[str, Any] = integrations.catalog_variants(skus=[line.sku for line in lines]) if lines else {}
+    known = variants or {}
+    missing = [line.sku for line in lines if line.sku not in known]
+    variants = {**known, **integrations.catalog_variants(skus=missing)} if missing else known
     currencies = {variants[line.sku].currency for line in lines if line.sku in variants}
     currency = next(iter(currencies)) if len(currencies) == 1 else None
     voucher_code = cart.voucher_code if cart is not None else ""

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.db import connections
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
-from apps.catalog.models import OutboxEvent
+from apps.catalog.models import InboxEvent, OutboxEvent
 from apps.core.db import atomic
-from apps.core.events import publish, publish_many
+from apps.core.events import Envelope, publish, publish_many, statements
+from apps.core.events.handlers import _inbox_record
 from apps.core.events.outbox import relay_pending
 from apps.core.events.transport import _transport
 from apps.core.services import db_alias
@@ -97,3 +99,33 @@ def _relay_queries() -> int:
     with CaptureQueriesContext(connections[db_alias("catalog")]) as queries:
         relay_pending("catalog", batch_size=1000)
     return len(queries)
+
+
+def test_the_event_statements_are_compiled_once_per_process(recording, monkeypatch):
+    """Publishing, relaying and recording a delivery build their SQL on first use only: the
+    second round compiles nothing for the outbox or the inbox (apps/core/events/statements.py)."""
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(compiler, *args, **kwargs):
+        compiled.append(compiler.query.model._meta.db_table)
+        return as_sql(compiler, *args, **kwargs)
+
+    statements.claim_sql.cache_clear()
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    rounds = []
+    for sku in ("FIRST", "SECOND"):
+        compiled.clear()
+        publish_product_updates(sku)
+        assert relay_pending("catalog") == 1
+        envelope = Envelope(type="product.updated", producer="catalog", payload={}, trace_id="t")
+        with atomic("catalog"):
+            assert _inbox_record("catalog", envelope, InboxEvent) is True
+            assert _inbox_record("catalog", envelope, InboxEvent) is False  # the duplicate
+        rounds.append([table for table in compiled if table in ("catalog_outboxevent", "catalog_inboxevent")])
+
+    assert rounds == [["catalog_outboxevent"], []]  # the claim, once
+    assert sent == ["FIRST", "SECOND"]
+    row = OutboxEvent.objects.get(payload__sku="SECOND")
+    assert row.sent_at is not None and row.attempts == 1 and row.last_error == "" and row.traceparent == ""
+    assert InboxEvent.objects.filter(event_type="product.updated", producer="catalog").count() == 2

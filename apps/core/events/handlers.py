@@ -10,15 +10,14 @@ from collections.abc import Callable, Collection
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections
 from django.db.models import Model
-from django.utils import timezone
 from opentelemetry.trace import Status, StatusCode
 
 from apps.core.context import bound
 from apps.core.db import atomic
 from apps.core.events.declarations import subscribes
 from apps.core.events.envelope import Envelope
+from apps.core.events.statements import rows_insert
 from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
 from apps.core.tracing import SERVICE_ATTRIBUTE, tracer
@@ -107,24 +106,8 @@ def _inbox_record(service: str, envelope: Envelope, inbox: type[Model]) -> bool:
     back: two round trips fewer for every delivery. A concurrent delivery of the same event waits
     on the key until the first one's transaction ends, then inserts nothing (or, if that one rolled
     back, inserts and runs the handler)."""
-    connection = connections[db_alias(service)]
-    meta = inbox._meta
-    names = ("event_id", "event_type", "producer", "received_at")
-    given = (envelope.id, envelope.type, envelope.producer, timezone.now())
-    values = [
-        meta.get_field(name).get_db_prep_save(value, connection) for name, value in zip(names, given, strict=True)
-    ]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
-    placeholders = ", ".join(["%s"] * len(names))
-    # Table and column names come from the model, quoted; the values are parameters.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"ON CONFLICT ({quote(meta.pk.column)}) DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return cursor.rowcount == 1
+    row = inbox(event_id=envelope.id, event_type=envelope.type, producer=envelope.producer)
+    return rows_insert(inbox, [row], alias=db_alias(service), ignore_existing=True) == 1
 
 
 def _deliver_once(service: str, envelope: Envelope, inbox: type[Model], handler: Handler) -> bool:

@@ -22,7 +22,7 @@ from typing import Any, cast
 from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.db.models import F, Model
+from django.db.models import Model
 from django.utils import timezone
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -30,6 +30,7 @@ from apps.core.context import current_trace_id
 from apps.core.db import atomic, on_commit
 from apps.core.events.declarations import publishes
 from apps.core.events.envelope import Envelope, to_jsonable
+from apps.core.events.statements import rows_claim, rows_insert, rows_mark_sent
 from apps.core.events.transport import BatchTransport, Transport, get_transport
 from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
@@ -86,7 +87,8 @@ def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int =
         for index, (event_type, payload) in enumerate(events)
     ]
     outbox = apps.get_model(producer, "OutboxEvent")
-    outbox.objects.bulk_create(
+    rows_insert(
+        outbox,
         [
             outbox(
                 id=envelope.id,
@@ -99,7 +101,7 @@ def publish_many(*, producer: str, events: list[tuple[str, Any]], version: int =
             )
             for envelope in envelopes
         ],
-        batch_size=1000,
+        alias=db_alias(producer),
     )
     _relay_once_after_commit(producer)
     return envelopes
@@ -231,13 +233,10 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
     if getattr(transport, "runs_handlers", False):
         return _relay_unclaimed(outbox, transport, batch_size=batch_size)
     sent = 0
+    alias = db_alias(producer)
     while True:
         with atomic(producer):
-            rows = list(
-                outbox.objects.select_for_update(skip_locked=True)
-                .filter(sent_at__isnull=True)
-                .order_by("occurred_at")[:batch_size]
-            )
+            rows = rows_claim(outbox, alias=alias, batch_size=batch_size)
             if not rows:
                 return sent
             done = _send_in_order(outbox, rows, transport)
@@ -305,7 +304,7 @@ def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport)
                 break
     finally:
         if sent:
-            outbox.objects.filter(pk__in=sent).update(sent_at=timezone.now(), attempts=F("attempts") + 1)
+            rows_mark_sent(outbox, sent, alias=db_alias(outbox._meta.app_label), when=timezone.now())
             metric_emit(
                 name="OutboxRelayed",
                 value=len(sent),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -13,6 +15,7 @@ from django.utils import timezone
 from apps.core.db import atomic
 from apps.orders import integrations
 from apps.orders.errors import CartLimitReached, CartLineNotFound, CartNotFound, InvalidQuantity, UnknownSku
+from apps.orders.integrations import VariantSnapshot
 from apps.orders.models import Cart, CartLine
 from apps.orders.pricing.vouchers import voucher_check
 from apps.orders.selectors import cart_basket_lines, cart_token_hash
@@ -40,8 +43,8 @@ def validate_line_quantity(quantity: int, *, field: str = "quantity") -> None:
         )
 
 
-def _check_sellable(sku: str) -> None:
-    variant = integrations.catalog_variants(skus=[sku]).get(sku)
+def _check_sellable(sku: str, variants: Mapping[str, VariantSnapshot]) -> None:
+    variant = variants.get(sku)
     if variant is None or not variant.active:
         raise UnknownSku(f"The catalog has no sellable variant with SKU {sku!r}.", extra={"sku": sku})
 
@@ -51,7 +54,7 @@ def cart_anonymous_create(*, sku: str, quantity: int) -> tuple[Cart, str]:
     is stored: the token is the shopper's credential for the cart, returned once. Nothing is
     created when the line is refused."""
     validate_line_quantity(quantity)
-    _check_sellable(sku)
+    _check_sellable(sku, integrations.catalog_variants(skus=[sku]))
     token = secrets.token_urlsafe(32)
     with atomic(SERVICE):
         cart = Cart.objects.create(token_hash=cart_token_hash(token))
@@ -59,29 +62,59 @@ def cart_anonymous_create(*, sku: str, quantity: int) -> tuple[Cart, str]:
     return cart, token
 
 
-def cart_line_add(*, sku: str, quantity: int, cart: Cart | None = None, customer_id: uuid.UUID | None = None) -> Cart:
+@dataclass(frozen=True)
+class CartLineAdded:
+    """The cart after the change, its lines in hand (as `cart.lines.all()` gives them), and the
+    catalog snapshot read for it (the added SKU and those already in the cart): the answer is
+    priced from these without reading the lines or asking catalog again."""
+
+    cart: Cart
+    variants: dict[str, VariantSnapshot]
+
+
+def cart_line_add(
+    *, sku: str, quantity: int, cart: Cart | None = None, customer_id: uuid.UUID | None = None
+) -> CartLineAdded:
     """Add `quantity` of `sku` to `cart`, or to the shopper's cart (made on first use), adding to
     any quantity already there. The SKU must be a sellable catalog variant and the resulting
     quantity within the limit; a refused line changes nothing (no cart is made for it)."""
     validate_line_quantity(quantity)
-    _check_sellable(sku)
-    if cart is None:
-        if customer_id is None:
-            raise TypeError("cart_line_add needs a cart or a customer_id")
-        cart = cart_for_customer(customer_id=customer_id)
+    if cart is None and customer_id is None:
+        raise TypeError("cart_line_add needs a cart or a customer_id")
+    # One catalog call, before the transaction (no lock held across the network), for the new SKU
+    # and the ones already in the cart, so the answer needs no second one.
+    held = (
+        CartLine.objects.filter(cart=cart)
+        if cart is not None
+        else CartLine.objects.filter(cart__customer_id=customer_id, cart__status=Cart.Status.ACTIVE)
+    )
+    variants = integrations.catalog_variants(skus=[sku, *held.values_list("sku", flat=True)])
+    _check_sellable(sku, variants)
     with atomic(SERVICE):
-        cart = Cart.objects.select_for_update().get(pk=cart.pk)
-        line = cart.lines.filter(sku=sku).first()
+        locked = _cart_locked(cart=cart, customer_id=customer_id)
+        lines = list(locked.lines.all())
+        line = next((line for line in lines if line.sku == sku), None)
         if line is None:
-            if cart.lines.count() >= settings.ORDERS_MAX_CART_LINES:
+            if len(lines) >= settings.ORDERS_MAX_CART_LINES:
                 raise CartLimitReached()
-            CartLine.objects.create(cart=cart, sku=sku, quantity=quantity)
+            lines.append(CartLine.objects.create(cart=locked, sku=sku, quantity=quantity))
         else:
             validate_line_quantity(line.quantity + quantity)
             line.quantity += quantity
             line.save(update_fields=["quantity"])
-        cart.save(update_fields=["updated_at"])
-    return cart
+        locked.save(update_fields=["updated_at"])
+    locked._prefetched_objects_cache = {"lines": lines}  # the newest line is last, as the ordering puts it
+    return CartLineAdded(cart=locked, variants=variants)
+
+
+def _cart_locked(*, cart: Cart | None, customer_id: uuid.UUID | None) -> Cart:
+    """`cart`, or the shopper's active cart (made if none), its row locked for the transaction."""
+    if cart is not None:
+        return Cart.objects.select_for_update().get(pk=cart.pk)
+    locked = Cart.objects.select_for_update().filter(customer_id=customer_id, status=Cart.Status.ACTIVE).first()
+    if locked is None:  # the shopper's first line
+        locked = Cart.objects.select_for_update().get(pk=cart_for_customer(customer_id=customer_id).pk)
+    return locked
 
 
 def cart_line_set_quantity(*, cart: Cart, sku: str, quantity: int) -> CartLine:

@@ -111,9 +111,13 @@ def order_checkout(
     existing = previous.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return _replay(existing, fingerprint)
-    cart = Cart.objects.filter(customer_id=customer_id, status=Cart.Status.ACTIVE).first()
+    # The shopper's active cart and its lines in one query (no lines: nothing to check out).
+    lines = list(
+        CartLine.objects.filter(cart__customer_id=customer_id, cart__status=Cart.Status.ACTIVE).select_related("cart")
+    )
     return _checkout(
-        cart=cart,
+        cart=lines[0].cart if lines else None,
+        lines=lines,
         customer_id=customer_id,
         previous=previous,
         email=email,
@@ -151,6 +155,7 @@ def order_checkout_guest(
         return _replay(existing, fingerprint)
     return _checkout(
         cart=cart,
+        lines=list(cart.lines.all()),
         customer_id=None,
         previous=previous,
         email=email,
@@ -165,6 +170,7 @@ def order_checkout_guest(
 def _checkout(
     *,
     cart: Cart | None,
+    lines: list[CartLine],
     customer_id: uuid.UUID | None,
     previous: QuerySet[Order],
     email: str,
@@ -174,9 +180,9 @@ def _checkout(
     payment_method_token: str,
     shipping_method: str | None,
 ) -> CheckoutResult:
-    """The checkout both kinds share; `previous` are the orders the Idempotency-Key is unique among."""
-    lines = list(cart.lines.all()) if cart else []
-    if not lines:
+    """The checkout both kinds share, of `cart` with its `lines` as read before the transaction;
+    `previous` are the orders the Idempotency-Key is unique among."""
+    if cart is None or not lines:
         raise CartEmpty()
     # The catalog call happens outside the transaction: no row lock is held across the network.
     variants = integrations.catalog_variants(skus=[line.sku for line in lines])
@@ -199,12 +205,15 @@ def _checkout(
     try:
         with atomic(SERVICE):
             locked_cart = Cart.objects.select_for_update().get(pk=cart.pk)
-            # A concurrent request with the same key may have won while this one waited for the lock.
-            existing = previous.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return _replay(existing, fingerprint)
             current = {line.sku: line.quantity for line in locked_cart.lines.all()}
             if current != {line.sku: line.quantity for line in lines} or locked_cart.voucher_code != cart.voucher_code:
+                # A concurrent request with the same key may have won while this one waited for
+                # the lock (and emptied the cart): its order is the answer. Looked for only here:
+                # had it won with the cart refilled as it was, the key's unique index stops this
+                # order (below).
+                existing = previous.filter(idempotency_key=idempotency_key).first()
+                if existing is not None:
+                    return _replay(existing, fingerprint)
                 raise CartChanged()
             now = timezone.now()
             order = Order.objects.create(

@@ -8,7 +8,10 @@ authenticate or pay again with another method (at payments) until payment_deadli
 order is cancelled, the stock released and the shopper told (order.cancelled).
 
 Each step runs in its handler's inbox transaction with no savepoint of its own (a savepoint is
-two round trips): an error in a step rolls back the whole delivery, savepoint or not."""
+two round trips): an error in a step rolls back the whole delivery, savepoint or not. The step
+locks the order first (order_lock) and moves it with order_transition_locked, which trusts the
+status read under that lock (no second read, no savepoint) and saves the step's other fields in
+the same UPDATE."""
 
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ from apps.orders.services.transitions import (
     event_publish,
     order_lock,
     order_transition,
+    order_transition_locked,
 )
 from apps.payments.contracts import events as payment_events
 
@@ -93,14 +97,22 @@ def saga_stock_reserved(*, order_id: str) -> None:
         if order.status != S.PENDING:
             _ignored(order, "stock.reserved")
             return
-        order_transition(order=order, to=S.STOCK_RESERVED, reason="stock reserved", actor="event:catalog")
         order.payment_status = PaymentStatus.REQUESTED
-        order.payment_deadline = order.status_changed_at + timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
         # The shopper's key for paying again at payments (a guest has no account payments could
         # check): kept here, shown only in the order's detail; payments gets its SHA-256.
         retry_key = secrets.token_urlsafe(32)
         order.payment_action = {"retry_key": retry_key}
-        order.save(update_fields=["payment_status", "payment_deadline", "payment_action", "updated_at"])
+        # The deadline counts from the transition's moment; all of it is one UPDATE.
+        now = timezone.now()
+        order.payment_deadline = now + timedelta(seconds=settings.ORDERS_PAYMENT_ACTION_SECONDS)
+        order_transition_locked(
+            order=order,
+            to=S.STOCK_RESERVED,
+            reason="stock reserved",
+            actor="event:catalog",
+            now=now,
+            also_save=("payment_status", "payment_deadline", "payment_action"),
+        )
         event_publish(
             contract.PAYMENT_REQUESTED,
             contract.PaymentRequested(
@@ -148,21 +160,15 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
         order.payment_status = PaymentStatus.CAPTURED
         order.payment_method_token = ""  # the payment is decided: no credential kept
         order.payment_action = {}
-        order.save(
-            update_fields=[
-                "payment_id",
-                "amount_captured",
-                "payment_status",
-                "payment_method_token",
-                "payment_action",
-                "updated_at",
-            ]
-        )
+        paid = ("payment_id", "amount_captured", "payment_status", "payment_method_token", "payment_action")
         order_paid_report(order)
         awaiting = order.status in AWAITING_PAYMENT_STATUSES
         if awaiting and currency == order.currency and amount >= order.total:
-            order_confirm(order, reason="payment captured")
-        elif awaiting:
+            # The payment and the confirmation: one UPDATE.
+            order_confirm(order, reason="payment captured", also_save=paid)
+            return
+        order.save(update_fields=[*paid, "updated_at"])
+        if awaiting:
             # Captured the wrong amount: do not ship against it; cancel and give it back.
             order_cancel_locked(order, reason="payment_mismatch", actor="event:payments")
         elif order.status == S.CANCELLED:
@@ -171,10 +177,11 @@ def saga_payment_succeeded(*, order_id: str, payment_id: str, amount: Decimal, c
             _ignored(order, "payment.succeeded")
 
 
-def order_confirm(order: Order, *, reason: str) -> None:
-    """The locked order is paid (captured, or authorized for capture at shipment): confirmed, and
-    order.confirmed tells catalog to commit the stock and the shopper what they bought."""
-    order_transition(order=order, to=S.CONFIRMED, reason=reason, actor="event:payments")
+def order_confirm(order: Order, *, reason: str, also_save: tuple[str, ...] = ()) -> None:
+    """The locked order (order_lock) is paid (captured, or authorized for capture at shipment):
+    confirmed, and order.confirmed tells catalog to commit the stock and the shopper what they
+    bought. `also_save`: fields the caller changed, saved with the status."""
+    order_transition_locked(order=order, to=S.CONFIRMED, reason=reason, actor="event:payments", also_save=also_save)
     lines = list(order.lines.all())  # read once for both the lines and the email's items
     event_publish(
         contract.ORDER_CONFIRMED,
@@ -231,7 +238,7 @@ def _stale_attempt(order: Order, attempt: int, event_type: str) -> bool:
 
 def _await_shopper(order: Order, *, reason: str) -> None:
     if order.status != S.PAYMENT_ACTION_REQUIRED:
-        order_transition(order=order, to=S.PAYMENT_ACTION_REQUIRED, reason=reason, actor="event:payments")
+        order_transition_locked(order=order, to=S.PAYMENT_ACTION_REQUIRED, reason=reason, actor="event:payments")
 
 
 def saga_payment_action_required(

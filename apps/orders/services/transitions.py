@@ -4,6 +4,7 @@ the order row lock and event publishing. Every status change goes through order_
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -70,17 +71,41 @@ def order_transition(*, order: Order, to: str, reason: str, actor: str) -> Order
     transition raises IllegalTransition (409 "illegal_transition") and changes nothing."""
     with atomic(SERVICE):
         current = Order.objects.select_for_update().values_list("status", flat=True).get(pk=order.pk)
-        if to not in ALLOWED_TRANSITIONS[current]:
-            raise IllegalTransition(
-                f"Order {order.number} cannot go from {current} to {to}.",
-                extra={"from_status": current, "to_status": to},
-            )
-        now = timezone.now()
-        order.status = to
-        order.status_changed_at = now
-        order.save(update_fields=["status", "status_changed_at", "updated_at"])
-        OrderStatusChange.objects.create(order=order, from_status=current, to_status=to, reason=reason, actor=actor)
-        order_status_report(order, to=to, reason=reason)
+        _transition_check(order, current, to)
+        order.status = current
+        return order_transition_locked(order=order, to=to, reason=reason, actor=actor)
+
+
+def _transition_check(order: Order, current: str, to: str) -> None:
+    if to not in ALLOWED_TRANSITIONS[current]:
+        raise IllegalTransition(
+            f"Order {order.number} cannot go from {current} to {to}.",
+            extra={"from_status": current, "to_status": to},
+        )
+
+
+def order_transition_locked(
+    *,
+    order: Order,
+    to: str,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+    also_save: tuple[str, ...] = (),
+) -> Order:
+    """order_transition for an order the caller read with order_lock in the transaction it is in:
+    its status is already the one under the lock, so it is neither read again nor guarded by a
+    savepoint (three round trips; an illegal transition raises before anything is written, and any
+    later error rolls the caller's whole transaction back). `also_save` names fields the caller
+    changed on `order` that go out in the same UPDATE as the status; `now` the moment it is
+    stamped with (default: now)."""
+    current = order.status
+    _transition_check(order, current, to)
+    order.status = to
+    order.status_changed_at = now or timezone.now()
+    order.save(update_fields=["status", "status_changed_at", "updated_at", *also_save])
+    OrderStatusChange.objects.create(order=order, from_status=current, to_status=to, reason=reason, actor=actor)
+    order_status_report(order, to=to, reason=reason)
     return order
 
 

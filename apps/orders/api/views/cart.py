@@ -10,6 +10,8 @@ silently changing the shopper's cart on some later request."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -24,6 +26,7 @@ from apps.core.exceptions import ValidationFailed
 from apps.orders import selectors
 from apps.orders.api import serializers as s
 from apps.orders.errors import CartNotFound, ShippingDestinationUnsupported
+from apps.orders.integrations import VariantSnapshot
 from apps.orders.models import Cart
 from apps.orders.pricing.basket import Destination
 from apps.orders.services import cart as cart_services
@@ -41,9 +44,12 @@ CART_NOT_FOUND = problem("The cart token is unknown or the cart was merged (`car
 CATALOG_UNAVAILABLE = problem("The catalog cannot answer for prices and stock now (`catalog_unavailable`).")
 
 
-def _cart_priced(request: Request, cart: Cart | None) -> selectors.PricedCart:
+def _cart_priced(
+    request: Request, cart: Cart | None, variants: Mapping[str, VariantSnapshot] | None = None
+) -> selectors.PricedCart:
     """The cart priced for the destination and method in the query (country, region,
-    shipping_method), or the shop's default country and the cheapest method."""
+    shipping_method), or the shop's default country and the cheapest method; `variants`: catalog's
+    snapshot this request already read."""
     query = s.DestinationInput(data=request.query_params)
     query.is_valid(raise_exception=True)
     where = query.validated_data
@@ -57,13 +63,19 @@ def _cart_priced(request: Request, cart: Cart | None) -> selectors.PricedCart:
         destination=destination,
         shipping_method=where.get("shipping_method"),
         customer_id=request.user.id if request.user.is_authenticated else None,
+        variants=variants,
     )
 
 
 def _cart_response(
-    cart: Cart | None, *, status_code: int = status.HTTP_200_OK, token: str | None = None, request: Request
+    cart: Cart | None,
+    *,
+    status_code: int = status.HTTP_200_OK,
+    token: str | None = None,
+    request: Request,
+    variants: Mapping[str, VariantSnapshot] | None = None,
 ) -> Response:
-    priced = _cart_priced(request, cart)
+    priced = _cart_priced(request, cart, variants)
     if token is None:
         return Response(s.CartOutput(priced).data, status=status_code)
     data = s.CartOutput(priced).data
@@ -137,14 +149,14 @@ class CartLinesView(APIView):
         data = s.CartLineAddInput(data=request.data)
         data.is_valid(raise_exception=True)
         if request.user.is_authenticated:
-            cart = cart_services.cart_line_add(customer_id=request.user.id, **data.validated_data)
+            added = cart_services.cart_line_add(customer_id=request.user.id, **data.validated_data)
         elif request.headers.get(CART_TOKEN_HEADER):
             cart = selectors.cart_get_by_token(token=request.headers[CART_TOKEN_HEADER])
-            cart_services.cart_line_add(cart=cart, **data.validated_data)
+            added = cart_services.cart_line_add(cart=cart, **data.validated_data)
         else:
             cart, token = cart_services.cart_anonymous_create(**data.validated_data)
             return _cart_response(cart, token=token, status_code=status.HTTP_201_CREATED, request=request)
-        return _cart_response(cart, request=request)
+        return _cart_response(added.cart, request=request, variants=added.variants)
 
 
 class CartLineView(APIView):
