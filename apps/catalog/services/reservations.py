@@ -67,7 +67,7 @@ def stock_reserve(*, order_id: uuid.UUID | str, lines: Iterable[tuple[str, int]]
             return ReservationOutcome(status=status, reserved=[], short=short)
         held = [(stocks[sku], quantity) for sku, quantity in wanted.items()]
         stock_sql.stock_change(changes=[(row.variant_id, 0, quantity) for row, quantity in held])
-        stock_sql.reservation_lines_add(reservation_id=reservation_id, lines=[(row, q) for row, q in held])
+        stock_sql.reservation_lines_add(reservation_id=reservation_id, lines=held)
         # The listing summary changes only when a SKU runs out (in_stock may turn false); while
         # every SKU reserved has units left, it stays true.
         ran_out = {row.product_id for row, quantity in held if row.on_hand - row.reserved - quantity <= 0}
