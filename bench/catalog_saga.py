@@ -4,6 +4,7 @@ handlers (order.created reserves, order.confirmed commits) and per live price lo
 (GET variants/?sku=..., which orders makes about twice per order).
 
     .venv/bin/python -m bench.catalog_saga [--runs 300] [--jobs 2] [--lines 1]
+        [--queries-only | --process-time ROUNDS]
 
 Everything runs in process, as bench/tracing_cost.py does: SERVICE=catalog on its own database
 (shopstack_bench_saga, seed_demo's catalog, every SKU given plenty of stock), the handlers through
@@ -15,7 +16,8 @@ each commit (core's, the same for every producer) is left out: its rows are writ
    statements of one run of each.
 2. Instructions: for each of the three, a child process under callgrind twice, after the same
    set-up and warm-up, running 0 and then --runs measured runs; the difference over --runs is one
-   run's instructions, start-up, set-up and warm-up cancelled out.
+   run's instructions, start-up, set-up and warm-up cancelled out. Or, with --process-time
+   (much faster, but load-dependent), this process's CPU time per run, ROUNDS rounds of --runs.
 
 Needs valgrind (Debian package) and PostgreSQL at BENCH_POSTGRES_URL (default
 postgres://postgres@127.0.0.1:5432/postgres). Results: docs/benchmarks.md."""
@@ -145,6 +147,33 @@ class _Harness:
             for _, skus in orders[: WARM_UP + measured]:
                 self.lookup(skus)
 
+    def process_time(self, rounds: int, runs: int) -> None:
+        """Print this process's CPU time per run of each kind: the median and the least of
+        `rounds` rounds of `runs` runs. Moves with the machine's load (caches shared); for
+        comparing two commits run alternately on one machine, when callgrind takes too long."""
+        import statistics
+        import time
+
+        def per_run(calls: list[Any]) -> float:
+            started = time.process_time()
+            for call in calls:
+                call()
+            return (time.process_time() - started) / len(calls) * 1000
+
+        for order in self.orders(WARM_UP):
+            self.created(*order)
+            self.confirmed(*order)
+            self.lookup(order[1])
+        figures: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        for _ in range(rounds):
+            orders = self.orders(runs)
+            figures["order.created"].append(per_run([lambda o=o: self.created(*o) for o in orders]))
+            figures["order.confirmed"].append(per_run([lambda o=o: self.confirmed(*o) for o in orders]))
+            figures["variants lookup"].append(per_run([lambda o=o: self.lookup(o[1]) for o in orders]))
+        print(f"process CPU per run, {rounds} rounds of {runs} runs after {WARM_UP} warm-up, {self.lines} line(s)")
+        for kind, values in figures.items():
+            print(f"{kind:>16}: median {statistics.median(values):.3f} ms, least {min(values):.3f} ms")
+
     def round_trips(self, runs: int) -> None:
         """Print the round trips of each kind per run (the statements of the last run of each)."""
         from django.db import connection
@@ -203,7 +232,14 @@ def main() -> None:
     parser.add_argument("--queries-only", action="store_true", help="count round trips, skip callgrind")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--process-time",
+        type=int,
+        metavar="ROUNDS",
+        help="instead of callgrind: process CPU time per run, ROUNDS rounds of --runs runs (load-dependent)",
+    )
     parser.add_argument("--round-trips", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--process-time-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, measured, total = args.child
@@ -211,6 +247,9 @@ def main() -> None:
         return
     if args.round_trips:
         _Harness(lines=args.lines).round_trips(args.round_trips)
+        return
+    if args.process_time_child:
+        _Harness(lines=args.lines).process_time(args.process_time_child, args.runs)
         return
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -232,6 +271,10 @@ def main() -> None:
         argv = [str(VENV_BIN / "python"), "-m", "bench.catalog_saga", "--round-trips", "20", "--lines", str(args.lines)]
         subprocess.run(argv, cwd=ROOT, env=env, check=True, timeout=600)
         if args.queries_only:
+            return
+        if args.process_time:
+            timed = [*argv[:3], "--process-time-child", str(args.process_time), "--runs", str(args.runs)]
+            subprocess.run([*timed, "--lines", str(args.lines)], cwd=ROOT, env=env, check=True, timeout=3600)
             return
         runs = [(kind, measured) for kind in KINDS for measured in (0, args.runs)]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
