@@ -5,6 +5,7 @@ transactions, one connection per thread)."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,7 @@ from django.db import connections
 
 from apps.catalog.models import Reservation, Stock
 from apps.catalog.services import reservations
+from apps.core.db import atomic
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -77,3 +79,27 @@ def test_a_duplicate_order_created_delivered_concurrently_reserves_once():
 
     assert len([outcome for outcome in outcomes if getattr(outcome, "status", None) == "reserved"]) == 1
     assert Stock.objects.get(variant__sku="A").reserved == 1
+
+
+def test_a_cancellation_waiting_on_the_reservation_being_written_releases_it_once_that_commits():
+    factories.variant(sku="A", on_hand=5)
+    order_id = uuid.uuid4()
+    written, releasing = threading.Event(), threading.Event()
+
+    def reserve():
+        with atomic("catalog"):
+            outcome = reservations.stock_reserve(order_id=order_id, lines=[("A", 2)])
+            written.set()
+            releasing.wait(timeout=10)
+            time.sleep(0.5)  # the release meanwhile waits on the order's key (or, if slower, comes after)
+        return outcome.status
+
+    def release():
+        written.wait(timeout=10)
+        releasing.set()
+        return reservations.stock_release(order_id=order_id)
+
+    assert _run_concurrently([reserve, release]) == ["reserved", True]
+    stock = Stock.objects.get(variant__sku="A")
+    assert (stock.on_hand, stock.reserved) == (5, 0)
+    assert Reservation.objects.get(order_id=order_id).status == "released"
