@@ -23,17 +23,16 @@ import argparse
 import cProfile
 import os
 import pstats
-import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.catalog_list import ROOT, VENV_BIN, _database_url, manage
+from bench.inprocess import callgrind, wsgi_environ
 
 DATABASE = "shopstack_bench_catalog_profile"
 WARM_UP = 200
-_COLLECTED = re.compile(r"Collected : (\d+)")
 DEFAULT_PATHS = (
     "/bench/bare/",
     "/api/v1/catalog/products/",
@@ -71,31 +70,15 @@ def measure(paths: list[str], requests: int, profile: str | None) -> None:
 def serve_in_process(path: str, requests: int) -> None:
     """Runs inside the configured child process, under callgrind: WARM_UP + `requests` GETs of
     `path` through the WSGI handler."""
-    import io
 
     import django
     from django.core.handlers.wsgi import WSGIHandler
 
     django.setup()
     app = WSGIHandler()
-    path_info, _, query = path.partition("?")
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path_info,
-        "QUERY_STRING": query,
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_ACCEPT": "application/json",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-    }
     statuses = []
     for _ in range(WARM_UP + requests):
-        body = app({**environ, "wsgi.input": io.BytesIO(b"")}, lambda status, headers: statuses.append(status))
+        body = app(wsgi_environ("GET", path), lambda status, headers: statuses.append(status))
         b"".join(body)
         body.close()
     if statuses[-1] != "200 OK":
@@ -105,18 +88,7 @@ def serve_in_process(path: str, requests: int) -> None:
 def instructions(env: dict[str, str], path: str, requests: int) -> int:
     """Instructions of one child run under callgrind (every thread of the process)."""
     argv = [str(VENV_BIN / "python"), "-m", "bench.catalog_profile", "--child-wsgi", "--requests", str(requests), path]
-    run = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    collected = _COLLECTED.search(run.stderr)
-    if run.returncode or not collected:
-        raise RuntimeError(f"{path}: the callgrind run failed:\n{run.stderr[-3000:]}")
-    return int(collected.group(1))
+    return callgrind(argv, env)[0]
 
 
 def count_instructions(env: dict[str, str], paths: list[str], requests: int, jobs: int) -> None:

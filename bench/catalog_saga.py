@@ -25,9 +25,7 @@ postgres://postgres@127.0.0.1:5432/postgres). Results: docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import re
 import subprocess
 import sys
 import uuid
@@ -35,12 +33,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.catalog_list import ROOT, VENV_BIN, drop_database, manage, prepare_database
+from bench.inprocess import CallgrindFailed, callgrind, wsgi_environ
 
 DATABASE = "shopstack_bench_saga"
 WARM_UP = 30
 KINDS = ("order.created", "order.confirmed", "variants lookup")
 LOOKUP_PATH = "/api/v1/catalog/variants/"
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 class _Harness:
@@ -107,21 +105,7 @@ class _Harness:
     def lookup(self, skus: list[str]) -> None:
         query = "&".join(f"sku={sku}" for sku in skus)
         status: list[str] = []
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": LOOKUP_PATH,
-            "QUERY_STRING": query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_ACCEPT": "application/json",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-        }
+        environ = wsgi_environ("GET", f"{LOOKUP_PATH}?{query}")
         body = self.app(environ, lambda answer, headers: status.append(answer))
         content = b"".join(body)
         body.close()
@@ -209,19 +193,11 @@ def _child(kind: str, measured: int, total: int, lines: int) -> None:
 def instructions(env: dict[str, str], kind: str, measured: int, total: int, lines: int) -> int | None:
     """The instructions of one child run under callgrind; None (its error printed) if it failed."""
     argv = [str(VENV_BIN / "python"), "-m", "bench.catalog_saga", "--child", kind, str(measured), str(total)]
-    run = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv, "--lines", str(lines)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    collected = _COLLECTED.search(run.stderr)
-    if run.returncode or not collected:
-        print(f"{kind}: the callgrind run failed:\n{run.stderr[-3000:]}", file=sys.stderr)
+    try:
+        return callgrind([*argv, "--lines", str(lines)], env)[0]
+    except CallgrindFailed as failed:
+        print(f"{kind}: {failed}", file=sys.stderr)
         return None
-    return int(collected.group(1))
 
 
 def main() -> None:

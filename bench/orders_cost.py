@@ -30,10 +30,8 @@ dropped at the end. Results: docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -45,13 +43,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bench.catalog_list import ROOT, VENV_BIN, _free_port, drop_database, manage, prepare_database
+from bench.inprocess import CallgrindFailed, callgrind, wsgi_environ
 
 DATABASE = "shopstack_bench_orders"
 SHOPPERS = 8
 WARM_UP = 2 * SHOPPERS
 STEPS = ("cart line add", "checkout", "stock.reserved", "payment.succeeded")
 ADDRESS = {"full_name": "Bea Nch", "line1": "1 Load Lane", "city": "Localhost", "postal_code": "12700", "country": "GB"}
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 class DroppingTransport:
@@ -129,25 +127,14 @@ class _Orders:
 
     def _post(self, index: int, path: str, body: dict[str, Any], **headers: str) -> dict[str, Any]:
         raw = json.dumps(body).encode()
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_ACCEPT": "application/json",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(raw)),
-            "HTTP_AUTHORIZATION": f"Bearer {self.tokens[index % SHOPPERS]}",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.input": io.BytesIO(raw),
+        environ = wsgi_environ(
+            "POST",
+            path,
+            body=raw,
+            CONTENT_TYPE="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {self.tokens[index % SHOPPERS]}",
             **{f"HTTP_{name.upper()}": value for name, value in headers.items()},
-        }
+        )
         status: list[str] = []
         body_parts = self.app(environ, lambda line, _headers: status.append(line))
         answer = b"".join(body_parts)
@@ -248,18 +235,10 @@ def _child_argv(orders: int, steps: int, *, count_queries: bool = False) -> list
 
 
 def instructions(env: dict[str, str], orders: int, steps: int) -> int:
-    run = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *_child_argv(orders, steps)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=7200,
-    )
-    collected = _COLLECTED.search(run.stderr)
-    if run.returncode or not collected or "done" not in run.stdout:
-        raise RuntimeError(f"the callgrind run ({orders} orders, {steps} steps) failed:\n{run.stderr[-3000:]}")
-    return int(collected.group(1))
+    counted, output = callgrind(_child_argv(orders, steps), env, timeout=7200)
+    if "done" not in output:
+        raise CallgrindFailed(f"the callgrind run ({orders} orders, {steps} steps) did not finish its orders")
+    return counted
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ database is shopstack_bench_tracing, dropped at the end."""
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import subprocess
@@ -27,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.catalog_list import LIST_PATH, ROOT, VENV_BIN, _free_port, drop_database, manage, prepare_database
+from bench.inprocess import CallgrindFailed, callgrind, wsgi_environ
 
 DATABASE = "shopstack_bench_tracing"
 WARM_UP = 50
-_COLLECTED = re.compile(r"Collected : (\d+)")
 _RECORDED = re.compile(r"recorded (\d+)")
 
 
@@ -82,22 +81,8 @@ def serve_in_process(requests: int, export: bool) -> None:
             batch = provider._active_span_processor._span_processors[0]
             batch._batch_processor._exporter = Discard()
     app = WSGIHandler()
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": LIST_PATH,
-        "QUERY_STRING": "",
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_ACCEPT": "application/json",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-    }
     for _ in range(WARM_UP + requests):
-        body = app({**environ, "wsgi.input": io.BytesIO(b"")}, lambda status, headers: None)
+        body = app(wsgi_environ("GET", LIST_PATH), lambda status, headers: None)
         b"".join(body)
         body.close()
     if isinstance(provider, TracerProvider):
@@ -119,18 +104,11 @@ def instructions(env: dict[str, str], mode: Mode, requests: int) -> tuple[int, i
             OTEL_TRACES_SAMPLER="parentbased_traceidratio",
             OTEL_TRACES_SAMPLER_ARG=mode.sampled,
         )
-    run = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
-        cwd=ROOT,
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    collected, recorded = _COLLECTED.search(run.stderr), _RECORDED.search(run.stdout)
-    if run.returncode or not collected or not recorded:
-        raise RuntimeError(f"{mode.label}: the callgrind run failed:\n{run.stderr[-3000:]}")
-    return int(collected.group(1)), int(recorded.group(1))
+    counted, output = callgrind(argv, child_env)
+    recorded = _RECORDED.search(output)
+    if not recorded:
+        raise CallgrindFailed(f"{mode.label}: the child did not say how many spans it recorded")
+    return counted, int(recorded.group(1))
 
 
 def main() -> None:
