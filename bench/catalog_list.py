@@ -24,7 +24,8 @@ CATALOG_RESPONSE_CACHE_SECONDS=15, production's default (--response-cache-second
 With --tracing, instead: the uncached list from three servers started side by side, tracing off
 (TRACING_EXPORTER=none), on at 100 % and on at 10 % (parentbased_traceidratio, OTLP/HTTP to a
 local stand-in collector, bench/otlp_sink.py), loaded in alternating --rounds slices (the order
-rotating each round), and the cost of each against off.
+rotating each round), the three started afresh --server-sets times (one process is not a sample of
+its configuration), and the cost of each against off; --control adds a second tracing-off server.
 Results and how to read them: docs/benchmarks.md.
 Needs PostgreSQL at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres)."""
 
@@ -41,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -324,71 +326,117 @@ def _met(condition: bool) -> str:
     return "met" if condition else "NOT met"
 
 
-def tracing_modes(sink_port: int) -> list[tuple[str, dict[str, str]]]:
-    """Tracing off, and on at 100 % and 10 % of traces, exporting as production does (OTLP/HTTP)."""
+def tracing_modes(sink_port: int, *, control: bool) -> list[tuple[str, dict[str, str]]]:
+    """Tracing off, and on at 100 % and 10 % of traces, exporting as production does (OTLP/HTTP);
+    with `control`, a second server with tracing off, whose difference from the first is what the
+    measure itself reads between two identical servers."""
     on = {
         "TRACING_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
     }
-    return [
+    modes = [
         ("tracing off", {"TRACING_EXPORTER": "none"}),
         ("tracing on, 100 %", {**on, "OTEL_TRACES_SAMPLER_ARG": "1.0"}),
         ("tracing on, 10 %", {**on, "OTEL_TRACES_SAMPLER_ARG": "0.1"}),
     ]
+    if control:
+        modes.append(("tracing off, again", {"TRACING_EXPORTER": "none"}))
+    return modes
 
 
-def measure_tracing(servers: dict[str, subprocess.Popen], ports: dict[str, int], args: argparse.Namespace) -> None:
+@dataclass
+class TracingLoad:
+    """What one server (one mode) answered over its slices, and the CPU its processes spent."""
+
+    slices: list[Result] = field(default_factory=list)
+    server_cpu: float = 0.0
+
+    def add(self, other: TracingLoad) -> None:
+        self.slices += other.slices
+        self.server_cpu += other.server_cpu
+
+    @property
+    def answered(self) -> int:
+        return max(sum(one.requests - one.errors for one in self.slices), 1)
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.server_cpu / self.answered
+
+
+def load_servers(
+    servers: dict[str, subprocess.Popen], ports: dict[str, int], args: argparse.Namespace, slice_seconds: float
+) -> dict[str, TracingLoad]:
     """The uncached list's peak from each server, in alternating slices whose order rotates each
     round (a burst of other work on the machine, or a warmer cache, favours none), and each
-    server's own CPU per answered request over those slices: the steadier measure of what tracing
-    costs, since other work on the machine moves the rates far more than it moves CPU per request."""
+    server's own CPU over those slices."""
     labels = list(ports)
     for label in labels:
         closed_loop("warm-up", ports[label], LIST_PATH, connections=args.connections, duration=2, headers=ACCEPT_JSON)
-    rounds: dict[str, list[Result]] = {label: [] for label in labels}
-    server_cpu = dict.fromkeys(labels, 0.0)
+    loads = {label: TracingLoad() for label in labels}
     for index in range(args.rounds):
         for label in labels[index % len(labels) :] + labels[: index % len(labels)]:
             cpu_before = process_group_cpu_seconds(servers[label].pid)
-            rounds[label].append(peak(label, ports[label], LIST_PATH, args, args.duration / args.rounds))
-            server_cpu[label] += process_group_cpu_seconds(servers[label].pid) - cpu_before
-    results = {label: merged(f"product list, {label}", rounds[label]) for label in labels}
-    cpu_per_request = {
-        label: server_cpu[label] / max(result.requests - result.errors, 1) for label, result in results.items()
-    }
-    for label, result in results.items():
-        print(f"{result.line()}   server CPU {cpu_per_request[label] * 1e3:.2f} ms/request")
-    off = results[labels[0]].rate
-    for label in labels[1:]:
-        cost = 1 - results[label].rate / off if off else float("nan")
-        cpu_cost = cpu_per_request[label] / cpu_per_request[labels[0]] - 1
-        by_round = " ".join(
-            f"{1 - one.rate / base.rate:+.0%}" for one, base in zip(rounds[label], rounds[labels[0]], strict=True)
-        )
-        met = "met" if cpu_cost <= 0.05 else "NOT met"
-        target = f" (target <= 5 %: {met})" if label.endswith("10 %") else ""
-        print(
-            f"{label}: server CPU per request {cpu_cost:+.1%} against tracing off{target}; "
-            f"throughput {cost:.1%} lower; by round: {by_round}"
-        )
+            loads[label].slices.append(peak(label, ports[label], LIST_PATH, args, slice_seconds))
+            loads[label].server_cpu += process_group_cpu_seconds(servers[label].pid) - cpu_before
+    return loads
 
 
 def run_tracing(env: dict[str, str], args: argparse.Namespace) -> None:
+    """Each mode's server started afresh for each of --server-sets sets and loaded in its slices.
+
+    Fresh processes per set because one process is not a sample of its configuration: its memory
+    layout and hash seed shift its CPU per request by several percent for its whole life, which
+    two servers of one run, compared once, cannot tell from what tracing costs (pyperf spawns
+    many processes for the same reason). The figures pool the sets; the per-set costs show the
+    spread."""
     sink_port = _free_port()
     sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", str(sink_port)], cwd=ROOT)
-    servers: dict[str, subprocess.Popen] = {}
+    modes = tracing_modes(sink_port, control=args.control)
+    slice_seconds = args.duration / (args.rounds * args.server_sets)
+    totals = {label: TracingLoad() for label, _ in modes}
+    per_set: list[dict[str, TracingLoad]] = []
     try:
-        ports: dict[str, int] = {}
-        for label, extra in tracing_modes(sink_port):
-            ports[label] = _free_port()
-            servers[label] = start_server({**env, **extra}, ports[label], args)
-        measure_tracing(servers, ports, args)
+        for _ in range(args.server_sets):
+            servers: dict[str, subprocess.Popen] = {}
+            try:
+                ports: dict[str, int] = {}
+                for label, extra in modes:
+                    ports[label] = _free_port()
+                    servers[label] = start_server({**env, **extra}, ports[label], args)
+                loads = load_servers(servers, ports, args, slice_seconds)
+            finally:
+                for server in servers.values():
+                    stop_server(server)
+            per_set.append(loads)
+            for label, load in loads.items():
+                totals[label].add(load)
     finally:
-        for server in servers.values():
-            stop_server(server)
         sink.terminate()
         sink.wait(timeout=10)
+    report_tracing(totals, per_set)
+
+
+def report_tracing(totals: dict[str, TracingLoad], per_set: list[dict[str, TracingLoad]]) -> None:
+    labels = list(totals)
+    off = totals[labels[0]]
+    off_rate = merged("", off.slices).rate
+    for label, load in totals.items():
+        line = merged(f"product list, {label}", load.slices).line()
+        print(f"{line}   server CPU {load.cpu_per_request * 1e3:.2f} ms/request")
+    for label in labels[1:]:
+        load = totals[label]
+        cpu_cost = load.cpu_per_request / off.cpu_per_request - 1
+        throughput_change = merged("", load.slices).rate / off_rate - 1 if off_rate else float("nan")
+        by_set = " ".join(
+            f"{loads[label].cpu_per_request / loads[labels[0]].cpu_per_request - 1:+.1%}" for loads in per_set
+        )
+        target = f" (target <= 5 %: {_met(cpu_cost <= 0.05)})" if label.endswith("10 %") else ""
+        print(
+            f"{label}: server CPU per request {cpu_cost:+.1%} against tracing off{target}; "
+            f"throughput {throughput_change:+.1%}; CPU by server set: {by_set}"
+        )
 
 
 def main() -> None:
@@ -419,9 +467,20 @@ def main() -> None:
         action="store_true",
         help="only the tracing overhead: the uncached list with tracing off, at 100 %% and at 10 %%",
     )
+    parser.add_argument(
+        "--server-sets",
+        type=int,
+        default=5,
+        help="with --tracing: how many times each mode's server is started afresh (--duration is shared among them)",
+    )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="with --tracing: a second tracing-off server, to read the measure's own spread",
+    )
     args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    if args.rounds < 1 or args.server_sets < 1:
+        parser.error("--rounds and --server-sets must be at least 1")
     if args.load_generator == "wrk" and shutil.which("wrk") is None:
         parser.error("--load-generator wrk needs wrk on PATH (Debian: apt-get install wrk)")
 
@@ -458,7 +517,8 @@ def main() -> None:
         )
         if args.tracing:
             print(
-                f"tracing overhead, uncached list: 3 servers x {args.workers} workers x {args.worker_threads} threads\n"
+                f"tracing overhead, uncached list: {3 + args.control} servers x {args.workers} workers x "
+                f"{args.worker_threads} threads, started afresh {args.server_sets} times\n"
             )
             run_tracing(env, args)
             modes = []

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bench.catalog_list import parse_wrk_report, run_wrk
+from bench.catalog_list import TracingLoad, parse_wrk_report, report_tracing, run_wrk
 from bench.loadgen import Result, merged
 from tests.bench.servers import local_server
 
@@ -42,6 +42,28 @@ def test_rounds_merge_into_one_result():
     assert (both.name, both.requests, both.errors, both.seconds) == ("product list, peak", 40, 2, 4.0)
     assert both.rate == 9.5  # answered a second: the 2 errors do not count
     assert both.percentile(0.50) == pytest.approx(3.0)
+
+
+def _load(answered: int, cpu_seconds: float) -> TracingLoad:
+    return TracingLoad([Result("list", answered, 0, 1.0, [0.001] * answered)], cpu_seconds)
+
+
+def test_tracing_costs_pool_the_server_sets_and_show_each(capsys):
+    # Two fresh starts: CPU per request is pooled over every answered request (1.5 s / 1,000
+    # off, 1.6 s / 1,000 at 10 %), not averaged over the sets' ratios (+20 % and -0 %).
+    first = {"tracing off": _load(500, 0.5), "tracing on, 10 %": _load(500, 0.6)}
+    second = {"tracing off": _load(500, 1.0), "tracing on, 10 %": _load(500, 1.0)}
+    totals = {label: TracingLoad() for label in first}
+    for loads in (first, second):
+        for label, load in loads.items():
+            totals[label].add(load)
+
+    report_tracing(totals, [first, second])
+
+    cost = capsys.readouterr().out.splitlines()[-1]
+    assert cost.startswith("tracing on, 10 %: server CPU per request +6.7% against tracing off")
+    assert "(target <= 5 %: NOT met)" in cost
+    assert cost.endswith("CPU by server set: +20.0% +0.0%")
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
