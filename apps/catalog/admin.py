@@ -40,6 +40,7 @@ from apps.catalog.services.products import (
     variant_skus_renamed,
 )
 from apps.catalog.services.stock import stock_adjust, stock_ensure
+from apps.core.adminsite import ActionsOnlyAdminMixin, ReadOnlyAdminMixin
 from apps.core.db import atomic
 from apps.core.exceptions import ApplicationError, ValidationFailed
 
@@ -255,7 +256,7 @@ class ProductAdmin(CatalogBackOfficeMixin, admin.ModelAdmin):
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(admin.ModelAdmin):
+class BulkJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the progress of the bulk changes running in the background."""
 
     list_display = ["created_at", "action", "progress", "changed", "status", "requested_by", "finished_at"]
@@ -268,15 +269,6 @@ class BulkJobAdmin(admin.ModelAdmin):
     def progress(self, job: BulkJob) -> str:
         percent = 100 * job.done // job.total if job.total else 100
         return f"{job.done} of {job.total} ({percent}%)"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class StockLevelFilter(admin.SimpleListFilter):
@@ -298,7 +290,10 @@ class StockLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Stock)
-class StockAdmin(admin.ModelAdmin):
+class StockAdmin(ActionsOnlyAdminMixin, admin.ModelAdmin):
+    """Stock changes only through a stock adjustment (its own admin); a variant gets its stock row
+    when it is created."""
+
     list_display = ["sku", "product", "on_hand", "reserved", "available", "updated_at"]
     list_filter = [StockLevelFilter]
     search_fields = ["variant__sku", "variant__product__name"]
@@ -309,16 +304,6 @@ class StockAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stock]:
         return super().get_queryset(request).select_related("variant", "variant__product")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # a variant gets its stock row when it is created
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Stock changes only through a stock adjustment: the row's page is read-only (no Save).
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description="SKU", ordering="variant__sku")
     def sku(self, stock: Stock) -> str:
@@ -409,19 +394,14 @@ class StockAdjustmentAdmin(admin.ModelAdmin):
         obj.__dict__.update({key: value for key, value in saved.__dict__.items() if not key.startswith("_")})
 
 
-class ReservationLineInline(admin.TabularInline):
+class ReservationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReservationLine
     extra = 0
     fields = ["sku", "quantity"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: reservations change only through the order saga's events."""
 
     list_display = ["order_id", "status", "created_at", "updated_at"]
@@ -430,12 +410,3 @@ class ReservationAdmin(admin.ModelAdmin):
     readonly_fields = ["order_id", "status", "created_at", "updated_at"]
     inlines = [ReservationLineInline]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

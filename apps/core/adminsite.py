@@ -73,6 +73,23 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class ActionsOnlyAdminMixin:
+    """For rows staff change only through the admin's actions (which go through the services):
+    the list and its actions are there, each row's page is read-only (no Save buttons that would
+    only log "No fields changed"), and nothing is added or deleted by hand. Put it before the
+    admin class it is mixed into."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Django asks without a row for the list and its actions, with one for the row's page.
+        return obj is None and super().has_change_permission(request)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 class ReplicatedUserAdmin(ReadOnlyAdminMixin, UserAdmin):
     """A staff account copied from users (staff.changed): shown, never edited here, since the next
     copy would overwrite the edit. Accounts, passwords and group membership change in users' admin."""

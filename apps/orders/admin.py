@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.core.adminsite import service_admin_url
+from apps.core.adminsite import ActionsOnlyAdminMixin, service_admin_url
 from apps.core.currencies import minor_unit, money_format
 from apps.core.exceptions import ApplicationError
 from apps.orders.admin_backoffice import OrderBackOfficeMixin
@@ -169,7 +169,7 @@ def _order_fields() -> list[Any]:
 
 
 @admin.register(Order)
-class OrderAdmin(OrderShipmentsMixin, OrderReturnsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
+class OrderAdmin(ActionsOnlyAdminMixin, OrderShipmentsMixin, OrderReturnsMixin, OrderBackOfficeMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "email",
@@ -194,17 +194,6 @@ class OrderAdmin(OrderShipmentsMixin, OrderReturnsMixin, OrderBackOfficeMixin, a
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # A customer's orders, linked from the customer in users' admin (?customer_id=<uuid>).
         return lookup == "customer_id" or super().lookup_allowed(lookup, value, request)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        # Nothing on the order page is edited (the actions change orders, through the services):
-        # the page is read-only, without Save buttons that would only log "No fields changed".
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_refund_permission(self, request) -> bool:
         return request.user.has_perm("orders.refund_order")

@@ -12,11 +12,12 @@ from django.contrib.auth import get_permission_codename
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from apps.core.adminsite import ReadOnlyAdminMixin
 from apps.core.currencies import money_format
 from apps.orders.models import MONEY
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Parts of the object on the page (an order's lines, parcels, returns, history, refunds,
     notes): shown to whoever may see the object, never edited here."""
 
@@ -32,15 +33,6 @@ class ReadOnlyInline(admin.TabularInline):
             request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
             for action in ("view", "change")
         )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _is_money(field: Any) -> bool:
