@@ -23,7 +23,7 @@ def form_quote(value: str) -> str:
 
 
 def form_encode_body(request: Any, **_: Any) -> None:
-    """Encode a query-protocol request's parameters (SNS, SES v1) as botocore would, but once.
+    """Encode a query-protocol request's parameters (SNS) as botocore would, but once.
 
     botocore url-encodes the parameters each time the request is prepared (for the signature, then
     to send it) with urllib's quote_plus, a Python call per byte: for an SNS Publish of a task
