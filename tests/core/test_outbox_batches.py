@@ -129,3 +129,41 @@ def test_the_event_statements_are_compiled_once_per_process(recording, monkeypat
     row = OutboxEvent.objects.get(payload__sku="SECOND")
     assert row.sent_at is not None and row.attempts == 1 and row.last_error == "" and row.traceparent == ""
     assert InboxEvent.objects.filter(event_type="product.updated", producer="catalog").count() == 2
+
+
+def test_a_relay_pass_claims_and_marks_its_rows_in_one_statement(recording):
+    """The claim locks the unsent rows and marks them sent in one UPDATE ... RETURNING, inside the
+    transaction that commits only once they are sent: no separate SELECT and UPDATE."""
+    publish_product_updates("A", "B", "C")
+
+    with CaptureQueriesContext(connections[db_alias("catalog")]) as queries:
+        assert relay_pending("catalog") == 3
+
+    outbox_statements = [q["sql"] for q in queries.captured_queries if "catalog_outboxevent" in q["sql"]]
+    assert len(outbox_statements) == 1
+    assert outbox_statements[0].startswith("UPDATE") and "RETURNING" in outbox_statements[0]
+    assert sent == ["A", "B", "C"]
+    assert set(OutboxEvent.objects.values_list("attempts", flat=True)) == {1}
+
+
+class RelayDied(BaseException):
+    """The relay's process ending mid-publish (not an error the relay catches)."""
+
+
+class DyingTransport:
+    def send(self, envelope) -> None:
+        raise RelayDied
+
+
+def test_a_relay_that_dies_while_publishing_leaves_its_rows_unsent(settings):
+    """The claim's mark is the claim's transaction's: if the relay never gets past the publish,
+    the rows stay unsent, with no attempt counted, for the sweep."""
+    settings.EVENT_TRANSPORT = "tests.core.test_outbox_batches.DyingTransport"
+    try:
+        publish_product_updates("A", "B")
+        with pytest.raises(RelayDied):
+            relay_pending("catalog")
+    finally:
+        _transport.cache_clear()
+
+    assert list(OutboxEvent.objects.filter(sent_at__isnull=True).values_list("attempts", flat=True)) == [0, 0]

@@ -22,7 +22,7 @@ from typing import Any, cast
 from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -236,10 +236,11 @@ def relay_pending(producer: str, *, batch_size: int = RELAY_BATCH_SIZE) -> int:
     alias = db_alias(producer)
     while True:
         with atomic(producer):
-            rows = rows_claim(outbox, alias=alias, batch_size=batch_size)
+            # Claimed and marked sent in one statement; the mark commits only with the outcome.
+            rows = rows_claim(outbox, alias=alias, batch_size=batch_size, when=timezone.now())
             if not rows:
                 return sent
-            done = _send_in_order(outbox, rows, transport)
+            done = _sent_record(outbox, rows, _send_in_order(rows, transport), claimed=True)
             sent += done
             if done < len(rows):
                 return sent  # keep order: stop here, the sweep resumes from this row
@@ -270,54 +271,67 @@ def _relay_unclaimed(outbox: type[Model], transport: Transport, *, batch_size: i
             return sent
         # Row by row: the handlers this send runs may relay again, and must find it marked sent.
         for row in rows:
-            if _send_in_order(outbox, [row], transport) == 0:
+            if _sent_record(outbox, [row], _send_in_order([row], transport), claimed=False) == 0:
                 return sent
             sent += 1
         if len(rows) < batch_size:
             return sent
 
 
-def _send_in_order(outbox: type[Model], rows: list[Model], transport: Transport) -> int:
-    """Send rows in order until one fails; returns how many were sent. The sent ones are marked
-    with one UPDATE per batch (not one per row); a failure is recorded on its row. A transport
-    that sends several at once (SNS PublishBatch) gets them `batch_size` at a time."""
-    sent: list[Any] = []
+def _send_in_order(rows: list[Model], transport: Transport) -> list[Exception | None]:
+    """Send rows in order until one fails: each sent row's outcome (its error, or None), up to the
+    batch that failed. A transport that sends several at once (SNS PublishBatch) gets them
+    `batch_size` at a time."""
+    outcomes: list[Exception | None] = []
     batch_size = getattr(transport, "batch_size", 1)
-    try:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            envelopes = [row.to_envelope() for row in chunk]
-            try:
-                if batch_size > 1:
-                    errors = send_batch_traced(envelopes, cast(BatchTransport, transport))
-                else:
-                    send_traced(envelopes[0], transport)
-                    errors = [None]
-            except Exception as error:
-                errors = [error] * len(chunk)
-            for row, error in zip(chunk, errors, strict=True):
-                if error is None:
-                    sent.append(row.pk)
-                else:
-                    _send_failed(row, error)
-            if any(error is not None for error in errors):
-                break
-    finally:
-        if sent:
-            rows_mark_sent(outbox, sent, alias=db_alias(outbox._meta.app_label), when=timezone.now())
-            metric_emit(
-                name="OutboxRelayed",
-                value=len(sent),
-                unit="Count",
-                dimensions={"Service": settings.AWS_RESOURCE_PREFIX + outbox._meta.app_label},
-            )
+    for start in range(0, len(rows), batch_size):
+        envelopes = [row.to_envelope() for row in rows[start : start + batch_size]]
+        try:
+            if batch_size > 1:
+                errors = send_batch_traced(envelopes, cast(BatchTransport, transport))
+            else:
+                send_traced(envelopes[0], transport)
+                errors = [None]
+        except Exception as error:
+            errors = [error] * len(envelopes)
+        outcomes.extend(errors)
+        if any(error is not None for error in errors):
+            break
+    return outcomes
+
+
+def _sent_record(outbox: type[Model], rows: list[Model], outcomes: list[Exception | None], *, claimed: bool) -> int:
+    """Record what `_send_in_order` did with `rows`; returns how many were sent. Rows `claimed`
+    were marked sent by their claim: a failed one is unmarked with its error (the attempt counted),
+    one not tried is unmarked and its attempt taken back. Others are marked sent now, with one
+    UPDATE for the lot (not one per row); a failure is recorded on its row."""
+    alias = db_alias(outbox._meta.app_label)
+    sent = [row.pk for row, error in zip(rows, outcomes, strict=False) if error is None]
+    for row, error in zip(rows, outcomes, strict=False):
+        if error is not None:
+            _send_failed(row, error, claimed=claimed)
+    untried = [row.pk for row in rows[len(outcomes) :]]
+    if claimed and untried:
+        outbox._default_manager.using(alias).filter(pk__in=untried).update(sent_at=None, attempts=F("attempts") - 1)
+    if sent and not claimed:
+        rows_mark_sent(outbox, sent, alias=alias, when=timezone.now())
+    if sent:
+        metric_emit(
+            name="OutboxRelayed",
+            value=len(sent),
+            unit="Count",
+            dimensions={"Service": settings.AWS_RESOURCE_PREFIX + outbox._meta.app_label},
+        )
     return len(sent)
 
 
-def _send_failed(row: Model, error: Exception) -> None:
-    row.attempts += 1
+def _send_failed(row: Model, error: Exception, *, claimed: bool) -> None:
+    if claimed:
+        row.sent_at = None
+    else:
+        row.attempts += 1
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
-    row.save(update_fields=["attempts", "last_error"])
+    row.save(update_fields=["sent_at", "attempts", "last_error"])
     logger.warning("outbox send of %s %s failed (attempt %s): %s", row.event_type, row.id, row.attempts, error)
 
 

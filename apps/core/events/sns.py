@@ -9,6 +9,7 @@ would put it on a queue, so the worker cannot tell it from a task sent directly.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -43,21 +44,32 @@ def celery_message_body(envelope: Envelope) -> str:
         # becomes a child of the span that sent it (apps/core/tracing.py).
         task.headers["traceparent"] = envelope.traceparent
     content_type, content_encoding, body = serialization.dumps(task.body, serializer="json")
-    # kombu's in-memory channel shares the virtual-channel framing the SQS channel uses; it
-    # opens no connection.
-    with Connection("memory://") as connection:
-        channel = connection.default_channel
-        message: dict[str, Any] = channel.prepare_message(
-            body,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            headers=task.headers,
-            properties=dict(task.properties),
-        )
-        message["body"], body_encoding = channel.encode_body(message["body"], channel.body_encoding)
-        message["properties"].update(body_encoding=body_encoding, delivery_tag=str(envelope.id))
-        message["properties"]["delivery_info"].update(exchange="", routing_key=EVENTS_ROUTING_KEY)
+    channel = _framing_channel()
+    message: dict[str, Any] = channel.prepare_message(
+        body,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        headers=task.headers,
+        properties=dict(task.properties),
+    )
+    message["body"], body_encoding = channel.encode_body(message["body"], channel.body_encoding)
+    message["properties"].update(body_encoding=body_encoding, delivery_tag=str(envelope.id))
+    message["properties"]["delivery_info"].update(exchange="", routing_key=EVENTS_ROUTING_KEY)
     return dumps(message)
+
+
+_framing = threading.local()
+
+
+def _framing_channel() -> Any:
+    """kombu's in-memory channel, one per thread, kept: it shares the virtual-channel framing the
+    SQS channel uses and opens no connection. Setting one up for each message cost more than the
+    framing itself."""
+    channel = getattr(_framing, "channel", None)
+    if channel is None:
+        _framing.connection = Connection("memory://")
+        channel = _framing.channel = _framing.connection.default_channel
+    return channel
 
 
 @cache

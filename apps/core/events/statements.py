@@ -55,20 +55,64 @@ def rows_insert(model: type[Model], objs: Sequence[Model], *, alias: str, ignore
 
 
 @functools.cache
-def claim_sql(model: type[Model], alias: str, batch_size: int) -> tuple[str, tuple[Any, ...]]:
+def claim_sql(model: type[Model], alias: str, batch_size: int) -> tuple[str, tuple[Any, ...], tuple[Field, ...]]:
     """The relay's claim: up to `batch_size` unsent rows, oldest first, locked (FOR UPDATE SKIP
-    LOCKED where the database has it). Compiled on first use, which must be inside a transaction."""
-    queryset = (
+    LOCKED where the database has it) and marked sent with one more attempt, in one statement that
+    returns them (the subquery compiled by the ORM on first use, which must be inside a
+    transaction). The mark is the claim's transaction's: no one sees it before that commits, which
+    the relay does only once the publish succeeded."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    unsent = (
         model._default_manager.select_for_update(skip_locked=True)
         .filter(sent_at__isnull=True)
-        .order_by("occurred_at")[:batch_size]
+        .order_by("occurred_at")
+        .values("pk")[:batch_size]
     )
-    sql, params = queryset.query.get_compiler(using=alias).as_sql()
-    return sql, tuple(params)
+    subquery, params = unsent.query.get_compiler(using=alias).as_sql()
+    fields = tuple(meta.concrete_fields)
+    attempts = quote(meta.get_field("attempts").column)
+    returning = ", ".join(quote(field.column) for field in fields)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('sent_at').column)} = %s, "  # noqa: S608
+        f"{attempts} = {attempts} + 1 WHERE {quote(meta.pk.column)} IN ({subquery}) RETURNING {returning}"
+    )
+    return sql, tuple(params), fields
 
 
-def rows_claim(model: type[Model], *, alias: str, batch_size: int) -> list[Model]:
-    return list(model._default_manager.db_manager(alias).raw(*claim_sql(model, alias, batch_size)))
+@functools.cache
+def _converters(model: type[Model], alias: str) -> tuple[tuple[Any, tuple[Any, ...]], ...]:
+    """Each concrete field's column and its converters from database values, as the ORM applies
+    them to a row it reads."""
+    connection = connections[alias]
+    columns = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
+    return tuple(
+        (column, (*connection.ops.get_db_converters(column), *column.field.get_db_converters(connection)))
+        for column in columns
+    )
+
+
+def rows_claim(model: type[Model], *, alias: str, batch_size: int, when: datetime) -> list[Model]:
+    """Claim unsent rows and mark them sent at `when` (claim_sql), oldest first; in a transaction
+    that the caller commits only once they are sent, or after rows_unclaim for those that were not."""
+    connection = connections[alias]
+    sql, params, _ = claim_sql(model, alias, batch_size)
+    sent_at = model._meta.get_field("sent_at").get_db_prep_save(when, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [sent_at, *params])
+        fetched = cursor.fetchall()
+    converters = _converters(model, alias)
+    rows = []
+    for values in fetched:
+        converted = []
+        for value, (column, column_converters) in zip(values, converters, strict=True):
+            for converter in column_converters:
+                value = converter(value, column, connection)
+            converted.append(value)
+        rows.append(model.from_db(alias, None, converted))
+    # RETURNING keeps no order.
+    return sorted(rows, key=lambda row: row.occurred_at)
 
 
 @functools.cache
