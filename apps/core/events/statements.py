@@ -55,7 +55,7 @@ def rows_insert(model: type[Model], objs: Sequence[Model], *, alias: str, ignore
 
 
 @functools.cache
-def claim_sql(model: type[Model], alias: str, batch_size: int) -> tuple[str, tuple[Any, ...], tuple[Field, ...]]:
+def claim_sql(model: type[Model], alias: str, batch_size: int) -> tuple[str, tuple[Any, ...]]:
     """The relay's claim: up to `batch_size` unsent rows, oldest first, locked (FOR UPDATE SKIP
     LOCKED where the database has it) and marked sent with one more attempt, in one statement that
     returns them (the subquery compiled by the ORM on first use, which must be inside a
@@ -71,14 +71,13 @@ def claim_sql(model: type[Model], alias: str, batch_size: int) -> tuple[str, tup
         .values("pk")[:batch_size]
     )
     subquery, params = unsent.query.get_compiler(using=alias).as_sql()
-    fields = tuple(meta.concrete_fields)
     attempts = quote(meta.get_field("attempts").column)
-    returning = ", ".join(quote(field.column) for field in fields)
+    returning = ", ".join(quote(field.column) for field in meta.concrete_fields)
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('sent_at').column)} = %s, "  # noqa: S608
         f"{attempts} = {attempts} + 1 WHERE {quote(meta.pk.column)} IN ({subquery}) RETURNING {returning}"
     )
-    return sql, tuple(params), fields
+    return sql, tuple(params)
 
 
 @functools.cache
@@ -95,9 +94,10 @@ def _converters(model: type[Model], alias: str) -> tuple[tuple[Any, tuple[Any, .
 
 def rows_claim(model: type[Model], *, alias: str, batch_size: int, when: datetime) -> list[Model]:
     """Claim unsent rows and mark them sent at `when` (claim_sql), oldest first; in a transaction
-    that the caller commits only once they are sent, or after rows_unclaim for those that were not."""
+    that the caller commits only once they are sent, or once those that were not are unmarked
+    (outbox._sent_record)."""
     connection = connections[alias]
-    sql, params, _ = claim_sql(model, alias, batch_size)
+    sql, params = claim_sql(model, alias, batch_size)
     sent_at = model._meta.get_field("sent_at").get_db_prep_save(when, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [sent_at, *params])
