@@ -106,6 +106,14 @@ def _action(charge: SandboxCharge) -> ActionRequired:
     )
 
 
+def _record(charge: SandboxCharge, fields: list[str]) -> None:
+    """Write what was decided: the whole row for a new charge, else the fields that changed."""
+    if charge._state.adding:
+        charge.save(force_insert=True)
+    else:
+        charge.save(update_fields=fields)
+
+
 class SandboxProvider:
     name = "sandbox"
 
@@ -120,19 +128,24 @@ class SandboxProvider:
         return_url: str = "",
         reference: str = "",
     ) -> ChargeResult | ActionRequired:
-        # The outcome is decided and recorded inside the savepoint, but raised only after it, so a
-        # decline or a simulated outage stays on the books (a raise inside would roll it back).
-        with atomic(SERVICE):
+        # The outcome is decided and recorded inside the transaction, but raised only after it, so
+        # a decline or a simulated outage stays on the books. No savepoint: nothing is raised
+        # inside (a raise there would doom the caller's transaction), and the caller holds the
+        # payment's row lock, so no other call of the same key can race this one's INSERT.
+        with atomic(SERVICE, savepoint=False):
             charge = SandboxCharge.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
             if charge is None:
-                charge = SandboxCharge.objects.create(
+                # Decided first, then written once (an INSERT, not an INSERT and an UPDATE).
+                charge = SandboxCharge(
                     charge_id=_new_id("ch"), idempotency_key=idempotency_key, amount=amount, currency=currency
                 )
+                outcome = self._decide(charge, payment_method_token, return_url, capture=capture)
             elif (charge.amount, charge.currency) != (amount, currency):
-                raise ProviderError(
+                outcome = ProviderError(
                     "This idempotency key was used with a different amount or currency.", code="idempotency_conflict"
                 )
-            outcome = self._decide(charge, payment_method_token, return_url, capture=capture)
+            else:
+                outcome = self._decide(charge, payment_method_token, return_url, capture=capture)
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
@@ -150,7 +163,7 @@ class SandboxProvider:
                 # Without the shopper (no return URL) the bank cannot ask: Stripe's off-session answer.
                 charge.decline_code = "authentication_required"
                 charge.outcome = SandboxCharge.Outcome.DECLINED
-                charge.save(update_fields=["decline_code", "outcome"])
+                _record(charge, ["decline_code", "outcome"])
                 return PaymentDeclined(charge.decline_code)
             charge.client_secret = f"{charge.charge_id}_secret_{secrets.token_hex(12)}"
             charge.return_url = return_url
@@ -158,21 +171,21 @@ class SandboxProvider:
             # What the bank's page turns the charge into: with capture at shipment, an authorization.
             charge.authentication_outcome = AUTHORIZED if outcome == "succeeded" and not capture else outcome
             charge.outcome = SandboxCharge.Outcome.REQUIRES_ACTION
-            charge.save(update_fields=["client_secret", "return_url", "authentication_outcome", "outcome"])
+            _record(charge, ["client_secret", "return_url", "authentication_outcome", "outcome"])
             return _action(charge)
         if token == TRANSIENT_TOKEN and charge.transient_failures < settings.PAYMENTS_SANDBOX_TRANSIENT_FAILURES:
             charge.transient_failures += 1
-            charge.save(update_fields=["transient_failures"])
+            _record(charge, ["transient_failures"])
             return TransientProviderError("The sandbox simulated a provider outage.")
         if token in CHARGING_TOKENS:
             charge.card_brand, charge.card_last4 = CHARGING_TOKENS[token]
             charge.outcome = SandboxCharge.Outcome.SUCCEEDED if capture else SandboxCharge.Outcome.AUTHORIZED
             charge.decline_code = "" if capture else CAPTURE_REFUSING_TOKENS.get(token, "")
-            charge.save(update_fields=["card_brand", "card_last4", "outcome", "decline_code"])
+            _record(charge, ["card_brand", "card_last4", "outcome", "decline_code"])
             return _charge_result(charge)
         charge.decline_code = DECLINING_TOKENS.get(token, "invalid_payment_method")
         charge.outcome = SandboxCharge.Outcome.DECLINED
-        charge.save(update_fields=["decline_code", "outcome"])
+        _record(charge, ["decline_code", "outcome"])
         return PaymentDeclined(charge.decline_code)
 
     def _state(self, charge: SandboxCharge) -> ChargeResult | ActionRequired | ProviderError:

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
 from django.utils.dateparse import parse_datetime
 
 from apps.core.db import atomic
@@ -47,6 +46,7 @@ from apps.payments.services.common import (
     parse_amount,
     parse_currency,
 )
+from apps.payments.services.statements import intent_insert_new, intent_locked
 
 logger = logging.getLogger(__name__)
 
@@ -175,32 +175,28 @@ def payment_request(*, request: PaymentRequest) -> PaymentIntent | None:
     harmless, and it revives a charge whose task was lost)."""
     # No savepoint: called in the inbox transaction, where an error rolls back the whole delivery.
     with atomic(SERVICE, savepoint=False):
-        intent = PaymentIntent.objects.select_for_update().filter(order_id=request.order_id).first()
-        if intent is None:
-            try:
-                with atomic(SERVICE):
-                    intent = PaymentIntent.objects.create(
-                        order_id=request.order_id,
-                        order_number=request.order_number,
-                        customer_id=request.customer_id,
-                        amount=request.amount,
-                        currency=request.currency,
-                        idempotency_key=request.idempotency_key,
-                        provider=get_provider().name,
-                        capture_method=request.capture_method,
-                        pay_by=request.pay_by,
-                        retry_key_hash=request.retry_key_hash,
-                    )
-            except IntegrityError:
-                # Either a concurrent delivery created this order's intent first, or the key
-                # belongs to another order (a producer bug: refusing it protects that payment).
-                intent = PaymentIntent.objects.select_for_update().filter(order_id=request.order_id).first()
-                if intent is None:
-                    logger.error(
-                        "payment.requested for order %s reuses another order's idempotency key; ignored",
-                        request.order_id,
-                    )
-                    return None
+        intent = PaymentIntent(
+            order_id=request.order_id,
+            order_number=request.order_number,
+            customer_id=request.customer_id,
+            amount=request.amount,
+            currency=request.currency,
+            idempotency_key=request.idempotency_key,
+            provider=get_provider().name,
+            capture_method=request.capture_method,
+            pay_by=request.pay_by,
+            retry_key_hash=request.retry_key_hash,
+        )
+        # The first delivery inserts the intent (one statement, nothing to read first); a later
+        # or concurrent one finds the row taken and reads it, locked, as it stands.
+        if not intent_insert_new(intent):
+            intent = intent_locked(order_id=request.order_id)
+            if intent is None:
+                # The key belongs to another order (a producer bug: refusing it protects that payment).
+                logger.error(
+                    "payment.requested for order %s reuses another order's idempotency key; ignored", request.order_id
+                )
+                return None
         if intent.status != PaymentIntent.Status.PENDING:
             logger.info("payment for order %s is already %s; request ignored", request.order_id, intent.status)
             return intent
@@ -230,7 +226,7 @@ def payment_charge(*, intent_id: uuid.UUID, payment_method_token: str) -> Outcom
     transient error commits the attempt and asks the caller to retry."""
     provider = get_provider()
     with atomic(SERVICE):
-        intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
+        intent = intent_locked(pk=intent_id)
         if intent is None:
             logger.error("charge of unknown payment intent %s skipped", intent_id)
             return Outcome.DONE

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import requests
 
 from apps.payments.providers import (
     ActionRequired,
@@ -191,3 +192,28 @@ def test_an_amount_finer_than_the_currency_is_refused():
 )
 def test_a_decline_reports_stripes_most_telling_code(code, error, expected):
     assert decline_code(code, error) == expected
+
+
+def test_calls_share_one_http_session_so_its_connections_are_kept_alive(localstripe, monkeypatch, settings):
+    tokens = [localstripe.payment_method(), localstripe.payment_method()]
+    sessions: list[requests.Session] = []
+    made = requests.Session.__init__
+
+    def counting(self, *args, **kwargs):
+        sessions.append(self)
+        made(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "__init__", counting)
+
+    for number, token in enumerate(tokens):
+        assert isinstance(_charge(token=token, key=f"order-kept-{number}"), ChargeResult)
+
+    # At most the first call makes the session (and its connection pool: against Stripe, one TCP
+    # and TLS handshake kept alive); each call made its own before. (localstripe's proxy here
+    # closes every connection, so the connections themselves are not counted.)
+    assert len(sessions) <= 1
+    # the client follows the settings it was made from
+    client = get_provider().client()
+    assert get_provider().client() is client
+    settings.STRIPE_TIMEOUT_SECONDS = settings.STRIPE_TIMEOUT_SECONDS + 1
+    assert get_provider().client() is not client
