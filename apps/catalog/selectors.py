@@ -171,17 +171,36 @@ def product_list_start(*, ordering: str, limit: int, category: str | None = None
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return list(product_list(filters=ProductFilters(category=category), ordering=ordering)[:limit])
-    sql, params = _product_list_start_sql(alias, ordering, limit, category is not None)
-    if category is not None:
-        params = tuple(category if param == _SLUG_PLACEHOLDER else param for param in params)
+    statements = _product_list_start_sql(alias, ordering, limit, category is not None)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statements.rows, statements.bind(category))
         # psycopg builds a Column object per column for each `description` (a sixth of this
         # function's CPU); the names never change for one SQL text.
-        names = _COLUMN_NAMES.get(sql)
+        names = _COLUMN_NAMES.get(statements.rows)
         if names is None:
-            names = _COLUMN_NAMES[sql] = tuple(column[0] for column in cursor.description)
+            names = _COLUMN_NAMES[statements.rows] = tuple(column[0] for column in cursor.description)
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def product_list_start_json(
+    *, ordering: str, limit: int, category: str | None = None
+) -> list[tuple[str, str, str, Any]]:
+    """product_list_start's rows as the API's list items, written by PostgreSQL: per row the item's
+    JSON text up to `"image_url":`, the stored image name ("" for none), the rest of the item's
+    text, and the value of the ordering's first field (what a cursor carries). The text is what
+    DRF's JSONRenderer writes for api.views' item dict (compact, non-ASCII as it is; it escapes
+    U+2028 and U+2029 over the whole body, so the caller does too): the image URL is the storage
+    backend's to make, per request, so the caller splices it in. PostgreSQL only."""
+    alias = db_alias("catalog")
+    statements = _product_list_start_sql(alias, ordering, limit, category is not None)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statements.items, statements.bind(category))
+        return cursor.fetchall()
+
+
+def writes_list_json() -> bool:
+    """Whether product_list_start_json can be used: the catalog's database is PostgreSQL."""
+    return _uses_postgres()
 
 
 # SQL text of _product_list_start_sql -> its column names (as many entries as that cache).
@@ -191,13 +210,53 @@ _COLUMN_NAMES: dict[str, tuple[str, ...]] = {}
 # Compiled in the slug's place, then replaced by the slug asked for; no slug holds a NUL.
 _SLUG_PLACEHOLDER = "\x00category\x00"
 
+# One list item as JSON, from the columns of the first page's query (`page`): the text DRF's
+# JSONRenderer writes for the item api.views._list_item makes, key for key. to_json escapes text
+# as Python's json does without ensure_ascii ("\\", "\"", \b \f \n \r \t, other controls as
+# \u00xx); money is the column's text (numeric(12, 2) always shows two places, as the view's
+# quantize does); the time is isoformat()'s, in UTC with "Z", microseconds only when not zero.
+_ITEM_HEAD = """'{"id":"' || page.id::text
+    || '","slug":' || to_json(page.slug)::text
+    || ',"name":' || to_json(page.name)::text
+    || ',"brand":' || to_json(page.brand)::text
+    || ',"category":' || COALESCE(to_json(page.category_slug)::text, 'null')
+    || ',"price":' || COALESCE('"' || page.price_from::text || '"', 'null')
+    || ',"compare_at_price":' || COALESCE('"' || page.compare_at_price::text || '"', 'null')
+    || ',"currency":' || to_json(page.currency)::text
+    || ',"in_stock":' || CASE WHEN page.in_stock THEN 'true' ELSE 'false' END
+    || ',"image_url":'"""
+_ITEM_TAIL = """',"created_at":"' || to_char(
+        page.created_at AT TIME ZONE 'UTC',
+        CASE WHEN date_trunc('second', page.created_at) = page.created_at
+            THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END
+    ) || '"}'"""
+
+
+@dataclass(frozen=True)
+class _FirstPageSQL:
+    rows: str  # the queryset's own SQL: LIST_FIELDS
+    items: str  # the same rows as product_list_start_json's
+    params: tuple[Any, ...]
+
+    def bind(self, category: str | None) -> tuple[Any, ...]:
+        if category is None:
+            return self.params
+        return tuple(category if param == _SLUG_PLACEHOLDER else param for param in self.params)
+
 
 @functools.lru_cache(maxsize=64)  # orderings x page sizes in use x (with or without a category)
-def _product_list_start_sql(alias: str, ordering: str, limit: int, by_category: bool) -> tuple[str, tuple[Any, ...]]:
+def _product_list_start_sql(alias: str, ordering: str, limit: int, by_category: bool) -> _FirstPageSQL:
     filters = ProductFilters(category=_SLUG_PLACEHOLDER if by_category else None)
     queryset = product_list(filters=filters, ordering=ordering)[:limit]
     sql, params = queryset.query.get_compiler(using=alias).as_sql()
-    return sql, tuple(params)
+    fields = ORDERINGS[ordering]
+    # The outer ORDER BY repeats the inner one: SQL keeps a subquery's order only when told to.
+    order_by = ", ".join(f"page.{name.lstrip('-')}{' DESC' if name.startswith('-') else ''}" for name in fields)
+    # Only this module's fixed text and Django's compiled SQL are put in; values stay parameters.
+    position = f"page.{fields[0].lstrip('-')}"
+    columns = f"{_ITEM_HEAD}, page.primary_image, {_ITEM_TAIL}, {position}"
+    items = f"SELECT {columns} FROM ({sql}) AS page ORDER BY {order_by}"  # noqa: S608
+    return _FirstPageSQL(rows=sql, items=items, params=tuple(params))
 
 
 def _search(queryset: QuerySet, q: str) -> QuerySet:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -70,6 +72,12 @@ class ProductCursorPagination(CursorPagination):
             if self.template is not None:
                 self.display_page_controls = True
         return self.page
+
+    def _get_position_from_instance(self, instance: Any, ordering: tuple) -> str:
+        # selectors.product_list_start_json's rows carry the position last, as the loaded value.
+        if type(instance) is tuple:
+            return str(instance[-1])
+        return super()._get_position_from_instance(instance, ordering)
 
 
 class PublicView(APIView):
@@ -231,6 +239,8 @@ def _check_named_filters(filters: selectors.ProductFilters) -> None:
 
 class ProductListView(CachedPublicView):
     pagination_class = ProductCursorPagination
+    # What _first_page_answer found wrong with a request it then left to DRF's path to answer.
+    first_page_error: APIException | None = None
 
     @extend_schema(
         operation_id="catalog_products_list",
@@ -238,6 +248,9 @@ class ProductListView(CachedPublicView):
         responses={200: s.ProductListItemSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request: Request) -> Response:
+        if self.first_page_error is not None:
+            # The same request, already read: only the problem body is left to make.
+            raise self.first_page_error
         filters, ordering = _list_filters(request)
         # Read by CursorPagination.get_ordering.
         self.cursor_ordering = selectors.ORDERINGS[ordering]
@@ -262,30 +275,40 @@ class ProductListView(CachedPublicView):
         return paginator.get_paginated_response([_list_item(row) for row in page])
 
     def render_uncached(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return _first_page_answer(self, request) or super().render_uncached(request, *args, **kwargs)
+        try:
+            answer = _first_page_answer(self, request)
+        except APIException as error:  # an unknown category: DRF's path makes the problem body
+            self.first_page_error = error
+            answer = None
+        return answer or super().render_uncached(request, *args, **kwargs)
 
 
 # What DRF's negotiation answers with plain, compact JSON: no Accept parameter (an `indent` changes
 # the body), no browser's list. Anything else takes DRF's path, as before.
 _PLAIN_JSON_ACCEPT = frozenset({"", "*/*", "application/json"})
 _FIRST_PAGE_PARAMETERS = frozenset({"category", "ordering", "page_size"})
+# A string or None as DRF's JSONRenderer writes it (compact, non-ASCII as it is).
+_json_value = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpResponseBase | None:
     """The answer to the landing page or a category page (GET or HEAD; no cursor, no filter but the
     category; a plain JSON Accept), made without DRF's dispatch: no DRF Request, content
     negotiation, permission and throttle checks (this view has none to make) or Response
-    rendering, about a tenth of the request's instructions (docs/benchmarks.md). The body,
-    headers, ETag and 304 are those DRF's path gives (tests compare the two). None for any other
-    request, and for one whose input is bad or names no category: DRF's path then answers it,
-    problem bodies included."""
+    rendering; and the items written by PostgreSQL (selectors.product_list_start_json), not built
+    and encoded here (docs/benchmarks.md). The body, headers, ETag and 304 are those DRF's path
+    gives (tests compare the two). None for any other request, or off PostgreSQL: DRF's path then
+    answers it, problem bodies included; an unknown category raises the problem DRF's path gives."""
     if (
         request.method not in ("GET", "HEAD")
         or request.headers.get("Accept", "") not in _PLAIN_JSON_ACCEPT
         or view.authentication_classes
         or view.throttle_classes
         or view.permission_classes != [AllowAny]
-        or len(view.renderer_classes) != 1
+        or view.renderer_classes != [JSONRenderer]
+        or JSONRenderer.ensure_ascii
+        or not JSONRenderer.compact
+        or not selectors.writes_list_json()
     ):
         return None
     params = request.GET
@@ -306,22 +329,26 @@ def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpRespo
         return None
     paginator = view.pagination_class()
     page = paginator.first_page(
-        lambda limit: selectors.product_list_start(ordering=ordering, limit=limit, category=filters.category),
+        lambda limit: selectors.product_list_start_json(ordering=ordering, limit=limit, category=filters.category),
         page_size,
         request.build_absolute_uri(),
         selectors.ORDERINGS[ordering],
     )
-    if not page and filters.category is not None and not selectors.category_exists(slug=filters.category):
-        return None  # DRF's path answers the 400 (reading the page again: only for a bad request)
-    renderer = view.renderer_classes[0]()
-    data = {
-        "next": paginator.get_next_link(),
-        "previous": paginator.get_previous_link(),
-        "results": [_list_item(row) for row in page],
-    }
-    response = HttpResponse(renderer.render(data), content_type=renderer.media_type)
+    if not page:
+        _check_named_filters(filters)
+    items = ",".join(
+        f"{head}{_json_value(_image_url(image))}{tail}" if image else f"{head}null{tail}"
+        for head, image, tail, _ in page
+    )
+    body = (
+        f'{{"next":{_json_value(paginator.get_next_link())},"previous":{_json_value(paginator.get_previous_link())},'
+        f'"results":[{items}]}}'
+    )
+    # As JSONRenderer does over the whole body: JSON that is also a strict JavaScript subset.
+    body = body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+    response = HttpResponse(body, content_type=JSONRenderer.media_type)
     response["Allow"] = ", ".join(view.allowed_methods)
-    return _conditional(request, response, quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest()))
+    return _conditional(request, response, quote_etag(hashlib.blake2b(body, digest_size=16).hexdigest()))
 
 
 class ProductDetailView(CachedPublicView):
