@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import QuerySet, UUIDField
 
 from apps.core.services import db_alias
 from apps.orders.models import Cart, CartLine, Order
@@ -23,6 +23,7 @@ from apps.orders.models import Cart, CartLine, Order
 _CUSTOMER = uuid.UUID("00000000-0000-4000-8000-00000000c057")
 _CART = uuid.UUID("00000000-0000-4000-8000-0000000ca127")
 _KEY = "\x00idempotency-key\x00"
+_UUID = UUIDField()
 
 
 def _alias() -> str:
@@ -35,9 +36,15 @@ def _compiled(build: Callable[[], QuerySet], alias: str) -> tuple[str, tuple[Any
     return sql, tuple(params)
 
 
+def _prepared(value: Any, alias: str) -> Any:
+    # As the compiler prepared the placeholder: a UUID stays one on PostgreSQL, is hex on SQLite.
+    return _UUID.get_db_prep_value(value, connections[alias]) if isinstance(value, uuid.UUID) else value
+
+
 def _params(build: Callable[[], QuerySet], alias: str, values: Mapping[Any, Any]) -> tuple[str, list[Any]]:
     sql, template = _compiled(build, alias)
-    return sql, [values.get(param, param) for param in template]
+    swapped = {_prepared(placeholder, alias): _prepared(value, alias) for placeholder, value in values.items()}
+    return sql, [swapped.get(param, param) for param in template]
 
 
 def _rows(build: Callable[[], QuerySet], values: Mapping[Any, Any]) -> list[Any]:
