@@ -2,7 +2,7 @@
 trips (Django's CaptureQueriesContext) and instructions (valgrind's callgrind), both the same
 whatever else the machine is doing.
 
-    .venv/bin/python -m bench.orders_cost [--orders 30] [--jobs 2] [--no-callgrind]
+    .venv/bin/python -m bench.orders_cost [--orders 30] [--jobs 2] [--no-callgrind] [--web-only]
 
 The steps of one order on the split stack's orders service, as bench/checkout.py drives them:
 the cart-line add (POST /api/v1/orders/cart/lines/, one SKU) and the checkout (POST
@@ -249,6 +249,11 @@ def main() -> None:
     parser.add_argument(
         "--total-only", action="store_true", help="callgrind: one order's instructions, not each step's (2 runs, not 5)"
     )
+    parser.add_argument(
+        "--web-only",
+        action="store_true",
+        help="callgrind: the two web requests' instructions only, the cart line and checkout (3 runs, not 5)",
+    )
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each step's first order")
     parser.add_argument("--database", default=DATABASE, help="the scratch database's name (dropped first)")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
@@ -313,13 +318,19 @@ def main() -> None:
         per_step: dict[str, float] = {}
         per_order: float | None = None
         if not args.no_callgrind:
-            prefixes = [len(STEPS)] if args.total_only else list(range(1, len(STEPS) + 1))
+            # How many steps each measured run carries: all four, or one more each run.
+            prefixes = list(range(1, len(STEPS) + 1))
+            if args.total_only or args.web_only:
+                prefixes = [len(STEPS)] if args.total_only else [1, 2]
             runs = [(0, len(STEPS))] + [(args.orders, steps) for steps in prefixes]
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:
                 totals = list(pool.map(lambda run: instructions(env, *run), runs))
-            per_order = (totals[-1] - totals[0]) / args.orders
+            if not args.web_only:
+                per_order = (totals[-1] - totals[0]) / args.orders
             if not args.total_only:
-                per_step = {name: (totals[n + 1] - totals[n]) / args.orders for n, name in enumerate(STEPS)}
+                per_step = {
+                    name: (totals[n + 1] - totals[n]) / args.orders for n, name in enumerate(STEPS[: len(prefixes)])
+                }
     finally:
         catalog.terminate()
         catalog.wait(timeout=10)

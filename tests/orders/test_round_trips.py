@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from django.db import connections
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from apps.core.services import db_alias
@@ -167,3 +168,38 @@ def test_the_saga_steps_lock_the_order_once_and_update_it_once(place_order, shop
     # history row, the next event; payment.succeeded reads the lines for order.confirmed.
     assert _statements(reserved) == ["SAVEPOINT", "INSERT", "SELECT", "UPDATE", "INSERT", "INSERT", "RELEASE"]
     assert _statements(paid) == ["SAVEPOINT", "INSERT", "SELECT", "UPDATE", "INSERT", "SELECT", "INSERT", "RELEASE"]
+
+
+def test_the_cart_line_adds_and_checkouts_reads_are_compiled_once_per_process(catalog, shopper, monkeypatch):
+    """The reads every cart-line add and checkout make are compiled by the ORM on first use only
+    (apps/orders/statements.py): the second round compiles none of them, only the checkout's read
+    of the cart with its lines (a join) is still a queryset."""
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(compiler, *args, **kwargs):
+        compiled.append(compiler.query.model._meta.db_table)
+        return as_sql(compiler, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    client = client_for(shopper)
+    rounds = []
+    for key in ("first", "second"):
+        compiled.clear()
+        response = client.post(LINES, {"sku": "MUG-01", "quantity": 1}, format="json")
+        assert response.status_code in (200, 201), response.json()
+        added = [table for table in compiled if table in ("orders_cart", "orders_cartline", "orders_order")]
+        compiled.clear()
+        response = client.post(
+            "/api/v1/orders/",
+            {"shipping_address": ADDRESS, "payment_method_token": "pm_test_visa"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+        assert response.status_code == 201, response.json()
+        checkout = [table for table in compiled if table in ("orders_cart", "orders_cartline", "orders_order")]
+        rounds.append((added, checkout))
+
+    # The second round: nothing for the cart-line add; for the checkout, the cart with its lines,
+    # and (all-in-one, where the saga ran on commit) the answer's read back of the order.
+    assert rounds[1] == ([], ["orders_cartline", "orders_order"])

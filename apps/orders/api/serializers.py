@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import threading
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from apps.core.api.serializers import InputSerializer, QueryInputSerializer
 from apps.core.api.validators import refuse_card_number_text, refuse_card_number_token
@@ -104,6 +107,26 @@ class OrderListFilterInput(QueryInputSerializer):
 
 
 # --- Output --------------------------------------------------------------------------------------
+
+_rendering = threading.local()
+
+
+def rendered(serializer: type[serializers.Serializer], instance: Any, *, context: dict | None = None) -> ReturnDict:
+    """`serializer(instance, context=context).data`, by an instance of `serializer` kept per thread
+    and reused: a serializer's fields (and its nested serializers' fields, built on their first
+    item) are deep copies of the class's, made for every instance, and making them cost more than
+    the rendering itself (most of the cart's and checkout's answers). Per thread because a field
+    keeps state while it renders (MoneyField's currency); `context` is set on each use, as
+    SerializerMethodFields and nested serializers read it from the root."""
+    kept = _rendering.__dict__.setdefault("serializers", {})
+    template = kept.get(serializer)
+    if template is None:
+        template = kept[serializer] = serializer()
+    template._context = context or {}
+    try:
+        return ReturnDict(template.to_representation(instance), serializer=template)
+    finally:
+        template._context = {}  # nothing of this request kept past it (an order's access token)
 
 
 class MoneyField(serializers.DecimalField):

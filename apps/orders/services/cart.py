@@ -13,7 +13,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from apps.core.db import atomic
-from apps.orders import integrations
+from apps.orders import integrations, statements
 from apps.orders.errors import CartLimitReached, CartLineNotFound, CartNotFound, InvalidQuantity, UnknownSku
 from apps.orders.integrations import VariantSnapshot
 from apps.orders.models import Cart, CartLine
@@ -84,15 +84,15 @@ def cart_line_add(
     # One catalog call, before the transaction (no lock held across the network), for the new SKU
     # and the ones already in the cart, so the answer needs no second one.
     held = (
-        CartLine.objects.filter(cart=cart)
+        list(CartLine.objects.filter(cart=cart).values_list("sku", flat=True))
         if cart is not None
-        else CartLine.objects.filter(cart__customer_id=customer_id, cart__status=Cart.Status.ACTIVE)
+        else statements.customer_cart_skus(customer_id=customer_id)
     )
-    variants = integrations.catalog_variants(skus=[sku, *held.values_list("sku", flat=True)])
+    variants = integrations.catalog_variants(skus=[sku, *held])
     _check_sellable(sku, variants)
     with atomic(SERVICE):
         locked = _cart_locked(cart=cart, customer_id=customer_id)
-        lines = list(locked.lines.all())
+        lines = statements.cart_lines(locked)
         line = next((line for line in lines if line.sku == sku), None)
         if line is None:
             if len(lines) >= settings.ORDERS_MAX_CART_LINES:
@@ -110,10 +110,10 @@ def cart_line_add(
 def _cart_locked(*, cart: Cart | None, customer_id: uuid.UUID | None) -> Cart:
     """`cart`, or the shopper's active cart (made if none), its row locked for the transaction."""
     if cart is not None:
-        return Cart.objects.select_for_update().get(pk=cart.pk)
-    locked = Cart.objects.select_for_update().filter(customer_id=customer_id, status=Cart.Status.ACTIVE).first()
+        return statements.cart_locked(cart_id=cart.pk)
+    locked = statements.customer_cart_locked(customer_id=customer_id)
     if locked is None:  # the shopper's first line
-        locked = Cart.objects.select_for_update().get(pk=cart_for_customer(customer_id=customer_id).pk)
+        locked = statements.cart_locked(cart_id=cart_for_customer(customer_id=customer_id).pk)
     return locked
 
 

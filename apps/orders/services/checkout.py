@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.core.db import atomic
-from apps.orders import integrations
+from apps.orders import integrations, statements
 from apps.orders.contracts import events as contract
 from apps.orders.errors import CartChanged, CartEmpty, IdempotencyKeyReused, ItemsUnavailable, MixedCurrencies
 from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange
@@ -108,7 +108,7 @@ def order_checkout(
         shipping_address=shipping_address, payment_method_token=payment_method_token, shipping_method=shipping_method
     )
     previous = Order.objects.filter(customer_id=customer_id)
-    existing = previous.filter(idempotency_key=idempotency_key).first()
+    existing = statements.customer_order_for_key(customer_id=customer_id, idempotency_key=idempotency_key)
     if existing is not None:
         return _replay(existing, fingerprint)
     # The shopper's active cart and its lines in one query (no lines: nothing to check out).
@@ -204,8 +204,8 @@ def _checkout(
     line_prices = {price.sku: price for price in totals.lines}
     try:
         with atomic(SERVICE):
-            locked_cart = Cart.objects.select_for_update().get(pk=cart.pk)
-            current = {line.sku: line.quantity for line in locked_cart.lines.all()}
+            locked_cart = statements.cart_locked(cart_id=cart.pk)
+            current = {line.sku: line.quantity for line in statements.cart_lines(locked_cart)}
             if current != {line.sku: line.quantity for line in lines} or locked_cart.voucher_code != cart.voucher_code:
                 # A concurrent request with the same key may have won while this one waited for
                 # the lock (and emptied the cart): its order is the answer. Looked for only here:

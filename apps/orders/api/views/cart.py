@@ -76,9 +76,9 @@ def _cart_response(
     variants: Mapping[str, VariantSnapshot] | None = None,
 ) -> Response:
     priced = _cart_priced(request, cart, variants)
+    data = s.rendered(s.CartOutput, priced)
     if token is None:
-        return Response(s.CartOutput(priced).data, status=status_code)
-    data = s.CartOutput(priced).data
+        return Response(data, status=status_code)
     data["token"] = token
     return Response(data, status=status_code, headers={CART_TOKEN_HEADER: token})
 

@@ -137,7 +137,7 @@ class OrdersView(APIView):
             result, lambda: selectors.order_get_for_customer(customer_id=request.user.id, order_id=result.order.id)
         )
         return Response(
-            s.OrderDetailOutput(order).data,
+            s.rendered(s.OrderDetailOutput, order),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -207,6 +207,6 @@ class GuestCheckoutView(APIView):
             result, lambda: selectors.order_get_granted(grant=OrderGrant(order_id=result.order.id, customer_id=None))
         )
         return Response(
-            s.GuestOrderOutput(order, context={"access_token": order_access_token(order_id=order.id)}).data,
+            s.rendered(s.GuestOrderOutput, order, context={"access_token": order_access_token(order_id=order.id)}),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )

@@ -31,7 +31,7 @@ class OrderView(APIView):
     )
     def get(self, request: Request, order_id) -> Response:
         """The order: its owner's (signed in), or a guest's with the order's X-Order-Token."""
-        return Response(s.OrderDetailOutput(selectors.order_get_granted(grant=order_grant(request))).data)
+        return Response(s.rendered(s.OrderDetailOutput, selectors.order_get_granted(grant=order_grant(request))))
 
 
 class OrderCancelView(APIView):
@@ -53,4 +53,4 @@ class OrderCancelView(APIView):
         signed in, or a guest with the order's X-Order-Token."""
         grant = order_grant(request)
         order_cancel_by_shopper(grant=grant)
-        return Response(s.OrderDetailOutput(selectors.order_get_granted(grant=grant)).data)
+        return Response(s.rendered(s.OrderDetailOutput, selectors.order_get_granted(grant=grant)))
