@@ -172,7 +172,7 @@ def test_the_saga_steps_lock_the_order_once_and_update_it_once(place_order, shop
 
 def test_the_cart_line_adds_and_checkouts_reads_are_compiled_once_per_process(catalog, shopper, monkeypatch):
     """The reads every cart-line add and checkout make are compiled by the ORM on first use only
-    (apps/orders/statements.py): the second round compiles none of them, only the checkout's read
+    (apps/orders/services/statements.py): the second round compiles none of them, only the checkout's read
     of the cart with its lines (a join) is still a queryset."""
     compiled: list[str] = []
     as_sql = SQLCompiler.as_sql

@@ -13,12 +13,13 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from apps.core.db import atomic
-from apps.orders import integrations, statements
+from apps.orders import integrations
 from apps.orders.errors import CartLimitReached, CartLineNotFound, CartNotFound, InvalidQuantity, UnknownSku
 from apps.orders.integrations import VariantSnapshot
 from apps.orders.models import Cart, CartLine
 from apps.orders.pricing.vouchers import voucher_check
 from apps.orders.selectors import cart_basket_lines, cart_token_hash
+from apps.orders.services import statements
 from apps.orders.services.transitions import SERVICE
 
 

@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.core.db import atomic
-from apps.orders import integrations, statements
+from apps.orders import integrations
 from apps.orders.contracts import events as contract
 from apps.orders.errors import CartChanged, CartEmpty, IdempotencyKeyReused, ItemsUnavailable, MixedCurrencies
 from apps.orders.models import Cart, CartLine, Order, OrderLine, OrderStatusChange
@@ -26,6 +26,7 @@ from apps.orders.pricing.basket import Destination, basket_price
 from apps.orders.pricing.totals import tax_breakdown
 from apps.orders.pricing.vouchers import voucher_use_record
 from apps.orders.selectors import cart_basket_lines
+from apps.orders.services import statements
 from apps.orders.services.saga_metrics import order_placed_report
 from apps.orders.services.transitions import GUEST_ACTOR, SERVICE, S, customer_actor, event_publish
 
