@@ -326,19 +326,20 @@ def _met(condition: bool) -> str:
     return "met" if condition else "NOT met"
 
 
-def tracing_modes(sink_port: int, *, control: bool) -> list[tuple[str, dict[str, str]]]:
-    """Tracing off, and on at 100 % and 10 % of traces, exporting as production does (OTLP/HTTP);
-    with `control`, a second server with tracing off, whose difference from the first is what the
-    measure itself reads between two identical servers."""
+def tracing_modes(
+    sink_port: int, *, sampled: tuple[float, ...] = (100, 10), control: bool = False
+) -> list[tuple[str, dict[str, str]]]:
+    """Tracing off, and on at each of the `sampled` percentages of traces, exporting as production
+    does (OTLP/HTTP); with `control`, a second server with tracing off, whose difference from the
+    first is what the measure itself reads between two identical servers."""
     on = {
         "TRACING_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
     }
-    modes = [
-        ("tracing off", {"TRACING_EXPORTER": "none"}),
-        ("tracing on, 100 %", {**on, "OTEL_TRACES_SAMPLER_ARG": "1.0"}),
-        ("tracing on, 10 %", {**on, "OTEL_TRACES_SAMPLER_ARG": "0.1"}),
+    modes = [("tracing off", {"TRACING_EXPORTER": "none"})]
+    modes += [
+        (f"tracing on, {percent:g} %", {**on, "OTEL_TRACES_SAMPLER_ARG": str(percent / 100)}) for percent in sampled
     ]
     if control:
         modes.append(("tracing off, again", {"TRACING_EXPORTER": "none"}))
@@ -393,7 +394,7 @@ def run_tracing(env: dict[str, str], args: argparse.Namespace) -> None:
     spread."""
     sink_port = _free_port()
     sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", str(sink_port)], cwd=ROOT)
-    modes = tracing_modes(sink_port, control=args.control)
+    modes = tracing_modes(sink_port, sampled=tuple(args.sampled), control=args.control)
     slice_seconds = args.duration / (args.rounds * args.server_sets)
     totals = {label: TracingLoad() for label, _ in modes}
     per_set: list[dict[str, TracingLoad]] = []
@@ -474,6 +475,14 @@ def main() -> None:
         help="with --tracing: how many times each mode's server is started afresh (--duration is shared among them)",
     )
     parser.add_argument(
+        "--sampled",
+        type=float,
+        nargs="+",
+        default=[100, 10],
+        metavar="PERCENT",
+        help="with --tracing: the sampling percentages to run beside tracing off (default: 100 10)",
+    )
+    parser.add_argument(
         "--control",
         action="store_true",
         help="with --tracing: a second tracing-off server, to read the measure's own spread",
@@ -517,8 +526,8 @@ def main() -> None:
         )
         if args.tracing:
             print(
-                f"tracing overhead, uncached list: {3 + args.control} servers x {args.workers} workers x "
-                f"{args.worker_threads} threads, started afresh {args.server_sets} times\n"
+                f"tracing overhead, uncached list: {1 + len(args.sampled) + args.control} servers x "
+                f"{args.workers} workers x {args.worker_threads} threads, started afresh {args.server_sets} times\n"
             )
             run_tracing(env, args)
             modes = []
