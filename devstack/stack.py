@@ -6,8 +6,6 @@ up      moto server; localstripe (a fake Stripe) behind its proxy, the payments 
         and an outbox sweep; Celery beat for orders (saga timeouts) and payments (reconciliation);
         nginx as the gateway. Logs go to var/stack/logs/.
         STACK_PAYMENTS_PROVIDER=sandbox runs payments on the sandbox instead (no localstripe).
-        Workers, sweeps, beat and moto run at nice 10 (STACK_BACKGROUND_NICE; 0: as the web),
-        so the web's answers do not queue behind the saga's background work.
         --fresh drops the stack's databases first; --no-seed skips the demo catalog.
 down    stop every process the stack started (the databases stay).
 status  what runs, and where.
@@ -146,25 +144,10 @@ def _running(name: str) -> int | None:
     return None
 
 
-# Roles whose work can wait for a core: on ECS and the EC2 web groups the web answers on CPUs of its
-# own, while here two cores run the whole stack; at a lower priority the saga's background work and
-# the stand-in for AWS yield to the web's requests instead of queueing them (STACK_BACKGROUND_NICE=0:
-# all alike).
-_BACKGROUND_ROLES = ("worker", "relay", "beat", "moto")
-
-
-def _background_nice(name: str) -> int:
-    return int(os.environ.get("STACK_BACKGROUND_NICE", "10")) if name.endswith(_BACKGROUND_ROLES) else 0
-
-
 def _spawn(name: str, argv: list[str], env: dict[str, str]) -> None:
     if _running(name):
         return
     log = (LOG_DIR / f"{name}.log").open("ab")
-    if nice := _background_nice(name):
-        # nice(1) execs the command in its own process (the pid kept below), so every thread it
-        # starts has the priority.
-        argv = ["nice", "-n", str(nice), *argv]
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     _pidfile(name).write_text(str(process.pid))
 
