@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.catalog_list import ROOT, VENV_BIN, drop_database, manage, prepare_database
-from bench.inprocess import CallgrindFailed, callgrind, wsgi_environ
+from bench.inprocess import CallgrindFailed, callgrind, service_env, wsgi_environ
 
 DATABASE = "shopstack_bench_saga"
 WARM_UP = 30
@@ -229,18 +229,9 @@ def main() -> None:
         return
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    env: dict[str, Any] = {
-        **os.environ,
-        "SERVICE": "catalog",
-        "DATABASE_URL": prepare_database(admin_url, DATABASE),
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DJANGO_DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_CONN_MAX_AGE": "600",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONWARNINGS": "ignore",
-        "TRACING_EXPORTER": "none",
-    }
+    env = service_env(
+        "catalog", prepare_database(admin_url, DATABASE), LOG_LEVEL="WARNING", DATABASE_CONN_MAX_AGE="600"
+    )
     try:
         manage(env, "migrate", "--verbosity", "0")
         manage(env, "seed_demo", "--verbosity", "0")

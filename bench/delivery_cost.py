@@ -37,7 +37,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bench.catalog_list import ROOT, VENV_BIN, drop_database, manage, prepare_database
-from bench.inprocess import CallgrindFailed, callgrind
+from bench.inprocess import CallgrindFailed, callgrind, service_env
 
 DATABASE = "shopstack_bench_delivery"
 WARM_UP = 50
@@ -235,25 +235,19 @@ def main() -> None:
         return
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    env: dict[str, Any] = {
-        **os.environ,
-        "SERVICE": "orders",
-        "DATABASE_URL": prepare_database(admin_url, DATABASE),
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DJANGO_DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_CONN_MAX_AGE": "600",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONWARNINGS": "ignore",
-        "TRACING_EXPORTER": "none",
+    env = service_env(
+        "orders",
+        prepare_database(admin_url, DATABASE),
+        LOG_LEVEL="WARNING",
+        DATABASE_CONN_MAX_AGE="600",
         # Unreachable on purpose: every call is answered at botocore's before-send hook.
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-        "CELERY_BROKER_URL": "sqs://bench:bench@127.0.0.1:9",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "EVENTS_TOPIC_ARN": TOPIC_ARN,
-        "EVENTS_RELAY_IN_BACKGROUND": "0",
-    }
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        CELERY_BROKER_URL="sqs://bench:bench@127.0.0.1:9",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        EVENTS_TOPIC_ARN=TOPIC_ARN,
+        EVENTS_RELAY_IN_BACKGROUND="0",
+    )
     try:
         manage(env, "migrate", "--verbosity", "0")
         argv = [str(VENV_BIN / "python"), "-m", "bench.delivery_cost", "--counts", str(args.deliveries)]

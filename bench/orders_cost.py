@@ -32,18 +32,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bench.catalog_list import ROOT, VENV_BIN, _free_port, drop_database, manage, prepare_database
-from bench.inprocess import CallgrindFailed, callgrind, wsgi_environ
+from bench.catalog_list import ROOT, _free_port, drop_database, manage, prepare_database
+from bench.inprocess import (
+    measure_steps,
+    service_env,
+    steps_child_argv,
+    steps_instructions,
+    wsgi_environ,
+)
 
 DATABASE = "shopstack_bench_orders"
 SHOPPERS = 8
@@ -186,59 +190,17 @@ def child(orders: int, steps: int, count_queries: bool) -> None:
     import django
 
     django.setup()
-    from django.db import connections
-    from django.test.utils import CaptureQueriesContext
-
     driver = _Orders(WARM_UP + orders)
-    for index in range(WARM_UP):
-        for step in driver.steps():
-            step(index)
-    queries: dict[str, list[int]] = {name: [] for name in STEPS}
-    cpu: dict[str, list[float]] = {name: [] for name in STEPS}  # ms of this thread's CPU
-    profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile's stats of the measured orders
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile(time.thread_time)  # CPU, not the waits for PostgreSQL
-        profiler.enable()
-    for index in range(WARM_UP, WARM_UP + orders):
-        for number, (name, step) in enumerate(zip(STEPS, driver.steps(), strict=True)):
-            if number >= steps:
-                break
-            if count_queries:
-                with CaptureQueriesContext(connections["default"]) as captured:
-                    step(index)
-                queries[name].append(len(captured.captured_queries))
-                if index == WARM_UP:
-                    sys.stderr.write(
-                        f"--- {name}\n" + "\n".join(q["sql"][:160] for q in captured.captured_queries) + "\n"
-                    )
-            else:
-                started = time.thread_time()
-                step(index)
-                cpu[name].append((time.thread_time() - started) * 1000)
-    if profile:
-        profiler.disable()
-        profiler.dump_stats(profile)
-    if count_queries:
-        # The commonest count: now and then a step also reloads what a process keeps for a while
-        # (the pricing rules, ORDERS_PRICING_RULES_CACHE_SECONDS), which is not a per-order cost.
-        print(json.dumps({name: statistics.mode(counts) for name, counts in queries.items() if counts}))
-    else:
-        print(json.dumps({name: statistics.median(times) for name, times in cpu.items() if times}))
+    measure_steps(STEPS, driver.steps, warm_up=WARM_UP, orders=orders, limit=steps, count_queries=count_queries)
     print("done")
 
 
 def _child_argv(orders: int, steps: int, *, count_queries: bool = False) -> list[str]:
-    argv = [str(VENV_BIN / "python"), "-m", "bench.orders_cost", "--child", str(orders), "--steps", str(steps)]
-    return [*argv, "--count-queries"] if count_queries else argv
+    return steps_child_argv("bench.orders_cost", orders, steps, count_queries=count_queries)
 
 
 def instructions(env: dict[str, str], orders: int, steps: int) -> int:
-    counted, output = callgrind(_child_argv(orders, steps), env, timeout=7200)
-    if "done" not in output:
-        raise CallgrindFailed(f"the callgrind run ({orders} orders, {steps} steps) did not finish its orders")
-    return counted
+    return steps_instructions("bench.orders_cost", env, orders, steps)
 
 
 def main() -> None:
@@ -271,28 +233,22 @@ def main() -> None:
         [sys.executable, "-c", f"from bench.orders_cost import serve_catalog; serve_catalog({catalog_port})"], cwd=ROOT
     )
     try:
-        env = {
-            **os.environ,
-            "SERVICE": "orders",
-            "DATABASE_URL": prepare_database(admin_url, args.database),
-            "DJANGO_SETTINGS_MODULE": "config.settings.local",
-            "DJANGO_DEBUG": "0",
-            "LOG_FORMAT": "json",
+        env = service_env(
+            "orders",
+            prepare_database(admin_url, args.database),
+            LOG_FORMAT="json",
             # What a process keeps for a while is kept for the whole run (under callgrind it runs
             # a hundred times slower): the connection, the pricing rules, the revocation checks.
-            "DATABASE_CONN_MAX_AGE": "86400",
-            "ORDERS_PRICING_RULES_CACHE_SECONDS": "86400",
-            "AUTH_REVOCATION_CACHE_SECONDS": "86400",
-            "PYTHONPATH": str(ROOT),
-            "PYTHONWARNINGS": "ignore",
-            "TRACING_EXPORTER": "none",
-            "CATALOG_API_URL": f"http://127.0.0.1:{catalog_port}",
-            "EVENT_TRANSPORT": "bench.orders_cost.DroppingTransport",
-            "EVENTS_RELAY_IN_BACKGROUND": "0",
-            "THROTTLE_CHECKOUT": "1000000/hour",
-            "THROTTLE_CART_WRITE": "1000000/minute",
-            "CELERY_BROKER_URL": "memory://",
-        }
+            DATABASE_CONN_MAX_AGE="86400",
+            ORDERS_PRICING_RULES_CACHE_SECONDS="86400",
+            AUTH_REVOCATION_CACHE_SECONDS="86400",
+            CATALOG_API_URL=f"http://127.0.0.1:{catalog_port}",
+            EVENT_TRANSPORT="bench.orders_cost.DroppingTransport",
+            EVENTS_RELAY_IN_BACKGROUND="0",
+            THROTTLE_CHECKOUT="1000000/hour",
+            THROTTLE_CART_WRITE="1000000/minute",
+            CELERY_BROKER_URL="memory://",
+        )
         env.pop("TASKS_RUN_IN_PROCESS", None)
         manage(env, "migrate", "--verbosity", "0")
         manage(env, "seed_pricing_demo")

@@ -29,17 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
-import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.catalog_list import ROOT, VENV_BIN, drop_database, manage, prepare_database
-from bench.inprocess import CallgrindFailed, callgrind
+from bench.catalog_list import ROOT, drop_database, manage, prepare_database
+from bench.inprocess import measure_steps, service_env, steps_child_argv, steps_instructions
 
 DATABASE = "shopstack_bench_payments"
 WARM_UP = 16
@@ -100,59 +97,19 @@ def child(orders: int, steps: int, count_queries: bool) -> None:
     import django
 
     django.setup()
-    from django.db import connections
-    from django.test.utils import CaptureQueriesContext
-
     driver = _Payments(WARM_UP + orders)
-    for index in range(WARM_UP):
-        for step in driver.steps():
-            step(index)
-    queries: dict[str, list[int]] = {name: [] for name in STEPS}
-    cpu: dict[str, list[float]] = {name: [] for name in STEPS}  # ms of this thread's CPU
-    profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile's stats of the measured orders
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile(time.thread_time)
-        profiler.enable()
-    for index in range(WARM_UP, WARM_UP + orders):
-        for number, (name, step) in enumerate(zip(STEPS, driver.steps(), strict=True)):
-            if number >= steps:
-                break
-            if count_queries:
-                with CaptureQueriesContext(connections["default"]) as captured:
-                    step(index)
-                queries[name].append(len(captured.captured_queries))
-                if index == WARM_UP:
-                    sys.stderr.write(
-                        f"--- {name}\n" + "\n".join(q["sql"][:200] for q in captured.captured_queries) + "\n"
-                    )
-            else:
-                started = time.thread_time()
-                step(index)
-                cpu[name].append((time.thread_time() - started) * 1000)
-    if profile:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    measure_steps(STEPS, driver.steps, warm_up=WARM_UP, orders=orders, limit=steps, count_queries=count_queries)
     if steps == len(STEPS):
         _check(driver.run, WARM_UP + orders)
-    if count_queries:
-        print(json.dumps({name: statistics.mode(counts) for name, counts in queries.items() if counts}))
-    else:
-        print(json.dumps({name: statistics.median(times) for name, times in cpu.items() if times}))
     print("done")
 
 
 def _child_argv(orders: int, steps: int, *, count_queries: bool = False) -> list[str]:
-    argv = [str(VENV_BIN / "python"), "-m", "bench.payments_cost", "--child", str(orders), "--steps", str(steps)]
-    return [*argv, "--count-queries"] if count_queries else argv
+    return steps_child_argv("bench.payments_cost", orders, steps, count_queries=count_queries)
 
 
 def instructions(env: dict[str, str], orders: int, steps: int) -> int:
-    counted, output = callgrind(_child_argv(orders, steps), env, timeout=7200)
-    if "done" not in output:
-        raise CallgrindFailed(f"the callgrind run ({orders} orders, {steps} steps) did not finish its orders")
-    return counted
+    return steps_instructions("bench.payments_cost", env, orders, steps)
 
 
 def _run_child(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -179,23 +136,17 @@ def main() -> None:
         return
 
     admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    env = {
-        **os.environ,
-        "SERVICE": "payments",
-        "DATABASE_URL": prepare_database(admin_url, args.database),
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DJANGO_DEBUG": "0",
-        "LOG_FORMAT": "json",
-        "DATABASE_CONN_MAX_AGE": "86400",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONWARNINGS": "ignore",
-        "TRACING_EXPORTER": "none",
-        "PAYMENTS_PROVIDER": "sandbox",
-        "EVENT_TRANSPORT": "bench.orders_cost.DroppingTransport",
-        "EVENTS_RELAY_IN_BACKGROUND": "0",
-        "CELERY_BROKER_URL": "memory://",
-        "TASKS_RUN_IN_PROCESS": "0",
-    }
+    env = service_env(
+        "payments",
+        prepare_database(admin_url, args.database),
+        LOG_FORMAT="json",
+        DATABASE_CONN_MAX_AGE="86400",
+        PAYMENTS_PROVIDER="sandbox",
+        EVENT_TRANSPORT="bench.orders_cost.DroppingTransport",
+        EVENTS_RELAY_IN_BACKGROUND="0",
+        CELERY_BROKER_URL="memory://",
+        TASKS_RUN_IN_PROCESS="0",
+    )
     try:
         manage(env, "migrate", "--verbosity", "0")
         counted = _run_child(_child_argv(args.orders, len(STEPS), count_queries=True), env)
