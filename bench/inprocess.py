@@ -6,6 +6,7 @@ catalog_saga.py, orders_cost.py, payments_cost.py, delivery_cost.py)."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -150,3 +151,17 @@ def steps_instructions(module: str, env: dict[str, str], orders: int, steps: int
     if "done" not in output:
         raise CallgrindFailed(f"the callgrind run ({orders} orders, {steps} steps) did not finish its orders")
     return counted
+
+
+def add_step_arguments(parser: argparse.ArgumentParser, *, database: str, steps: int) -> None:
+    """The options every per-step benchmark (orders_cost.py, payments_cost.py) takes, its step
+    child's hidden ones included."""
+    parser.add_argument("--orders", type=int, default=30, help="measured orders per run")
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once")
+    parser.add_argument("--no-callgrind", action="store_true", help="query counts and CPU times only")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each step's first order")
+    parser.add_argument("--database", default=database, help="the scratch database's name (dropped first)")
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=steps, help=argparse.SUPPRESS)
+    parser.add_argument("--count-queries", action="store_true", help=argparse.SUPPRESS)

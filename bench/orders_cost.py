@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bench.catalog_list import ROOT, _free_port, drop_database, manage, prepare_database
 from bench.inprocess import (
+    add_step_arguments,
     measure_steps,
     service_env,
     steps_child_argv,
@@ -205,9 +206,7 @@ def instructions(env: dict[str, str], orders: int, steps: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=30, help="measured orders per run")
-    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once")
-    parser.add_argument("--no-callgrind", action="store_true", help="query counts and CPU times only")
+    add_step_arguments(parser, database=DATABASE, steps=len(STEPS))
     parser.add_argument(
         "--total-only", action="store_true", help="callgrind: one order's instructions, not each step's (2 runs, not 5)"
     )
@@ -216,12 +215,6 @@ def main() -> None:
         action="store_true",
         help="callgrind: the two web requests' instructions only, the cart line and checkout (3 runs, not 5)",
     )
-    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each step's first order")
-    parser.add_argument("--database", default=DATABASE, help="the scratch database's name (dropped first)")
-    parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, default=len(STEPS), help=argparse.SUPPRESS)
-    parser.add_argument("--count-queries", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child(args.child, args.steps, args.count_queries)

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.catalog_list import ROOT, drop_database, manage, prepare_database
-from bench.inprocess import measure_steps, service_env, steps_child_argv, steps_instructions
+from bench.inprocess import add_step_arguments, measure_steps, service_env, steps_child_argv, steps_instructions
 
 DATABASE = "shopstack_bench_payments"
 WARM_UP = 16
@@ -121,15 +121,7 @@ def _run_child(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProc
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=30, help="measured orders per run")
-    parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once")
-    parser.add_argument("--no-callgrind", action="store_true", help="query counts and CPU times only")
-    parser.add_argument("--show-queries", action="store_true", help="print the SQL of each step's first order")
-    parser.add_argument("--database", default=DATABASE, help="the scratch database's name (dropped first)")
-    parser.add_argument("--keep-db", action="store_true", help="leave the bench database in place")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, default=len(STEPS), help=argparse.SUPPRESS)
-    parser.add_argument("--count-queries", action="store_true", help=argparse.SUPPRESS)
+    add_step_arguments(parser, database=DATABASE, steps=len(STEPS))
     args = parser.parse_args()
     if args.child is not None:
         child(args.child, args.steps, args.count_queries)
