@@ -34,6 +34,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -171,9 +173,15 @@ def parse_wrk_report(name: str, output: str) -> Result:
     return Result(name, requests, errors, elapsed, latencies)
 
 
-def start_server(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen:
+def start_server(
+    env: dict[str, str], port: int, args: argparse.Namespace, *, fixed_layout: bool = False
+) -> subprocess.Popen:
+    """A gunicorn of the catalog on `port`; with `fixed_layout`, its address space not randomized
+    (setarch -R, where the kernel allows it), so servers started alike lay out their memory alike."""
+    layout = ["setarch", platform.machine(), "-R"] if fixed_layout and shutil.which("setarch") else []
     server = subprocess.Popen(
         [
+            *layout,
             str(VENV_BIN / "gunicorn"),
             "config.wsgi",
             "--bind",
@@ -400,12 +408,15 @@ def run_tracing(env: dict[str, str], args: argparse.Namespace) -> None:
     per_set: list[dict[str, TracingLoad]] = []
     try:
         for _ in range(args.server_sets):
+            # Within a set every mode's server has the same hash seed and an unrandomized layout,
+            # so the set compares modes, not two draws of a process's luck; the sets differ.
+            paired = {**env, "PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1)}
             servers: dict[str, subprocess.Popen] = {}
             try:
                 ports: dict[str, int] = {}
                 for label, extra in modes:
                     ports[label] = _free_port()
-                    servers[label] = start_server({**env, **extra}, ports[label], args)
+                    servers[label] = start_server({**paired, **extra}, ports[label], args, fixed_layout=True)
                 loads = load_servers(servers, ports, args, slice_seconds)
             finally:
                 for server in servers.values():
