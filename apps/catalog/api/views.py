@@ -230,9 +230,10 @@ def _validated_filters(query: tuple[tuple[str, Any], ...]) -> tuple[selectors.Pr
 def _check_named_filters(filters: selectors.ProductFilters) -> None:
     """An unknown category or brand is a bad request, not an empty list. Asked only when a page
     came back empty: a page with products proves both exist (the list's query filters by them), so
-    a shop's pages never pay for these lookups."""
+    a shop's pages never pay for these lookups. (The first pages' selectors answer for the
+    category themselves: selectors.UnknownCategory.)"""
     if filters.category is not None and not selectors.category_exists(slug=filters.category):
-        raise ValidationFailed({"category": [f"There is no category {filters.category!r}."]})
+        raise selectors.UnknownCategory(filters.category)
     if filters.brand and not selectors.brand_exists(brand=filters.brand):
         raise ValidationFailed({"brand": [f"There is no brand {filters.brand!r}."]})
 
@@ -260,7 +261,7 @@ class ProductListView(CachedPublicView):
             and paginator.cursor_query_param not in request.query_params
         ):
             # The landing page and the category pages: read without building the queryset (see
-            # product_list_start).
+            # product_list_start, which raises UnknownCategory itself).
             page = paginator.paginate_first_page(
                 lambda limit: selectors.product_list_start(ordering=ordering, limit=limit, category=filters.category),
                 request,
@@ -270,8 +271,8 @@ class ProductListView(CachedPublicView):
             page = paginator.paginate_queryset(
                 selectors.product_list(filters=filters, ordering=ordering), request, view=self
             )
-        if not page:
-            _check_named_filters(filters)
+            if not page:
+                _check_named_filters(filters)
         return paginator.get_paginated_response([_list_item(row) for row in page])
 
     def render_uncached(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -334,8 +335,6 @@ def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpRespo
         request.build_absolute_uri(),
         selectors.ORDERINGS[ordering],
     )
-    if not page:
-        _check_named_filters(filters)
     items = ",".join(
         f"{head}{_json_value(_image_url(image))}{tail}" if image else f"{head}null{tail}"
         for head, image, tail, _ in page
