@@ -223,16 +223,21 @@ def _first_page(alias: str, ordering: str, limit: int, category: str | None, *, 
     the next request of every process: no staleness, and no round trip for the tree on a page
     that has products, whatever else the shop does. An empty category costs two queries (the
     page and the version), as it did (the page and whether the category exists); an unknown one
-    one (the version)."""
+    one (the version). Should the tree change again between each read of it and the page, three
+    times running, the last page read is the answer (empty, or the category unknown)."""
     connection = connections[alias]
     with connection.cursor() as cursor:
         if category is None:
             statements = _product_list_start_sql(alias, ordering, limit, None)
             return _fetch(cursor, statements, statements.params, json_items=json_items)
-        tree = _CATEGORY_TREES.get(alias) or _category_tree_read(cursor, alias)
+        tree, just_read = _CATEGORY_TREES.get(alias), False
+        if tree is None:
+            tree, just_read = _category_tree_read(cursor, alias), True
         rows: list[Any] = []
         for _ in range(_TREE_CHANGES_FOLLOWED):
             subtree = tree.subtree(category)
+            if subtree is None and just_read:
+                break  # the tree as the database has it now does not know the category
             if subtree is not None:
                 statements = _product_list_start_sql(alias, ordering, limit, "one" if len(subtree) == 1 else "many")
                 params = statements.bind(subtree[0] if len(subtree) == 1 else list(subtree), tree.version)
@@ -242,7 +247,7 @@ def _first_page(alias: str, ordering: str, limit: int, category: str | None, *, 
             current = _category_tree_current(cursor, alias, tree)
             if current is tree:
                 break
-            tree = current
+            tree, just_read = current, True
         if tree.subtree(category) is None:
             raise UnknownCategory(category)
         return rows
