@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connections
@@ -239,8 +239,8 @@ def _first_page(alias: str, ordering: str, limit: int, category: str | None, *, 
             if subtree is None and just_read:
                 break  # the tree as the database has it now does not know the category
             if subtree is not None:
-                statements = _product_list_start_sql(alias, ordering, limit, "one" if len(subtree) == 1 else "many")
-                params = statements.bind(subtree[0] if len(subtree) == 1 else list(subtree), tree.version)
+                statements = _product_list_start_sql(alias, ordering, limit, subtree.shape)
+                params = statements.bind(subtree.parameter, tree.version)
                 rows = _fetch(cursor, statements, params, json_items=json_items)
                 if rows:
                     return rows
@@ -272,6 +272,13 @@ def _fetch(cursor: Any, statements: _FirstPageSQL, params: tuple[Any, ...], *, j
 _TREE_VERSION = "COALESCE((SELECT version FROM catalog_category_tree_version WHERE id = 1), 0)"
 
 
+class _Subtree(NamedTuple):
+    ids: tuple[int, ...]  # the category's id, then its descendants'
+    shape: str  # "one" id or "many": which of the first page's statements it is bound to
+    # The one id, or the ids as an array's text, which costs less to send than a list psycopg adapts.
+    parameter: int | str
+
+
 class _CategoryTree:
     """The category tree as the database had it at one version: each slug's subtree (the
     category's id, then its descendants'), worked out when first asked and kept. Never changed
@@ -284,11 +291,11 @@ class _CategoryTree:
         for pk, _, parent in rows:
             if parent is not None:
                 self._children.setdefault(parent, []).append(pk)
-        self._subtrees: dict[str, tuple[int, ...]] = {}
+        self._subtrees: dict[str, _Subtree] = {}
 
-    def subtree(self, slug: str) -> tuple[int, ...] | None:
-        """The ids of the category with this slug and of its descendants (None: no such
-        category). A cycle made by hand in the database ends the walk, as the list's CTE does."""
+    def subtree(self, slug: str) -> _Subtree | None:
+        """The category with this slug and its descendants (None: no such category). A cycle
+        made by hand in the database ends the walk, as the list's CTE does."""
         subtree = self._subtrees.get(slug)
         if subtree is None:
             root = self._ids.get(slug)
@@ -300,7 +307,11 @@ class _CategoryTree:
                     if child not in ids:
                         ids[child] = None
                         todo.append(child)
-            subtree = self._subtrees[slug] = tuple(ids)
+            if len(ids) == 1:
+                subtree = _Subtree((root,), "one", root)
+            else:
+                subtree = _Subtree(tuple(ids), "many", "{" + ",".join(map(str, ids)) + "}")
+            self._subtrees[slug] = subtree
         return subtree
 
 
@@ -363,7 +374,7 @@ class _FirstPageSQL:
     items: str  # the same rows as product_list_start_json's
     params: tuple[Any, ...]
 
-    def bind(self, subtree: int | list[int], version: int) -> tuple[Any, ...]:
+    def bind(self, subtree: int | str, version: int) -> tuple[Any, ...]:
         values = {_SUBTREE_PLACEHOLDER: subtree, _VERSION_PLACEHOLDER: version}
         return tuple(values.get(param, param) if isinstance(param, str) else param for param in self.params)
 
