@@ -10,9 +10,11 @@ import hashlib
 import json
 import re
 import time
+from base64 import b64encode
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from urllib import parse
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -21,10 +23,12 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
+from rest_framework.pagination import Cursor
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from apps.catalog import selectors
@@ -78,6 +82,37 @@ class ProductCursorPagination(CursorPagination):
         if type(instance) is tuple:
             return str(instance[-1])
         return super()._get_position_from_instance(instance, ordering)
+
+    def encode_cursor(self, cursor: Cursor) -> str:
+        """DRF's link for `cursor`: the page's URL with the cursor parameter set. DRF splits the
+        URL, parses its query, sorts and quotes it again for every link; but only the cursor's
+        value changes between links of one URL, so the rest is kept (_link_around_cursor)."""
+        tokens = {}
+        if cursor.offset != 0:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        encoded = b64encode(parse.urlencode(tokens, doseq=True).encode("ascii")).decode("ascii")
+        around = _link_around_cursor(self.base_url, self.cursor_query_param)
+        if around is None:
+            return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+        return f"{around[0]}{parse.quote_plus(encoded)}{around[1]}"
+
+
+# Stands for a cursor's value in a link: quote_plus leaves it as it is, and no URL DRF writes
+# (a host, a path, a quoted query) holds it but where it was put; if one does, DRF writes the link.
+_CURSOR_MARK = "~.cursor.~"
+
+
+@functools.lru_cache(maxsize=1024)
+def _link_around_cursor(base_url: str, cursor_query_param: str) -> tuple[str, str] | None:
+    """What DRF's replace_query_param writes before and after the cursor's quoted value in
+    `base_url`'s links (None if that cannot be told apart). Bounded: one entry per page URL."""
+    link = replace_query_param(base_url, cursor_query_param, _CURSOR_MARK)
+    head, mark, tail = link.partition(_CURSOR_MARK)
+    return None if not mark or _CURSOR_MARK in tail else (head, tail)
 
 
 class PublicView(APIView):
