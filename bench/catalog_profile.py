@@ -14,7 +14,7 @@ count whatever else the machine is doing (as bench/tracing_cost.py counts). Need
 
 Default paths: the bare view, the landing page and two category pages (a parent category and a
 leaf). It creates (drops first) the database shopstack_bench_catalog_profile, migrates it and
-loads seed_demo, then runs itself again with SERVICE=catalog and the benchmark's settings
+loads seed_demo (then VACUUM ANALYZE), then runs itself again with SERVICE=catalog and the benchmark's settings
 (bench.settings: the local settings plus the bare view), and drops the database at the end.
 Needs PostgreSQL at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres)."""
 
@@ -153,6 +153,9 @@ def main() -> None:
     try:
         manage(env, "migrate", "--verbosity", "0")
         manage(env, "seed_demo", "--verbosity", "0")
+        # Planner statistics, as a live database has them (autovacuum's would come at any moment).
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
         if args.instructions:
             count_instructions({**env, "PYTHONWARNINGS": "ignore"}, args.paths, args.requests, args.jobs)
             return
