@@ -78,7 +78,8 @@ class ProductCursorPagination(CursorPagination):
         return self.page
 
     def _get_position_from_instance(self, instance: Any, ordering: tuple) -> str:
-        # selectors.product_list_start_json's rows carry the position last, as the loaded value.
+        # selectors.product_list_start_json's rows carry the position last, as the text
+        # str() gives of the loaded value (selectors._POSITION_TEXT).
         if type(instance) is tuple:
             return str(instance[-1])
         return super()._get_position_from_instance(instance, ordering)

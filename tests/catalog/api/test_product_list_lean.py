@@ -31,6 +31,7 @@ LEAN = [
     {"ordering": "price"},
     {"ordering": "-price", "page_size": "2"},
     {"ordering": "newest", "page_size": "1"},
+    {"ordering": "newest", "page_size": "2"},  # a next link holding a time (microseconds shown)
     {"category": "clothing"},
     {"category": "shirts", "ordering": "newest"},
     {"category": "clothing", "ordering": "price", "page_size": "1"},
