@@ -104,9 +104,11 @@ class UnknownCategory(ValidationFailed):
 
 
 # The category with this slug and its descendants, in the list's own query (no round trip for the
-# tree, nothing to keep in step). UNION, not UNION ALL: a cycle made by hand in the database ends
-# the recursion instead of hanging it. PostgreSQL reads `= ANY(ARRAY(...))` as an InitPlan run
-# once, then an index condition; SQLite has no arrays and takes IN.
+# tree, nothing to keep in step), for the queryset (later pages, other filters; the first pages
+# bind the subtree from the kept tree instead: _first_page). UNION, not UNION ALL: a cycle made by
+# hand in the database ends the recursion instead of hanging it. PostgreSQL reads
+# `= ANY(ARRAY(...))` as an InitPlan run once, then an index condition; SQLite has no arrays and
+# takes IN.
 _CATEGORY_SUBTREE = (
     "WITH RECURSIVE subtree(id) AS ("
     "SELECT root.id FROM {table} AS root WHERE root.slug = %s "
@@ -191,11 +193,10 @@ def product_list_start_json(
     """product_list_start's rows as the API's list items, written by PostgreSQL: per row the item's
     JSON text up to `"image_url":`, the stored image name ("" for none), the rest of the item's
     text, and the ordering's first field as the text str() gives of its value (what a cursor
-    carries; _POSITION_TEXT). The text is what
-    DRF's JSONRenderer writes for api.views' item dict (compact, non-ASCII as it is; it escapes
-    U+2028 and U+2029 over the whole body, so the caller does too): the image URL is the storage
-    backend's to make, per request, so the caller splices it in. Raises UnknownCategory as
-    product_list_start does. PostgreSQL only."""
+    carries; _POSITION_TEXT). The text is what DRF's JSONRenderer writes for api.views' item dict
+    (compact, non-ASCII as it is; it escapes U+2028 and U+2029 over the whole body, so the caller
+    does too): the image URL is the storage backend's to make, per request, so the caller splices
+    it in. Raises UnknownCategory as product_list_start does. PostgreSQL only."""
     return _first_page(db_alias("catalog"), ordering, limit, category, json_items=True)
 
 
@@ -343,7 +344,7 @@ def _category_tree_current(cursor: Any, alias: str, tree: _CategoryTree) -> _Cat
 
 
 # Compiled in the subtree's and the version's places, then replaced by the values asked for; no
-# slug holds a NUL.
+# other parameter of the list's query is a text holding a NUL.
 _SUBTREE_PLACEHOLDER = "\x00subtree\x00"
 _VERSION_PLACEHOLDER = "\x00version\x00"
 
