@@ -166,6 +166,11 @@ class Product(models.Model):
             models.Index(fields=["name", "id"], name="catalog_product_name_id"),
             models.Index(fields=["price_from", "id"], name="catalog_product_price_id"),
             models.Index(fields=["created_at", "id"], name="catalog_product_created_id"),
+            # A leaf category's first page in each ordering: its first rows straight from the index
+            # (selectors.product_list_start), not the whole list's index filtered by category.
+            models.Index(fields=["category", "name", "id"], name="catalog_product_cat_name_id"),
+            models.Index(fields=["category", "price_from", "id"], name="catalog_product_cat_price_id"),
+            models.Index(fields=["category", "created_at", "id"], name="catalog_product_cat_created_id"),
         ]
 
     def __str__(self) -> str:

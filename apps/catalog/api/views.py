@@ -10,9 +10,11 @@ import hashlib
 import json
 import re
 import time
+from base64 import b64encode
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from urllib import parse
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -21,10 +23,12 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
+from rest_framework.pagination import Cursor
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from apps.catalog import selectors
@@ -74,10 +78,42 @@ class ProductCursorPagination(CursorPagination):
         return self.page
 
     def _get_position_from_instance(self, instance: Any, ordering: tuple) -> str:
-        # selectors.product_list_start_json's rows carry the position last, as the loaded value.
+        # selectors.product_list_start_json's rows carry the position last, as the text
+        # str() gives of the loaded value (selectors._POSITION_TEXT).
         if type(instance) is tuple:
             return str(instance[-1])
         return super()._get_position_from_instance(instance, ordering)
+
+    def encode_cursor(self, cursor: Cursor) -> str:
+        """DRF's link for `cursor`: the page's URL with the cursor parameter set. DRF splits the
+        URL, parses its query, sorts and quotes it again for every link; but only the cursor's
+        value changes between links of one URL, so the rest is kept (_link_around_cursor)."""
+        tokens = {}
+        if cursor.offset != 0:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        encoded = b64encode(parse.urlencode(tokens, doseq=True).encode("ascii")).decode("ascii")
+        around = _link_around_cursor(self.base_url, self.cursor_query_param)
+        if around is None:
+            return replace_query_param(self.base_url, self.cursor_query_param, encoded)
+        return f"{around[0]}{parse.quote_plus(encoded)}{around[1]}"
+
+
+# Stands for a cursor's value in a link: quote_plus leaves it as it is, and no URL DRF writes
+# (a host, a path, a quoted query) holds it but where it was put; if one does, DRF writes the link.
+_CURSOR_MARK = "~.cursor.~"
+
+
+@functools.lru_cache(maxsize=1024)
+def _link_around_cursor(base_url: str, cursor_query_param: str) -> tuple[str, str] | None:
+    """What DRF's replace_query_param writes before and after the cursor's quoted value in
+    `base_url`'s links (None if that cannot be told apart). Bounded: one entry per page URL."""
+    link = replace_query_param(base_url, cursor_query_param, _CURSOR_MARK)
+    head, mark, tail = link.partition(_CURSOR_MARK)
+    return None if not mark or _CURSOR_MARK in tail else (head, tail)
 
 
 class PublicView(APIView):
@@ -230,9 +266,10 @@ def _validated_filters(query: tuple[tuple[str, Any], ...]) -> tuple[selectors.Pr
 def _check_named_filters(filters: selectors.ProductFilters) -> None:
     """An unknown category or brand is a bad request, not an empty list. Asked only when a page
     came back empty: a page with products proves both exist (the list's query filters by them), so
-    a shop's pages never pay for these lookups."""
+    a shop's pages never pay for these lookups. (The first pages' selectors answer for the
+    category themselves: selectors.UnknownCategory.)"""
     if filters.category is not None and not selectors.category_exists(slug=filters.category):
-        raise ValidationFailed({"category": [f"There is no category {filters.category!r}."]})
+        raise selectors.UnknownCategory(filters.category)
     if filters.brand and not selectors.brand_exists(brand=filters.brand):
         raise ValidationFailed({"brand": [f"There is no brand {filters.brand!r}."]})
 
@@ -260,7 +297,7 @@ class ProductListView(CachedPublicView):
             and paginator.cursor_query_param not in request.query_params
         ):
             # The landing page and the category pages: read without building the queryset (see
-            # product_list_start).
+            # product_list_start, which raises UnknownCategory itself).
             page = paginator.paginate_first_page(
                 lambda limit: selectors.product_list_start(ordering=ordering, limit=limit, category=filters.category),
                 request,
@@ -270,8 +307,8 @@ class ProductListView(CachedPublicView):
             page = paginator.paginate_queryset(
                 selectors.product_list(filters=filters, ordering=ordering), request, view=self
             )
-        if not page:
-            _check_named_filters(filters)
+            if not page:
+                _check_named_filters(filters)
         return paginator.get_paginated_response([_list_item(row) for row in page])
 
     def render_uncached(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -334,8 +371,6 @@ def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpRespo
         request.build_absolute_uri(),
         selectors.ORDERINGS[ordering],
     )
-    if not page:
-        _check_named_filters(filters)
     items = ",".join(
         f"{head}{_json_value(_image_url(image))}{tail}" if image else f"{head}null{tail}"
         for head, image, tail, _ in page
