@@ -109,33 +109,55 @@ class TracingMiddleware(_DjangoMiddleware):
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         super().__init__(get_response)
         self.lean = not _instrumentation_extras_configured()
+        # The instrumentation's ExcludeList.url_disabled, its pattern searched without re.search's
+        # cache lookup on every request.
+        pattern = getattr(self._excluded_urls, "_regex", None)  # none when nothing is excluded
+        self._excluded_path = pattern.search if pattern is not None else None
 
-    def process_request(self, request: HttpRequest) -> None:
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Not the parent's process_request/process_response pair: most requests are not
+        # recorded, and for those this is all there is.
+        sampling = self._sampling(request)
+        if sampling is None:
+            return self.get_response(request)
+        if not sampling.recorded:
+            token = context.attach(sampling.context)
+            try:
+                return self.get_response(request)
+            finally:
+                context.detach(token)
+        if not self._start_recorded(request, sampling):
+            return self.get_response(request)
+        return self.process_response(request, self.get_response(request))
+
+    def _sampling(self, request: HttpRequest) -> RequestSampling | None:
+        """The sampler's decision for a request that is traced (None: an excluded path, a path
+        that is not latin-1, tracing off)."""
         try:
             (request.META.get("SCRIPT_NAME", "") + request.META.get("PATH_INFO", "")).encode("latin-1")
         except UnicodeEncodeError:
-            return
-        if self._excluded_urls.url_disabled(request.path):
-            return
-        sampling = sample_request(request.META)
-        if sampling is None:
-            return
-        if not sampling.recorded:
-            request.META[_UNSAMPLED] = context.attach(sampling.context)
-            return
+            return None
+        if self._excluded_path is not None and self._excluded_path(request.path):
+            return None
+        return sample_request(request.META)
+
+    def _start_recorded(self, request: HttpRequest, sampling: RequestSampling) -> bool:
+        """Starts a recorded request's server span; False if the parent's hooks would not trace it
+        (a Host that is not allowed)."""
         if self.lean:
             self._start_server_span(request, sampling)
-            return
+            return True
         try:
             absolute = request.build_absolute_uri("?")
         except DisallowedHost:
-            return
+            return False
         build = request.build_absolute_uri
         # An attribute of this request only, read by the parent's hooks below.
         request.build_absolute_uri = lambda location=None: absolute if location == "?" else build(location)
         request.META[_TRACED] = True
         with reserved_trace_id(sampling.trace_id):
             super().process_request(request)
+        return True
 
     def _start_server_span(self, request: HttpRequest, sampling: RequestSampling) -> None:
         attributes = wsgi_collect_request_attributes(request.META, self._sem_conv_opt_in_mode)
@@ -179,8 +201,6 @@ class TracingMiddleware(_DjangoMiddleware):
             super().process_exception(request, exception)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if _UNSAMPLED in request.META:
-            context.detach(request.META.pop(_UNSAMPLED))
         if _SERVER_SPAN in request.META:
             self._end_server_span(request, response)
             return response
@@ -219,7 +239,6 @@ def _instrumentation_extras_configured() -> bool:
 
 
 _TRACED = "shopstack.traced"
-_UNSAMPLED = "shopstack.unsampled_context"
 _SERVER_SPAN = "shopstack.server_span"
 _SERVER_SPAN_TOKEN = "shopstack.server_span_token"
 _SERVER_SPAN_EXCEPTION = "shopstack.server_span_exception"

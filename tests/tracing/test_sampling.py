@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind
+
+from apps.core.tracing import memory_exporter
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -53,3 +55,19 @@ def test_a_recorded_request_is_named_by_its_route_and_one_no_view_answers_by_its
     client.get("/api/v1/no-such-thing/")
 
     assert [span.name for span in spans() if span.kind is SpanKind.SERVER] == ["GET api/v1/catalog/products/", "GET"]
+
+
+@pytest.mark.parametrize(("delegate", "recorded"), [(ALWAYS_ON, 6), (ALWAYS_OFF, 0), (ParentBased(ALWAYS_OFF), 0)])
+def test_a_sampler_that_is_not_a_parent_based_ratio_is_asked_for_each_new_trace(
+    client, spans, monkeypatch, half_sampled, delegate, recorded
+):
+    # The ratio's bound is kept for the delegate it was read from (the 50 % of the fixture, asked
+    # first); another delegate is asked itself, and a ratio is not assumed.
+    client.get("/api/v1/catalog/products/")
+    memory_exporter().clear()
+    monkeypatch.setattr(trace.get_tracer_provider().sampler, "delegate", delegate)
+
+    for _ in range(6):
+        client.get("/api/v1/catalog/products/")
+
+    assert len([span for span in spans() if span.kind is SpanKind.SERVER]) == recorded
