@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from apps.catalog import selectors
 from apps.catalog.api.views import RESPONSES
+from apps.catalog.selectors import first_pages
 
 LIST_URL = "/api/v1/catalog/products/"
 
 
 @pytest.fixture(autouse=True)
 def no_category_tree_kept():
-    """Each test starts with no category tree kept in the process (selectors._CategoryTree), so
+    """Each test starts with no category tree kept in the process (first_pages._CategoryTree), so
     the queries a test counts do not depend on the tests before it."""
-    selectors._CATEGORY_TREES.clear()
+    first_pages._CATEGORY_TREES.clear()
     yield
-    selectors._CATEGORY_TREES.clear()
+    first_pages._CATEGORY_TREES.clear()
 
 
 @pytest.fixture

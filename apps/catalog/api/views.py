@@ -79,7 +79,7 @@ class ProductCursorPagination(CursorPagination):
 
     def _get_position_from_instance(self, instance: Any, ordering: tuple) -> str:
         # selectors.product_list_start_json's rows carry the position last, as the text
-        # str() gives of the loaded value (selectors._POSITION_TEXT).
+        # str() gives of the loaded value (selectors.first_pages._POSITION_TEXT).
         if type(instance) is tuple:
             return str(instance[-1])
         return super()._get_position_from_instance(instance, ordering)

@@ -1,5 +1,5 @@
 """Category pages read their subtree from the category tree each process keeps
-(selectors._CategoryTree), checked against the tree's version inside the page's own query: staff's
+(first_pages._CategoryTree), checked against the tree's version inside the page's own query: staff's
 changes to the tree (added, moved, renamed, deleted categories, through the ORM or bulk SQL) show
 on the very next request, and a page read with an outdated tree is read again, never served."""
 
@@ -9,8 +9,8 @@ import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from apps.catalog import selectors
 from apps.catalog.models import Category
+from apps.catalog.selectors import first_pages
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -114,11 +114,11 @@ def test_a_change_rolled_back_leaves_no_outdated_tree_behind(client, tree):
 
 def test_a_display_name_or_position_change_keeps_the_tree(client, tree):
     assert _page(client, "clothing")[1] == ["cap", "tee"]
-    version = selectors._CATEGORY_TREES["catalog"].version
+    version = first_pages._CATEGORY_TREES["catalog"].version
     Category.objects.filter(slug="hats").update(name="Caps and hats", position=3)
 
     assert _page(client, "clothing") == (200, ["cap", "tee"], 1)
-    assert selectors._CATEGORY_TREES["catalog"].version == version
+    assert first_pages._CATEGORY_TREES["catalog"].version == version
 
 
 def test_an_empty_and_an_unknown_category_need_the_version_only(client, tree):

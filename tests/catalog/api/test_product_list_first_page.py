@@ -17,6 +17,7 @@ from rest_framework.test import APIRequestFactory
 from apps.catalog import selectors
 from apps.catalog.api.views import ProductCursorPagination, ProductListView
 from apps.catalog.models import Category, Product
+from apps.catalog.selectors import first_pages
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -128,17 +129,17 @@ def test_product_list_start_gives_the_querysets_rows(monkeypatch, ordering, vend
 @pytest.fixture
 def built(monkeypatch):
     """The first-page SQL's cache emptied, and every time the list's query is built recorded."""
-    selectors._product_list_start_sql.cache_clear()
+    first_pages._product_list_start_sql.cache_clear()
     calls = []
-    product_list = selectors.product_list
+    product_list = first_pages.product_list
 
     def counting_product_list(**kwargs):
         calls.append(kwargs)
         return product_list(**kwargs)
 
-    monkeypatch.setattr(selectors, "product_list", counting_product_list)
+    monkeypatch.setattr(first_pages, "product_list", counting_product_list)
     yield calls
-    selectors._product_list_start_sql.cache_clear()
+    first_pages._product_list_start_sql.cache_clear()
 
 
 def test_the_landing_page_builds_its_query_once_and_still_reads_every_time(api_client, built):

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.catalog import selectors
 from apps.catalog.api import serializers as s
 from apps.catalog.models import Category, Stock
+from apps.catalog.selectors import variants
 from apps.core.services import db_alias
 from tests.catalog import factories
 from tests.catalog.helpers import assert_problem
@@ -85,7 +86,7 @@ def test_the_answer_is_the_one_the_output_serializer_gave_read_in_one_query(api_
 
 
 def test_the_orm_reading_for_other_databases_gives_the_same_rows(catalog):
-    assert selectors._variant_lookup_orm(sorted(SKUS)) == selectors.variant_lookup(skus=sorted(SKUS))
+    assert variants._variant_lookup_orm(sorted(SKUS)) == selectors.variant_lookup(skus=sorted(SKUS))
 
 
 def test_skus_are_answered_once_each_in_order_and_trimmed_as_the_serializer_trims_them(api_client, catalog, settings):
