@@ -119,8 +119,9 @@ def encode_span(span: ReadableSpan) -> bytes:
         parts += (_SPAN_START, _fixed64(span.start_time))
     if span.end_time:
         parts += (_SPAN_END, _fixed64(span.end_time))
-    if span.attributes:
-        parts += [_attribute(key, value) for key, value in span.attributes.items()]
+    attributes = _plain_attributes(span)
+    if attributes:
+        parts += [_attribute(key, value) for key, value in attributes.items()]
     if span.dropped_attributes:
         parts += (_SPAN_DROPPED_ATTRIBUTES, _varint(span.dropped_attributes))
     if span.events:
@@ -134,6 +135,14 @@ def encode_span(span: ReadableSpan) -> bytes:
     parts.append(_field(_SPAN_STATUS, _status(span)))
     parts += (_SPAN_FLAGS, _fixed32(_span_flags(span.parent)))
     return b"".join(parts)
+
+
+def _plain_attributes(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as the dict the SDK keeps them in: its public view is a read-only
+    proxy over a Python-level mapping, which made iterating them a third of a span's encoding."""
+    held = getattr(span, "_attributes", None)
+    plain = getattr(held, "_dict", None)
+    return plain if isinstance(plain, dict) else (span.attributes or {})
 
 
 def _status(span: ReadableSpan) -> bytes:

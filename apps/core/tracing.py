@@ -14,7 +14,9 @@ settings.TRACING_EXPORTER names:
 Sampling is the SDK's own from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (deployed:
 parentbased_traceidratio), so a trace is kept or dropped whole, across every service. Work that
 belongs to no shopper action (the outbox sweep, SQS polling, a lone query outside any request or
-task) starts no trace of its own: a trace per sweep every few seconds would bury the orders."""
+task) starts no trace of its own: a trace per sweep every few seconds would bury the orders. A
+query is traced by apps.core.query_tracing, which records it exactly when the span around it is
+recorded and otherwise makes no span at all."""
 
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
@@ -86,7 +90,9 @@ class QuietHousekeeping(Sampler):
     """The configured sampler, except that housekeeping never starts a trace: a root span of a
     housekeeping task, of an SQS call (kombu polling and acking) or of a database query outside any
     request or task is dropped (with whatever it would have parented). Spans inside a trace are
-    unaffected."""
+    unaffected. A span with a parent, under a parent-based delegate whose children follow their
+    parent (the defaults, as deployed), is decided here from the parent's flag, as the delegate
+    would decide it, without the delegate's three further lookups of the parent."""
 
     def __init__(self, delegate: Sampler) -> None:
         self.delegate = delegate
@@ -102,12 +108,39 @@ class QuietHousekeeping(Sampler):
         trace_state: Any = None,
     ) -> SamplingResult:
         parent = trace.get_current_span(parent_context).get_span_context()
-        if not parent.is_valid and _is_housekeeping(name, attributes or {}):
-            return SamplingResult(Decision.DROP)
+        if not parent.is_valid:
+            if _is_housekeeping(name, attributes or {}):
+                return SamplingResult(Decision.DROP)
+        elif children_follow_parent(self):
+            if parent.trace_flags.sampled:
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, parent.trace_state)
+            return SamplingResult(Decision.DROP, None, parent.trace_state)
         return self.delegate.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
     def get_description(self) -> str:
         return f"QuietHousekeeping{{{self.delegate.get_description()}}}"
+
+
+# The delegate children_follow_parent last looked at, and what it found.
+_followed: tuple[object, bool] = (object(), False)
+
+
+def children_follow_parent(sampler: object) -> bool:
+    """Whether `sampler` records a span that has a parent exactly when the parent is sampled, and
+    drops a database query that has none: QuietHousekeeping around a ParentBased sampler with its
+    four default children's samplers. Worked out again whenever the delegate changes."""
+    global _followed
+    delegate = sampler.delegate if type(sampler) is QuietHousekeeping else None
+    if _followed[0] is not delegate:
+        _followed = (
+            delegate,
+            isinstance(delegate, ParentBased)
+            and delegate._remote_parent_sampled is ALWAYS_ON
+            and delegate._local_parent_sampled is ALWAYS_ON
+            and delegate._remote_parent_not_sampled is ALWAYS_OFF
+            and delegate._local_parent_not_sampled is ALWAYS_OFF,
+        )
+    return _followed[1]
 
 
 def _is_housekeeping(name: str, attributes: Mapping[str, Any]) -> bool:
@@ -216,12 +249,15 @@ def _instrument(provider: TracerProvider) -> None:
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
+    from apps.core import query_tracing
+
     # Load balancer health checks every few seconds are no shopper's story.
     DjangoInstrumentor().instrument(tracer_provider=provider, excluded_urls=settings.TRACING_EXCLUDED_URLS)
     # Its middleware, first in the chain, in our subclass that lets a disallowed Host through.
     middleware = list(settings.MIDDLEWARE)
     middleware[middleware.index(_OTEL_DJANGO_MIDDLEWARE)] = "apps.core.middleware.TracingMiddleware"
     settings.MIDDLEWARE = middleware
+    query_tracing.install()
     PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
     RequestsInstrumentor().instrument(tracer_provider=provider)
     BotocoreInstrumentor().instrument(tracer_provider=provider)
