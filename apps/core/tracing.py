@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from celery.signals import worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_shutdown
 from django.conf import settings
 from opentelemetry import context as context_api
 from opentelemetry import trace
@@ -261,7 +261,47 @@ def _instrument(provider: TracerProvider) -> None:
     PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
     RequestsInstrumentor().instrument(tracer_provider=provider)
     BotocoreInstrumentor().instrument(tracer_provider=provider)
+    # Celery sends a signal to its receivers in the order they connected: the suppression below is
+    # attached after the instrumentation has made the task's span current, and detached before it
+    # ends that span.
+    task_postrun.connect(_end_dropped_task, weak=False)
     CeleryInstrumentor().instrument(tracer_provider=provider)
+    task_prerun.connect(_start_dropped_task, weak=False)
+
+
+# Each running task the sampler dropped: the token of the suppression attached for it.
+_dropped_tasks: dict[str, object] = {}
+
+
+def _start_dropped_task(task_id: str | None = None, **_: Any) -> None:
+    """A task the sampler dropped records nothing below it, as a dropped request does
+    (TracingMiddleware): the instrumentations (its queries, AWS calls) make no unrecorded spans.
+    Its trace still travels: ShopStack's event code and Celery's publish hook inject it
+    themselves."""
+    span = trace.get_current_span()
+    if task_id is not None and span.get_span_context().is_valid and not span.is_recording():
+        _dropped_tasks[task_id] = context_api.attach(context_api.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+
+
+def _end_dropped_task(task_id: str | None = None, **_: Any) -> None:
+    token = _dropped_tasks.pop(task_id, None) if task_id is not None else None
+    if token is not None:
+        context_api.detach(token)
+
+
+@contextmanager
+def instrumented_in(parent: Context) -> Iterator[None]:
+    """Work that belongs to the trace `parent` names, done by a task that may record nothing of its
+    own: when that trace is sampled, the instrumentations record below it even in a dropped task
+    (the outbox sweep, dropped as housekeeping, still records the sending of a sampled event)."""
+    if not trace.get_current_span(parent).get_span_context().trace_flags.sampled:
+        yield
+        return
+    token = context_api.attach(context_api.set_value(_SUPPRESS_INSTRUMENTATION_KEY, False))
+    try:
+        yield
+    finally:
+        context_api.detach(token)
 
 
 class RequestIdGenerator(AwsXRayIdGenerator):

@@ -34,7 +34,7 @@ from apps.core.events.statements import rows_claim, rows_insert, rows_mark_sent
 from apps.core.events.transport import BatchTransport, Transport, get_transport
 from apps.core.metrics import metric_emit
 from apps.core.services import db_alias
-from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, event_context, tracer
+from apps.core.tracing import SERVICE_ATTRIBUTE, carrier_from_context, event_context, instrumented_in, tracer
 
 logger = logging.getLogger(__name__)
 
@@ -339,19 +339,23 @@ def _send_failed(row: Model, error: Exception, *, claimed: bool) -> None:
 def _publish_span(envelope: Envelope) -> Iterator[Span]:
     """A "publish" span of the trace `envelope` was published in; its handlers' spans become its
     children (the message carries its traceparent)."""
-    with tracer().start_as_current_span(
-        f"publish {envelope.type}",
-        context=event_context(traceparent=envelope.traceparent, trace_id=envelope.trace_id),
-        kind=SpanKind.PRODUCER,
-        attributes={
-            SERVICE_ATTRIBUTE: envelope.producer,
-            "messaging.operation.type": "publish",
-            "messaging.destination.name": envelope.type,
-            "messaging.message.id": str(envelope.id),
-            "shopstack.event.type": envelope.type,
-            "shopstack.event.version": envelope.version,
-        },
-    ) as span:
+    parent = event_context(traceparent=envelope.traceparent, trace_id=envelope.trace_id)
+    with (
+        instrumented_in(parent),
+        tracer().start_as_current_span(
+            f"publish {envelope.type}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                SERVICE_ATTRIBUTE: envelope.producer,
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": envelope.type,
+                "messaging.message.id": str(envelope.id),
+                "shopstack.event.type": envelope.type,
+                "shopstack.event.version": envelope.version,
+            },
+        ) as span,
+    ):
         yield span
 
 
