@@ -33,6 +33,7 @@ from opentelemetry.util.http import (
 
 from apps.core.client_address import client_address
 from apps.core.context import bound, new_id, new_trace_id, span_trace_id
+from apps.core.recorded_spans import put_attributes, start_settled_span
 from apps.core.tracing import RequestSampling, reserved_trace_id, sample_request
 
 logger = logging.getLogger("shopstack.request")
@@ -163,14 +164,23 @@ class TracingMiddleware(_DjangoMiddleware):
         attributes = wsgi_collect_request_attributes(request.META, self._sem_conv_opt_in_mode)
         if self._traced_request_attrs:
             attributes = extract_attributes_from_object(request, self._traced_request_attrs, attributes)
-        with reserved_trace_id(sampling.trace_id):
-            span = self._tracer.start_span(
-                self._get_span_name(request),
+        name = self._get_span_name(request)
+        start_time = request.META.get(_INSTRUMENTOR_START_TIME)
+        if sampling.settled:
+            span = start_settled_span(
+                self._tracer,
+                name,
                 context=sampling.context,
                 kind=SpanKind.SERVER,
                 attributes=attributes,
-                start_time=request.META.get(_INSTRUMENTOR_START_TIME),
+                trace_id=sampling.trace_id,
+                start_time=start_time,
             )
+        else:
+            with reserved_trace_id(sampling.trace_id):
+                span = self._tracer.start_span(
+                    name, context=sampling.context, kind=SpanKind.SERVER, attributes=attributes, start_time=start_time
+                )
         request.META[_SERVER_SPAN] = span
         request.META[_SERVER_SPAN_TOKEN] = context.attach(trace.set_span_in_context(span, sampling.context))
 
@@ -190,7 +200,7 @@ class TracingMiddleware(_DjangoMiddleware):
         if not route or span is None:
             return
         if _SERVER_SPAN in request.META:
-            span.set_attribute(HTTP_ROUTE, route)
+            put_attributes(span, {HTTP_ROUTE: route})
         if span.name != "HTTP":
             span.update_name(f"{span.name} {route}")
 

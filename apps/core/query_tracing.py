@@ -32,6 +32,7 @@ from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PL
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 
+from apps.core.recorded_spans import start_settled_span
 from apps.core.tracing import children_follow_parent
 
 
@@ -61,7 +62,8 @@ class QueryTracer(psycopg_instrumentation.CursorTracer):
         attributes = _Attributes()
         self._populate_span(attributes, cursor, *args)
         integration = self._db_api_integration
-        span = integration._tracer.start_span(
+        span = start_settled_span(
+            integration._tracer,
             self.get_operation_name(cursor, args) or integration.database or integration.name,
             context=current,
             kind=SpanKind.CLIENT,

@@ -334,11 +334,16 @@ class RequestSampling(NamedTuple):
     recorded: the request is traced, under `trace_id` (a new trace's id, or the caller's), as a
     child of `context` (what the caller's headers carried; empty for a new trace). Otherwise
     `context` holds an unrecorded span of the trace, so ids still travel in logs, events and calls
-    while the instrumentations' per-request and per-query work is skipped."""
+    while the instrumentations' per-request and per-query work is skipped.
+
+    settled: the configured sampler records the request's server span whatever its name and
+    attributes (a parent-based ratio, as deployed), so the span can be started without asking it
+    again (apps.core.recorded_spans); False when the decision was made on stand-ins for them."""
 
     recorded: bool
     trace_id: int
     context: Context
+    settled: bool = False
 
 
 def sample_request(environ: Mapping[str, Any]) -> RequestSampling | None:
@@ -364,7 +369,7 @@ def sample_request(environ: Mapping[str, Any]) -> RequestSampling | None:
     else:
         recorded = trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < bound
     if recorded:
-        return RequestSampling(True, trace_id, Context())
+        return RequestSampling(True, trace_id, Context(), settled=bound is not None)
     span = NonRecordingSpan(
         SpanContext(trace_id, provider.id_generator.generate_span_id(), is_remote=False, trace_flags=_NOT_SAMPLED)
     )
@@ -379,7 +384,9 @@ def _sample_continued(provider: TracerProvider, parent_context: Context) -> Requ
     trace_id = parent.trace_id if parent.is_valid else provider.id_generator.generate_trace_id()
     result = provider.sampler.should_sample(parent_context, trace_id, "request", SpanKind.SERVER)
     if result.decision.is_sampled():
-        return RequestSampling(True, trace_id, parent_context)
+        return RequestSampling(
+            True, trace_id, parent_context, settled=parent.is_valid and children_follow_parent(provider.sampler)
+        )
     span = NonRecordingSpan(
         SpanContext(
             trace_id=trace_id,

@@ -8,9 +8,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.test.utils import override_settings
+from opentelemetry import trace
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind
 
 from apps.core import middleware
+from apps.core.recorded_spans import start_settled_span
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -47,15 +50,33 @@ REQUESTS = [
 ]
 
 
+@pytest.fixture(params=["parent-based, always on", "parent-based ratio, 100 %"])
+def settled_roots(request, monkeypatch) -> bool:
+    """The test settings' sampler (a new trace's root is asked of it again: not settled), or a
+    parent-based ratio as deployed (the decision settles the root: apps.core.recorded_spans)."""
+    if request.param == "parent-based, always on":
+        return False
+    monkeypatch.setattr(trace.get_tracer_provider().sampler, "delegate", ParentBased(TraceIdRatioBased(1.0)))
+    return True
+
+
 @override_settings(ROOT_URLCONF="tests.tracing.raising_urls")
 @pytest.mark.parametrize(("method", "path", "headers"), REQUESTS)
-def test_the_lean_server_span_is_the_instrumentation_s_span(spans, monkeypatch, method, path, headers):
+def test_the_lean_server_span_is_the_instrumentation_s_span(spans, monkeypatch, settled_roots, method, path, headers):
+    settled = []
+    monkeypatch.setattr(
+        middleware,
+        "start_settled_span",
+        lambda *args, **kwargs: settled.append(1) or start_settled_span(*args, **kwargs),
+    )
     lean = _server_spans(spans, Client(raise_request_exception=False), method, path, **headers)
     monkeypatch.setattr(middleware, "_instrumentation_extras_configured", lambda: True)
     instrumentation = _server_spans(spans, Client(raise_request_exception=False), method, path, **headers)
 
     assert len(lean) == 1
     assert lean == instrumentation
+    # A caller's sampled parent settles the decision under either sampler; a new trace under the ratio.
+    assert settled == ([1] if settled_roots or "traceparent" in headers else [])
     if "traceparent" in headers:
         assert lean[0]["parent"][0] == CALLER_TRACE_ID
 
