@@ -51,7 +51,10 @@ def test_the_installed_tracer_is_this_one():
     assert psycopg_instrumentation.CursorTracer is QueryTracer
 
 
-@pytest.mark.parametrize("sql", ["SELECT 1", "  /* a comment */ SELECT 2"])
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT 1", "  /* a comment */ SELECT 2", "/* a comment */\n  select 3", "\tWITH x AS (SELECT 4) SELECT * FROM x"],
+)
 def test_a_recorded_query_gets_the_maintained_tracers_name_attributes_and_parent(spans, sql):
     integration = _integration()
     with trace.get_tracer("test").start_as_current_span("request") as request:
