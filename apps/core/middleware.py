@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import context, metrics, trace
+from opentelemetry.instrumentation._semconv import _StabilityMode
 from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.instrumentation.utils import extract_attributes_from_object
@@ -33,7 +34,7 @@ from opentelemetry.util.http import (
 
 from apps.core.client_address import client_address
 from apps.core.context import bound, new_id, new_trace_id, span_trace_id
-from apps.core.recorded_spans import put_attributes, start_settled_span
+from apps.core.recorded_spans import put_attributes, request_attributes, start_settled_span
 from apps.core.tracing import RequestSampling, reserved_trace_id, sample_request
 
 logger = logging.getLogger("shopstack.request")
@@ -161,7 +162,10 @@ class TracingMiddleware(_DjangoMiddleware):
         return True
 
     def _start_server_span(self, request: HttpRequest, sampling: RequestSampling) -> None:
-        attributes = wsgi_collect_request_attributes(request.META, self._sem_conv_opt_in_mode)
+        if self._sem_conv_opt_in_mode is _StabilityMode.DEFAULT:
+            attributes = request_attributes(request.META)
+        else:
+            attributes = wsgi_collect_request_attributes(request.META, self._sem_conv_opt_in_mode)
         if self._traced_request_attrs:
             attributes = extract_attributes_from_object(request, self._traced_request_attrs, attributes)
         name = self._get_span_name(request)

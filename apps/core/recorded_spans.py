@@ -17,6 +17,8 @@ tests/tracing/test_query_spans.py hold these spans equal to the maintained instr
 
 from __future__ import annotations
 
+import contextlib
+import wsgiref.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +26,26 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Tracer, _Span
 from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.semconv._incubating.attributes.http_attributes import (
+    HTTP_FLAVOR,
+    HTTP_HOST,
+    HTTP_METHOD,
+    HTTP_SCHEME,
+    HTTP_SERVER_NAME,
+    HTTP_TARGET,
+    HTTP_URL,
+    HTTP_USER_AGENT,
+)
+from opentelemetry.semconv._incubating.attributes.net_attributes import (
+    NET_HOST_NAME,
+    NET_HOST_PORT,
+    NET_PEER_IP,
+    NET_PEER_NAME,
+    NET_PEER_PORT,
+)
+from opentelemetry.semconv._incubating.attributes.user_agent_attributes import USER_AGENT_SYNTHETIC_TYPE
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+from opentelemetry.util.http import detect_synthetic_user_agent, normalize_user_agent, redact_url, sanitize_method
 
 _PLAIN = frozenset((str, int, float, bool))
 _TEXT = frozenset((str,))
@@ -104,3 +125,61 @@ def put_attributes(span: trace.Span, attributes: Mapping[str, Any]) -> None:
         bounded._dict.update(attributes)
     else:
         span.set_attributes(attributes)
+
+
+def request_attributes(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes the WSGI instrumentation's collect_request_attributes gives a request with
+    this environ under the default HTTP semantic conventions (the older names, which it reports
+    unless OTEL_SEMCONV_STABILITY_OPT_IN says otherwise), in its order. It reaches them through two
+    dozen one-line calls that each ask which conventions to report; here they are set directly, and
+    the instrumentation's own helpers still sanitize the method, redact a URL and read the user
+    agent. tests/tracing/test_recorded_spans.py holds the two equal over many environs."""
+    result: dict[str, Any] = {}
+    method = sanitize_method(environ.get("REQUEST_METHOD", "")).strip()
+    if method:
+        result[HTTP_METHOD] = method
+    result[HTTP_SERVER_NAME] = environ.get("SERVER_NAME")
+    scheme = environ.get("wsgi.url_scheme")
+    if scheme:
+        result[HTTP_SCHEME] = scheme
+    host = environ.get("HTTP_HOST")
+    if host:
+        result[NET_HOST_NAME] = host
+        result[HTTP_HOST] = host
+    server_port = environ.get("SERVER_PORT")
+    if server_port:
+        result[NET_HOST_PORT] = int(server_port)  # the server's own setting: a number
+    target = environ.get("RAW_URI")
+    if target is None:
+        target = environ.get("REQUEST_URI")
+    if target:
+        result[HTTP_TARGET] = target
+    else:
+        result[HTTP_URL] = redact_url(wsgiref.util.request_uri(environ))
+    remote_address = environ.get("REMOTE_ADDR")
+    if remote_address:
+        result[NET_PEER_IP] = remote_address
+    _put_int(result, NET_PEER_PORT, environ.get("REMOTE_PORT"))
+    remote_host = environ.get("REMOTE_HOST")
+    if remote_host and remote_host != remote_address:
+        result[NET_PEER_NAME] = remote_host
+    user_agent = environ.get("HTTP_USER_AGENT")
+    if user_agent:
+        user_agent = normalize_user_agent(user_agent)
+        if user_agent:
+            result[HTTP_USER_AGENT] = user_agent
+            synthetic = detect_synthetic_user_agent(user_agent)
+            if synthetic:
+                result[USER_AGENT_SYNTHETIC_TYPE] = synthetic
+    flavor = environ.get("SERVER_PROTOCOL", "")
+    if flavor.upper().startswith("HTTP/"):
+        flavor = flavor[len("HTTP/") :]
+    if flavor:
+        result[HTTP_FLAVOR] = flavor
+    return result
+
+
+def _put_int(result: dict[str, Any], key: str, value: Any) -> None:
+    if value:
+        with contextlib.suppress(ValueError, TypeError):
+            result[key] = int(value)

@@ -1,19 +1,21 @@
 """apps.core.recorded_spans: a span whose sampling is settled, started without the sampler, is the
 span the SDK's start_span starts (every field but its own span id and times), and attributes the
-span would clean are cleaned."""
+span would clean are cleaned; a request's attributes are the WSGI instrumentation's."""
 
 from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation._semconv import _StabilityMode
+from opentelemetry.instrumentation.wsgi import collect_request_attributes
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 
-from apps.core.recorded_spans import put_attributes, start_settled_span
+from apps.core.recorded_spans import put_attributes, request_attributes, start_settled_span
 from apps.core.tracing import RequestIdGenerator
 
 _TRACE_ID, _SPAN_ID = 0x6A0E0F0E0F0E0F0E0F0E0F0E0F0E0F0E, 0x2B3C4D5E6F708192
@@ -128,3 +130,57 @@ def test_a_tracer_that_is_not_the_sdk_s_starts_the_span_its_own_way():
     span = start_settled_span(trace.NoOpTracer(), "GET", context=Context(), kind=SpanKind.SERVER, attributes=ATTRIBUTES)
 
     assert not span.is_recording()
+
+
+GUNICORN = {
+    "REQUEST_METHOD": "GET",
+    "SERVER_NAME": "0.0.0.0",
+    "SERVER_PORT": "8002",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http",
+    "HTTP_HOST": "shop.example.com",
+    "RAW_URI": "/api/v1/catalog/products/?category=shoes&ordering=price",
+    "PATH_INFO": "/api/v1/catalog/products/",
+    "QUERY_STRING": "category=shoes&ordering=price",
+    "SCRIPT_NAME": "",
+    "REMOTE_ADDR": "10.0.3.7",
+    "REMOTE_PORT": "51234",
+    "HTTP_USER_AGENT": "Mozilla/5.0 (shop app)",
+}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"REQUEST_METHOD": "post"},
+        {"REQUEST_METHOD": "BREW"},
+        {"REQUEST_METHOD": ""},
+        {"SERVER_NAME": None},
+        {"HTTP_HOST": None},
+        {"REMOTE_PORT": "not a port"},
+        {"RAW_URI": None},
+        {"RAW_URI": None, "REQUEST_URI": "/from/request_uri"},
+        {"RAW_URI": ""},
+        {"RAW_URI": None, "QUERY_STRING": "sig=secret&token=1", "SERVER_PORT": "443", "wsgi.url_scheme": "https"},
+        {"RAW_URI": None, "HTTP_HOST": None, "SERVER_NAME": "user:pw@internal"},
+        {"REMOTE_ADDR": "::1", "REMOTE_PORT": None},
+        {"REMOTE_HOST": "client.example.com"},
+        {"REMOTE_HOST": "10.0.3.7"},
+        {"HTTP_USER_AGENT": b"curl/8.5 (bytes)"},
+        {"HTTP_USER_AGENT": "Googlebot/2.1"},
+        {"HTTP_USER_AGENT": "AlwaysOn synthetic test"},
+        {"HTTP_USER_AGENT": ""},
+        {"SERVER_PROTOCOL": "http/2"},
+        {"SERVER_PROTOCOL": "HTTP/"},
+        {"SERVER_PROTOCOL": "SPDY/3"},
+        {"wsgi.url_scheme": None},
+    ],
+)
+def test_request_attributes_are_the_wsgi_instrumentation_s(changes):
+    environ = {key: value for key, value in {**GUNICORN, **changes}.items() if value is not None}
+
+    ours = request_attributes(environ)
+    theirs = collect_request_attributes(environ, _StabilityMode.DEFAULT)
+
+    assert list(ours.items()) == list(theirs.items())
