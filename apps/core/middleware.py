@@ -34,7 +34,7 @@ from opentelemetry.util.http import (
 
 from apps.core.client_address import client_address
 from apps.core.context import bound, new_id, new_trace_id, span_trace_id
-from apps.core.recorded_spans import put_attributes, request_attributes, start_settled_span
+from apps.core.recorded_spans import AttributeCollector, put_attributes, request_attributes, start_settled_span
 from apps.core.tracing import RequestSampling, reserved_trace_id, sample_request
 
 logger = logging.getLogger("shopstack.request")
@@ -222,12 +222,16 @@ class TracingMiddleware(_DjangoMiddleware):
 
     def _end_server_span(self, request: HttpRequest, response: HttpResponse) -> None:
         span = request.META.pop(_SERVER_SPAN)
+        collected = AttributeCollector()
         add_response_attributes(
-            span,
+            collected,
             f"{response.status_code} {response.reason_phrase}",
             [],
             sem_conv_opt_in_mode=self._sem_conv_opt_in_mode,
         )
+        put_attributes(span, collected)
+        if collected.status is not None:
+            span.set_status(*collected.status)
         propagator = get_global_response_propagator()
         if propagator:
             propagator.inject(response)

@@ -34,21 +34,8 @@ from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PL
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from apps.core.recorded_spans import start_settled_span
+from apps.core.recorded_spans import AttributeCollector, start_settled_span
 from apps.core.tracing import children_follow_parent
-
-
-class _Attributes(dict):
-    """What the maintained tracer's _populate_span sets on a span, collected into a dict."""
-
-    def is_recording(self) -> bool:
-        return True
-
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
-        self.update(attributes)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        self[key] = value
 
 
 class QueryTracer(psycopg_instrumentation.CursorTracer):
@@ -61,7 +48,7 @@ class QueryTracer(psycopg_instrumentation.CursorTracer):
         parent = current.get(_SPAN_KEY)
         if parent is None or not parent.get_span_context().trace_flags.sampled:
             return query_method(*args, **kwargs)
-        attributes = _Attributes()
+        attributes = AttributeCollector()
         self._populate_span(attributes, cursor, *args)
         integration = self._db_api_integration
         span = start_settled_span(

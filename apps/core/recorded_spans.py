@@ -45,6 +45,7 @@ from opentelemetry.semconv._incubating.attributes.net_attributes import (
 )
 from opentelemetry.semconv._incubating.attributes.user_agent_attributes import USER_AGENT_SYNTHETIC_TYPE
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.http import detect_synthetic_user_agent, normalize_user_agent, redact_url, sanitize_method
 
 _PLAIN = frozenset((str, int, float, bool))
@@ -103,6 +104,26 @@ def start_settled_span(
     put_attributes(span, attributes)
     span.start(start_time=start_time, parent_context=context)
     return span
+
+
+class AttributeCollector(dict):
+    """Stands in for a recording span to code that sets attributes and a status on one (the
+    maintained instrumentations' helpers), collecting them, so that they reach the real span in
+    one put_attributes."""
+
+    status: tuple[Status | StatusCode, str | None] | None = None
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        self.update(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self.status = (status, description)
 
 
 def put_attributes(span: trace.Span, attributes: Mapping[str, Any]) -> None:
