@@ -9,7 +9,9 @@ export left out) serves the uncached list in process through Django's WSGI handl
 OTLP/HTTP to the stand-in collector (bench/otlp_sink.py), twice under callgrind: after 50 warm-up
 requests, 0 and then --requests more. The difference over --requests is one request's
 instructions, every thread of the process counted (the batch export's too), start-up and warm-up
-cancelled out. Without gunicorn, the base leaves out a served request's HTTP handling (about half
+cancelled out. Served alike: the environ as gunicorn passes it, the start-up objects frozen after
+the warm-up (apps.core.startup), spans posted in full batches (the batch timer held off), one hash
+seed. Without gunicorn, the base leaves out a served request's HTTP handling (about half
 its CPU), so the ratios printed are higher than a served request's. The sampler is random: the
 10 % line gives the share it recorded, and the cost an exact 10 % would have, from the 0 % and
 100 % lines. Needs valgrind (Debian package) and PostgreSQL as bench/catalog_list.py does; its
@@ -18,6 +20,7 @@ database is shopstack_bench_tracing, dropped at the end."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import subprocess
@@ -81,10 +84,23 @@ def serve_in_process(requests: int, export: bool) -> None:
             batch = provider._active_span_processor._span_processors[0]
             batch._batch_processor._exporter = Discard()
     app = WSGIHandler()
-    for _ in range(WARM_UP + requests):
-        body = app(wsgi_environ("GET", LIST_PATH), lambda status, headers: None)
-        b"".join(body)
-        body.close()
+
+    def serve(count: int) -> None:
+        for _ in range(count):
+            # As gunicorn passes a request: the raw target, the caller's port, a user agent.
+            environ = wsgi_environ(
+                "GET", LIST_PATH, RAW_URI=LIST_PATH, REMOTE_PORT="51234", HTTP_USER_AGENT="bench.tracing_cost"
+            )
+            body = app(environ, lambda status, headers: None)
+            b"".join(body)
+            body.close()
+
+    serve(WARM_UP)
+    # As a served process does once started: a full collection walking the start-up objects,
+    # falling in one run's window and not another's, moved counts by up to 9 %.
+    gc.collect()
+    gc.freeze()
+    serve(requests)
     if isinstance(provider, TracerProvider):
         provider.force_flush()
     print(f"recorded {recorded}")
@@ -103,6 +119,9 @@ def instructions(env: dict[str, str], mode: Mode, requests: int) -> tuple[int, i
             TRACING_EXPORTER="otlp",
             OTEL_TRACES_SAMPLER="parentbased_traceidratio",
             OTEL_TRACES_SAMPLER_ARG=mode.sampled,
+            # Under callgrind a run lasts minutes, so the batch processor's 5 s timer would post a
+            # few spans at a time, where a served process posts full batches.
+            OTEL_BSP_SCHEDULE_DELAY="3600000",
         )
     counted, output = callgrind(argv, child_env)
     recorded = _RECORDED.search(output)
@@ -136,6 +155,7 @@ def main() -> None:
             "DATABASE_CONN_MAX_AGE": "600",
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore",
+            "PYTHONHASHSEED": "0",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
             "TRACING_EXPORTER": "none",
         }
