@@ -149,11 +149,17 @@ class ShopperRun:
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     def checkout_loop(
-        self, skus: list[str], stop_at: float, interval: float | None = None, orders: int | None = None
+        self,
+        skus: list[str],
+        stop_at: float,
+        interval: float | None = None,
+        orders: int | None = None,
+        offset: float = 0.0,
     ) -> None:
         """Check out again and again until `stop_at` (or `orders` placed): at once (closed loop,
-        `interval` None) or one checkout every `interval` seconds (paced)."""
-        next_start = time.monotonic()
+        `interval` None) or one checkout every `interval` seconds (paced), the first `offset`
+        seconds from now."""
+        next_start = time.monotonic() + (offset if interval is not None else 0.0)
         self.placed, self.failures = [], []
         for turn in itertools.count(self.turns):
             self.turns = turn + 1  # the next loop goes on along the slice (fresh SKUs)
@@ -275,6 +281,18 @@ class PhaseResult:
         ]
 
 
+def start_offsets(shoppers: int, interval: float | None) -> list[float]:
+    """When each shopper's first paced checkout starts, in seconds from the phase's start: spread
+    evenly over one `interval`, so the checkouts arrive one every interval / shoppers seconds, the
+    rate asked for. Started together, the shoppers would send their checkouts in bursts of
+    `shoppers` at once, and each would wait for the others of its burst (measured on the split
+    stack at 2.5/s with 8 shoppers: p50 180-195 ms in bursts, 33-35 ms spread). Closed loop (no
+    `interval`): all at once."""
+    if interval is None:
+        return [0.0] * shoppers
+    return [index * interval / shoppers for index in range(shoppers)]
+
+
 def run_phase(
     shoppers: list[ShopperRun],
     skus: list[str],
@@ -291,10 +309,13 @@ def run_phase(
     stop_at = time.monotonic() + duration
     interval = len(shoppers) / rate if rate else None
     quota = None if orders is None else -(-orders // len(shoppers))
+    offsets = start_offsets(len(shoppers), interval)
     # Each shopper walks its own slice of the SKUs, so shoppers rarely want the same row.
     threads = [
         threading.Thread(
-            target=shopper.checkout_loop, args=(skus[i :: len(shoppers)], stop_at, interval, quota), daemon=True
+            target=shopper.checkout_loop,
+            args=(skus[i :: len(shoppers)], stop_at, interval, quota, offsets[i]),
+            daemon=True,
         )
         for i, shopper in enumerate(shoppers)
     ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.checkout import ShopperRun, basket_for, parse_args
+from bench.checkout import ShopperRun, basket_for, parse_args, start_offsets
 
 
 def test_the_defaults_are_todays_one_line_cart_without_a_voucher():
@@ -41,6 +41,12 @@ def test_each_turn_takes_the_next_different_skus_wrapping_round():
 def test_a_cart_larger_than_the_slice_is_refused():
     with pytest.raises(ValueError, match="needs 3 different SKUs"):
         basket_for(["A", "B"], lines=3, turn=0)
+
+
+def test_paced_shoppers_start_spread_evenly_over_one_interval():
+    # 8 shoppers at 2.5/s: one checkout every 0.4 s, not 8 at once every 3.2 s.
+    assert start_offsets(8, 8 / 2.5) == pytest.approx([0.0, 0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8])
+    assert start_offsets(3, None) == [0.0, 0.0, 0.0]  # closed loop: all at once
 
 
 class _Shop(http.server.BaseHTTPRequestHandler):
@@ -130,3 +136,17 @@ def test_a_refused_voucher_is_a_failure_and_the_cart_is_emptied_not_checked_out(
     assert ("DELETE", "/api/v1/orders/cart/lines/A/", {}) in sent
     assert ("DELETE", "/api/v1/orders/cart/lines/B/", {}) in sent
     assert ("POST", "/api/v1/orders/", {}) not in [(m, p, {}) for m, p, _ in sent]
+
+
+def test_a_paced_shopper_first_checks_out_after_its_offset():
+    sent: list = []
+    with fake_shop(sent) as url:
+        shopper = ShopperRun(base_url=url)
+        started = time.time()
+        shopper.checkout_loop(["A", "B"], stop_at=time.monotonic() + 0.5, interval=0.6, offset=0.3)
+        late = ShopperRun(base_url=url)
+        late.checkout_loop(["A", "B"], stop_at=time.monotonic() + 0.2, interval=0.6, offset=0.3)
+
+    assert len(shopper.placed) == 1
+    assert shopper.placed[0].sent_at - started >= 0.3
+    assert late.placed == []  # its first turn would start after the stop
