@@ -159,7 +159,7 @@ class ShopperRun:
         """Check out again and again until `stop_at` (or `orders` placed): at once (closed loop,
         `interval` None) or one checkout every `interval` seconds (paced), the first `offset`
         seconds from now."""
-        next_start = time.monotonic() + (offset if interval is not None else 0.0)
+        next_start = time.monotonic() + offset
         self.placed, self.failures = [], []
         for turn in itertools.count(self.turns):
             self.turns = turn + 1  # the next loop goes on along the slice (fresh SKUs)
