@@ -11,14 +11,15 @@ import json
 import re
 import time
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 from urllib import parse
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified, QueryDict
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.utils import extend_schema
@@ -328,6 +329,20 @@ _FIRST_PAGE_PARAMETERS = frozenset({"category", "ordering", "page_size"})
 _json_value = json.JSONEncoder(ensure_ascii=False).encode
 
 
+@functools.lru_cache(maxsize=1024)
+def _first_page_parameters(query_string: str) -> Mapping[str, str] | None:
+    """A first page's parameters, from its raw query string as request.GET would parse it; None when
+    the query is not a first page's (another parameter, one given twice). Kept per query string,
+    like _validated_filters: a shop's category pages repeat the same few, and parsing one into a
+    QueryDict was most of what a category page's query cost. Bounded: an entry is one query
+    string (a URL's query is at most a few kilobytes) and its few parameters."""
+    # As WSGIRequest.GET reads it: the WSGI string's bytes, decoded as the site's charset.
+    params = QueryDict(query_string.encode("iso-8859-1"))
+    if not params.keys() <= _FIRST_PAGE_PARAMETERS or any(len(values) > 1 for _, values in params.lists()):
+        return None
+    return MappingProxyType(params.dict())
+
+
 def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpResponseBase | None:
     """The answer to the landing page or a category page (GET or HEAD; no cursor, no filter but the
     category; a plain JSON Accept), made without DRF's dispatch: no DRF Request, content
@@ -348,8 +363,8 @@ def _first_page_answer(view: ProductListView, request: HttpRequest) -> HttpRespo
         or not selectors.writes_list_json()
     ):
         return None
-    params = request.GET
-    if not params.keys() <= _FIRST_PAGE_PARAMETERS or any(len(values) > 1 for _, values in params.lists()):
+    params = _first_page_parameters(request.META.get("QUERY_STRING", ""))
+    if params is None:
         return None
     page_size = settings.CATALOG_PAGE_SIZE
     if "page_size" in params:

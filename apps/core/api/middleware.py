@@ -67,7 +67,12 @@ class RefuseNulMiddleware:
 def _holds_nul(request: HttpRequest) -> bool:
     if "\x00" in request.path:
         return True
-    if any("\x00" in name or any("\x00" in value for value in values) for name, values in request.GET.lists()):
+    # A NUL reaches the parsed query only as itself or as %00, so a query string holding neither
+    # is not parsed here (most are parsed by no one else: the catalog's pages keep their own).
+    query = request.META.get("QUERY_STRING", "")
+    if ("\x00" in query or "%00" in query) and any(
+        "\x00" in name or any("\x00" in value for value in values) for name, values in request.GET.lists()
+    ):
         return True
     return any(
         "\x00" in value for name, value in request.META.items() if name.startswith("HTTP_") and isinstance(value, str)

@@ -210,3 +210,35 @@ def test_image_urls_follow_the_storage_on_both_paths(client, monkeypatch, settin
     urls = [item["image_url"] for item in json.loads(answer[2])["results"]]
     assert sorted(urls, key=bool) == [None, None, default_storage.url("products/tee ü.jpg")]
     assert default_storage.url("x").startswith(media_url)
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "",
+        "category=clothing",
+        "category=clothing&ordering=price&page_size=2",
+        "ordering=newest&category=shirts",
+        "category=caf%C3%A9",
+        "category=café".encode().decode("iso-8859-1"),  # raw UTF-8, as a WSGI server passes it
+        "category=a+b&ordering=",
+        "category=clothing&category=shirts",
+        "category=clothing&q=tee",
+        "cursor=abc",
+        "category",
+        "&&category=clothing&",
+    ],
+)
+def test_a_first_pages_parameters_are_those_requestget_reads(rf, query_string):
+    # Given the query string as a WSGI server passes it
+    request = rf.get(URL)
+    request.META["QUERY_STRING"] = query_string
+
+    # When the lean path reads it, then it reads what request.GET holds, or refuses what is no
+    # first page's query (another parameter, one given twice)
+    parameters = views._first_page_parameters(query_string)
+    params = request.GET
+    if params.keys() <= views._FIRST_PAGE_PARAMETERS and all(len(values) == 1 for _, values in params.lists()):
+        assert dict(parameters) == params.dict()
+    else:
+        assert parameters is None
